@@ -1,0 +1,176 @@
+//! Raw command-line arguments as clap parses them, and the names of every environment variable
+//! the gate reads. Nothing here is validated; `settings` turns `Args` into `Settings`.
+
+use clap::{ArgAction, CommandFactory, Parser};
+use std::path::PathBuf;
+
+/// The API key variable: read from the environment only, never from a flag, because a flag value
+/// shows in process lists and CI logs.
+pub const API_KEY_VAR: &str = "KAPSO_API_KEY";
+/// `NO_COLOR` (<https://no-color.org>): any non-empty value turns colour off.
+pub const NO_COLOR_VAR: &str = "NO_COLOR";
+/// Set to `true` by GitHub Actions runners.
+pub const GITHUB_ACTIONS_VAR: &str = "GITHUB_ACTIONS";
+/// File GitHub renders as the job summary.
+pub const GITHUB_STEP_SUMMARY_VAR: &str = "GITHUB_STEP_SUMMARY";
+/// File GitHub reads step outputs from.
+pub const GITHUB_OUTPUT_VAR: &str = "GITHUB_OUTPUT";
+
+pub const DEFAULT_BASE_URL: &str = "https://app.kapso.ai/api/v1";
+
+const ABOUT: &str = "Run Kapso agent test cases and fail the build when any judge score is below the threshold.";
+
+const AFTER_HELP: &str = "\
+The API key is read from the KAPSO_API_KEY environment variable only.
+Test case IDs come from the arguments and KAPSO_TEST_CASE_IDS together (split on commas, spaces
+and newlines); a flag wins over its own environment variable.";
+
+/// Command-line arguments, exactly as given.
+#[derive(Debug, Parser)]
+#[command(name = "kapso-gate", version, about = ABOUT, after_help = after_help(), max_term_width = 100)]
+pub struct Args {
+    /// Test case IDs to run (also KAPSO_TEST_CASE_IDS, combined with these)
+    #[arg(value_name = "TEST_CASE_ID")]
+    pub test_case_ids: Vec<String>,
+
+    /// Test case IDs from the environment: split on commas, spaces and newlines
+    #[arg(long = "test-case-ids", env = "KAPSO_TEST_CASE_IDS", hide_env_values = true, hide = true, value_name = "IDS")]
+    pub test_case_ids_env: Option<String>,
+
+    /// Run every test case of this suite (repeatable; values may be comma-separated)
+    #[arg(long = "suite", value_name = "ID", env = "KAPSO_TEST_SUITE_IDS", hide_env_values = true, action = ArgAction::Append)]
+    pub suites: Vec<String>,
+
+    /// Minimum passing score, inclusive
+    #[arg(long, value_name = "SCORE", env = "KAPSO_THRESHOLD", hide_env_values = true, default_value = "0.8")]
+    pub threshold: String,
+
+    /// Kapso API root (https, or http on a loopback host for local testing)
+    #[arg(long, value_name = "URL", env = "KAPSO_BASE_URL", hide_env_values = true, default_value = DEFAULT_BASE_URL)]
+    pub base_url: String,
+
+    /// How often to poll each unfinished run (e.g. 5s, 1500ms)
+    #[arg(long, value_name = "DURATION", env = "KAPSO_POLL_INTERVAL", hide_env_values = true, default_value = "5s")]
+    pub poll_interval: String,
+
+    /// One deadline for the whole gate; runs not finished by then are incomplete
+    #[arg(long, value_name = "DURATION", env = "KAPSO_TIMEOUT", hide_env_values = true, default_value = "30m")]
+    pub timeout: String,
+
+    /// Time limit for each HTTP request
+    #[arg(long, value_name = "DURATION", env = "KAPSO_REQUEST_TIMEOUT", hide_env_values = true, default_value = "30s")]
+    pub request_timeout: String,
+
+    /// HTTP requests in flight at most
+    #[arg(long, value_name = "N", env = "KAPSO_CONCURRENCY", hide_env_values = true, default_value = "8")]
+    pub concurrency: String,
+
+    /// Requests per minute for everything the gate sends; 0 = no client-side limit
+    #[arg(long, value_name = "N", env = "KAPSO_RATE_LIMIT", hide_env_values = true, default_value = "100")]
+    pub rate_limit: String,
+
+    /// Length of the rate-limit window (for benchmarks that scale time)
+    #[arg(long, value_name = "DURATION", env = "KAPSO_RATE_WINDOW", hide_env_values = true, default_value = "60s", hide = true)]
+    pub rate_window: String,
+
+    /// More diagnostics on stderr (repeat for more)
+    #[arg(short, long, action = ArgAction::Count, conflicts_with = "quiet")]
+    pub verbose: u8,
+
+    /// Only the final result table and failures
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+fn after_help() -> String {
+    format!("{AFTER_HELP}\n\n{}", crate::exit::help_table())
+}
+
+/// One option and the environment variable it can be set with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnvBinding {
+    /// `--long-name`, or the positional's value name.
+    pub option: String,
+    pub var: String,
+}
+
+/// Every environment variable the CLI reads, with the option it backs. Derived from the clap
+/// definitions so it cannot drift from them; the action.yml test reads this.
+pub fn env_bindings() -> Vec<EnvBinding> {
+    let command = Args::command();
+    let mut out: Vec<EnvBinding> = command
+        .get_arguments()
+        .filter_map(|arg| {
+            let var = arg.get_env()?.to_str()?.to_owned();
+            let option = match arg.get_long() {
+                Some(long) => format!("--{long}"),
+                None => arg.get_id().to_string(),
+            };
+            Some(EnvBinding { option, var })
+        })
+        .collect();
+    out.push(EnvBinding { option: "(environment only)".into(), var: API_KEY_VAR.into() });
+    out
+}
+
+/// The environment the gate reads outside clap, captured once so tests can inject it.
+#[derive(Debug, Clone, Default)]
+pub struct Env {
+    pub api_key: Option<String>,
+    pub no_color: bool,
+    pub github_actions: bool,
+    pub github_step_summary: Option<PathBuf>,
+    pub github_output: Option<PathBuf>,
+}
+
+impl Env {
+    /// Reads the process environment.
+    pub fn from_process() -> Self {
+        Self::from_lookup(|name| std::env::var_os(name).and_then(|v| v.into_string().ok()))
+    }
+
+    /// Reads variables through `lookup`.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Self {
+        let non_empty = |name: &str| lookup(name).filter(|v| !v.is_empty());
+        Env {
+            api_key: lookup(API_KEY_VAR),
+            no_color: non_empty(NO_COLOR_VAR).is_some(),
+            github_actions: lookup(GITHUB_ACTIONS_VAR).as_deref() == Some("true"),
+            github_step_summary: non_empty(GITHUB_STEP_SUMMARY_VAR).map(PathBuf::from),
+            github_output: non_empty(GITHUB_OUTPUT_VAR).map(PathBuf::from),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        Args::command().debug_assert();
+    }
+
+    #[test]
+    fn bindings_cover_the_documented_variables() {
+        let vars: Vec<String> = env_bindings().into_iter().map(|b| b.var).collect();
+        for var in ["KAPSO_TEST_CASE_IDS", "KAPSO_TEST_SUITE_IDS", "KAPSO_THRESHOLD", "KAPSO_API_KEY", "KAPSO_RATE_LIMIT"] {
+            assert!(vars.iter().any(|v| v == var), "{var} missing");
+        }
+    }
+
+    #[test]
+    fn env_reads_github_and_no_color() {
+        let env = Env::from_lookup(|name| match name {
+            "NO_COLOR" => Some("1".into()),
+            "GITHUB_ACTIONS" => Some("true".into()),
+            "GITHUB_OUTPUT" => Some("/tmp/out".into()),
+            "GITHUB_STEP_SUMMARY" => Some(String::new()),
+            _ => None,
+        });
+        assert!(env.no_color && env.github_actions);
+        assert_eq!(env.github_output, Some(PathBuf::from("/tmp/out")));
+        assert_eq!(env.github_step_summary, None);
+        assert_eq!(env.api_key, None);
+    }
+}

@@ -1,0 +1,259 @@
+//! The Kapso API client: one `reqwest::Client`, Kapso's endpoints and wire format, bounded
+//! response bodies, and request statistics. It knows HTTP and JSON, nothing about verdicts.
+//! Every send needs a [`Permit`] from the shared rate budget.
+
+pub mod error;
+pub mod retry;
+pub mod wire;
+
+use crate::budget::{Permit, RateBudget};
+use crate::ids::path_segment;
+use crate::secret::ApiKey;
+use error::RequestError;
+use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, CONTENT_TYPE, LOCATION, RETRY_AFTER};
+use reqwest::{Response, StatusCode};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+use wire::{TestCase, TestRun, TestSuite};
+
+/// Responses larger than this are refused, so a broken server cannot exhaust memory.
+pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+
+/// The body Kapso needs to create a run that executes now (`run_now` defaults to false, and
+/// such a run may never execute).
+pub const CREATE_RUN_BODY: &str = r#"{"agent_test_run":{},"run_now":true}"#;
+
+/// Request counters for the reports.
+#[derive(Debug, Default)]
+pub struct Stats {
+    sent: AtomicU64,
+    retried: AtomicU64,
+    rate_limited: AtomicU64,
+}
+
+/// A snapshot of [`Stats`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct StatsSnapshot {
+    /// Requests sent, retries included.
+    pub sent: u64,
+    /// Requests that repeated an earlier failed one.
+    pub retried: u64,
+    /// 429 responses received.
+    pub rate_limited: u64,
+}
+
+impl Stats {
+    /// Counts one repeat of a failed request.
+    pub fn record_retry(&self) {
+        self.retried.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn snapshot(&self) -> StatsSnapshot {
+        StatsSnapshot {
+            sent: self.sent.load(Ordering::Relaxed),
+            retried: self.retried.load(Ordering::Relaxed),
+            rate_limited: self.rate_limited.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// How to build the client.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    pub base_url: reqwest::Url,
+    pub api_key: ApiKey,
+    pub request_timeout: Duration,
+}
+
+/// Why the HTTP client could not be built (for example, TLS could not be set up).
+#[derive(Debug, thiserror::Error)]
+#[error("could not set up the HTTP client: {0}")]
+pub struct BuildError(String);
+
+/// The Kapso API.
+#[derive(Debug, Clone)]
+pub struct KapsoClient {
+    http: reqwest::Client,
+    base: String,
+    budget: Arc<RateBudget>,
+    stats: Arc<Stats>,
+}
+
+impl KapsoClient {
+    pub fn new(config: &ClientConfig, budget: Arc<RateBudget>) -> Result<Self, BuildError> {
+        let mut key = HeaderValue::from_str(config.api_key.expose()).map_err(|_| BuildError("the API key is not a valid header value".into()))?;
+        key.set_sensitive(true);
+        let mut headers = HeaderMap::new();
+        headers.insert("x-api-key", key);
+        headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("kapso-gate/", env!("CARGO_PKG_VERSION")))
+            .default_headers(headers)
+            .connect_timeout(config.request_timeout.min(Duration::from_secs(10)))
+            .timeout(config.request_timeout)
+            // The key travels in a custom header, which reqwest would forward on a cross-host
+            // redirect. Kapso's API does not redirect, so none is followed.
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| BuildError(error_chain(&e)))?;
+        Ok(KapsoClient {
+            http,
+            base: config.base_url.as_str().trim_end_matches('/').to_owned(),
+            budget,
+            stats: Arc::new(Stats::default()),
+        })
+    }
+
+    pub fn budget(&self) -> &Arc<RateBudget> {
+        &self.budget
+    }
+
+    pub fn stats(&self) -> &Arc<Stats> {
+        &self.stats
+    }
+
+    fn url(&self, segments: &[&str]) -> String {
+        let mut url = self.base.clone();
+        for (i, segment) in segments.iter().enumerate() {
+            url.push('/');
+            // Odd positions are IDs; even ones are fixed path words.
+            if i % 2 == 1 {
+                url.push_str(&path_segment(segment));
+            } else {
+                url.push_str(segment);
+            }
+        }
+        url
+    }
+
+    /// `POST /test_cases/{id}/test_runs` with `run_now: true`.
+    pub async fn create_run(&self, _permit: Permit, test_case_id: &str) -> Result<TestRun, RequestError> {
+        let url = self.url(&["test_cases", test_case_id, "test_runs"]);
+        let request = self.http.post(url).header(CONTENT_TYPE, "application/json").body(CREATE_RUN_BODY);
+        let body = self.send(request).await.map_err(|e| not_found_as(e, || format!("test case {test_case_id} not found")))?;
+        wire::parse_run(&body).map_err(|e| RequestError::Body(e.to_string()))
+    }
+
+    /// `GET /test_runs/{id}`.
+    pub async fn get_run(&self, _permit: Permit, run_id: &str) -> Result<TestRun, RequestError> {
+        let body = self.send(self.http.get(self.url(&["test_runs", run_id]))).await.map_err(|e| not_found_as(e, || format!("test run {run_id} not found")))?;
+        wire::parse_run(&body).map_err(|e| RequestError::Body(e.to_string()))
+    }
+
+    /// `GET /test_cases/{id}`.
+    pub async fn get_case(&self, _permit: Permit, test_case_id: &str) -> Result<TestCase, RequestError> {
+        let body = self.send(self.http.get(self.url(&["test_cases", test_case_id]))).await.map_err(|e| not_found_as(e, || format!("test case {test_case_id} not found")))?;
+        wire::parse_case(&body).map_err(|e| RequestError::Body(e.to_string()))
+    }
+
+    /// `GET /test_suites/{id}`, with its test cases embedded.
+    pub async fn get_suite(&self, _permit: Permit, suite_id: &str) -> Result<TestSuite, RequestError> {
+        let body = self.send(self.http.get(self.url(&["test_suites", suite_id]))).await.map_err(|e| not_found_as(e, || format!("test suite {suite_id} not found")))?;
+        wire::parse_suite(&body).map_err(|e| RequestError::Body(e.to_string()))
+    }
+
+    /// `GET /agents/{id}/test_suites`.
+    pub async fn agent_suites(&self, _permit: Permit, agent_id: &str) -> Result<Vec<TestSuite>, RequestError> {
+        let body = self.send(self.http.get(self.url(&["agents", agent_id, "test_suites"]))).await.map_err(|e| not_found_as(e, || format!("agent {agent_id} not found")))?;
+        wire::parse_suites(&body).map_err(|e| RequestError::Body(e.to_string()))
+    }
+
+    /// Sends one request and returns the body of a 2xx response.
+    async fn send(&self, request: reqwest::RequestBuilder) -> Result<Vec<u8>, RequestError> {
+        self.stats.sent.fetch_add(1, Ordering::Relaxed);
+        let response = request.send().await.map_err(|e| transport_error(&e))?;
+        self.observe_rate_headers(&response);
+        let status = response.status();
+        if status.is_redirection() {
+            let location = response.headers().get(LOCATION).and_then(|v| v.to_str().ok()).map(redirect_target);
+            return Err(RequestError::Redirect { status: status.as_u16(), location });
+        }
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            self.stats.rate_limited.fetch_add(1, Ordering::Relaxed);
+        }
+        let retry_after = response
+            .headers()
+            .get(RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| retry::parse_retry_after(v, SystemTime::now()));
+        if let (Some(wait), true) = (retry_after, status == StatusCode::TOO_MANY_REQUESTS) {
+            self.budget.pause_until(tokio::time::Instant::now() + wait);
+        }
+        let body = read_body(response).await;
+        if status.is_success() {
+            return body;
+        }
+        let reason = body.ok().and_then(|b| wire::error_reason(&b));
+        Err(RequestError::Status { status: status.as_u16(), reason, retry_after })
+    }
+
+    fn observe_rate_headers(&self, response: &Response) {
+        let number = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<u32>().ok());
+        let limit = number("x-ratelimit-limit");
+        let remaining = number("x-ratelimit-remaining");
+        if limit.is_some() || remaining.is_some() {
+            self.budget.observe(limit, remaining, tokio::time::Instant::now());
+        }
+    }
+}
+
+/// Reads at most [`MAX_BODY_BYTES`].
+async fn read_body(mut response: Response) -> Result<Vec<u8>, RequestError> {
+    if response.content_length().is_some_and(|len| len > MAX_BODY_BYTES as u64) {
+        return Err(RequestError::TooLarge { limit: MAX_BODY_BYTES });
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|e| transport_error(&e))? {
+        if body.len() + chunk.len() > MAX_BODY_BYTES {
+            return Err(RequestError::TooLarge { limit: MAX_BODY_BYTES });
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// A 404 gets a message naming what was not found.
+fn not_found_as(error: RequestError, what: impl FnOnce() -> String) -> RequestError {
+    match error {
+        RequestError::Status { status: 404, retry_after, .. } => RequestError::Status { status: 404, reason: Some(what()), retry_after },
+        other => other,
+    }
+}
+
+/// Only scheme, host and port of a redirect target: enough to explain, nothing that could
+/// carry a token.
+fn redirect_target(location: &str) -> String {
+    match reqwest::Url::parse(location) {
+        Ok(url) => format!("{}://{}", url.scheme(), url.host_str().unwrap_or("?")),
+        Err(_) => "a relative URL".to_owned(),
+    }
+}
+
+fn transport_error(error: &reqwest::Error) -> RequestError {
+    if error.is_connect() {
+        RequestError::Connect(error_chain(error))
+    } else if error.is_timeout() {
+        RequestError::Timeout
+    } else {
+        RequestError::Network(error_chain(error))
+    }
+}
+
+/// The error and its sources, without the URL (which reqwest includes and which could be long).
+fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts = Vec::new();
+    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(err) = current {
+        let text = err.to_string();
+        let text = match text.find(" for url (") {
+            Some(i) => text[..i].to_owned(),
+            None => text,
+        };
+        if !parts.iter().any(|p: &String| p.contains(&text)) {
+            parts.push(text);
+        }
+        current = err.source();
+    }
+    wire::sanitise(&parts.join(": "), 300)
+}

@@ -1,0 +1,318 @@
+//! Kapso's wire format, parsed tolerantly: unknown fields are ignored, any field may be missing,
+//! null or of an unexpected type. Parsing goes through `serde_json::Value` so that one odd field
+//! never loses the rest of the object.
+
+use serde_json::{Map, Value};
+
+/// A test run as the gate needs it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TestRun {
+    pub id: String,
+    pub score: Option<f64>,
+    /// Set when `score` was present but not a number (kept to explain the verdict).
+    pub score_raw: Option<String>,
+    pub feedback: Option<String>,
+    pub execution_completed: Option<bool>,
+    /// `Some` when Kapso reported an error: its message (or a rendering of whatever it sent).
+    pub error: Option<String>,
+    pub started_at: Option<String>,
+    pub ended_at: Option<String>,
+    pub conversation: Option<Value>,
+    pub test_case: Option<TestCase>,
+}
+
+impl TestRun {
+    /// Finished per Kapso's rules: `execution_completed` is true or `error` is set. A crashed run
+    /// keeps `execution_completed: false` forever, so the error alone finishes it.
+    pub fn is_finished(&self) -> bool {
+        self.execution_completed == Some(true) || self.error.is_some()
+    }
+}
+
+/// A test case (also the shape embedded in suites and runs).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TestCase {
+    pub id: String,
+    pub name: Option<String>,
+    pub suite_id: Option<String>,
+}
+
+/// A test suite with its embedded test cases.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TestSuite {
+    pub id: String,
+    pub name: Option<String>,
+    pub test_cases: Vec<TestCase>,
+}
+
+/// Why a success body could not be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WireError {
+    #[error("response is not JSON: {0}")]
+    NotJson(String),
+    #[error("response has no `data` object")]
+    NoData,
+    #[error("response `data` has no `id`")]
+    NoId,
+}
+
+fn data(body: &[u8]) -> Result<Value, WireError> {
+    let value: Value = serde_json::from_slice(body).map_err(|e| WireError::NotJson(e.to_string()))?;
+    match value {
+        Value::Object(mut map) => map.remove("data").ok_or(WireError::NoData),
+        _ => Err(WireError::NoData),
+    }
+}
+
+fn object(value: Value) -> Result<Map<String, Value>, WireError> {
+    match value {
+        Value::Object(map) => Ok(map),
+        _ => Err(WireError::NoData),
+    }
+}
+
+fn string(map: &Map<String, Value>, key: &str) -> Option<String> {
+    match map.get(key)? {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+fn id(map: &Map<String, Value>) -> Result<String, WireError> {
+    string(map, "id").filter(|s| !s.is_empty()).ok_or(WireError::NoId)
+}
+
+/// Parses `{"data": <test run>}`.
+pub fn parse_run(body: &[u8]) -> Result<TestRun, WireError> {
+    let map = object(data(body)?)?;
+    run_from_map(&map)
+}
+
+fn run_from_map(map: &Map<String, Value>) -> Result<TestRun, WireError> {
+    let (score, score_raw) = match map.get("score") {
+        None | Some(Value::Null) => (None, None),
+        Some(Value::Number(n)) => match n.as_f64().filter(|f| f.is_finite()) {
+            Some(f) => (Some(f), None),
+            None => (None, Some(n.to_string())),
+        },
+        Some(other) => (None, Some(short_json(other))),
+    };
+    Ok(TestRun {
+        id: id(map)?,
+        score,
+        score_raw,
+        feedback: string(map, "feedback"),
+        execution_completed: map.get("execution_completed").and_then(Value::as_bool),
+        error: map.get("error").and_then(error_message),
+        started_at: string(map, "started_at"),
+        ended_at: string(map, "ended_at"),
+        conversation: map.get("conversation").filter(|v| !v.is_null()).cloned(),
+        test_case: map.get("test_case").and_then(Value::as_object).and_then(|m| case_from_map(m).ok()),
+    })
+}
+
+/// Kapso documents `error` as null or `{"message", "type"}`; anything non-null counts as an error.
+fn error_message(value: &Value) -> Option<String> {
+    match value {
+        Value::Null => None,
+        Value::Object(map) => {
+            let message = string(map, "message").filter(|m| !m.trim().is_empty());
+            let kind = string(map, "type").filter(|t| !t.trim().is_empty());
+            Some(match (kind, message) {
+                (Some(kind), Some(message)) => format!("{kind}: {message}"),
+                (None, Some(message)) => message,
+                (Some(kind), None) => kind,
+                (None, None) if map.is_empty() => "Kapso reported an error without a message".to_owned(),
+                (None, None) => short_json(value),
+            })
+        }
+        Value::String(s) if s.trim().is_empty() => Some("Kapso reported an error without a message".to_owned()),
+        Value::String(s) => Some(s.clone()),
+        other => Some(short_json(other)),
+    }
+}
+
+fn short_json(value: &Value) -> String {
+    let text = value.to_string();
+    if text.chars().count() > 200 {
+        let cut: String = text.chars().take(200).collect();
+        format!("{cut}...")
+    } else {
+        text
+    }
+}
+
+fn case_from_map(map: &Map<String, Value>) -> Result<TestCase, WireError> {
+    Ok(TestCase {
+        id: id(map)?,
+        name: string(map, "name"),
+        suite_id: string(map, "test_suite_id"),
+    })
+}
+
+/// Parses `{"data": <test case>}`.
+pub fn parse_case(body: &[u8]) -> Result<TestCase, WireError> {
+    case_from_map(&object(data(body)?)?)
+}
+
+fn suite_from_map(map: &Map<String, Value>) -> Result<TestSuite, WireError> {
+    let suite_id = id(map)?;
+    let test_cases = match map.get("test_cases") {
+        Some(Value::Array(items)) => items
+            .iter()
+            .filter_map(Value::as_object)
+            .filter_map(|m| case_from_map(m).ok())
+            .map(|mut case| {
+                case.suite_id.get_or_insert_with(|| suite_id.clone());
+                case
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    Ok(TestSuite { id: suite_id, name: string(map, "name"), test_cases })
+}
+
+/// Parses `{"data": <test suite with test_cases>}`.
+pub fn parse_suite(body: &[u8]) -> Result<TestSuite, WireError> {
+    suite_from_map(&object(data(body)?)?)
+}
+
+/// Parses `{"data": [<test suite>, ...]}`.
+pub fn parse_suites(body: &[u8]) -> Result<Vec<TestSuite>, WireError> {
+    match data(body)? {
+        Value::Array(items) => Ok(items.iter().filter_map(Value::as_object).filter_map(|m| suite_from_map(m).ok()).collect()),
+        _ => Err(WireError::NoData),
+    }
+}
+
+/// Kapso's reason from an error body: `error`/`message`, the Rails `errors` map, or for anything
+/// else a short sanitised snippet of the text.
+pub fn error_reason(body: &[u8]) -> Option<String> {
+    if let Ok(Value::Object(map)) = serde_json::from_slice::<Value>(body) {
+        let mut parts: Vec<String> = Vec::new();
+        for key in ["error", "message"] {
+            if let Some(text) = string(&map, key).filter(|t| !t.trim().is_empty()) {
+                if !parts.contains(&text) {
+                    parts.push(text);
+                }
+            }
+        }
+        match map.get("errors") {
+            Some(Value::Object(fields)) => {
+                for (field, messages) in fields {
+                    let list = match messages {
+                        Value::Array(items) => items.iter().map(|m| m.as_str().map_or_else(|| m.to_string(), str::to_owned)).collect::<Vec<_>>().join(", "),
+                        Value::String(s) => s.clone(),
+                        other => other.to_string(),
+                    };
+                    parts.push(format!("{field} {list}"));
+                }
+            }
+            Some(Value::Array(items)) => parts.extend(items.iter().map(|m| m.as_str().map_or_else(|| m.to_string(), str::to_owned))),
+            Some(Value::String(s)) => parts.push(s.clone()),
+            _ => {}
+        }
+        if !parts.is_empty() {
+            return Some(sanitise(&parts.join(": "), 300));
+        }
+    }
+    let text = String::from_utf8_lossy(body);
+    let text = html_title(&text).unwrap_or(&text);
+    let clean = sanitise(text, 120);
+    (!clean.is_empty()).then_some(clean)
+}
+
+fn html_title(text: &str) -> Option<&str> {
+    let lower = text.to_ascii_lowercase();
+    let start = lower.find("<title>")? + "<title>".len();
+    let end = lower[start..].find("</title>")? + start;
+    Some(&text[start..end])
+}
+
+/// Collapses whitespace, drops control characters and cuts to `max` characters.
+pub fn sanitise(text: &str, max: usize) -> String {
+    let mut out = String::new();
+    let mut count = 0;
+    for word in text.split_whitespace() {
+        let word: String = word.chars().filter(|c| !c.is_control()).collect();
+        if word.is_empty() {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push(' ');
+            count += 1;
+        }
+        for c in word.chars() {
+            if count >= max {
+                out.push_str("...");
+                return out;
+            }
+            out.push(c);
+            count += 1;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finished_run_with_score() {
+        let run = parse_run(br#"{"data":{"id":"r1","score":0.85,"feedback":"ok","execution_completed":true,"error":null,"extra":{"x":1},"test_case":{"id":"c1","name":"Refund"}}}"#).expect("parses");
+        assert!(run.is_finished());
+        assert_eq!(run.score, Some(0.85));
+        assert_eq!(run.error, None);
+        assert_eq!(run.test_case.and_then(|c| c.name).as_deref(), Some("Refund"));
+    }
+
+    #[test]
+    fn crashed_run_is_finished_by_its_error() {
+        let run = parse_run(br#"{"data":{"id":"r1","execution_completed":false,"error":{"message":"judge timed out","type":"TimeoutError"}}}"#).expect("parses");
+        assert!(run.is_finished());
+        assert_eq!(run.error.as_deref(), Some("TimeoutError: judge timed out"));
+    }
+
+    #[test]
+    fn unfinished_and_odd_fields() {
+        let run = parse_run(br#"{"data":{"id":"r1","execution_completed":null,"score":"high","conversation":"text","full_history":{}}}"#).expect("parses");
+        assert!(!run.is_finished());
+        assert_eq!(run.score, None);
+        assert_eq!(run.score_raw.as_deref(), Some("\"high\""));
+        assert_eq!(run.conversation, Some(Value::String("text".into())));
+        let weird_error = parse_run(br#"{"data":{"id":"r1","error":[1]}}"#).expect("parses");
+        assert_eq!(weird_error.error.as_deref(), Some("[1]"));
+        let empty_error = parse_run(br#"{"data":{"id":"r1","error":{}}}"#).expect("parses");
+        assert!(empty_error.is_finished());
+    }
+
+    #[test]
+    fn malformed_bodies_are_errors_not_panics() {
+        assert!(matches!(parse_run(b"<html>"), Err(WireError::NotJson(_))));
+        assert_eq!(parse_run(br#"{"data":"x"}"#), Err(WireError::NoData));
+        assert_eq!(parse_run(br#"{"data":{"score":1}}"#), Err(WireError::NoId));
+        assert_eq!(parse_run(br#"[1,2]"#), Err(WireError::NoData));
+        assert_eq!(parse_suites(br#"{"data":{}}"#), Err(WireError::NoData));
+    }
+
+    #[test]
+    fn suites_embed_cases() {
+        let suite = parse_suite(br#"{"data":{"id":"s1","name":"Support","test_cases":[{"id":"c1","name":"A"},{"name":"no id"},{"id":"c2"}]}}"#).expect("parses");
+        assert_eq!(suite.test_cases.len(), 2);
+        assert_eq!(suite.test_cases[1].suite_id.as_deref(), Some("s1"));
+        let list = parse_suites(br#"{"data":[{"id":"s1","test_cases":[]},{"id":"s2"}]}"#).expect("parses");
+        assert_eq!(list.len(), 2);
+    }
+
+    #[test]
+    fn error_reasons() {
+        assert_eq!(error_reason(br#"{"error":"Not found","message":"Test case not found"}"#).as_deref(), Some("Not found: Test case not found"));
+        assert_eq!(error_reason(br#"{"errors":{"agent_test_run":["can't be blank"]}}"#).as_deref(), Some("agent_test_run can't be blank"));
+        assert_eq!(error_reason(b"<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>").as_deref(), Some("502 Bad Gateway"));
+        assert_eq!(error_reason(b"line1\n\x1b[31mred\x1b[0m").as_deref(), Some("line1 [31mred[0m"));
+        assert_eq!(error_reason(b""), None);
+        assert!(error_reason(&[b'x'; 1000]).is_some_and(|r| r.len() < 130));
+    }
+}

@@ -1,0 +1,148 @@
+//! The one report model every renderer reads. Serialisable: the JSON report is this model,
+//! versioned by [`SCHEMA_VERSION`]; field names are a public interface.
+
+use crate::client::StatsSnapshot;
+use crate::exit::Exit;
+use crate::verdict::{Aggregate, Status};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// Bumped on any incompatible change to the JSON report.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// The whole result of one gate invocation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    pub schema_version: u32,
+    pub tool: String,
+    pub version: String,
+    /// `passed`, `failed`, `usage`, `rejected`, `incomplete`, `interrupted` or `terminated`.
+    pub verdict: Exit,
+    pub exit_code: u8,
+    /// A gate-level problem (suite not found, usage error), when there was one.
+    pub message: Option<String>,
+    /// The global threshold; cases may override it.
+    pub threshold: f64,
+    pub aggregate: Aggregate,
+    pub trials: u32,
+    /// RFC 3339, UTC.
+    pub started_at: String,
+    pub finished_at: String,
+    pub duration_ms: u64,
+    pub base_url: String,
+    pub counts: Counts,
+    pub requests: StatsSnapshot,
+    pub warnings: Vec<String>,
+    /// Every selected case, in selection order.
+    pub cases: Vec<CaseReport>,
+}
+
+/// Case counts by status. `non_blocking` counts quarantined cases (also counted by status).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counts {
+    pub total: usize,
+    pub passed: usize,
+    pub failed: usize,
+    pub errored: usize,
+    pub rejected: usize,
+    pub incomplete: usize,
+    pub cancelled: usize,
+    pub non_blocking: usize,
+}
+
+impl Counts {
+    pub fn of(&self, status: Status) -> usize {
+        match status {
+            Status::Passed => self.passed,
+            Status::Failed => self.failed,
+            Status::Errored => self.errored,
+            Status::Rejected => self.rejected,
+            Status::Incomplete => self.incomplete,
+            Status::Cancelled => self.cancelled,
+        }
+    }
+
+    pub fn from_cases(cases: &[CaseReport]) -> Counts {
+        let mut counts = Counts { total: cases.len(), ..Counts::default() };
+        for case in cases {
+            let slot = match case.status {
+                Status::Passed => &mut counts.passed,
+                Status::Failed => &mut counts.failed,
+                Status::Errored => &mut counts.errored,
+                Status::Rejected => &mut counts.rejected,
+                Status::Incomplete => &mut counts.incomplete,
+                Status::Cancelled => &mut counts.cancelled,
+            };
+            *slot += 1;
+            if !case.blocking {
+                counts.non_blocking += 1;
+            }
+        }
+        counts
+    }
+}
+
+/// One selected test case.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CaseReport {
+    pub test_case_id: String,
+    pub name: Option<String>,
+    pub suite_id: Option<String>,
+    pub suite_name: Option<String>,
+    pub status: Status,
+    /// False for quarantined cases: reported, never failing the gate.
+    pub blocking: bool,
+    /// The case's score: the aggregate of its trials' scores.
+    pub score: Option<f64>,
+    pub threshold: f64,
+    /// Why the case did not pass, in one line.
+    pub reason: Option<String>,
+    /// The judge's feedback (of the trial that explains the status).
+    pub feedback: Option<String>,
+    /// Kapso's error message, when the run crashed.
+    pub error: Option<String>,
+    pub run_id: Option<String>,
+    pub started_at: Option<String>,
+    pub ended_at: Option<String>,
+    pub duration_ms: Option<u64>,
+    /// The simulated conversation as Kapso sent it.
+    pub conversation: Option<Value>,
+    /// Highest minus lowest trial score, when more than one trial scored.
+    pub score_spread: Option<f64>,
+    /// Score of this case in the baseline report, and the change against it.
+    pub baseline_score: Option<f64>,
+    pub delta: Option<f64>,
+    pub trials: Vec<TrialReport>,
+}
+
+impl CaseReport {
+    /// What to call the case in human-facing output.
+    pub fn display_name(&self) -> &str {
+        self.name.as_deref().filter(|n| !n.trim().is_empty()).unwrap_or(&self.test_case_id)
+    }
+}
+
+/// One run of a case.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrialReport {
+    pub trial: usize,
+    pub run_id: Option<String>,
+    pub status: Status,
+    pub score: Option<f64>,
+    pub reason: Option<String>,
+    pub feedback: Option<String>,
+    pub error: Option<String>,
+    pub started_at: Option<String>,
+    pub ended_at: Option<String>,
+    pub duration_ms: Option<u64>,
+    pub conversation: Option<Value>,
+}
+
+impl Report {
+    /// Cases ordered for people: non-passing first (most serious first), then selection order.
+    pub fn cases_by_importance(&self) -> Vec<&CaseReport> {
+        let mut cases: Vec<&CaseReport> = self.cases.iter().collect();
+        cases.sort_by_key(|c| (c.status.severity_rank(), !c.blocking));
+        cases
+    }
+}

@@ -1,0 +1,256 @@
+//! The verdict rules, in one place every other part asks: what a finished run means, how the
+//! trials of a case combine, and which exit code a set of cases earns.
+
+use crate::client::wire::TestRun;
+use crate::exit::Exit;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// What happened to one case (or one trial of it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Finished, no error, numeric score at or above the threshold.
+    Passed,
+    /// Finished with a numeric score below the threshold.
+    Failed,
+    /// Finished with a Kapso error, or without a numeric score.
+    Errored,
+    /// Kapso refused a request for it in a way a retry cannot fix.
+    Rejected,
+    /// No verdict for a transient reason: deadline, network errors, 429/5xx after retries.
+    Incomplete,
+    /// The gate was interrupted before the case was decided.
+    Cancelled,
+}
+
+impl Status {
+    pub const ALL: [Status; 6] = [Status::Passed, Status::Failed, Status::Errored, Status::Rejected, Status::Incomplete, Status::Cancelled];
+
+    pub const fn name(self) -> &'static str {
+        match self {
+            Status::Passed => "passed",
+            Status::Failed => "failed",
+            Status::Errored => "errored",
+            Status::Rejected => "rejected",
+            Status::Incomplete => "incomplete",
+            Status::Cancelled => "cancelled",
+        }
+    }
+
+    /// Lower sorts first in reports: the most important problems lead.
+    pub const fn severity_rank(self) -> u8 {
+        match self {
+            Status::Failed => 0,
+            Status::Errored => 1,
+            Status::Rejected => 2,
+            Status::Incomplete => 3,
+            Status::Cancelled => 4,
+            Status::Passed => 5,
+        }
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A finished run judged against a threshold: its status and, when it did not pass, why.
+pub fn judge_run(run: &TestRun, threshold: f64) -> (Status, Option<String>) {
+    if let Some(error) = &run.error {
+        return (Status::Errored, Some(format!("Kapso reported an error: {error}")));
+    }
+    match (run.score, &run.score_raw) {
+        (Some(score), _) if score >= threshold => (Status::Passed, None),
+        (Some(score), _) => (Status::Failed, Some(format!("score {} is below the threshold {}", fmt_score(score), fmt_score(threshold)))),
+        (None, Some(raw)) => (Status::Errored, Some(format!("finished with a score that is not a number: {raw}"))),
+        (None, None) => (Status::Errored, Some("finished without a score".to_owned())),
+    }
+}
+
+/// Scores as people write them: at most four decimals, no trailing zeros.
+pub fn fmt_score(score: f64) -> String {
+    let text = format!("{score:.4}");
+    let text = text.trim_end_matches('0').trim_end_matches('.');
+    if text.is_empty() || text == "-" {
+        "0".to_owned()
+    } else {
+        text.to_owned()
+    }
+}
+
+/// How the trials of one case combine into its score.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Aggregate {
+    #[default]
+    Mean,
+    Median,
+    Min,
+}
+
+impl Aggregate {
+    pub fn apply(self, scores: &[f64]) -> Option<f64> {
+        if scores.is_empty() {
+            return None;
+        }
+        let mut sorted = scores.to_vec();
+        sorted.sort_by(f64::total_cmp);
+        Some(match self {
+            Aggregate::Mean => sorted.iter().sum::<f64>() / sorted.len() as f64,
+            Aggregate::Min => sorted[0],
+            Aggregate::Median => {
+                let mid = sorted.len() / 2;
+                if sorted.len() % 2 == 0 {
+                    (sorted[mid - 1] + sorted[mid]) / 2.0
+                } else {
+                    sorted[mid]
+                }
+            }
+        })
+    }
+
+    pub const fn name(self) -> &'static str {
+        match self {
+            Aggregate::Mean => "mean",
+            Aggregate::Median => "median",
+            Aggregate::Min => "min",
+        }
+    }
+}
+
+/// One trial's judged result, as the case rule needs it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TrialVerdict {
+    pub status: Status,
+    pub score: Option<f64>,
+}
+
+/// Combines the trials of a case. A trial without a verdict (rejected, incomplete, cancelled)
+/// leaves the case without one, the most serious such status winning; an errored trial fails
+/// the case whatever the others scored; otherwise the aggregate score decides.
+pub fn judge_case(trials: &[TrialVerdict], aggregate: Aggregate, threshold: f64) -> (Status, Option<f64>) {
+    let scores: Vec<f64> = trials.iter().filter_map(|t| t.score).collect();
+    let combined = aggregate.apply(&scores);
+    for status in [Status::Errored, Status::Rejected, Status::Cancelled, Status::Incomplete] {
+        if trials.iter().any(|t| t.status == status) {
+            return (status, combined);
+        }
+    }
+    match combined {
+        Some(score) if trials.len() == scores.len() && score >= threshold => (Status::Passed, Some(score)),
+        Some(score) if trials.len() == scores.len() => (Status::Failed, Some(score)),
+        _ => (Status::Errored, combined),
+    }
+}
+
+/// The exit for a set of blocking case statuses, by the documented precedence:
+/// failed, then rejected, then incomplete, then passed. Cancellation is decided by the caller
+/// (a signal's exit code wins). An empty set never passes.
+pub fn overall(statuses: impl IntoIterator<Item = Status>) -> Exit {
+    let mut seen = [false; 6];
+    for status in statuses {
+        seen[status as usize] = true;
+    }
+    let has = |s: Status| seen[s as usize];
+    if has(Status::Failed) || has(Status::Errored) {
+        Exit::Failed
+    } else if has(Status::Rejected) {
+        Exit::Rejected
+    } else if has(Status::Incomplete) || has(Status::Cancelled) {
+        Exit::Incomplete
+    } else if has(Status::Passed) {
+        Exit::Passed
+    } else {
+        Exit::Usage
+    }
+}
+
+/// A warning when the threshold and the scores look like different scales (0-1 against 0-10).
+pub fn scale_warning(threshold: f64, scores: &[f64]) -> Option<String> {
+    if scores.is_empty() {
+        return None;
+    }
+    let max = scores.iter().copied().fold(f64::MIN, f64::max);
+    if threshold > 1.0 && max <= 1.0 {
+        Some(format!(
+            "the threshold {} is above 1 but every score is at most 1: Kapso scores are usually 0.0 to 1.0, so no case can pass; did you mean {}?",
+            fmt_score(threshold),
+            fmt_score(threshold / 10.0)
+        ))
+    } else if threshold <= 1.0 && max > 1.0 {
+        Some(format!(
+            "scores above 1 (up to {}) were received while the threshold is {}: scores and threshold look like different scales",
+            fmt_score(max),
+            fmt_score(threshold)
+        ))
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(score: Option<f64>, error: Option<&str>) -> TestRun {
+        TestRun { id: "r".into(), score, error: error.map(str::to_owned), execution_completed: Some(error.is_none()), ..TestRun::default() }
+    }
+
+    #[test]
+    fn judging_runs() {
+        assert_eq!(judge_run(&run(Some(0.8), None), 0.8).0, Status::Passed, "threshold is inclusive");
+        assert_eq!(judge_run(&run(Some(0.79), None), 0.8).0, Status::Failed);
+        assert_eq!(judge_run(&run(None, None), 0.8).0, Status::Errored);
+        assert_eq!(judge_run(&run(Some(1.0), Some("boom")), 0.8).0, Status::Errored, "an error fails even with a score");
+        let (_, reason) = judge_run(&run(Some(0.5), None), 0.8);
+        assert_eq!(reason.as_deref(), Some("score 0.5 is below the threshold 0.8"));
+    }
+
+    #[test]
+    fn aggregates() {
+        let s = [0.9, 0.5, 0.7, 1.0];
+        assert_eq!(Aggregate::Mean.apply(&s), Some(0.775));
+        assert_eq!(Aggregate::Median.apply(&s), Some(0.8));
+        assert_eq!(Aggregate::Min.apply(&s), Some(0.5));
+        assert_eq!(Aggregate::Median.apply(&[0.3, 0.9, 0.6]), Some(0.6));
+        assert_eq!(Aggregate::Mean.apply(&[]), None);
+    }
+
+    #[test]
+    fn cases_combine_trials() {
+        let t = |status, score| TrialVerdict { status, score };
+        let passing = [t(Status::Passed, Some(0.9)), t(Status::Failed, Some(0.75))];
+        assert_eq!(judge_case(&passing, Aggregate::Mean, 0.8), (Status::Passed, Some(0.825)));
+        assert_eq!(judge_case(&passing, Aggregate::Min, 0.8), (Status::Failed, Some(0.75)));
+        let crashed = [t(Status::Passed, Some(1.0)), t(Status::Errored, None)];
+        assert_eq!(judge_case(&crashed, Aggregate::Mean, 0.8).0, Status::Errored);
+        let unfinished = [t(Status::Passed, Some(1.0)), t(Status::Incomplete, None)];
+        assert_eq!(judge_case(&unfinished, Aggregate::Mean, 0.8).0, Status::Incomplete);
+    }
+
+    #[test]
+    fn exit_precedence() {
+        use Status::*;
+        assert_eq!(overall([Passed, Passed]), Exit::Passed);
+        assert_eq!(overall([Passed, Incomplete, Rejected, Failed]), Exit::Failed);
+        assert_eq!(overall([Errored]), Exit::Failed);
+        assert_eq!(overall([Incomplete, Rejected]), Exit::Rejected);
+        assert_eq!(overall([Passed, Incomplete]), Exit::Incomplete);
+        assert_eq!(overall([]), Exit::Usage, "an empty selection never passes");
+    }
+
+    #[test]
+    fn scale_warnings() {
+        assert!(scale_warning(8.0, &[0.9, 0.5]).is_some());
+        assert!(scale_warning(0.8, &[9.5]).is_some());
+        assert!(scale_warning(0.8, &[0.9]).is_none());
+        assert!(scale_warning(8.0, &[9.5]).is_none());
+        assert!(scale_warning(8.0, &[]).is_none());
+        assert_eq!(fmt_score(0.80), "0.8");
+        assert_eq!(fmt_score(1.0), "1");
+        assert_eq!(fmt_score(0.0), "0");
+    }
+}
