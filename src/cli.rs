@@ -73,6 +73,14 @@ pub struct Args {
     #[arg(long, value_name = "DURATION", env = "KAPSO_RATE_WINDOW", hide_env_values = true, default_value = "60s", hide = true)]
     pub rate_window: String,
 
+    /// Write the JSON report (schema_version 1) to this file
+    #[arg(long, value_name = "PATH", env = "KAPSO_JSON", hide_env_values = true)]
+    pub json: Option<PathBuf>,
+
+    /// Write a JUnit XML report to this file
+    #[arg(long, value_name = "PATH", env = "KAPSO_JUNIT", hide_env_values = true)]
+    pub junit: Option<PathBuf>,
+
     /// More diagnostics on stderr (repeat for more)
     #[arg(short, long, action = ArgAction::Count, conflicts_with = "quiet")]
     pub verbose: u8,

@@ -12,6 +12,7 @@ pub mod cli;
 pub mod client;
 pub mod exit;
 pub mod ids;
+pub mod output;
 pub mod plan;
 pub mod report;
 pub mod scheduler;

@@ -6,6 +6,7 @@ use kapso_gate::exit::Exit;
 use kapso_gate::report::terminal::{self, Style};
 use kapso_gate::scheduler::{Event, Interrupt};
 use kapso_gate::settings::{Settings, Verbosity};
+use kapso_gate::output::{self, Outputs};
 use kapso_gate::{report, scheduler, Progress};
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
@@ -21,6 +22,7 @@ fn main() -> ExitCode {
         }
     };
     let env = Env::from_process();
+    let outputs = Outputs::from_args(&args, &env);
     let settings = match Settings::resolve(&args, &env) {
         Ok(settings) => settings,
         Err(error) => {
@@ -35,11 +37,14 @@ fn main() -> ExitCode {
             return ExitCode::from(Exit::Incomplete.code());
         }
     };
-    let exit = runtime.block_on(run(&settings, &env));
-    ExitCode::from(exit.code())
+    let report = runtime.block_on(run(&settings, &env));
+    for problem in output::write_files(&report, &outputs) {
+        eprintln!("kapso-gate: error: {problem}");
+    }
+    ExitCode::from(report.exit_code)
 }
 
-async fn run(settings: &Settings, env: &Env) -> Exit {
+async fn run(settings: &Settings, env: &Env) -> report::Report {
     let style = Style { color: std::io::stdout().is_terminal() && !env.no_color };
     let (stop_tx, stop_rx) = watch::channel(None);
     tokio::spawn(listen_for_signals(stop_tx));
@@ -62,7 +67,7 @@ async fn run(settings: &Settings, env: &Env) -> Exit {
     };
     let report = kapso_gate::run(settings, stop_rx, &mut observer).await;
     print_summary(&report, style);
-    report.verdict
+    report
 }
 
 fn on_event(event: &Event<'_>, names: &[String], trials: usize, threshold: f64, verbosity: Verbosity, style: Style) {
