@@ -39,7 +39,11 @@ impl RateBudget {
     /// server-announced limits still apply).
     pub fn new(limit: u32, window: Duration) -> Self {
         RateBudget {
-            state: Mutex::new(State { limit, sent: VecDeque::new(), paused_until: None }),
+            state: Mutex::new(State {
+                limit,
+                sent: VecDeque::new(),
+                paused_until: None,
+            }),
             window,
             margin: (window / 50).min(Duration::from_secs(1)),
         }
@@ -89,8 +93,16 @@ impl RateBudget {
         let paused = state.paused_until.filter(|t| *t > now);
         let limit = state.limit as usize;
         let horizon = self.window + self.margin;
-        let live: Vec<&Instant> = state.sent.iter().filter(|t| now.duration_since(**t) < horizon).collect();
-        let window_free = if limit == 0 || live.len() < limit { None } else { Some(*live[live.len() - limit] + horizon) };
+        let live: Vec<&Instant> = state
+            .sent
+            .iter()
+            .filter(|t| now.duration_since(**t) < horizon)
+            .collect();
+        let window_free = if limit == 0 || live.len() < limit {
+            None
+        } else {
+            Some(*live[live.len() - limit] + horizon)
+        };
         match (paused, window_free) {
             (Some(a), Some(b)) => Some(a.max(b)),
             (a, b) => a.or(b),
@@ -148,7 +160,9 @@ mod tests {
         for _ in 0..3 {
             assert!(budget.try_acquire(t0).is_ok());
         }
-        let ready = budget.try_acquire(t0 + Duration::from_secs(30)).expect_err("window is full");
+        let ready = budget
+            .try_acquire(t0 + Duration::from_secs(30))
+            .expect_err("window is full");
         assert!(ready >= t0 + Duration::from_secs(60));
         assert!(budget.try_acquire(ready).is_ok());
     }
@@ -161,7 +175,10 @@ mod tests {
             assert!(budget.try_acquire(t0).is_ok());
         }
         budget.pause_until(t0 + Duration::from_secs(2));
-        assert_eq!(budget.try_acquire(t0 + Duration::from_secs(1)).expect_err("paused"), t0 + Duration::from_secs(2));
+        assert_eq!(
+            budget.try_acquire(t0 + Duration::from_secs(1)).expect_err("paused"),
+            t0 + Duration::from_secs(2)
+        );
         assert!(budget.try_acquire(t0 + Duration::from_secs(2)).is_ok());
     }
 

@@ -34,7 +34,13 @@ pub struct Args {
     pub test_case_ids: Vec<String>,
 
     /// Test case IDs from the environment: split on commas, spaces and newlines
-    #[arg(long = "test-case-ids", env = "KAPSO_TEST_CASE_IDS", hide_env_values = true, hide = true, value_name = "IDS")]
+    #[arg(
+        long = "test-case-ids",
+        env = "KAPSO_TEST_CASE_IDS",
+        hide_env_values = true,
+        hide = true,
+        value_name = "IDS"
+    )]
     pub test_case_ids_env: Option<String>,
 
     /// Run every test case of this suite (repeatable; values may be comma-separated)
@@ -42,7 +48,13 @@ pub struct Args {
     pub suites: Vec<String>,
 
     /// Minimum passing score, inclusive
-    #[arg(long, value_name = "SCORE", env = "KAPSO_THRESHOLD", hide_env_values = true, default_value = "0.8")]
+    #[arg(
+        long,
+        value_name = "SCORE",
+        env = "KAPSO_THRESHOLD",
+        hide_env_values = true,
+        default_value = "0.8"
+    )]
     pub threshold: String,
 
     /// Kapso API root (https, or http on a loopback host for local testing)
@@ -50,27 +62,64 @@ pub struct Args {
     pub base_url: String,
 
     /// How often to poll each unfinished run (e.g. 5s, 1500ms)
-    #[arg(long, value_name = "DURATION", env = "KAPSO_POLL_INTERVAL", hide_env_values = true, default_value = "5s")]
+    #[arg(
+        long,
+        value_name = "DURATION",
+        env = "KAPSO_POLL_INTERVAL",
+        hide_env_values = true,
+        default_value = "5s"
+    )]
     pub poll_interval: String,
 
     /// One deadline for the whole gate; runs not finished by then are incomplete
-    #[arg(long, value_name = "DURATION", env = "KAPSO_TIMEOUT", hide_env_values = true, default_value = "30m")]
+    #[arg(
+        long,
+        value_name = "DURATION",
+        env = "KAPSO_TIMEOUT",
+        hide_env_values = true,
+        default_value = "30m"
+    )]
     pub timeout: String,
 
     /// Time limit for each HTTP request
-    #[arg(long, value_name = "DURATION", env = "KAPSO_REQUEST_TIMEOUT", hide_env_values = true, default_value = "30s")]
+    #[arg(
+        long,
+        value_name = "DURATION",
+        env = "KAPSO_REQUEST_TIMEOUT",
+        hide_env_values = true,
+        default_value = "30s"
+    )]
     pub request_timeout: String,
 
     /// HTTP requests in flight at most
-    #[arg(long, value_name = "N", env = "KAPSO_CONCURRENCY", hide_env_values = true, default_value = "8")]
+    #[arg(
+        long,
+        value_name = "N",
+        env = "KAPSO_CONCURRENCY",
+        hide_env_values = true,
+        default_value = "8"
+    )]
     pub concurrency: String,
 
     /// Requests per minute for everything the gate sends; 0 = no client-side limit
-    #[arg(long, value_name = "N", env = "KAPSO_RATE_LIMIT", hide_env_values = true, default_value = "100")]
+    #[arg(
+        long,
+        value_name = "N",
+        env = "KAPSO_RATE_LIMIT",
+        hide_env_values = true,
+        default_value = "100"
+    )]
     pub rate_limit: String,
 
     /// Length of the rate-limit window (for benchmarks that scale time)
-    #[arg(long, value_name = "DURATION", env = "KAPSO_RATE_WINDOW", hide_env_values = true, default_value = "60s", hide = true)]
+    #[arg(
+        long,
+        value_name = "DURATION",
+        env = "KAPSO_RATE_WINDOW",
+        hide_env_values = true,
+        default_value = "60s",
+        hide = true
+    )]
     pub rate_window: String,
 
     /// Write the JSON report (schema_version 1) to this file
@@ -117,7 +166,10 @@ pub fn env_bindings() -> Vec<EnvBinding> {
             Some(EnvBinding { option, var })
         })
         .collect();
-    out.push(EnvBinding { option: "(environment only)".into(), var: API_KEY_VAR.into() });
+    out.push(EnvBinding {
+        option: "(environment only)".into(),
+        var: API_KEY_VAR.into(),
+    });
     out
 }
 
@@ -162,7 +214,13 @@ mod tests {
     #[test]
     fn bindings_cover_the_documented_variables() {
         let vars: Vec<String> = env_bindings().into_iter().map(|b| b.var).collect();
-        for var in ["KAPSO_TEST_CASE_IDS", "KAPSO_TEST_SUITE_IDS", "KAPSO_THRESHOLD", "KAPSO_API_KEY", "KAPSO_RATE_LIMIT"] {
+        for var in [
+            "KAPSO_TEST_CASE_IDS",
+            "KAPSO_TEST_SUITE_IDS",
+            "KAPSO_THRESHOLD",
+            "KAPSO_API_KEY",
+            "KAPSO_RATE_LIMIT",
+        ] {
             assert!(vars.iter().any(|v| v == var), "{var} missing");
         }
     }

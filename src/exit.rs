@@ -84,7 +84,12 @@ impl fmt::Display for Exit {
 pub fn help_table() -> String {
     let mut out = String::from("Exit codes:\n");
     for exit in Exit::ALL {
-        out.push_str(&format!("  {:>3}  {:<11} {}\n", exit.code(), exit.name(), exit.meaning()));
+        out.push_str(&format!(
+            "  {:>3}  {:<11} {}\n",
+            exit.code(),
+            exit.name(),
+            exit.meaning()
+        ));
     }
     out
 }

@@ -51,7 +51,8 @@ pub fn path_segment(id: &str) -> String {
 
 /// Splits a list given in one environment variable or flag value on commas, spaces and newlines.
 pub fn split_list(raw: &str) -> impl Iterator<Item = &str> {
-    raw.split(|c: char| c == ',' || c.is_whitespace()).filter(|s| !s.is_empty())
+    raw.split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|s| !s.is_empty())
 }
 
 #[cfg(test)]

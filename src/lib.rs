@@ -44,11 +44,19 @@ pub enum Progress<'a> {
 
 /// Runs the gate: resolves the selection, runs every case, and returns the report. Every exit
 /// path returns a report listing every case known at that point.
-pub async fn run(settings: &Settings, stop: watch::Receiver<Option<Interrupt>>, observer: &mut dyn FnMut(Progress<'_>)) -> Report {
+pub async fn run(
+    settings: &Settings,
+    stop: watch::Receiver<Option<Interrupt>>,
+    observer: &mut dyn FnMut(Progress<'_>),
+) -> Report {
     let started_at = SystemTime::now();
     let deadline = Instant::now() + settings.timeout;
     let budget = Arc::new(budget::RateBudget::new(settings.rate_limit, settings.rate_window));
-    let config = ClientConfig { base_url: settings.base_url.clone(), api_key: settings.api_key.clone(), request_timeout: settings.request_timeout };
+    let config = ClientConfig {
+        base_url: settings.base_url.clone(),
+        api_key: settings.api_key.clone(),
+        request_timeout: settings.request_timeout,
+    };
     let info = |requests| RunInfo {
         threshold: settings.threshold,
         aggregate: Aggregate::Mean,
@@ -60,7 +68,15 @@ pub async fn run(settings: &Settings, stop: watch::Receiver<Option<Interrupt>>, 
     };
     let client = match KapsoClient::new(&config, budget) {
         Ok(client) => client,
-        Err(error) => return gate_failure(&info(Default::default()), settings, Vec::new(), Exit::Usage, error.to_string()),
+        Err(error) => {
+            return gate_failure(
+                &info(Default::default()),
+                settings,
+                Vec::new(),
+                Exit::Usage,
+                error.to_string(),
+            )
+        }
     };
 
     let resolved = {
@@ -77,8 +93,18 @@ pub async fn run(settings: &Settings, stop: watch::Receiver<Option<Interrupt>>, 
     let plan = match resolved {
         Some(Ok(plan)) => plan,
         Some(Err(error)) => {
-            let known = if error.known.is_empty() { direct_cases(settings) } else { error.known.clone() };
-            return gate_failure(&info(client.stats().snapshot()), settings, known, error.exit, error.message);
+            let known = if error.known.is_empty() {
+                direct_cases(settings)
+            } else {
+                error.known.clone()
+            };
+            return gate_failure(
+                &info(client.stats().snapshot()),
+                settings,
+                known,
+                error.exit,
+                error.message,
+            );
         }
         None => unreachable_plan(),
     };
@@ -87,9 +113,17 @@ pub async fn run(settings: &Settings, stop: watch::Receiver<Option<Interrupt>>, 
         .cases
         .iter()
         .enumerate()
-        .map(|(case, planned)| Job { case, trial: 0, test_case_id: planned.id.clone(), existing_run: None })
+        .map(|(case, planned)| Job {
+            case,
+            trial: 0,
+            test_case_id: planned.id.clone(),
+            existing_run: None,
+        })
         .collect();
-    observer(Progress::Planned { plan: &plan, runs: jobs.len() });
+    observer(Progress::Planned {
+        plan: &plan,
+        runs: jobs.len(),
+    });
 
     let schedule = Schedule {
         poll_interval: settings.poll_interval,
@@ -97,7 +131,10 @@ pub async fn run(settings: &Settings, stop: watch::Receiver<Option<Interrupt>>, 
         concurrency: settings.concurrency,
         heartbeat: Duration::from_secs(30),
     };
-    let outcomes = scheduler::run(&client, &jobs, &schedule, stop.clone(), &mut |event| observer(Progress::Run(event))).await;
+    let outcomes = scheduler::run(&client, &jobs, &schedule, stop.clone(), &mut |event| {
+        observer(Progress::Run(event))
+    })
+    .await;
 
     let mut per_case: Vec<Vec<report::TrialReport>> = vec![Vec::new(); plan.cases.len()];
     let mut learned_names: Vec<Option<String>> = vec![None; plan.cases.len()];
@@ -115,7 +152,11 @@ pub async fn run(settings: &Settings, stop: watch::Receiver<Option<Interrupt>>, 
         .zip(per_case)
         .zip(learned_names)
         .map(|((planned, trials), name)| {
-            let spec = CaseSpec { case: planned.clone(), threshold: settings.threshold, blocking: true };
+            let spec = CaseSpec {
+                case: planned.clone(),
+                threshold: settings.threshold,
+                blocking: true,
+            };
             build::case_report(&spec, trials, Aggregate::Mean, name)
         })
         .collect();
@@ -148,7 +189,14 @@ pub fn interrupt_exit(interrupt: Interrupt) -> Exit {
 }
 
 fn direct_cases(settings: &Settings) -> Vec<PlannedCase> {
-    settings.case_ids.iter().map(|id| PlannedCase { id: id.clone(), ..PlannedCase::default() }).collect()
+    settings
+        .case_ids
+        .iter()
+        .map(|id| PlannedCase {
+            id: id.clone(),
+            ..PlannedCase::default()
+        })
+        .collect()
 }
 
 /// A report for a gate that stopped before running anything: every known case carries the
@@ -162,7 +210,11 @@ fn gate_failure(info: &RunInfo, settings: &Settings, known: Vec<PlannedCase>, ex
     let cases = known
         .into_iter()
         .map(|case| {
-            let spec = CaseSpec { case, threshold: settings.threshold, blocking: true };
+            let spec = CaseSpec {
+                case,
+                threshold: settings.threshold,
+                blocking: true,
+            };
             let trial = report::TrialReport {
                 trial: 0,
                 run_id: None,

@@ -3,10 +3,10 @@
 use clap::Parser;
 use kapso_gate::cli::{Args, Env};
 use kapso_gate::exit::Exit;
+use kapso_gate::output::{self, Outputs};
 use kapso_gate::report::terminal::{self, Style};
 use kapso_gate::scheduler::{Event, Interrupt};
 use kapso_gate::settings::{Settings, Verbosity};
-use kapso_gate::output::{self, Outputs};
 use kapso_gate::{report, scheduler, Progress};
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
@@ -45,7 +45,9 @@ fn main() -> ExitCode {
 }
 
 async fn run(settings: &Settings, env: &Env) -> report::Report {
-    let style = Style { color: std::io::stdout().is_terminal() && !env.no_color };
+    let style = Style {
+        color: std::io::stdout().is_terminal() && !env.no_color,
+    };
     let (stop_tx, stop_rx) = watch::channel(None);
     tokio::spawn(listen_for_signals(stop_tx));
 
@@ -57,10 +59,23 @@ async fn run(settings: &Settings, env: &Env) -> report::Report {
     let mut trials_per_case = 1;
     let mut observer = |progress: Progress<'_>| match progress {
         Progress::Planned { plan, runs } => {
-            names = plan.cases.iter().map(|c| c.name.clone().unwrap_or_else(|| c.id.clone())).collect();
+            names = plan
+                .cases
+                .iter()
+                .map(|c| c.name.clone().unwrap_or_else(|| c.id.clone()))
+                .collect();
             trials_per_case = runs / plan.cases.len().max(1);
             if verbosity > Verbosity::Quiet {
-                eprintln!("{}", terminal::start_line(plan.cases.len(), runs, threshold, timeout, plan.duplicates_dropped.max(duplicates)));
+                eprintln!(
+                    "{}",
+                    terminal::start_line(
+                        plan.cases.len(),
+                        runs,
+                        threshold,
+                        timeout,
+                        plan.duplicates_dropped.max(duplicates)
+                    )
+                );
             }
         }
         Progress::Run(event) => on_event(&event, &names, trials_per_case, threshold, verbosity, style),
@@ -78,21 +93,42 @@ fn on_event(event: &Event<'_>, names: &[String], trials: usize, threshold: f64, 
             }
             let trial = report::build::trial_report(job.trial, outcome, threshold);
             let name = match (&outcome.result, names.get(job.case)) {
-                (scheduler::TrialResult::Finished(run), _) if run.test_case.as_ref().and_then(|c| c.name.as_ref()).is_some() => {
+                (scheduler::TrialResult::Finished(run), _)
+                    if run.test_case.as_ref().and_then(|c| c.name.as_ref()).is_some() =>
+                {
                     run.test_case.as_ref().and_then(|c| c.name.clone()).unwrap_or_default()
                 }
                 (_, Some(name)) => name.clone(),
                 _ => job.test_case_id.clone(),
             };
-            let line = terminal::decided_line(&name, trial.status, trial.score, threshold, trial.duration_ms.map(Duration::from_millis), Some((job.trial, trials)), style);
+            let line = terminal::decided_line(
+                &name,
+                trial.status,
+                trial.score,
+                threshold,
+                trial.duration_ms.map(Duration::from_millis),
+                Some((job.trial, trials)),
+                style,
+            );
             println!("{line}");
         }
-        Event::Heartbeat { pending, elapsed } if verbosity > Verbosity::Quiet => eprintln!("{}", terminal::heartbeat_line(*pending, *elapsed)),
+        Event::Heartbeat { pending, elapsed } if verbosity > Verbosity::Quiet => {
+            eprintln!("{}", terminal::heartbeat_line(*pending, *elapsed))
+        }
         Event::RunCreated { job, run_id } if verbosity >= Verbosity::Verbose => {
-            eprintln!("created run {} for test case {}", terminal::sanitize(run_id, false), terminal::sanitize(&job.test_case_id, false));
+            eprintln!(
+                "created run {} for test case {}",
+                terminal::sanitize(run_id, false),
+                terminal::sanitize(&job.test_case_id, false)
+            );
         }
         Event::Retrying { job, error, after } if verbosity >= Verbosity::Verbose => {
-            eprintln!("retrying test case {} in {}: {}", terminal::sanitize(&job.test_case_id, false), terminal::fmt_duration(*after), terminal::sanitize(&error.to_string(), false));
+            eprintln!(
+                "retrying test case {} in {}: {}",
+                terminal::sanitize(&job.test_case_id, false),
+                terminal::fmt_duration(*after),
+                terminal::sanitize(&error.to_string(), false)
+            );
         }
         _ => {}
     }
@@ -121,7 +157,10 @@ async fn listen_for_signals(stop: watch::Sender<Option<Interrupt>>) {
             eprintln!("kapso-gate: second signal, exiting now");
             std::process::exit(i32::from(kapso_gate::interrupt_exit(first).code()));
         }
-        eprintln!("kapso-gate: {} received, stopping (send it again to exit at once)", interrupt.name());
+        eprintln!(
+            "kapso-gate: {} received, stopping (send it again to exit at once)",
+            interrupt.name()
+        );
         received = Some(interrupt);
         let _ = stop.send(Some(interrupt));
     }

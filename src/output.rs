@@ -28,7 +28,10 @@ impl Outputs {
         Outputs {
             json: args.json.clone(),
             junit: args.junit.clone(),
-            github: env.github_actions.then(|| GithubTargets { step_summary: env.github_step_summary.clone(), output: env.github_output.clone() }),
+            github: env.github_actions.then(|| GithubTargets {
+                step_summary: env.github_step_summary.clone(),
+                output: env.github_output.clone(),
+            }),
         }
     }
 }

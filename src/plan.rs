@@ -57,14 +57,30 @@ pub async fn resolve(
     duplicates_already_dropped: usize,
     deadline: Instant,
 ) -> Result<Plan, PlanError> {
-    let mut plan = Plan { cases: Vec::new(), duplicates_dropped: duplicates_already_dropped };
+    let mut plan = Plan {
+        cases: Vec::new(),
+        duplicates_dropped: duplicates_already_dropped,
+    };
     for id in case_ids {
-        plan.add(PlannedCase { id: id.clone(), ..PlannedCase::default() });
+        plan.add(PlannedCase {
+            id: id.clone(),
+            ..PlannedCase::default()
+        });
     }
     for suite_id in suite_ids {
-        let suite = match with_retries(client, deadline, || async { client.get_suite(client.budget().acquire().await, suite_id).await }).await {
+        let suite = match with_retries(client, deadline, || async {
+            client.get_suite(client.budget().acquire().await, suite_id).await
+        })
+        .await
+        {
             Ok(suite) => suite,
-            Err(error) => return Err(plan_error(&format!("could not resolve test suite {suite_id}"), &error, plan.cases)),
+            Err(error) => {
+                return Err(plan_error(
+                    &format!("could not resolve test suite {suite_id}"),
+                    &error,
+                    plan.cases,
+                ))
+            }
         };
         if suite.test_cases.is_empty() {
             return Err(PlanError {
@@ -83,7 +99,11 @@ pub async fn resolve(
         }
     }
     if plan.cases.is_empty() {
-        return Err(PlanError { exit: Exit::Usage, message: "no test cases selected".into(), known: Vec::new() });
+        return Err(PlanError {
+            exit: Exit::Usage,
+            message: "no test cases selected".into(),
+            known: Vec::new(),
+        });
     }
     Ok(plan)
 }
@@ -93,7 +113,11 @@ fn plan_error(what: &str, error: &RequestError, known: Vec<PlannedCase>) -> Plan
         Disposition::Reject | Disposition::StopAll => Exit::Rejected,
         Disposition::GiveUp | Disposition::Retry { .. } => Exit::Incomplete,
     };
-    PlanError { exit, message: format!("{what}: {error}"), known }
+    PlanError {
+        exit,
+        message: format!("{what}: {error}"),
+        known,
+    }
 }
 
 /// Sends a read with retries: the classifier decides, `Retry-After` replaces the computed

@@ -72,7 +72,11 @@ pub enum Event<'a> {
     /// A run was created for `job`.
     RunCreated { job: &'a Job, run_id: &'a str },
     /// A request for `job` failed and will be sent again after `after`.
-    Retrying { job: &'a Job, error: &'a RequestError, after: Duration },
+    Retrying {
+        job: &'a Job,
+        error: &'a RequestError,
+        after: Duration,
+    },
     /// `job` is decided.
     Decided { job: &'a Job, outcome: &'a TrialOutcome },
     /// Periodic sign of life while runs are pending.
@@ -91,11 +95,18 @@ pub struct Schedule {
 #[derive(Debug)]
 enum Phase {
     /// Not created yet; may be sent from `not_before`.
-    ToCreate { not_before: Instant },
+    ToCreate {
+        not_before: Instant,
+    },
     Creating,
     /// Created and not finished; next poll due at `due`.
-    Running { run_id: String, due: Instant },
-    Polling { run_id: String },
+    Running {
+        run_id: String,
+        due: Instant,
+    },
+    Polling {
+        run_id: String,
+    },
     Done,
 }
 
@@ -155,7 +166,10 @@ pub async fn run(
         .iter()
         .map(|job| Slot {
             phase: match &job.existing_run {
-                Some(run_id) => Phase::Running { run_id: run_id.clone(), due: now },
+                Some(run_id) => Phase::Running {
+                    run_id: run_id.clone(),
+                    due: now,
+                },
                 None => Phase::ToCreate { not_before: now },
             },
             backoff: None,
@@ -245,7 +259,9 @@ fn next_work_at(slots: &[Slot]) -> Option<Instant> {
 /// budget is shared fairly and no run starves.
 fn launch(permit: Permit, slots: &mut [Slot], jobs: &[Job], client: &KapsoClient, tasks: &mut JoinSet<TaskResult>) {
     let now = Instant::now();
-    let create = slots.iter().position(|s| matches!(s.phase, Phase::ToCreate { not_before } if not_before <= now));
+    let create = slots
+        .iter()
+        .position(|s| matches!(s.phase, Phase::ToCreate { not_before } if not_before <= now));
     let index = create.or_else(|| {
         slots
             .iter()
@@ -274,7 +290,10 @@ fn launch(permit: Permit, slots: &mut [Slot], jobs: &[Job], client: &KapsoClient
 }
 
 /// Applies one finished request. Returns a reason when every job must stop (401/402).
-#[expect(clippy::too_many_arguments, reason = "the scheduler's state, passed explicitly rather than hidden in a struct")]
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the scheduler's state, passed explicitly rather than hidden in a struct"
+)]
 fn handle(
     result: TaskResult,
     slots: &mut [Slot],
@@ -307,7 +326,10 @@ fn handle(
             }
             if run.is_finished() {
                 if let Some(created) = slot.created_local {
-                    model.record(slot.last_unfinished_poll.map_or(Duration::ZERO, |t| t.duration_since(created)));
+                    model.record(
+                        slot.last_unfinished_poll
+                            .map_or(Duration::ZERO, |t| t.duration_since(created)),
+                    );
                 }
                 let outcome = TrialOutcome {
                     run_id: Some(run.id.clone()),
@@ -317,18 +339,30 @@ fn handle(
                 };
                 decide(slot, job, outcome, observer, pending);
             } else {
-                let delay = if method == Method::Post { model.first_poll_delay(schedule.poll_interval) } else { schedule.poll_interval };
+                let delay = if method == Method::Post {
+                    model.first_poll_delay(schedule.poll_interval)
+                } else {
+                    schedule.poll_interval
+                };
                 if method == Method::Get {
                     slot.last_unfinished_poll = Some(now);
                 }
-                slot.phase = Phase::Running { run_id: run.id, due: now + delay };
+                slot.phase = Phase::Running {
+                    run_id: run.id,
+                    due: now + delay,
+                };
             }
             None
         }
         Err(error) => {
             let disposition = retry::classify(method, &error);
             let mut give_up = |slot: &mut Slot, result: TrialResult| {
-                let outcome = TrialOutcome { run_id: run_id.clone(), result, created_at: slot.created_at, seen_finished_at: None };
+                let outcome = TrialOutcome {
+                    run_id: run_id.clone(),
+                    result,
+                    created_at: slot.created_at,
+                    seen_finished_at: None,
+                };
                 decide(slot, job, outcome, observer, pending);
             };
             match disposition {
@@ -382,7 +416,13 @@ fn decide(slot: &mut Slot, job: &Job, outcome: TrialOutcome, observer: &mut dyn 
 }
 
 /// Decides every undecided job with `reason(phase)`.
-fn finish_all(slots: &mut [Slot], jobs: &[Job], observer: &mut dyn FnMut(Event<'_>), pending: &mut usize, reason: impl Fn(&Phase) -> TrialResult) {
+fn finish_all(
+    slots: &mut [Slot],
+    jobs: &[Job],
+    observer: &mut dyn FnMut(Event<'_>),
+    pending: &mut usize,
+    reason: impl Fn(&Phase) -> TrialResult,
+) {
     for (slot, job) in slots.iter_mut().zip(jobs) {
         if slot.outcome.is_some() {
             continue;
@@ -391,14 +431,21 @@ fn finish_all(slots: &mut [Slot], jobs: &[Job], observer: &mut dyn FnMut(Event<'
             Phase::Running { run_id, .. } | Phase::Polling { run_id } => Some(run_id.clone()),
             _ => None,
         };
-        let outcome = TrialOutcome { run_id, result: reason(&slot.phase), created_at: slot.created_at, seen_finished_at: None };
+        let outcome = TrialOutcome {
+            run_id,
+            result: reason(&slot.phase),
+            created_at: slot.created_at,
+            seen_finished_at: None,
+        };
         decide(slot, job, outcome, observer, pending);
     }
 }
 
 fn deadline_reason(phase: &Phase) -> TrialResult {
     TrialResult::Incomplete(match phase {
-        Phase::Running { run_id, .. } | Phase::Polling { run_id } => format!("deadline passed; run {run_id} is still executing on Kapso"),
+        Phase::Running { run_id, .. } | Phase::Polling { run_id } => {
+            format!("deadline passed; run {run_id} is still executing on Kapso")
+        }
         Phase::Creating => "deadline passed while the run was being created".to_owned(),
         _ => "deadline passed before the run could be created".to_owned(),
     })
@@ -407,7 +454,9 @@ fn deadline_reason(phase: &Phase) -> TrialResult {
 fn cancelled_reason(phase: &Phase, interrupt: Interrupt) -> TrialResult {
     let signal = interrupt.name();
     TrialResult::Cancelled(match phase {
-        Phase::Running { run_id, .. } | Phase::Polling { run_id } => format!("cancelled by {signal}; run {run_id} is still executing on Kapso"),
+        Phase::Running { run_id, .. } | Phase::Polling { run_id } => {
+            format!("cancelled by {signal}; run {run_id} is still executing on Kapso")
+        }
         Phase::Creating => format!("cancelled by {signal} while the run was being created; Kapso may have created it"),
         _ => format!("cancelled by {signal} before the run was created"),
     })
@@ -427,6 +476,10 @@ mod tests {
         }
         assert_eq!(model.first_poll_delay(interval), Duration::from_secs(8));
         model.record(Duration::ZERO);
-        assert_eq!(model.first_poll_delay(interval), interval, "never earlier than the interval");
+        assert_eq!(
+            model.first_poll_delay(interval),
+            interval,
+            "never earlier than the interval"
+        );
     }
 }

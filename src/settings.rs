@@ -24,11 +24,19 @@ pub enum UsageError {
     #[error("--threshold {0:?} is not a finite number >= 0")]
     BadThreshold(String),
     #[error("--{option} {value:?} is not a duration ({reason}); use e.g. 5s, 1500ms, 2m")]
-    BadDuration { option: &'static str, value: String, reason: String },
+    BadDuration {
+        option: &'static str,
+        value: String,
+        reason: String,
+    },
     #[error("--{option} must be greater than zero")]
     ZeroDuration { option: &'static str },
     #[error("--{option} {value:?} is not a whole number{range}")]
-    BadNumber { option: &'static str, value: String, range: &'static str },
+    BadNumber {
+        option: &'static str,
+        value: String,
+        range: &'static str,
+    },
     #[error("--base-url {0:?} is not a valid URL")]
     BadUrl(String),
     #[error("--base-url must use https: the API key would travel in clear text (http is allowed only for localhost, 127.0.0.0/8 and ::1)")]
@@ -161,7 +169,11 @@ fn parse_duration(option: &'static str, raw: &str) -> Result<Duration, UsageErro
 fn parse_number(option: &'static str, raw: &str, min: u64, max: u64, range: &'static str) -> Result<u64, UsageError> {
     match raw.trim().parse::<u64>() {
         Ok(value) if (min..=max).contains(&value) => Ok(value),
-        _ => Err(UsageError::BadNumber { option, value: raw.to_owned(), range }),
+        _ => Err(UsageError::BadNumber {
+            option,
+            value: raw.to_owned(),
+            range,
+        }),
     }
 }
 
@@ -198,7 +210,10 @@ mod tests {
     use clap::Parser;
 
     fn env_with_key() -> Env {
-        Env { api_key: Some("k".into()), ..Env::default() }
+        Env {
+            api_key: Some("k".into()),
+            ..Env::default()
+        }
     }
 
     fn resolve(argv: &[&str]) -> Result<Settings, UsageError> {
@@ -221,7 +236,17 @@ mod tests {
 
     #[test]
     fn ids_are_split_and_deduplicated_in_order() {
-        let s = resolve(&["b", "a,b", "--test-case-ids", "c\na b", "--suite", "s1,s2", "--suite", "s1"]).expect("valid");
+        let s = resolve(&[
+            "b",
+            "a,b",
+            "--test-case-ids",
+            "c\na b",
+            "--suite",
+            "s1,s2",
+            "--suite",
+            "s1",
+        ])
+        .expect("valid");
         assert_eq!(s.case_ids, vec!["b", "a", "c"]);
         assert_eq!(s.duplicates_dropped, 3);
         assert_eq!(s.suite_ids, vec!["s1", "s2"]);
@@ -230,21 +255,52 @@ mod tests {
     #[test]
     fn bad_inputs_are_usage_errors() {
         assert!(matches!(resolve(&[]), Err(UsageError::EmptySelection)));
-        assert!(matches!(resolve(&["a", "--threshold", "NaN"]), Err(UsageError::BadThreshold(_))));
-        assert!(matches!(resolve(&["a", "--threshold", "-0.1"]), Err(UsageError::BadThreshold(_))));
-        assert!(matches!(resolve(&["a", "--threshold", "inf"]), Err(UsageError::BadThreshold(_))));
-        assert!(matches!(resolve(&["a", "--poll-interval", "soon"]), Err(UsageError::BadDuration { .. })));
-        assert!(matches!(resolve(&["a", "--timeout", "0s"]), Err(UsageError::ZeroDuration { .. })));
-        assert!(matches!(resolve(&["a", "--concurrency", "0"]), Err(UsageError::BadNumber { .. })));
-        assert!(matches!(resolve(&["a", "--base-url", "http://example.com"]), Err(UsageError::InsecureUrl)));
-        assert!(matches!(resolve(&["a", "--base-url", "ftp://example.com"]), Err(UsageError::BadUrl(_))));
-        assert!(matches!(resolve(&["a", "--base-url", "https://u:p@example.com"]), Err(UsageError::UrlExtras)));
+        assert!(matches!(
+            resolve(&["a", "--threshold", "NaN"]),
+            Err(UsageError::BadThreshold(_))
+        ));
+        assert!(matches!(
+            resolve(&["a", "--threshold", "-0.1"]),
+            Err(UsageError::BadThreshold(_))
+        ));
+        assert!(matches!(
+            resolve(&["a", "--threshold", "inf"]),
+            Err(UsageError::BadThreshold(_))
+        ));
+        assert!(matches!(
+            resolve(&["a", "--poll-interval", "soon"]),
+            Err(UsageError::BadDuration { .. })
+        ));
+        assert!(matches!(
+            resolve(&["a", "--timeout", "0s"]),
+            Err(UsageError::ZeroDuration { .. })
+        ));
+        assert!(matches!(
+            resolve(&["a", "--concurrency", "0"]),
+            Err(UsageError::BadNumber { .. })
+        ));
+        assert!(matches!(
+            resolve(&["a", "--base-url", "http://example.com"]),
+            Err(UsageError::InsecureUrl)
+        ));
+        assert!(matches!(
+            resolve(&["a", "--base-url", "ftp://example.com"]),
+            Err(UsageError::BadUrl(_))
+        ));
+        assert!(matches!(
+            resolve(&["a", "--base-url", "https://u:p@example.com"]),
+            Err(UsageError::UrlExtras)
+        ));
         assert!(matches!(resolve(&[".."]), Err(UsageError::BadCaseId(_))));
     }
 
     #[test]
     fn loopback_http_is_allowed() {
-        for url in ["http://localhost:3000/api/v1/", "http://127.0.0.2:1", "http://[::1]:8080"] {
+        for url in [
+            "http://localhost:3000/api/v1/",
+            "http://127.0.0.2:1",
+            "http://[::1]:8080",
+        ] {
             let s = resolve(&["a", "--base-url", url]).expect(url);
             assert!(!s.base_url.as_str().ends_with("//"));
         }
@@ -253,10 +309,19 @@ mod tests {
     #[test]
     fn missing_or_blank_key_is_refused() {
         let args = Args::try_parse_from(["kapso-gate", "a"]).expect("parses");
-        assert!(matches!(Settings::resolve(&args, &Env::default()), Err(UsageError::MissingKey)));
-        let blank = Env { api_key: Some(" \n".into()), ..Env::default() };
+        assert!(matches!(
+            Settings::resolve(&args, &Env::default()),
+            Err(UsageError::MissingKey)
+        ));
+        let blank = Env {
+            api_key: Some(" \n".into()),
+            ..Env::default()
+        };
         assert!(matches!(Settings::resolve(&args, &blank), Err(UsageError::MissingKey)));
-        let spaced = Env { api_key: Some("a b".into()), ..Env::default() };
+        let spaced = Env {
+            api_key: Some("a b".into()),
+            ..Env::default()
+        };
         assert!(matches!(Settings::resolve(&args, &spaced), Err(UsageError::BadKey)));
     }
 }

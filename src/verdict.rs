@@ -25,7 +25,14 @@ pub enum Status {
 }
 
 impl Status {
-    pub const ALL: [Status; 6] = [Status::Passed, Status::Failed, Status::Errored, Status::Rejected, Status::Incomplete, Status::Cancelled];
+    pub const ALL: [Status; 6] = [
+        Status::Passed,
+        Status::Failed,
+        Status::Errored,
+        Status::Rejected,
+        Status::Incomplete,
+        Status::Cancelled,
+    ];
 
     pub const fn name(self) -> &'static str {
         match self {
@@ -64,8 +71,18 @@ pub fn judge_run(run: &TestRun, threshold: f64) -> (Status, Option<String>) {
     }
     match (run.score, &run.score_raw) {
         (Some(score), _) if score >= threshold => (Status::Passed, None),
-        (Some(score), _) => (Status::Failed, Some(format!("score {} is below the threshold {}", fmt_score(score), fmt_score(threshold)))),
-        (None, Some(raw)) => (Status::Errored, Some(format!("finished with a score that is not a number: {raw}"))),
+        (Some(score), _) => (
+            Status::Failed,
+            Some(format!(
+                "score {} is below the threshold {}",
+                fmt_score(score),
+                fmt_score(threshold)
+            )),
+        ),
+        (None, Some(raw)) => (
+            Status::Errored,
+            Some(format!("finished with a score that is not a number: {raw}")),
+        ),
         (None, None) => (Status::Errored, Some("finished without a score".to_owned())),
     }
 }
@@ -196,15 +213,29 @@ mod tests {
     use super::*;
 
     fn run(score: Option<f64>, error: Option<&str>) -> TestRun {
-        TestRun { id: "r".into(), score, error: error.map(str::to_owned), execution_completed: Some(error.is_none()), ..TestRun::default() }
+        TestRun {
+            id: "r".into(),
+            score,
+            error: error.map(str::to_owned),
+            execution_completed: Some(error.is_none()),
+            ..TestRun::default()
+        }
     }
 
     #[test]
     fn judging_runs() {
-        assert_eq!(judge_run(&run(Some(0.8), None), 0.8).0, Status::Passed, "threshold is inclusive");
+        assert_eq!(
+            judge_run(&run(Some(0.8), None), 0.8).0,
+            Status::Passed,
+            "threshold is inclusive"
+        );
         assert_eq!(judge_run(&run(Some(0.79), None), 0.8).0, Status::Failed);
         assert_eq!(judge_run(&run(None, None), 0.8).0, Status::Errored);
-        assert_eq!(judge_run(&run(Some(1.0), Some("boom")), 0.8).0, Status::Errored, "an error fails even with a score");
+        assert_eq!(
+            judge_run(&run(Some(1.0), Some("boom")), 0.8).0,
+            Status::Errored,
+            "an error fails even with a score"
+        );
         let (_, reason) = judge_run(&run(Some(0.5), None), 0.8);
         assert_eq!(reason.as_deref(), Some("score 0.5 is below the threshold 0.8"));
     }
@@ -223,7 +254,10 @@ mod tests {
     fn cases_combine_trials() {
         let t = |status, score| TrialVerdict { status, score };
         let passing = [t(Status::Passed, Some(0.9)), t(Status::Failed, Some(0.75))];
-        assert_eq!(judge_case(&passing, Aggregate::Mean, 0.8), (Status::Passed, Some(0.825)));
+        assert_eq!(
+            judge_case(&passing, Aggregate::Mean, 0.8),
+            (Status::Passed, Some(0.825))
+        );
         assert_eq!(judge_case(&passing, Aggregate::Min, 0.8), (Status::Failed, Some(0.75)));
         let crashed = [t(Status::Passed, Some(1.0)), t(Status::Errored, None)];
         assert_eq!(judge_case(&crashed, Aggregate::Mean, 0.8).0, Status::Errored);

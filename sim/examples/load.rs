@@ -20,10 +20,7 @@ fn send(reader: &mut BufReader<TcpStream>, method: &str, path: &str, body: &str)
         "{method} {path} HTTP/1.1\r\nHost: sim\r\nX-API-Key: k\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
     );
-    reader
-        .get_mut()
-        .write_all(request.as_bytes())
-        .expect("write");
+    reader.get_mut().write_all(request.as_bytes()).expect("write");
     let mut line = String::new();
     let mut length = 0;
     loop {

@@ -123,12 +123,7 @@ pub(crate) async fn handle(shared: &Shared, request: Request) -> Reply {
 }
 
 /// Applies the fault action (if any) around the normal behaviour.
-async fn apply(
-    shared: &Shared,
-    request: &Request,
-    route: &Route,
-    fault: Option<FaultAction>,
-) -> Reply {
+async fn apply(shared: &Shared, request: &Request, route: &Route, fault: Option<FaultAction>) -> Reply {
     let Some(action) = fault else {
         return Reply::Send(normal(shared, request, route, true).into_response());
     };
@@ -148,10 +143,7 @@ async fn apply(
             if create_anyway && route.endpoint == Endpoint::CreateRun {
                 normal(shared, request, route, false);
             }
-            let content_type = content_type.or_else(|| {
-                body.as_ref()
-                    .map(|_| "application/json; charset=utf-8".into())
-            });
+            let content_type = content_type.or_else(|| body.as_ref().map(|_| "application/json; charset=utf-8".into()));
             Reply::Send(Response {
                 status,
                 headers,
@@ -171,9 +163,7 @@ async fn apply(
             content_type: None,
             body: Vec::new(),
         }),
-        FaultAction::ResetMidBody => {
-            Reply::SendHalf(normal(shared, request, route, false).into_response())
-        }
+        FaultAction::ResetMidBody => Reply::SendHalf(normal(shared, request, route, false).into_response()),
         FaultAction::Truncated => {
             let mut response = normal(shared, request, route, false).into_response();
             let mut cut = response.body.len() / 2;
@@ -269,8 +259,8 @@ fn normal(shared: &Shared, request: &Request, route: &Route, intact: bool) -> Ou
             } else {
                 case.trials[trial_number % case.trials.len()].clone()
             };
-            let finishes_at = (run_now && !trial.never_finishes)
-                .then(|| now + std::time::Duration::from_millis(trial.duration_ms));
+            let finishes_at =
+                (run_now && !trial.never_finishes).then(|| now + std::time::Duration::from_millis(trial.duration_ms));
             let run = Run {
                 record: RunRecord {
                     id: render::uuid(shared.id_seed, 2 * n),
@@ -320,9 +310,7 @@ fn normal(shared: &Shared, request: &Request, route: &Route, intact: bool) -> Ou
                 .filter_map(|id| scenario.suites.iter().find(|s| &s.id == id))
                 .collect();
             for suite in &scenario.suites {
-                if suite.agent_id.as_deref() == Some(route.id.as_str())
-                    && !suites.iter().any(|s| s.id == suite.id)
-                {
+                if suite.agent_id.as_deref() == Some(route.id.as_str()) && !suites.iter().any(|s| s.id == suite.id) {
                     suites.push(suite);
                 }
             }
@@ -369,34 +357,16 @@ mod tests {
         let r = route("POST", "/api/v1/test_cases/a%2Fb/test_runs?x=1");
         assert_eq!(r.endpoint, Endpoint::CreateRun);
         assert_eq!(r.id, "a/b");
-        assert_eq!(
-            route("GET", "/api/v1/test_runs/r1").endpoint,
-            Endpoint::GetRun
-        );
-        assert_eq!(
-            route("GET", "/api/v1/test_cases/c").endpoint,
-            Endpoint::GetCase
-        );
-        assert_eq!(
-            route("GET", "/api/v1/test_suites/s").endpoint,
-            Endpoint::GetSuite
-        );
+        assert_eq!(route("GET", "/api/v1/test_runs/r1").endpoint, Endpoint::GetRun);
+        assert_eq!(route("GET", "/api/v1/test_cases/c").endpoint, Endpoint::GetCase);
+        assert_eq!(route("GET", "/api/v1/test_suites/s").endpoint, Endpoint::GetSuite);
         assert_eq!(
             route("GET", "/api/v1/agents/a/test_suites").endpoint,
             Endpoint::ListAgentSuites
         );
-        assert_eq!(
-            route("DELETE", "/api/v1/test_runs/r1").endpoint,
-            Endpoint::Other
-        );
-        assert_eq!(
-            route("GET", "/api/v1/test_runs/a/b").endpoint,
-            Endpoint::Other
-        );
-        assert_eq!(
-            route("GET", "/api/v2/test_runs/r").endpoint,
-            Endpoint::Other
-        );
+        assert_eq!(route("DELETE", "/api/v1/test_runs/r1").endpoint, Endpoint::Other);
+        assert_eq!(route("GET", "/api/v1/test_runs/a/b").endpoint, Endpoint::Other);
+        assert_eq!(route("GET", "/api/v2/test_runs/r").endpoint, Endpoint::Other);
     }
 
     #[test]

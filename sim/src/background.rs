@@ -33,25 +33,23 @@ impl Background {
             .enable_all()
             .build()?;
         let (stop, stopped) = oneshot::channel::<()>();
-        let thread = std::thread::Builder::new()
-            .name(name.to_owned())
-            .spawn(move || {
-                runtime.block_on(async move {
-                    let listener = match TcpListener::from_std(listener) {
-                        Ok(l) => l,
-                        Err(e) => {
-                            eprintln!("kapso-sim: cannot register listener: {e}");
-                            return;
-                        }
-                    };
-                    tokio::select! {
-                        () = serve(listener) => {}
-                        _ = stopped => {}
+        let thread = std::thread::Builder::new().name(name.to_owned()).spawn(move || {
+            runtime.block_on(async move {
+                let listener = match TcpListener::from_std(listener) {
+                    Ok(l) => l,
+                    Err(e) => {
+                        eprintln!("kapso-sim: cannot register listener: {e}");
+                        return;
                     }
-                });
-                // Connection tasks still running (sleeping in a delay, say) are dropped here.
-                runtime.shutdown_background();
-            })?;
+                };
+                tokio::select! {
+                    () = serve(listener) => {}
+                    _ = stopped => {}
+                }
+            });
+            // Connection tasks still running (sleeping in a delay, say) are dropped here.
+            runtime.shutdown_background();
+        })?;
         Ok(Self {
             addr,
             stop: Some(stop),

@@ -26,10 +26,7 @@ pub(crate) struct Request {
 
 impl Request {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
     }
 }
 
@@ -72,8 +69,7 @@ pub(crate) async fn read_request<S: AsyncRead + Unpin>(
     let mut lines = head.split("\r\n");
     let request_line = lines.next().ok_or(ReadError::Bad(400))?;
     let mut parts = request_line.split(' ');
-    let (Some(method), Some(target), Some(version), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
+    let (Some(method), Some(target), Some(version), None) = (parts.next(), parts.next(), parts.next(), parts.next())
     else {
         return Err(ReadError::Bad(400));
     };
@@ -90,10 +86,7 @@ pub(crate) async fn read_request<S: AsyncRead + Unpin>(
         body: Vec::new(),
         close: false,
     };
-    let connection = request
-        .header("connection")
-        .unwrap_or("")
-        .to_ascii_lowercase();
+    let connection = request.header("connection").unwrap_or("").to_ascii_lowercase();
     request.close = if version == "HTTP/1.0" {
         !connection.contains("keep-alive")
     } else {
@@ -213,10 +206,7 @@ pub(crate) async fn write_response<S: AsyncWrite + Unpin>(
 }
 
 /// Writes the head announcing the whole body, then only its first half.
-pub(crate) async fn write_half_response<S: AsyncWrite + Unpin>(
-    stream: &mut S,
-    response: &Response,
-) -> io::Result<()> {
+pub(crate) async fn write_half_response<S: AsyncWrite + Unpin>(stream: &mut S, response: &Response) -> io::Result<()> {
     let mut bytes = response.head(response.body.len(), true);
     bytes.extend_from_slice(&response.body[..response.body.len() / 2]);
     stream.write_all(&bytes).await?;
@@ -262,10 +252,7 @@ mod tests {
 
     #[test]
     fn absolute_form_is_reduced_to_path() {
-        assert_eq!(
-            origin_form("http://127.0.0.1:80/api/v1/x?y=1"),
-            "/api/v1/x?y=1"
-        );
+        assert_eq!(origin_form("http://127.0.0.1:80/api/v1/x?y=1"), "/api/v1/x?y=1");
         assert_eq!(origin_form("http://localhost:80"), "/");
         assert_eq!(origin_form("http://h?q"), "/?q");
         assert_eq!(origin_form("/api/v1"), "/api/v1");

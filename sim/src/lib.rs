@@ -37,8 +37,6 @@ mod state;
 
 pub use http::reason;
 pub use proxy::ForwardProxy;
-pub use scenario::{
-    AgentSpec, CaseSpec, Endpoint, Fault, FaultAction, RateLimit, Scenario, SuiteSpec, TrialSpec,
-};
+pub use scenario::{AgentSpec, CaseSpec, Endpoint, Fault, FaultAction, RateLimit, Scenario, SuiteSpec, TrialSpec};
 pub use server::Sim;
 pub use state::{LoggedRequest, RunRecord};

@@ -46,11 +46,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
         }
     }
     let scenario = scenario.ok_or_else(|| format!("--scenario is required\n{USAGE}"))?;
-    Ok(Args {
-        scenario,
-        host,
-        port,
-    })
+    Ok(Args { scenario, host, port })
 }
 
 fn main() -> ExitCode {
@@ -71,20 +67,14 @@ fn main() -> ExitCode {
     let sim = match Sim::start_at(scenario, SocketAddr::new(args.host, args.port)) {
         Ok(sim) => sim,
         Err(e) => {
-            eprintln!(
-                "kapso-sim: cannot listen on {}:{}: {e}",
-                args.host, args.port
-            );
+            eprintln!("kapso-sim: cannot listen on {}:{}: {e}", args.host, args.port);
             return ExitCode::from(1);
         }
     };
     let mut stdout = std::io::stdout();
     let _ = writeln!(stdout, "listening on {}", sim.base_url());
     let _ = stdout.flush();
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("kapso-sim: {e}");

@@ -88,12 +88,7 @@ async fn serve(mut client: TcpStream, seen: &Mutex<Vec<String>>) -> std::io::Res
         return refuse(&mut client, 400, "absolute-form http:// target required").await;
     };
     let Some(upstream_addr) = local_target(authority, if connect { None } else { Some(80) }) else {
-        return refuse(
-            &mut client,
-            403,
-            "only 127.0.0.1 / localhost targets are allowed",
-        )
-        .await;
+        return refuse(&mut client, 403, "only 127.0.0.1 / localhost targets are allowed").await;
     };
     let mut upstream = match TcpStream::connect(upstream_addr).await {
         Ok(s) => s,
@@ -101,9 +96,7 @@ async fn serve(mut client: TcpStream, seen: &Mutex<Vec<String>>) -> std::io::Res
     };
     upstream.set_nodelay(true)?;
     if connect {
-        client
-            .write_all(b"HTTP/1.1 200 Connection Established\r\n\r\n")
-            .await?;
+        client.write_all(b"HTTP/1.1 200 Connection Established\r\n\r\n").await?;
         upstream.write_all(&buf).await?;
         tokio::io::copy_bidirectional(&mut client, &mut upstream).await?;
         return Ok(());

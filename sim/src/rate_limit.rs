@@ -91,20 +91,8 @@ mod tests {
             window_ms: 1500,
             retry_after_secs: None,
         });
-        assert_eq!(
-            limiter.check(ms(0)),
-            Verdict::Allowed {
-                limit: 2,
-                remaining: 1
-            }
-        );
-        assert_eq!(
-            limiter.check(ms(100)),
-            Verdict::Allowed {
-                limit: 2,
-                remaining: 0
-            }
-        );
+        assert_eq!(limiter.check(ms(0)), Verdict::Allowed { limit: 2, remaining: 1 });
+        assert_eq!(limiter.check(ms(100)), Verdict::Allowed { limit: 2, remaining: 0 });
         assert_eq!(
             limiter.check(ms(200)),
             Verdict::Limited {
@@ -113,10 +101,7 @@ mod tests {
             }
         );
         // A rejected request does not consume a slot: the first slot frees at 1500 ms.
-        assert!(matches!(
-            limiter.check(ms(1500)),
-            Verdict::Allowed { remaining: 0, .. }
-        ));
+        assert!(matches!(limiter.check(ms(1500)), Verdict::Allowed { remaining: 0, .. }));
         assert!(matches!(
             limiter.check(ms(1599)),
             Verdict::Limited {

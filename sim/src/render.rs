@@ -79,8 +79,7 @@ pub(crate) fn suite_cases<'a>(shared: &'a Shared, suite: &'a SuiteSpec) -> Vec<&
         .filter_map(|id| cases.iter().find(|c| &c.id == id))
         .collect();
     for case in cases {
-        if case.suite_id.as_deref() == Some(suite.id.as_str()) && !suite.case_ids.contains(&case.id)
-        {
+        if case.suite_id.as_deref() == Some(suite.id.as_str()) && !suite.case_ids.contains(&case.id) {
             out.push(case);
         }
     }
@@ -105,12 +104,7 @@ pub(crate) fn suite(shared: &Shared, suite: &SuiteSpec) -> Value {
 }
 
 /// The test run object as of `now`.
-pub(crate) fn run(
-    shared: &Shared,
-    run: &Run,
-    case_spec: Option<&CaseSpec>,
-    now: Duration,
-) -> Value {
+pub(crate) fn run(shared: &Shared, run: &Run, case_spec: Option<&CaseSpec>, now: Duration) -> Value {
     let record = &run.record;
     let phase = Phase::of(run, now);
     let created = shared.started_wall + record.created_at;
@@ -150,10 +144,7 @@ pub(crate) fn run(
             fields.insert("full_history".into(), json!(full_history(topic)));
             if let Some(message) = &run.trial.crash {
                 fields.insert("execution_completed".into(), json!(false));
-                fields.insert(
-                    "error".into(),
-                    json!({"message": message, "type": "RuntimeError"}),
-                );
+                fields.insert("error".into(), json!({"message": message, "type": "RuntimeError"}));
             } else {
                 fields.insert("execution_completed".into(), json!(true));
                 fields.insert("score".into(), json!(run.trial.score));
@@ -193,9 +184,7 @@ fn full_history(topic: &str) -> Vec<Value> {
 
 /// RFC 3339 in UTC with milliseconds, e.g. `2024-05-01T10:00:00.123Z`.
 pub(crate) fn timestamp(at: SystemTime) -> String {
-    let since = at
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap_or_default();
+    let since = at.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
     let secs = since.as_secs();
     let days = (secs / 86_400) as i64;
     let rem = secs % 86_400;
@@ -255,10 +244,7 @@ mod tests {
     fn timestamps() {
         let at = SystemTime::UNIX_EPOCH + Duration::from_millis(1_714_557_600_123);
         assert_eq!(timestamp(at), "2024-05-01T10:00:00.123Z");
-        assert_eq!(
-            timestamp(SystemTime::UNIX_EPOCH),
-            "1970-01-01T00:00:00.000Z"
-        );
+        assert_eq!(timestamp(SystemTime::UNIX_EPOCH), "1970-01-01T00:00:00.000Z");
         let leap = SystemTime::UNIX_EPOCH + Duration::from_secs(951_825_600);
         assert_eq!(timestamp(leap), "2000-02-29T12:00:00.000Z");
     }

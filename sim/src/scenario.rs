@@ -32,8 +32,7 @@ impl Scenario {
     /// Reads a scenario from a JSON file.
     pub fn load(path: impl AsRef<std::path::Path>) -> Result<Self, String> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
         serde_json::from_str(&text).map_err(|e| format!("invalid scenario {}: {e}", path.display()))
     }
 

@@ -26,17 +26,14 @@ impl Sim {
     /// # Panics
     /// When no port can be bound.
     pub fn start(scenario: Scenario) -> Sim {
-        Self::start_at(scenario, SocketAddr::from(([127, 0, 0, 1], 0)))
-            .expect("kapso-sim: cannot listen on 127.0.0.1")
+        Self::start_at(scenario, SocketAddr::from(([127, 0, 0, 1], 0))).expect("kapso-sim: cannot listen on 127.0.0.1")
     }
 
     /// Like [`Sim::start`] on a chosen address (port 0 picks a free port).
     pub fn start_at(scenario: Scenario, addr: SocketAddr) -> std::io::Result<Sim> {
         let shared = Arc::new(Shared::new(scenario));
         let for_server = Arc::clone(&shared);
-        let server = Background::spawn("kapso-sim", addr, move |listener| {
-            accept_loop(listener, for_server)
-        })?;
+        let server = Background::spawn("kapso-sim", addr, move |listener| accept_loop(listener, for_server))?;
         Ok(Sim { shared, server })
     }
 
@@ -97,8 +94,7 @@ async fn serve_connection(mut stream: TcpStream, shared: &Shared) -> std::io::Re
                     "error": http::reason(status),
                     "message": "Malformed or unsupported request",
                 });
-                return http::write_response(&mut stream, &Response::json(status, &body), true)
-                    .await;
+                return http::write_response(&mut stream, &Response::json(status, &body), true).await;
             }
         };
         let close = request.close;
@@ -109,9 +105,7 @@ async fn serve_connection(mut stream: TcpStream, shared: &Shared) -> std::io::Re
                     return Ok(());
                 }
             }
-            Reply::SendHalf(response) => {
-                return http::write_half_response(&mut stream, &response).await
-            }
+            Reply::SendHalf(response) => return http::write_half_response(&mut stream, &response).await,
             Reply::Reset => return Ok(()),
         }
     }

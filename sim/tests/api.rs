@@ -4,10 +4,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use kapso_sim::{
-    AgentSpec, CaseSpec, Endpoint, Fault, FaultAction, RateLimit, Scenario, Sim, SuiteSpec,
-    TrialSpec,
-};
+use kapso_sim::{AgentSpec, CaseSpec, Endpoint, Fault, FaultAction, RateLimit, Scenario, Sim, SuiteSpec, TrialSpec};
 use support::{request, Conn, RUN_BODY};
 
 const KEY: &str = "k-test";
@@ -50,10 +47,7 @@ fn wrong_or_missing_key_is_401() {
             resp.json(),
             serde_json::json!({"error": "Unauthorized", "message": "Invalid API key"})
         );
-        assert_eq!(
-            resp.header("content-type"),
-            Some("application/json; charset=utf-8")
-        );
+        assert_eq!(resp.header("content-type"), Some("application/json; charset=utf-8"));
     }
     assert!(sim.runs().is_empty());
 }
@@ -106,10 +100,7 @@ fn run_lifecycle_reaches_finished_on_one_keep_alive_connection() {
     assert_eq!(run.case_id, "c1");
     assert_eq!(run.trial, 0);
     assert!(run.run_now);
-    assert_eq!(
-        run.finishes_at,
-        Some(run.created_at + Duration::from_millis(300))
-    );
+    assert_eq!(run.finishes_at, Some(run.created_at + Duration::from_millis(300)));
     assert!(run.polls >= 3);
     assert_eq!(run.polls_after_finished_seen, 1);
 }
@@ -184,19 +175,8 @@ fn run_now_false_never_executes() {
 #[test]
 fn missing_agent_test_run_is_422() {
     let sim = Sim::start(Scenario::new(KEY).case(CaseSpec::new("c1")));
-    for body in [
-        Some(r#"{"run_now": true}"#),
-        Some("not json"),
-        Some("[1]"),
-        None,
-    ] {
-        let resp = request(
-            sim.addr(),
-            "POST",
-            "/api/v1/test_cases/c1/test_runs",
-            Some(KEY),
-            body,
-        );
+    for body in [Some(r#"{"run_now": true}"#), Some("not json"), Some("[1]"), None] {
+        let resp = request(sim.addr(), "POST", "/api/v1/test_cases/c1/test_runs", Some(KEY), body);
         assert_eq!(resp.status, 422, "{body:?}");
         assert_eq!(
             resp.json(),
@@ -236,13 +216,7 @@ fn unknown_things_are_404() {
 #[test]
 fn ids_are_percent_decoded() {
     let sim = Sim::start(Scenario::new(KEY).case(CaseSpec::new("a/b c")));
-    let resp = request(
-        sim.addr(),
-        "GET",
-        "/api/v1/test_cases/a%2Fb%20c",
-        Some(KEY),
-        None,
-    );
+    let resp = request(sim.addr(), "GET", "/api/v1/test_cases/a%2Fb%20c", Some(KEY), None);
     assert_eq!(resp.status, 200);
     assert_eq!(resp.json()["data"]["id"], "a/b c");
     let created = create(&sim, "a%2Fb%20c");
@@ -257,11 +231,7 @@ fn ids_are_percent_decoded() {
 fn case_suite_and_agent_listing() {
     let sim = Sim::start(
         Scenario::new(KEY)
-            .case(
-                CaseSpec::new("c1")
-                    .name("Refund")
-                    .description("wants money back"),
-            )
+            .case(CaseSpec::new("c1").name("Refund").description("wants money back"))
             .case(CaseSpec::new("c2"))
             .case(CaseSpec::new("c3").suite("s2"))
             .suite(SuiteSpec::new("s1").name("Support").cases(["c1", "c2"]))
@@ -296,14 +266,7 @@ fn case_suite_and_agent_listing() {
         .collect();
     assert_eq!(ids, ["c1", "c2"]);
 
-    let list = request(
-        sim.addr(),
-        "GET",
-        "/api/v1/agents/agent-x/test_suites",
-        Some(KEY),
-        None,
-    )
-    .json();
+    let list = request(sim.addr(), "GET", "/api/v1/agents/agent-x/test_suites", Some(KEY), None).json();
     let suites = list["data"].as_array().unwrap();
     let ids: Vec<&str> = suites.iter().map(|s| s["id"].as_str().unwrap()).collect();
     assert_eq!(ids, ["s1", "s2"]);
@@ -312,26 +275,18 @@ fn case_suite_and_agent_listing() {
 
 #[test]
 fn rate_limit_429_with_headers() {
-    let sim = Sim::start(
-        Scenario::new(KEY)
-            .case(CaseSpec::new("c1"))
-            .rate_limit(3, 60_000),
-    );
+    let sim = Sim::start(Scenario::new(KEY).case(CaseSpec::new("c1")).rate_limit(3, 60_000));
     let mut conn = Conn::open(sim.addr());
     let mut remaining = Vec::new();
     for _ in 0..3 {
-        let resp = conn
-            .send("GET", "/api/v1/test_cases/c1", Some(KEY), None)
-            .unwrap();
+        let resp = conn.send("GET", "/api/v1/test_cases/c1", Some(KEY), None).unwrap();
         assert_eq!(resp.status, 200);
         assert_eq!(resp.header("x-ratelimit-limit"), Some("3"));
         remaining.push(resp.header("x-ratelimit-remaining").unwrap().to_owned());
     }
     assert_eq!(remaining, ["2", "1", "0"]);
     // Counted before auth: even a bad key is limited.
-    let resp = conn
-        .send("GET", "/api/v1/test_cases/c1", Some("bad"), None)
-        .unwrap();
+    let resp = conn.send("GET", "/api/v1/test_cases/c1", Some("bad"), None).unwrap();
     assert_eq!(resp.status, 429);
     assert_eq!(resp.header("retry-after"), Some("60"));
     assert_eq!(resp.header("x-ratelimit-limit"), Some("3"));
@@ -352,10 +307,7 @@ fn rate_limit_window_slides_and_fixed_retry_after() {
         retry_after_secs: Some(7),
     }));
     let mut conn = Conn::open(sim.addr());
-    let get = |conn: &mut Conn| {
-        conn.send("GET", "/api/v1/test_suites/x", Some(KEY), None)
-            .unwrap()
-    };
+    let get = |conn: &mut Conn| conn.send("GET", "/api/v1/test_suites/x", Some(KEY), None).unwrap();
     assert_eq!(get(&mut conn).status, 404);
     let limited = get(&mut conn);
     assert_eq!(limited.status, 429);
@@ -402,10 +354,7 @@ fn fault_sequence_then_normal() {
     assert!(post("c1").is_err(), "reset expected");
     let html = post("c1").unwrap();
     assert_eq!(html.status, 502);
-    assert!(html
-        .header("content-type")
-        .unwrap()
-        .starts_with("text/html"));
+    assert!(html.header("content-type").unwrap().starts_with("text/html"));
     assert!(html.body.contains("<html>"));
     assert_eq!(post("c1").unwrap().status, 500);
     let started = Instant::now();
@@ -443,19 +392,13 @@ fn body_mangling_faults() {
     let truncated = get().unwrap();
     assert_eq!(truncated.status, 200);
     assert!(serde_json::from_str::<serde_json::Value>(&truncated.body).is_err());
-    assert_eq!(
-        get().unwrap().json(),
-        serde_json::json!({"data": "a string"})
-    );
+    assert_eq!(get().unwrap().json(), serde_json::json!({"data": "a string"}));
     let huge = get().unwrap().json();
     assert_eq!(huge["data"]["feedback"].as_str().unwrap().len(), 100_000);
     assert!(get().is_err(), "reset mid-body expected");
     let redirect = get().unwrap();
     assert_eq!(redirect.status, 302);
-    assert_eq!(
-        redirect.header("location"),
-        Some("http://127.0.0.1:9/elsewhere")
-    );
+    assert_eq!(redirect.header("location"), Some("http://127.0.0.1:9/elsewhere"));
     assert_eq!(get().unwrap().json()["data"]["feedback"], "short");
     // Only the HugeFeedback and the last response showed the finished run intact.
     let run = &sim.runs()[0];
@@ -498,9 +441,7 @@ fn connection_close_is_honoured() {
     use std::io::{Read, Write};
     let mut stream = std::net::TcpStream::connect(sim.addr()).unwrap();
     stream
-        .write_all(
-            b"GET /api/v1/test_runs/x HTTP/1.1\r\nConnection: close\r\nX-API-Key: k-test\r\n\r\n",
-        )
+        .write_all(b"GET /api/v1/test_runs/x HTTP/1.1\r\nConnection: close\r\nX-API-Key: k-test\r\n\r\n")
         .unwrap();
     let mut all = String::new();
     stream.read_to_string(&mut all).unwrap();
@@ -546,11 +487,9 @@ fn demo_scenario_loads() {
 async fn starts_and_stops_inside_a_runtime() {
     let sim = Sim::start(Scenario::new(KEY));
     let addr = sim.addr();
-    let resp = tokio::task::spawn_blocking(move || {
-        request(addr, "GET", "/api/v1/test_runs/x", Some(KEY), None)
-    })
-    .await
-    .unwrap();
+    let resp = tokio::task::spawn_blocking(move || request(addr, "GET", "/api/v1/test_runs/x", Some(KEY), None))
+        .await
+        .unwrap();
     assert_eq!(resp.status, 404);
     drop(sim);
     assert!(std::net::TcpStream::connect(addr).is_err());

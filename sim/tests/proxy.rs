@@ -9,12 +9,7 @@ use kapso_sim::{CaseSpec, ForwardProxy, Scenario, Sim};
 use support::{request, Conn, RUN_BODY};
 
 fn proxy_addr(proxy: &ForwardProxy) -> std::net::SocketAddr {
-    proxy
-        .url()
-        .strip_prefix("http://")
-        .unwrap()
-        .parse()
-        .unwrap()
+    proxy.url().strip_prefix("http://").unwrap().parse().unwrap()
 }
 
 #[test]
@@ -30,18 +25,9 @@ fn forwards_absolute_form_requests() {
     assert_eq!(resp.json()["data"]["id"], "c1");
     // A request with a body, on a fresh connection.
     let create = format!("{}/test_cases/c1/test_runs", sim.base_url());
-    let resp = request(
-        proxy_addr(&proxy),
-        "POST",
-        &create,
-        Some("k"),
-        Some(RUN_BODY),
-    );
+    let resp = request(proxy_addr(&proxy), "POST", &create, Some("k"), Some(RUN_BODY));
     assert_eq!(resp.status, 201, "{}", resp.body);
-    assert_eq!(
-        resp.header("content-type"),
-        Some("application/json; charset=utf-8")
-    );
+    assert_eq!(resp.header("content-type"), Some("application/json; charset=utf-8"));
     assert_eq!(proxy.requests(), [target, create]);
     let log = sim.requests();
     assert_eq!(log.len(), 2);
@@ -55,12 +41,7 @@ fn tunnels_connect() {
     let sim = Sim::start(Scenario::new("k"));
     let proxy = ForwardProxy::start();
     let mut stream = TcpStream::connect(proxy_addr(&proxy)).unwrap();
-    write!(
-        stream,
-        "CONNECT {0} HTTP/1.1\r\nHost: {0}\r\n\r\n",
-        sim.addr()
-    )
-    .unwrap();
+    write!(stream, "CONNECT {0} HTTP/1.1\r\nHost: {0}\r\n\r\n", sim.addr()).unwrap();
     let mut head = [0u8; 39];
     stream.read_exact(&mut head).unwrap();
     assert_eq!(&head, b"HTTP/1.1 200 Connection Established\r\n\r\n");
@@ -86,9 +67,6 @@ fn refuses_other_hosts() {
     assert_eq!(resp.status, 403);
     assert_eq!(
         proxy.requests(),
-        [
-            "http://example.com/api/v1/test_runs/x",
-            "CONNECT example.com:443"
-        ]
+        ["http://example.com/api/v1/test_runs/x", "CONNECT example.com:443"]
     );
 }

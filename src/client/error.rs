@@ -17,7 +17,11 @@ pub enum RequestError {
     Network(String),
     /// Kapso answered with an error status.
     #[error("HTTP {status}{}", reason.as_ref().map(|r| format!(" ({r})")).unwrap_or_default())]
-    Status { status: u16, reason: Option<String>, retry_after: Option<Duration> },
+    Status {
+        status: u16,
+        reason: Option<String>,
+        retry_after: Option<Duration>,
+    },
     /// A redirect, which the gate never follows: the API key must not reach another URL.
     #[error("HTTP {status} redirect{} not followed, so the API key stays with --base-url", location.as_ref().map(|l| format!(" to {l}")).unwrap_or_default())]
     Redirect { status: u16, location: Option<String> },

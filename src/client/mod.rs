@@ -82,7 +82,8 @@ pub struct KapsoClient {
 
 impl KapsoClient {
     pub fn new(config: &ClientConfig, budget: Arc<RateBudget>) -> Result<Self, BuildError> {
-        let mut key = HeaderValue::from_str(config.api_key.expose()).map_err(|_| BuildError("the API key is not a valid header value".into()))?;
+        let mut key = HeaderValue::from_str(config.api_key.expose())
+            .map_err(|_| BuildError("the API key is not a valid header value".into()))?;
         key.set_sensitive(true);
         let mut headers = HeaderMap::new();
         headers.insert("x-api-key", key);
@@ -130,32 +131,51 @@ impl KapsoClient {
     /// `POST /test_cases/{id}/test_runs` with `run_now: true`.
     pub async fn create_run(&self, _permit: Permit, test_case_id: &str) -> Result<TestRun, RequestError> {
         let url = self.url(&["test_cases", test_case_id, "test_runs"]);
-        let request = self.http.post(url).header(CONTENT_TYPE, "application/json").body(CREATE_RUN_BODY);
-        let body = self.send(request).await.map_err(|e| not_found_as(e, || format!("test case {test_case_id} not found")))?;
+        let request = self
+            .http
+            .post(url)
+            .header(CONTENT_TYPE, "application/json")
+            .body(CREATE_RUN_BODY);
+        let body = self
+            .send(request)
+            .await
+            .map_err(|e| not_found_as(e, || format!("test case {test_case_id} not found")))?;
         wire::parse_run(&body).map_err(|e| RequestError::Body(e.to_string()))
     }
 
     /// `GET /test_runs/{id}`.
     pub async fn get_run(&self, _permit: Permit, run_id: &str) -> Result<TestRun, RequestError> {
-        let body = self.send(self.http.get(self.url(&["test_runs", run_id]))).await.map_err(|e| not_found_as(e, || format!("test run {run_id} not found")))?;
+        let body = self
+            .send(self.http.get(self.url(&["test_runs", run_id])))
+            .await
+            .map_err(|e| not_found_as(e, || format!("test run {run_id} not found")))?;
         wire::parse_run(&body).map_err(|e| RequestError::Body(e.to_string()))
     }
 
     /// `GET /test_cases/{id}`.
     pub async fn get_case(&self, _permit: Permit, test_case_id: &str) -> Result<TestCase, RequestError> {
-        let body = self.send(self.http.get(self.url(&["test_cases", test_case_id]))).await.map_err(|e| not_found_as(e, || format!("test case {test_case_id} not found")))?;
+        let body = self
+            .send(self.http.get(self.url(&["test_cases", test_case_id])))
+            .await
+            .map_err(|e| not_found_as(e, || format!("test case {test_case_id} not found")))?;
         wire::parse_case(&body).map_err(|e| RequestError::Body(e.to_string()))
     }
 
     /// `GET /test_suites/{id}`, with its test cases embedded.
     pub async fn get_suite(&self, _permit: Permit, suite_id: &str) -> Result<TestSuite, RequestError> {
-        let body = self.send(self.http.get(self.url(&["test_suites", suite_id]))).await.map_err(|e| not_found_as(e, || format!("test suite {suite_id} not found")))?;
+        let body = self
+            .send(self.http.get(self.url(&["test_suites", suite_id])))
+            .await
+            .map_err(|e| not_found_as(e, || format!("test suite {suite_id} not found")))?;
         wire::parse_suite(&body).map_err(|e| RequestError::Body(e.to_string()))
     }
 
     /// `GET /agents/{id}/test_suites`.
     pub async fn agent_suites(&self, _permit: Permit, agent_id: &str) -> Result<Vec<TestSuite>, RequestError> {
-        let body = self.send(self.http.get(self.url(&["agents", agent_id, "test_suites"]))).await.map_err(|e| not_found_as(e, || format!("agent {agent_id} not found")))?;
+        let body = self
+            .send(self.http.get(self.url(&["agents", agent_id, "test_suites"])))
+            .await
+            .map_err(|e| not_found_as(e, || format!("agent {agent_id} not found")))?;
         wire::parse_suites(&body).map_err(|e| RequestError::Body(e.to_string()))
     }
 
@@ -166,8 +186,15 @@ impl KapsoClient {
         self.observe_rate_headers(&response);
         let status = response.status();
         if status.is_redirection() {
-            let location = response.headers().get(LOCATION).and_then(|v| v.to_str().ok()).map(redirect_target);
-            return Err(RequestError::Redirect { status: status.as_u16(), location });
+            let location = response
+                .headers()
+                .get(LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .map(redirect_target);
+            return Err(RequestError::Redirect {
+                status: status.as_u16(),
+                location,
+            });
         }
         if status == StatusCode::TOO_MANY_REQUESTS {
             self.stats.rate_limited.fetch_add(1, Ordering::Relaxed);
@@ -185,11 +212,21 @@ impl KapsoClient {
             return body;
         }
         let reason = body.ok().and_then(|b| wire::error_reason(&b));
-        Err(RequestError::Status { status: status.as_u16(), reason, retry_after })
+        Err(RequestError::Status {
+            status: status.as_u16(),
+            reason,
+            retry_after,
+        })
     }
 
     fn observe_rate_headers(&self, response: &Response) {
-        let number = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<u32>().ok());
+        let number = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u32>().ok())
+        };
         let limit = number("x-ratelimit-limit");
         let remaining = number("x-ratelimit-remaining");
         if limit.is_some() || remaining.is_some() {
@@ -216,7 +253,15 @@ async fn read_body(mut response: Response) -> Result<Vec<u8>, RequestError> {
 /// A 404 gets a message naming what was not found.
 fn not_found_as(error: RequestError, what: impl FnOnce() -> String) -> RequestError {
     match error {
-        RequestError::Status { status: 404, retry_after, .. } => RequestError::Status { status: 404, reason: Some(what()), retry_after },
+        RequestError::Status {
+            status: 404,
+            retry_after,
+            ..
+        } => RequestError::Status {
+            status: 404,
+            reason: Some(what()),
+            retry_after,
+        },
         other => other,
     }
 }

@@ -30,7 +30,9 @@ pub enum Disposition {
 /// The classifier. A POST is repeated only when Kapso surely did not create the run: the
 /// connection was never made, or Kapso said 429 / 503 (refused before doing any work).
 pub fn classify(method: Method, error: &RequestError) -> Disposition {
-    let retry = Disposition::Retry { after: error.retry_after() };
+    let retry = Disposition::Retry {
+        after: error.retry_after(),
+    };
     match (method, error) {
         (_, RequestError::Connect(_)) => retry,
         (Method::Get, RequestError::Timeout | RequestError::Network(_) | RequestError::Body(_)) => retry,
@@ -79,9 +81,11 @@ fn parse_http_date(value: &str) -> Option<SystemTime> {
         return None;
     };
     let day: u32 = day.parse().ok()?;
-    let month = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
-        .iter()
-        .position(|m| m == month)? as u32
+    let month = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ]
+    .iter()
+    .position(|m| m == month)? as u32
         + 1;
     let year: i64 = year.parse().ok()?;
     let hms: Vec<u64> = time.split(':').map(|p| p.parse().ok()).collect::<Option<_>>()?;
@@ -112,29 +116,65 @@ mod tests {
     use super::*;
 
     fn status(code: u16) -> RequestError {
-        RequestError::Status { status: code, reason: None, retry_after: None }
+        RequestError::Status {
+            status: code,
+            reason: None,
+            retry_after: None,
+        }
     }
 
     #[test]
     fn gets_retry_transient_failures() {
         for code in [408, 429, 500, 502, 503, 504] {
-            assert!(matches!(classify(Method::Get, &status(code)), Disposition::Retry { .. }), "{code}");
+            assert!(
+                matches!(classify(Method::Get, &status(code)), Disposition::Retry { .. }),
+                "{code}"
+            );
         }
-        assert!(matches!(classify(Method::Get, &RequestError::Timeout), Disposition::Retry { .. }));
-        assert!(matches!(classify(Method::Get, &RequestError::Network("reset".into())), Disposition::Retry { .. }));
-        assert!(matches!(classify(Method::Get, &RequestError::Body("truncated".into())), Disposition::Retry { .. }));
+        assert!(matches!(
+            classify(Method::Get, &RequestError::Timeout),
+            Disposition::Retry { .. }
+        ));
+        assert!(matches!(
+            classify(Method::Get, &RequestError::Network("reset".into())),
+            Disposition::Retry { .. }
+        ));
+        assert!(matches!(
+            classify(Method::Get, &RequestError::Body("truncated".into())),
+            Disposition::Retry { .. }
+        ));
     }
 
     #[test]
     fn posts_retry_only_when_no_run_can_exist() {
-        assert!(matches!(classify(Method::Post, &RequestError::Connect("refused".into())), Disposition::Retry { .. }));
-        assert!(matches!(classify(Method::Post, &status(429)), Disposition::Retry { .. }));
-        assert!(matches!(classify(Method::Post, &status(503)), Disposition::Retry { .. }));
+        assert!(matches!(
+            classify(Method::Post, &RequestError::Connect("refused".into())),
+            Disposition::Retry { .. }
+        ));
+        assert!(matches!(
+            classify(Method::Post, &status(429)),
+            Disposition::Retry { .. }
+        ));
+        assert!(matches!(
+            classify(Method::Post, &status(503)),
+            Disposition::Retry { .. }
+        ));
         for code in [500, 502, 504, 408] {
-            assert_eq!(classify(Method::Post, &status(code)), if code == 408 { Disposition::Reject } else { Disposition::GiveUp }, "{code}");
+            assert_eq!(
+                classify(Method::Post, &status(code)),
+                if code == 408 {
+                    Disposition::Reject
+                } else {
+                    Disposition::GiveUp
+                },
+                "{code}"
+            );
         }
         assert_eq!(classify(Method::Post, &RequestError::Timeout), Disposition::GiveUp);
-        assert_eq!(classify(Method::Post, &RequestError::Network("reset".into())), Disposition::GiveUp);
+        assert_eq!(
+            classify(Method::Post, &RequestError::Network("reset".into())),
+            Disposition::GiveUp
+        );
     }
 
     #[test]
@@ -145,22 +185,46 @@ mod tests {
         }
         assert_eq!(classify(Method::Get, &status(401)), Disposition::StopAll);
         assert_eq!(classify(Method::Post, &status(402)), Disposition::StopAll);
-        assert_eq!(classify(Method::Get, &RequestError::Redirect { status: 302, location: None }), Disposition::Reject);
+        assert_eq!(
+            classify(
+                Method::Get,
+                &RequestError::Redirect {
+                    status: 302,
+                    location: None
+                }
+            ),
+            Disposition::Reject
+        );
         assert_eq!(classify(Method::Get, &status(501)), Disposition::GiveUp);
     }
 
     #[test]
     fn retry_after_wins_over_backoff() {
-        let err = RequestError::Status { status: 429, reason: None, retry_after: Some(Duration::from_secs(2)) };
-        assert_eq!(classify(Method::Post, &err), Disposition::Retry { after: Some(Duration::from_secs(2)) });
+        let err = RequestError::Status {
+            status: 429,
+            reason: None,
+            retry_after: Some(Duration::from_secs(2)),
+        };
+        assert_eq!(
+            classify(Method::Post, &err),
+            Disposition::Retry {
+                after: Some(Duration::from_secs(2))
+            }
+        );
     }
 
     #[test]
     fn parses_retry_after() {
         let now = UNIX_EPOCH + Duration::from_secs(784_111_770); // Sun, 06 Nov 1994 08:49:30 GMT
         assert_eq!(parse_retry_after("2", now), Some(Duration::from_secs(2)));
-        assert_eq!(parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", now), Some(Duration::from_secs(7)));
-        assert_eq!(parse_retry_after("Sun, 06 Nov 1994 08:49:00 GMT", now), Some(Duration::ZERO));
+        assert_eq!(
+            parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", now),
+            Some(Duration::from_secs(7))
+        );
+        assert_eq!(
+            parse_retry_after("Sun, 06 Nov 1994 08:49:00 GMT", now),
+            Some(Duration::ZERO)
+        );
         assert_eq!(parse_retry_after("999999", now), Some(Duration::from_secs(3600)));
         assert_eq!(parse_retry_after("soon", now), None);
         assert_eq!(parse_retry_after("-1", now), None);

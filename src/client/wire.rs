@@ -108,7 +108,10 @@ fn run_from_map(map: &Map<String, Value>) -> Result<TestRun, WireError> {
         started_at: string(map, "started_at"),
         ended_at: string(map, "ended_at"),
         conversation: map.get("conversation").filter(|v| !v.is_null()).cloned(),
-        test_case: map.get("test_case").and_then(Value::as_object).and_then(|m| case_from_map(m).ok()),
+        test_case: map
+            .get("test_case")
+            .and_then(Value::as_object)
+            .and_then(|m| case_from_map(m).ok()),
     })
 }
 
@@ -170,7 +173,11 @@ fn suite_from_map(map: &Map<String, Value>) -> Result<TestSuite, WireError> {
             .collect(),
         _ => Vec::new(),
     };
-    Ok(TestSuite { id: suite_id, name: string(map, "name"), test_cases })
+    Ok(TestSuite {
+        id: suite_id,
+        name: string(map, "name"),
+        test_cases,
+    })
 }
 
 /// Parses `{"data": <test suite with test_cases>}`.
@@ -181,7 +188,11 @@ pub fn parse_suite(body: &[u8]) -> Result<TestSuite, WireError> {
 /// Parses `{"data": [<test suite>, ...]}`.
 pub fn parse_suites(body: &[u8]) -> Result<Vec<TestSuite>, WireError> {
     match data(body)? {
-        Value::Array(items) => Ok(items.iter().filter_map(Value::as_object).filter_map(|m| suite_from_map(m).ok()).collect()),
+        Value::Array(items) => Ok(items
+            .iter()
+            .filter_map(Value::as_object)
+            .filter_map(|m| suite_from_map(m).ok())
+            .collect()),
         _ => Err(WireError::NoData),
     }
 }
@@ -202,14 +213,22 @@ pub fn error_reason(body: &[u8]) -> Option<String> {
             Some(Value::Object(fields)) => {
                 for (field, messages) in fields {
                     let list = match messages {
-                        Value::Array(items) => items.iter().map(|m| m.as_str().map_or_else(|| m.to_string(), str::to_owned)).collect::<Vec<_>>().join(", "),
+                        Value::Array(items) => items
+                            .iter()
+                            .map(|m| m.as_str().map_or_else(|| m.to_string(), str::to_owned))
+                            .collect::<Vec<_>>()
+                            .join(", "),
                         Value::String(s) => s.clone(),
                         other => other.to_string(),
                     };
                     parts.push(format!("{field} {list}"));
                 }
             }
-            Some(Value::Array(items)) => parts.extend(items.iter().map(|m| m.as_str().map_or_else(|| m.to_string(), str::to_owned))),
+            Some(Value::Array(items)) => parts.extend(
+                items
+                    .iter()
+                    .map(|m| m.as_str().map_or_else(|| m.to_string(), str::to_owned)),
+            ),
             Some(Value::String(s)) => parts.push(s.clone()),
             _ => {}
         }
@@ -308,10 +327,22 @@ mod tests {
 
     #[test]
     fn error_reasons() {
-        assert_eq!(error_reason(br#"{"error":"Not found","message":"Test case not found"}"#).as_deref(), Some("Not found: Test case not found"));
-        assert_eq!(error_reason(br#"{"errors":{"agent_test_run":["can't be blank"]}}"#).as_deref(), Some("agent_test_run can't be blank"));
-        assert_eq!(error_reason(b"<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>").as_deref(), Some("502 Bad Gateway"));
-        assert_eq!(error_reason(b"line1\n\x1b[31mred\x1b[0m").as_deref(), Some("line1 [31mred[0m"));
+        assert_eq!(
+            error_reason(br#"{"error":"Not found","message":"Test case not found"}"#).as_deref(),
+            Some("Not found: Test case not found")
+        );
+        assert_eq!(
+            error_reason(br#"{"errors":{"agent_test_run":["can't be blank"]}}"#).as_deref(),
+            Some("agent_test_run can't be blank")
+        );
+        assert_eq!(
+            error_reason(b"<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>").as_deref(),
+            Some("502 Bad Gateway")
+        );
+        assert_eq!(
+            error_reason(b"line1\n\x1b[31mred\x1b[0m").as_deref(),
+            Some("line1 [31mred[0m")
+        );
         assert_eq!(error_reason(b""), None);
         assert!(error_reason(&[b'x'; 1000]).is_some_and(|r| r.len() < 130));
     }

@@ -76,8 +76,19 @@ pub fn trial_report(index: usize, outcome: &TrialOutcome, threshold: f64) -> Tri
 }
 
 /// Combines a case's trials into its report entry.
-pub fn case_report(spec: &CaseSpec, trials: Vec<TrialReport>, aggregate: Aggregate, learned_name: Option<String>) -> CaseReport {
-    let verdicts: Vec<TrialVerdict> = trials.iter().map(|t| TrialVerdict { status: t.status, score: t.score }).collect();
+pub fn case_report(
+    spec: &CaseSpec,
+    trials: Vec<TrialReport>,
+    aggregate: Aggregate,
+    learned_name: Option<String>,
+) -> CaseReport {
+    let verdicts: Vec<TrialVerdict> = trials
+        .iter()
+        .map(|t| TrialVerdict {
+            status: t.status,
+            score: t.score,
+        })
+        .collect();
     let (status, score) = verdict::judge_case(&verdicts, aggregate, spec.threshold);
     let scores: Vec<f64> = trials.iter().filter_map(|t| t.score).collect();
     let spread = (scores.len() > 1).then(|| {
@@ -89,13 +100,24 @@ pub fn case_report(spec: &CaseSpec, trials: Vec<TrialReport>, aggregate: Aggrega
     let representative = trials
         .iter()
         .find(|t| t.status == status)
-        .or_else(|| trials.iter().filter(|t| t.score.is_some()).min_by(|a, b| a.score.unwrap_or(0.0).total_cmp(&b.score.unwrap_or(0.0))))
+        .or_else(|| {
+            trials
+                .iter()
+                .filter(|t| t.score.is_some())
+                .min_by(|a, b| a.score.unwrap_or(0.0).total_cmp(&b.score.unwrap_or(0.0)))
+        })
         .or(trials.first())
         .cloned();
     let reason = match (status, &representative) {
         (Status::Passed, _) => None,
         (Status::Failed, _) if trials.len() > 1 => score.map(|s| {
-            format!("{} score {} of {} trials is below the threshold {}", aggregate.name(), verdict::fmt_score(s), trials.len(), verdict::fmt_score(spec.threshold))
+            format!(
+                "{} score {} of {} trials is below the threshold {}",
+                aggregate.name(),
+                verdict::fmt_score(s),
+                trials.len(),
+                verdict::fmt_score(spec.threshold)
+            )
         }),
         (_, Some(t)) => t.reason.clone(),
         (_, None) => None,
@@ -138,12 +160,22 @@ pub fn case_report(spec: &CaseSpec, trials: Vec<TrialReport>, aggregate: Aggrega
 }
 
 /// The final report. `interrupt` (a signal's exit) overrides the verdict of the cases.
-pub fn report(info: &RunInfo, cases: Vec<CaseReport>, message: Option<String>, forced_exit: Option<Exit>, mut warnings: Vec<String>) -> Report {
-    let scores: Vec<f64> = cases.iter().flat_map(|c| c.trials.iter().filter_map(|t| t.score)).collect();
+pub fn report(
+    info: &RunInfo,
+    cases: Vec<CaseReport>,
+    message: Option<String>,
+    forced_exit: Option<Exit>,
+    mut warnings: Vec<String>,
+) -> Report {
+    let scores: Vec<f64> = cases
+        .iter()
+        .flat_map(|c| c.trials.iter().filter_map(|t| t.score))
+        .collect();
     if let Some(warning) = verdict::scale_warning(info.threshold, &scores) {
         warnings.push(warning);
     }
-    let verdict = forced_exit.unwrap_or_else(|| verdict::overall(cases.iter().filter(|c| c.blocking).map(|c| c.status)));
+    let verdict =
+        forced_exit.unwrap_or_else(|| verdict::overall(cases.iter().filter(|c| c.blocking).map(|c| c.status)));
     Report {
         schema_version: SCHEMA_VERSION,
         tool: "kapso-gate".into(),
@@ -156,7 +188,11 @@ pub fn report(info: &RunInfo, cases: Vec<CaseReport>, message: Option<String>, f
         trials: info.trials,
         started_at: rfc3339(info.started_at),
         finished_at: rfc3339(info.finished_at),
-        duration_ms: info.finished_at.duration_since(info.started_at).unwrap_or_default().as_millis() as u64,
+        duration_ms: info
+            .finished_at
+            .duration_since(info.started_at)
+            .unwrap_or_default()
+            .as_millis() as u64,
         base_url: info.base_url.clone(),
         counts: Counts::from_cases(&cases),
         requests: info.requests,
@@ -208,8 +244,18 @@ mod tests {
 
     #[test]
     fn case_carries_the_explaining_trial() {
-        let spec = CaseSpec { case: PlannedCase { id: "c1".into(), ..PlannedCase::default() }, threshold: 0.8, blocking: true };
-        let trials = vec![trial_report(0, &finished(Some(0.9)), 0.8), trial_report(1, &finished(None), 0.8)];
+        let spec = CaseSpec {
+            case: PlannedCase {
+                id: "c1".into(),
+                ..PlannedCase::default()
+            },
+            threshold: 0.8,
+            blocking: true,
+        };
+        let trials = vec![
+            trial_report(0, &finished(Some(0.9)), 0.8),
+            trial_report(1, &finished(None), 0.8),
+        ];
         let case = case_report(&spec, trials, Aggregate::Mean, Some("Refund".into()));
         assert_eq!(case.status, Status::Errored);
         assert_eq!(case.reason.as_deref(), Some("finished without a score"));

@@ -63,7 +63,10 @@ impl Counts {
     }
 
     pub fn from_cases(cases: &[CaseReport]) -> Counts {
-        let mut counts = Counts { total: cases.len(), ..Counts::default() };
+        let mut counts = Counts {
+            total: cases.len(),
+            ..Counts::default()
+        };
         for case in cases {
             let slot = match case.status {
                 Status::Passed => &mut counts.passed,
@@ -118,7 +121,10 @@ pub struct CaseReport {
 impl CaseReport {
     /// What to call the case in human-facing output.
     pub fn display_name(&self) -> &str {
-        self.name.as_deref().filter(|n| !n.trim().is_empty()).unwrap_or(&self.test_case_id)
+        self.name
+            .as_deref()
+            .filter(|n| !n.trim().is_empty())
+            .unwrap_or(&self.test_case_id)
     }
 }
 

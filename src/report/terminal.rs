@@ -83,30 +83,54 @@ fn score_against(score: Option<f64>, threshold: f64) -> String {
 
 /// The first line: what is about to happen.
 pub fn start_line(cases: usize, runs: usize, threshold: f64, timeout: Duration, duplicates: usize) -> String {
-    let runs = if runs == cases { String::new() } else { format!(" ({runs} runs)") };
+    let runs = if runs == cases {
+        String::new()
+    } else {
+        format!(" ({runs} runs)")
+    };
     let dups = match duplicates {
         0 => String::new(),
         1 => ", 1 duplicate ID dropped".to_owned(),
         n => format!(", {n} duplicate IDs dropped"),
     };
     let plural = if cases == 1 { "" } else { "s" };
-    format!("kapso-gate: {cases} test case{plural}{runs}, threshold {}, deadline {}{dups}", fmt_score(threshold), fmt_duration(timeout))
+    format!(
+        "kapso-gate: {cases} test case{plural}{runs}, threshold {}, deadline {}{dups}",
+        fmt_score(threshold),
+        fmt_duration(timeout)
+    )
 }
 
 /// One line when a run is decided.
-pub fn decided_line(name: &str, status: Status, score: Option<f64>, threshold: f64, duration: Option<Duration>, trial: Option<(usize, usize)>, style: Style) -> String {
+pub fn decided_line(
+    name: &str,
+    status: Status,
+    score: Option<f64>,
+    threshold: f64,
+    duration: Option<Duration>,
+    trial: Option<(usize, usize)>,
+    style: Style,
+) -> String {
     let trial = match trial {
         Some((n, of)) if of > 1 => format!(" (trial {}/{of})", n + 1),
         _ => String::new(),
     };
     let duration = duration.map(|d| format!("  {}", fmt_duration(d))).unwrap_or_default();
-    format!("{}  {}{trial}  {}{duration}", mark(status, style), sanitize(name, false), score_against(score, threshold))
+    format!(
+        "{}  {}{trial}  {}{duration}",
+        mark(status, style),
+        sanitize(name, false),
+        score_against(score, threshold)
+    )
 }
 
 /// The periodic sign of life.
 pub fn heartbeat_line(pending: usize, elapsed: Duration) -> String {
     let plural = if pending == 1 { "" } else { "s" };
-    format!("... waiting for {pending} run{plural} ({} elapsed)", fmt_duration(elapsed))
+    format!(
+        "... waiting for {pending} run{plural} ({} elapsed)",
+        fmt_duration(elapsed)
+    )
 }
 
 /// The end: one table row per case (non-passing first), the details of every case that did
@@ -115,7 +139,11 @@ pub fn summary(report: &Report, style: Style) -> String {
     let mut out = String::new();
     let cases = report.cases_by_importance();
     if let Some(message) = &report.message {
-        let _ = writeln!(out, "{}", style.paint("31", &format!("error: {}", sanitize(message, false))));
+        let _ = writeln!(
+            out,
+            "{}",
+            style.paint("31", &format!("error: {}", sanitize(message, false)))
+        );
     }
     if !cases.is_empty() {
         let rows: Vec<[String; 5]> = cases
@@ -126,7 +154,9 @@ pub fn summary(report: &Report, style: Style) -> String {
                     truncate(&sanitize(c.display_name(), false), 60),
                     c.score.map(fmt_score).unwrap_or_else(|| "-".into()),
                     fmt_score(c.threshold),
-                    c.duration_ms.map(|ms| fmt_duration(Duration::from_millis(ms))).unwrap_or_else(|| "-".into()),
+                    c.duration_ms
+                        .map(|ms| fmt_duration(Duration::from_millis(ms)))
+                        .unwrap_or_else(|| "-".into()),
                 ]
             })
             .collect();
@@ -159,7 +189,11 @@ pub fn summary(report: &Report, style: Style) -> String {
     if !report.warnings.is_empty() {
         out.push('\n');
         for warning in &report.warnings {
-            let _ = writeln!(out, "{}", style.paint("33", &format!("warning: {}", sanitize(warning, false))));
+            let _ = writeln!(
+                out,
+                "{}",
+                style.paint("33", &format!("warning: {}", sanitize(warning, false)))
+            );
         }
     }
     let _ = writeln!(out, "\n{}", verdict_line(report, style));
@@ -168,7 +202,12 @@ pub fn summary(report: &Report, style: Style) -> String {
 
 fn details(case: &CaseReport, style: Style) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "\n{} {}", mark(case.status, style), style.paint("1", &sanitize(case.display_name(), false)));
+    let _ = writeln!(
+        out,
+        "\n{} {}",
+        mark(case.status, style),
+        style.paint("1", &sanitize(case.display_name(), false))
+    );
     let mut ids = format!("test case {}", sanitize(&case.test_case_id, false));
     if let Some(run_id) = &case.run_id {
         let _ = write!(ids, ", run {}", sanitize(run_id, false));
@@ -181,8 +220,15 @@ fn details(case: &CaseReport, style: Style) -> String {
         let _ = writeln!(out, "  score: {}", score_against(case.score, case.threshold));
     }
     if case.trials.len() > 1 {
-        let scores: Vec<String> = case.trials.iter().map(|t| t.score.map(fmt_score).unwrap_or_else(|| t.status.name().into())).collect();
-        let spread = case.score_spread.map(|s| format!(", spread {}", fmt_score(s))).unwrap_or_default();
+        let scores: Vec<String> = case
+            .trials
+            .iter()
+            .map(|t| t.score.map(fmt_score).unwrap_or_else(|| t.status.name().into()))
+            .collect();
+        let spread = case
+            .score_spread
+            .map(|s| format!(", spread {}", fmt_score(s)))
+            .unwrap_or_default();
         let _ = writeln!(out, "  trials: {}{spread}", scores.join(", "));
     }
     if let (Some(base), Some(delta)) = (case.baseline_score, case.delta) {
@@ -207,7 +253,13 @@ fn details(case: &CaseReport, style: Style) -> String {
 pub fn verdict_line(report: &Report, style: Style) -> String {
     let c = &report.counts;
     let mut parts = vec![format!("{} passed", c.passed)];
-    for (n, label) in [(c.failed, "failed"), (c.errored, "errored"), (c.rejected, "rejected"), (c.incomplete, "incomplete"), (c.cancelled, "cancelled")] {
+    for (n, label) in [
+        (c.failed, "failed"),
+        (c.errored, "errored"),
+        (c.rejected, "rejected"),
+        (c.incomplete, "incomplete"),
+        (c.cancelled, "cancelled"),
+    ] {
         if n > 0 {
             parts.push(format!("{n} {label}"));
         }
@@ -226,7 +278,14 @@ pub fn verdict_line(report: &Report, style: Style) -> String {
         report.exit_code
     )
     .replace("(0 of", "(0 problems in")
-    .replace(&format!("({} of", c.total - c.passed), &format!("({} problem{} in", c.total - c.passed, if c.total - c.passed == 1 { "" } else { "s" }))
+    .replace(
+        &format!("({} of", c.total - c.passed),
+        &format!(
+            "({} problem{} in",
+            c.total - c.passed,
+            if c.total - c.passed == 1 { "" } else { "s" }
+        ),
+    )
 }
 
 fn truncate(text: &str, max: usize) -> String {
@@ -255,13 +314,30 @@ mod tests {
     fn lines_without_colour() {
         let style = Style { color: false };
         assert_eq!(
-            decided_line("Refund", Status::Failed, Some(0.55), 0.8, Some(Duration::from_millis(12_300)), None, style),
+            decided_line(
+                "Refund",
+                Status::Failed,
+                Some(0.55),
+                0.8,
+                Some(Duration::from_millis(12_300)),
+                None,
+                style
+            ),
             "✗ FAIL  Refund  0.55 < 0.8  12.3s"
         );
-        assert_eq!(decided_line("Hours", Status::Passed, Some(0.9), 0.8, None, Some((1, 3)), style), "✓ PASS  Hours (trial 2/3)  0.9 >= 0.8");
+        assert_eq!(
+            decided_line("Hours", Status::Passed, Some(0.9), 0.8, None, Some((1, 3)), style),
+            "✓ PASS  Hours (trial 2/3)  0.9 >= 0.8"
+        );
         assert!(!decided_line("x", Status::Passed, None, 0.8, None, None, style).contains('\u{1b}'));
         assert!(decided_line("x", Status::Passed, None, 0.8, None, None, Style { color: true }).contains('\u{1b}'));
-        assert_eq!(start_line(3, 3, 0.8, Duration::from_secs(1800), 1), "kapso-gate: 3 test cases, threshold 0.8, deadline 30m 00s, 1 duplicate ID dropped");
-        assert_eq!(heartbeat_line(2, Duration::from_secs(65)), "... waiting for 2 runs (1m 05s elapsed)");
+        assert_eq!(
+            start_line(3, 3, 0.8, Duration::from_secs(1800), 1),
+            "kapso-gate: 3 test cases, threshold 0.8, deadline 30m 00s, 1 duplicate ID dropped"
+        );
+        assert_eq!(
+            heartbeat_line(2, Duration::from_secs(65)),
+            "... waiting for 2 runs (1m 05s elapsed)"
+        );
     }
 }

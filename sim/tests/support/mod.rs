@@ -21,8 +21,7 @@ impl Resp {
     }
 
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.body)
-            .unwrap_or_else(|e| panic!("invalid JSON ({e}): {}", self.body))
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("invalid JSON ({e}): {}", self.body))
     }
 }
 
@@ -35,9 +34,7 @@ pub struct Conn {
 impl Conn {
     pub fn open(addr: SocketAddr) -> Self {
         let stream = TcpStream::connect(addr).expect("connect");
-        stream
-            .set_read_timeout(Some(Duration::from_secs(5)))
-            .expect("timeout");
+        stream.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
         Self {
             reader: BufReader::new(stream),
         }
@@ -45,13 +42,7 @@ impl Conn {
 
     /// Sends a request with the given target (origin- or absolute-form); `key` becomes
     /// `X-API-Key`. Returns `Err` when the connection ends before a whole response.
-    pub fn send(
-        &mut self,
-        method: &str,
-        target: &str,
-        key: Option<&str>,
-        body: Option<&str>,
-    ) -> std::io::Result<Resp> {
+    pub fn send(&mut self, method: &str, target: &str, key: Option<&str>, body: Option<&str>) -> std::io::Result<Resp> {
         let mut request = format!("{method} {target} HTTP/1.1\r\nHost: sim\r\n");
         if let Some(key) = key {
             request.push_str(&format!("X-API-Key: {key}\r\n"));
@@ -74,11 +65,7 @@ impl Conn {
         if self.reader.read_line(&mut line)? == 0 {
             return Err(eof());
         }
-        let status = line
-            .split(' ')
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .ok_or_else(eof)?;
+        let status = line.split(' ').nth(1).and_then(|s| s.parse().ok()).ok_or_else(eof)?;
         let mut headers = Vec::new();
         loop {
             line.clear();
@@ -107,13 +94,7 @@ impl Conn {
 }
 
 /// One request on a fresh connection.
-pub fn request(
-    addr: SocketAddr,
-    method: &str,
-    path: &str,
-    key: Option<&str>,
-    body: Option<&str>,
-) -> Resp {
+pub fn request(addr: SocketAddr, method: &str, path: &str, key: Option<&str>, body: Option<&str>) -> Resp {
     Conn::open(addr)
         .send(method, path, key, body)
         .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
