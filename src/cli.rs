@@ -25,7 +25,9 @@ The API key is read from the KAPSO_API_KEY environment variable only.
 Test case IDs come from the arguments and KAPSO_TEST_CASE_IDS together (split on commas, spaces
 and newlines); a flag wins over its own environment variable.";
 
-/// Command-line arguments, exactly as given.
+/// Command-line arguments, exactly as given. Options that a config file may also set are
+/// `Option`s: their defaults are applied in `settings`, after the config file, so that a flag
+/// wins over its variable, which wins over the config file, which wins over the default.
 #[derive(Debug, Parser)]
 #[command(name = "kapso-gate", version, about = ABOUT, after_help = after_help(), max_term_width = 100)]
 pub struct Args {
@@ -47,69 +49,77 @@ pub struct Args {
     #[arg(long = "suite", value_name = "ID", env = "KAPSO_TEST_SUITE_IDS", hide_env_values = true, action = ArgAction::Append)]
     pub suites: Vec<String>,
 
-    /// Minimum passing score, inclusive
+    /// Run every test case of every suite of this agent (repeatable)
+    #[arg(long = "agent", value_name = "ID", env = "KAPSO_AGENT_IDS", hide_env_values = true, action = ArgAction::Append)]
+    pub agents: Vec<String>,
+
+    /// Minimum passing score, inclusive [default: 0.8]
     #[arg(
         long,
         value_name = "SCORE",
         env = "KAPSO_THRESHOLD",
         hide_env_values = true,
-        default_value = "0.8"
+        allow_hyphen_values = true
     )]
-    pub threshold: String,
+    pub threshold: Option<String>,
 
-    /// Kapso API root (https, or http on a loopback host for local testing)
-    #[arg(long, value_name = "URL", env = "KAPSO_BASE_URL", hide_env_values = true, default_value = DEFAULT_BASE_URL)]
-    pub base_url: String,
+    /// Runs per test case; the case's score aggregates them [default: 1]
+    #[arg(long, value_name = "N", env = "KAPSO_TRIALS", hide_env_values = true)]
+    pub trials: Option<String>,
 
-    /// How often to poll each unfinished run (e.g. 5s, 1500ms)
+    /// How trial scores combine: mean, median or min [default: mean]
+    #[arg(long, value_name = "HOW", env = "KAPSO_AGGREGATE", hide_env_values = true)]
+    pub aggregate: Option<String>,
+
+    /// TOML file with default options and per-case thresholds, trials and blocking
+    #[arg(long, value_name = "PATH", env = "KAPSO_CONFIG", hide_env_values = true)]
+    pub config: Option<PathBuf>,
+
+    /// JSON report of an earlier run to compare scores with
+    #[arg(long, value_name = "PATH", env = "KAPSO_BASELINE", hide_env_values = true)]
+    pub baseline: Option<PathBuf>,
+
+    /// With --baseline: a case also fails when its score fell by more than this
     #[arg(
         long,
-        value_name = "DURATION",
-        env = "KAPSO_POLL_INTERVAL",
+        value_name = "DELTA",
+        env = "KAPSO_MAX_DROP",
         hide_env_values = true,
-        default_value = "5s"
+        allow_hyphen_values = true
     )]
-    pub poll_interval: String,
+    pub max_drop: Option<String>,
 
-    /// One deadline for the whole gate; runs not finished by then are incomplete
-    #[arg(
-        long,
-        value_name = "DURATION",
-        env = "KAPSO_TIMEOUT",
-        hide_env_values = true,
-        default_value = "30m"
-    )]
-    pub timeout: String,
+    /// Resolve and check the selection, print the plan, create no runs
+    #[arg(long, env = "KAPSO_DRY_RUN", hide_env_values = true, value_parser = clap::builder::FalseyValueParser::new())]
+    pub dry_run: bool,
 
-    /// Time limit for each HTTP request
-    #[arg(
-        long,
-        value_name = "DURATION",
-        env = "KAPSO_REQUEST_TIMEOUT",
-        hide_env_values = true,
-        default_value = "30s"
-    )]
-    pub request_timeout: String,
+    /// Record created run IDs here; a later run with the same file re-attaches to them
+    #[arg(long, value_name = "PATH", env = "KAPSO_STATE_FILE", hide_env_values = true)]
+    pub state_file: Option<PathBuf>,
 
-    /// HTTP requests in flight at most
-    #[arg(
-        long,
-        value_name = "N",
-        env = "KAPSO_CONCURRENCY",
-        hide_env_values = true,
-        default_value = "8"
-    )]
-    pub concurrency: String,
+    /// Kapso API root (https, or http on a loopback host for local testing) [default: https://app.kapso.ai/api/v1]
+    #[arg(long, value_name = "URL", env = "KAPSO_BASE_URL", hide_env_values = true)]
+    pub base_url: Option<String>,
 
-    /// Requests per minute for everything the gate sends; 0 = no client-side limit
-    #[arg(
-        long,
-        value_name = "N",
-        env = "KAPSO_RATE_LIMIT",
-        hide_env_values = true,
-        default_value = "100"
-    )]
-    pub rate_limit: String,
+    /// How often to poll each unfinished run, e.g. 5s, 1500ms [default: 5s]
+    #[arg(long, value_name = "DURATION", env = "KAPSO_POLL_INTERVAL", hide_env_values = true)]
+    pub poll_interval: Option<String>,
+
+    /// One deadline for the whole gate; runs not finished by then are incomplete [default: 30m]
+    #[arg(long, value_name = "DURATION", env = "KAPSO_TIMEOUT", hide_env_values = true)]
+    pub timeout: Option<String>,
+
+    /// Time limit for each HTTP request [default: 30s]
+    #[arg(long, value_name = "DURATION", env = "KAPSO_REQUEST_TIMEOUT", hide_env_values = true)]
+    pub request_timeout: Option<String>,
+
+    /// HTTP requests in flight at most [default: 8]
+    #[arg(long, value_name = "N", env = "KAPSO_CONCURRENCY", hide_env_values = true)]
+    pub concurrency: Option<String>,
+
+    /// Requests per minute for everything the gate sends; 0 = no client-side limit [default: 100]
+    #[arg(long, value_name = "N", env = "KAPSO_RATE_LIMIT", hide_env_values = true)]
+    pub rate_limit: Option<String>,
 
     /// Length of the rate-limit window (for benchmarks that scale time)
     #[arg(

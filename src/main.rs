@@ -5,12 +5,14 @@ use kapso_gate::cli::{Args, Env};
 use kapso_gate::exit::Exit;
 use kapso_gate::output::{self, Outputs};
 use kapso_gate::report::terminal::{self, Style};
-use kapso_gate::scheduler::{Event, Interrupt};
-use kapso_gate::settings::{Settings, Verbosity};
-use kapso_gate::{report, scheduler, Progress};
+use kapso_gate::scheduler::Interrupt;
+use kapso_gate::settings::{Inputs, Settings};
+use kapso_gate::{report, Progress};
+
+mod console;
+use console::Console;
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
-use std::time::Duration;
 use tokio::sync::watch;
 
 fn main() -> ExitCode {
@@ -23,7 +25,7 @@ fn main() -> ExitCode {
     };
     let env = Env::from_process();
     let outputs = Outputs::from_args(&args, &env);
-    let settings = match Settings::resolve(&args, &env) {
+    let settings = match Inputs::read(&args).and_then(|inputs| Settings::resolve_with(&args, &env, &inputs)) {
         Ok(settings) => settings,
         Err(error) => {
             eprintln!("kapso-gate: error: {error}");
@@ -37,6 +39,11 @@ fn main() -> ExitCode {
             return ExitCode::from(Exit::Incomplete.code());
         }
     };
+    if settings.dry_run {
+        let result = runtime.block_on(kapso_gate::dry_run(&settings, watch::channel(None).1));
+        console::print_dry_run(&result);
+        return ExitCode::from(result.exit.code());
+    }
     let report = runtime.block_on(run(&settings, &env));
     for problem in output::write_files(&report, &outputs) {
         eprintln!("kapso-gate: error: {problem}");
@@ -51,87 +58,11 @@ async fn run(settings: &Settings, env: &Env) -> report::Report {
     let (stop_tx, stop_rx) = watch::channel(None);
     tokio::spawn(listen_for_signals(stop_tx));
 
-    let verbosity = settings.verbosity;
-    let threshold = settings.threshold;
-    let timeout = settings.timeout;
-    let duplicates = settings.duplicates_dropped;
-    let mut names: Vec<String> = Vec::new();
-    let mut trials_per_case = 1;
-    let mut observer = |progress: Progress<'_>| match progress {
-        Progress::Planned { plan, runs } => {
-            names = plan
-                .cases
-                .iter()
-                .map(|c| c.name.clone().unwrap_or_else(|| c.id.clone()))
-                .collect();
-            trials_per_case = runs / plan.cases.len().max(1);
-            if verbosity > Verbosity::Quiet {
-                eprintln!(
-                    "{}",
-                    terminal::start_line(
-                        plan.cases.len(),
-                        runs,
-                        threshold,
-                        timeout,
-                        plan.duplicates_dropped.max(duplicates)
-                    )
-                );
-            }
-        }
-        Progress::Run(event) => on_event(&event, &names, trials_per_case, threshold, verbosity, style),
-    };
+    let mut console = Console::new(settings, style);
+    let mut observer = |progress: Progress<'_>| console.progress(settings, progress);
     let report = kapso_gate::run(settings, stop_rx, &mut observer).await;
     print_summary(&report, style);
     report
-}
-
-fn on_event(event: &Event<'_>, names: &[String], trials: usize, threshold: f64, verbosity: Verbosity, style: Style) {
-    match event {
-        Event::Decided { job, outcome } => {
-            if verbosity == Verbosity::Quiet {
-                return;
-            }
-            let trial = report::build::trial_report(job.trial, outcome, threshold);
-            let name = match (&outcome.result, names.get(job.case)) {
-                (scheduler::TrialResult::Finished(run), _)
-                    if run.test_case.as_ref().and_then(|c| c.name.as_ref()).is_some() =>
-                {
-                    run.test_case.as_ref().and_then(|c| c.name.clone()).unwrap_or_default()
-                }
-                (_, Some(name)) => name.clone(),
-                _ => job.test_case_id.clone(),
-            };
-            let line = terminal::decided_line(
-                &name,
-                trial.status,
-                trial.score,
-                threshold,
-                trial.duration_ms.map(Duration::from_millis),
-                Some((job.trial, trials)),
-                style,
-            );
-            println!("{line}");
-        }
-        Event::Heartbeat { pending, elapsed } if verbosity > Verbosity::Quiet => {
-            eprintln!("{}", terminal::heartbeat_line(*pending, *elapsed))
-        }
-        Event::RunCreated { job, run_id } if verbosity >= Verbosity::Verbose => {
-            eprintln!(
-                "created run {} for test case {}",
-                terminal::sanitize(run_id, false),
-                terminal::sanitize(&job.test_case_id, false)
-            );
-        }
-        Event::Retrying { job, error, after } if verbosity >= Verbosity::Verbose => {
-            eprintln!(
-                "retrying test case {} in {}: {}",
-                terminal::sanitize(&job.test_case_id, false),
-                terminal::fmt_duration(*after),
-                terminal::sanitize(&error.to_string(), false)
-            );
-        }
-        _ => {}
-    }
 }
 
 fn print_summary(report: &report::Report, style: Style) {

@@ -49,25 +49,63 @@ impl Plan {
     }
 }
 
-/// Builds the plan, looking suites up on Kapso.
-pub async fn resolve(
-    client: &KapsoClient,
-    case_ids: &[String],
-    suite_ids: &[String],
-    duplicates_already_dropped: usize,
-    deadline: Instant,
-) -> Result<Plan, PlanError> {
+/// What to resolve.
+#[derive(Debug, Clone, Copy)]
+pub struct Selection<'a> {
+    pub case_ids: &'a [String],
+    pub suite_ids: &'a [String],
+    pub agent_ids: &'a [String],
+    pub duplicates_already_dropped: usize,
+}
+
+/// Builds the plan: direct IDs, then each agent's suites' cases, then each suite's cases.
+pub async fn resolve(client: &KapsoClient, selection: Selection<'_>, deadline: Instant) -> Result<Plan, PlanError> {
     let mut plan = Plan {
         cases: Vec::new(),
-        duplicates_dropped: duplicates_already_dropped,
+        duplicates_dropped: selection.duplicates_already_dropped,
     };
-    for id in case_ids {
+    for id in selection.case_ids {
         plan.add(PlannedCase {
             id: id.clone(),
             ..PlannedCase::default()
         });
     }
-    for suite_id in suite_ids {
+    for agent_id in selection.agent_ids {
+        let suites = match with_retries(client, deadline, || async {
+            client.agent_suites(client.budget().acquire().await, agent_id).await
+        })
+        .await
+        {
+            Ok(suites) => suites,
+            Err(error) => {
+                return Err(plan_error(
+                    &format!("could not list the test suites of agent {agent_id}"),
+                    &error,
+                    plan.cases,
+                ))
+            }
+        };
+        if suites.iter().all(|s| s.test_cases.is_empty()) {
+            return Err(PlanError {
+                exit: Exit::Usage,
+                message: format!(
+                    "agent {agent_id} has no test cases in any suite; refusing to pass an empty selection"
+                ),
+                known: plan.cases,
+            });
+        }
+        for suite in suites {
+            for case in suite.test_cases {
+                plan.add(PlannedCase {
+                    id: case.id,
+                    name: case.name,
+                    suite_id: Some(suite.id.clone()),
+                    suite_name: suite.name.clone(),
+                });
+            }
+        }
+    }
+    for suite_id in selection.suite_ids {
         let suite = match with_retries(client, deadline, || async {
             client.get_suite(client.budget().acquire().await, suite_id).await
         })
@@ -106,6 +144,47 @@ pub async fn resolve(
         });
     }
     Ok(plan)
+}
+
+/// Checks that each case exists (`GET /test_cases/{id}`), for `--dry-run`. Returns, per case,
+/// its name or why it cannot be run.
+pub async fn check_cases(
+    client: &KapsoClient,
+    cases: &[PlannedCase],
+    concurrency: usize,
+    deadline: Instant,
+) -> Vec<Result<Option<String>, (Exit, String)>> {
+    let mut results: Vec<Option<Result<Option<String>, (Exit, String)>>> = vec![None; cases.len()];
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut next = 0;
+    while next < cases.len() || !tasks.is_empty() {
+        while next < cases.len() && tasks.len() < concurrency.max(1) {
+            let client = client.clone();
+            let id = cases[next].id.clone();
+            let index = next;
+            tasks.spawn(async move {
+                let result = with_retries(&client, deadline, || async {
+                    client.get_case(client.budget().acquire().await, &id).await
+                })
+                .await;
+                (index, result)
+            });
+            next += 1;
+        }
+        if let Some(Ok((index, result))) = tasks.join_next().await {
+            results[index] = Some(match result {
+                Ok(case) => Ok(case.name),
+                Err(error) => {
+                    let exit = plan_error("", &error, Vec::new()).exit;
+                    Err((exit, error.to_string()))
+                }
+            });
+        }
+    }
+    results
+        .into_iter()
+        .map(|r| r.unwrap_or(Err((Exit::Incomplete, "not checked".into()))))
+        .collect()
 }
 
 fn plan_error(what: &str, error: &RequestError, known: Vec<PlannedCase>) -> PlanError {

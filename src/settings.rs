@@ -1,11 +1,16 @@
 //! Validated settings: a pure function from raw `Args` and the captured `Env` to a `Settings`
 //! with nothing optional left. Every check happens here, before any request is sent.
 
-use crate::cli::{Args, Env, API_KEY_VAR};
+use crate::baseline::Baseline;
+use crate::cli::{Args, Env, API_KEY_VAR, DEFAULT_BASE_URL};
+use crate::config::{CaseConfig, Config};
 use crate::ids::{self, IdError};
 use crate::secret::ApiKey;
+use crate::verdict::Aggregate;
 use reqwest::Url;
+use std::collections::BTreeMap;
 use std::net::IpAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// Why the options cannot be used. Each message names the option and what to do.
@@ -15,12 +20,28 @@ pub enum UsageError {
     MissingKey,
     #[error("{API_KEY_VAR} is not a usable header value: it must be printable ASCII without spaces")]
     BadKey,
-    #[error("no test cases selected: pass test case IDs, KAPSO_TEST_CASE_IDS, or --suite")]
+    #[error("no test cases selected: pass test case IDs, KAPSO_TEST_CASE_IDS, --suite or --agent")]
     EmptySelection,
+    #[error("{0}")]
+    Config(String),
+    #[error("{0}")]
+    Baseline(String),
+    #[error("--max-drop needs --baseline: there is nothing to compare scores with")]
+    MaxDropWithoutBaseline,
+    #[error("--aggregate {0:?} is not one of mean, median, min")]
+    BadAggregate(String),
+    #[error("threshold {value} for test case {case} in the config file is not a finite number >= 0")]
+    BadCaseThreshold { case: String, value: f64 },
+    #[error("trials {value} for test case {case} in the config file is not from 1 to 50")]
+    BadCaseTrials { case: String, value: u32 },
+    #[error("--max-drop {0:?} is not a finite number >= 0")]
+    BadMaxDrop(String),
     #[error("invalid test case ID: {0}")]
     BadCaseId(IdError),
     #[error("invalid test suite ID: {0}")]
     BadSuiteId(IdError),
+    #[error("invalid agent ID: {0}")]
+    BadAgentId(IdError),
     #[error("--threshold {0:?} is not a finite number >= 0")]
     BadThreshold(String),
     #[error("--{option} {value:?} is not a duration ({reason}); use e.g. 5s, 1500ms, 2m")]
@@ -64,9 +85,20 @@ pub struct Settings {
     pub case_ids: Vec<String>,
     /// Suites to expand, de-duplicated.
     pub suite_ids: Vec<String>,
+    /// Agents whose suites to expand, de-duplicated.
+    pub agent_ids: Vec<String>,
     /// IDs dropped because they were given more than once.
     pub duplicates_dropped: usize,
     pub threshold: f64,
+    /// Runs per case, unless the config file says otherwise for a case.
+    pub trials: u32,
+    pub aggregate: Aggregate,
+    /// Per-case overrides from the config file, keyed by test case ID.
+    pub cases: BTreeMap<String, CaseConfig>,
+    pub baseline: Option<Baseline>,
+    pub max_drop: Option<f64>,
+    pub dry_run: bool,
+    pub state_file: Option<PathBuf>,
     pub poll_interval: Duration,
     pub timeout: Duration,
     pub request_timeout: Duration,
@@ -78,9 +110,57 @@ pub struct Settings {
     pub env: Env,
 }
 
+/// Files the settings depend on, read before validation so that validation stays pure.
+#[derive(Debug, Clone, Default)]
+pub struct Inputs {
+    pub config: Option<Config>,
+    pub baseline: Option<Baseline>,
+}
+
+impl Inputs {
+    /// Reads the config and baseline files named in `args`.
+    pub fn read(args: &Args) -> Result<Inputs, UsageError> {
+        let config = match &args.config {
+            Some(path) => Some(Config::load(path).map_err(|e| UsageError::Config(e.to_string()))?),
+            None => None,
+        };
+        let baseline = match &args.baseline {
+            Some(path) => Some(Baseline::load(path).map_err(UsageError::Baseline)?),
+            None => None,
+        };
+        Ok(Inputs { config, baseline })
+    }
+}
+
+/// Adds the IDs in `values` (each split on commas and whitespace) to `into`, validating each.
+/// Returns how many were already there.
+fn collect_ids<'a>(
+    values: impl IntoIterator<Item = &'a String>,
+    into: &mut Vec<String>,
+    bad: fn(IdError) -> UsageError,
+) -> Result<usize, UsageError> {
+    let mut duplicates = 0;
+    for id in values.into_iter().flat_map(|v| ids::split_list(v)) {
+        ids::validate(id).map_err(bad)?;
+        if into.iter().any(|known| known == id) {
+            duplicates += 1;
+        } else {
+            into.push(id.to_owned());
+        }
+    }
+    Ok(duplicates)
+}
+
 impl Settings {
-    /// Validates `args` and `env`. Pure: no I/O.
+    /// Validates `args` and `env` with no files (tests and callers without a config file).
     pub fn resolve(args: &Args, env: &Env) -> Result<Settings, UsageError> {
+        Settings::resolve_with(args, env, &Inputs::default())
+    }
+
+    /// Validates `args`, `env` and the files already read into `inputs`. Pure: no I/O.
+    /// Precedence for each option: flag, then its environment variable (both in `args`), then
+    /// the config file, then the built-in default.
+    pub fn resolve_with(args: &Args, env: &Env, inputs: &Inputs) -> Result<Settings, UsageError> {
         let api_key = match env.api_key.as_deref().map(ApiKey::new) {
             Some(key) if !key.expose().is_empty() => key,
             _ => return Err(UsageError::MissingKey),
@@ -88,38 +168,111 @@ impl Settings {
         if !api_key.expose().bytes().all(|b| b.is_ascii_graphic()) {
             return Err(UsageError::BadKey);
         }
+        let config = inputs.config.clone().unwrap_or_default();
 
-        let mut duplicates_dropped = 0;
         let mut case_ids: Vec<String> = Vec::new();
-        let direct = args.test_case_ids.iter().flat_map(|v| ids::split_list(v));
-        let from_env = args.test_case_ids_env.iter().flat_map(|v| ids::split_list(v));
-        for id in direct.chain(from_env) {
-            ids::validate(id).map_err(UsageError::BadCaseId)?;
-            if case_ids.iter().any(|known| known == id) {
-                duplicates_dropped += 1;
-            } else {
-                case_ids.push(id.to_owned());
-            }
-        }
+        let mut duplicates_dropped = collect_ids(
+            args.test_case_ids.iter().chain(args.test_case_ids_env.iter()),
+            &mut case_ids,
+            UsageError::BadCaseId,
+        )?;
         let mut suite_ids: Vec<String> = Vec::new();
-        for id in args.suites.iter().flat_map(|v| ids::split_list(v)) {
-            ids::validate(id).map_err(UsageError::BadSuiteId)?;
-            if !suite_ids.iter().any(|known| known == id) {
-                suite_ids.push(id.to_owned());
-            }
+        collect_ids(&args.suites, &mut suite_ids, UsageError::BadSuiteId)?;
+        let mut agent_ids: Vec<String> = Vec::new();
+        collect_ids(&args.agents, &mut agent_ids, UsageError::BadAgentId)?;
+        // The config file's selection is a default: it applies only when none was given.
+        if case_ids.is_empty() && suite_ids.is_empty() && agent_ids.is_empty() {
+            duplicates_dropped += collect_ids(&config.test_cases, &mut case_ids, UsageError::BadCaseId)?;
+            collect_ids(&config.suites, &mut suite_ids, UsageError::BadSuiteId)?;
+            collect_ids(&config.agents, &mut agent_ids, UsageError::BadAgentId)?;
         }
-        if case_ids.is_empty() && suite_ids.is_empty() {
+        if case_ids.is_empty() && suite_ids.is_empty() && agent_ids.is_empty() {
             return Err(UsageError::EmptySelection);
         }
 
-        let threshold = parse_threshold(&args.threshold)?;
-        let base_url = parse_base_url(&args.base_url)?;
-        let poll_interval = parse_duration("poll-interval", &args.poll_interval)?;
-        let timeout = parse_duration("timeout", &args.timeout)?;
-        let request_timeout = parse_duration("request-timeout", &args.request_timeout)?;
+        let threshold = match &args.threshold {
+            Some(raw) => parse_threshold(raw)?,
+            None => match config.threshold {
+                Some(value) => parse_threshold(&value.to_string())?,
+                None => 0.8,
+            },
+        };
+        let trials = match &args.trials {
+            Some(raw) => parse_number("trials", raw, 1, 50, " from 1 to 50")? as u32,
+            None => parse_number(
+                "trials",
+                &config.trials.unwrap_or(1).to_string(),
+                1,
+                50,
+                " from 1 to 50",
+            )? as u32,
+        };
+        let aggregate_raw = args
+            .aggregate
+            .clone()
+            .or(config.aggregate.clone())
+            .unwrap_or_else(|| "mean".into());
+        let aggregate = match aggregate_raw.trim().to_ascii_lowercase().as_str() {
+            "mean" => Aggregate::Mean,
+            "median" => Aggregate::Median,
+            "min" => Aggregate::Min,
+            _ => return Err(UsageError::BadAggregate(aggregate_raw)),
+        };
+        for (case, entry) in &config.cases {
+            ids::validate(case).map_err(UsageError::BadCaseId)?;
+            if let Some(value) = entry.threshold {
+                if !value.is_finite() || value < 0.0 {
+                    return Err(UsageError::BadCaseThreshold {
+                        case: case.clone(),
+                        value,
+                    });
+                }
+            }
+            if let Some(value) = entry.trials {
+                if !(1..=50).contains(&value) {
+                    return Err(UsageError::BadCaseTrials {
+                        case: case.clone(),
+                        value,
+                    });
+                }
+            }
+        }
+        let max_drop = match (&args.max_drop, config.max_drop) {
+            (Some(raw), _) => Some(parse_max_drop(raw)?),
+            (None, Some(value)) => Some(parse_max_drop(&value.to_string())?),
+            (None, None) => None,
+        };
+        if max_drop.is_some() && inputs.baseline.is_none() {
+            return Err(UsageError::MaxDropWithoutBaseline);
+        }
+
+        let pick = |flag: &Option<String>, file: &Option<String>, default: &str| -> String {
+            flag.clone()
+                .or_else(|| file.clone())
+                .unwrap_or_else(|| default.to_owned())
+        };
+        let base_url = parse_base_url(&pick(&args.base_url, &config.base_url, DEFAULT_BASE_URL))?;
+        let poll_interval = parse_duration("poll-interval", &pick(&args.poll_interval, &config.poll_interval, "5s"))?;
+        let timeout = parse_duration("timeout", &pick(&args.timeout, &config.timeout, "30m"))?;
+        let request_timeout = parse_duration(
+            "request-timeout",
+            &pick(&args.request_timeout, &config.request_timeout, "30s"),
+        )?;
         let rate_window = parse_duration("rate-window", &args.rate_window)?;
-        let concurrency = parse_number("concurrency", &args.concurrency, 1, 256, " from 1 to 256")?;
-        let rate_limit = parse_number("rate-limit", &args.rate_limit, 0, 1_000_000, " >= 0")?;
+        let concurrency = parse_number(
+            "concurrency",
+            &pick(&args.concurrency, &config.concurrency.map(|n| n.to_string()), "8"),
+            1,
+            256,
+            " from 1 to 256",
+        )?;
+        let rate_limit = parse_number(
+            "rate-limit",
+            &pick(&args.rate_limit, &config.rate_limit.map(|n| n.to_string()), "100"),
+            0,
+            1_000_000,
+            " >= 0",
+        )?;
         let verbosity = match (args.quiet, args.verbose) {
             (true, _) => Verbosity::Quiet,
             (false, 0) => Verbosity::Normal,
@@ -132,8 +285,16 @@ impl Settings {
             base_url,
             case_ids,
             suite_ids,
+            agent_ids,
             duplicates_dropped,
             threshold,
+            trials,
+            aggregate,
+            cases: config.cases.clone(),
+            baseline: inputs.baseline.clone(),
+            max_drop,
+            dry_run: args.dry_run,
+            state_file: args.state_file.clone(),
             poll_interval,
             timeout,
             request_timeout,
@@ -143,6 +304,31 @@ impl Settings {
             verbosity,
             env: env.clone(),
         })
+    }
+
+    /// The threshold, trials and blocking flag that apply to one case.
+    pub fn case_policy(&self, case_id: &str) -> CasePolicy {
+        let entry = self.cases.get(case_id);
+        CasePolicy {
+            threshold: entry.and_then(|e| e.threshold).unwrap_or(self.threshold),
+            trials: entry.and_then(|e| e.trials).unwrap_or(self.trials),
+            blocking: entry.and_then(|e| e.blocking).unwrap_or(true),
+        }
+    }
+}
+
+/// What applies to one case after the config file's overrides.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CasePolicy {
+    pub threshold: f64,
+    pub trials: u32,
+    pub blocking: bool,
+}
+
+fn parse_max_drop(raw: &str) -> Result<f64, UsageError> {
+    match raw.trim().parse::<f64>() {
+        Ok(value) if value.is_finite() && value >= 0.0 => Ok(value),
+        _ => Err(UsageError::BadMaxDrop(raw.to_owned())),
     }
 }
 

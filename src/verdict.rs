@@ -163,6 +163,36 @@ pub fn judge_case(trials: &[TrialVerdict], aggregate: Aggregate, threshold: f64)
     }
 }
 
+/// Applies a baseline comparison to a judged case: the change of score, and with `max_drop` a
+/// failure when the score fell by more than that. Only a passing case can be turned into a
+/// failure; every other status already explains itself.
+pub fn apply_baseline(
+    status: Status,
+    score: Option<f64>,
+    baseline: Option<f64>,
+    max_drop: Option<f64>,
+) -> (Status, Option<f64>, Option<String>) {
+    let (Some(score), Some(base)) = (score, baseline) else {
+        return (status, None, None);
+    };
+    let delta = score - base;
+    // Scores carry two decimals; compare with a tolerance so 0.9 - 0.8 is not "more than 0.1".
+    match max_drop {
+        Some(max) if status == Status::Passed && -delta > max + 1e-9 => (
+            Status::Failed,
+            Some(delta),
+            Some(format!(
+                "score fell by {} against the baseline ({} -> {}), more than --max-drop {}",
+                fmt_score(-delta),
+                fmt_score(base),
+                fmt_score(score),
+                fmt_score(max)
+            )),
+        ),
+        _ => (status, Some(delta), None),
+    }
+}
+
 /// The exit for a set of blocking case statuses, by the documented precedence:
 /// failed, then rejected, then incomplete, then passed. Cancellation is decided by the caller
 /// (a signal's exit code wins). An empty set never passes.
@@ -263,6 +293,32 @@ mod tests {
         assert_eq!(judge_case(&crashed, Aggregate::Mean, 0.8).0, Status::Errored);
         let unfinished = [t(Status::Passed, Some(1.0)), t(Status::Incomplete, None)];
         assert_eq!(judge_case(&unfinished, Aggregate::Mean, 0.8).0, Status::Incomplete);
+    }
+
+    #[test]
+    fn baseline_drops() {
+        assert_eq!(
+            apply_baseline(Status::Passed, Some(0.85), Some(0.95), Some(0.05)).0,
+            Status::Failed
+        );
+        assert_eq!(
+            apply_baseline(Status::Passed, Some(0.9), Some(0.95), Some(0.05)).0,
+            Status::Passed,
+            "within tolerance"
+        );
+        assert_eq!(
+            apply_baseline(Status::Passed, Some(0.8), Some(0.9), Some(0.1)).0,
+            Status::Passed,
+            "exactly the tolerance"
+        );
+        let (status, delta, reason) = apply_baseline(Status::Passed, Some(0.85), Some(0.95), None);
+        assert_eq!(status, Status::Passed);
+        assert!(delta.is_some_and(|d| (d + 0.1).abs() < 1e-9));
+        assert!(reason.is_none());
+        assert_eq!(
+            apply_baseline(Status::Passed, Some(0.85), None, Some(0.0)),
+            (Status::Passed, None, None)
+        );
     }
 
     #[test]

@@ -196,6 +196,18 @@ pub fn summary(report: &Report, style: Style) -> String {
             );
         }
     }
+    let running = still_running(report);
+    if !running.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nStill executing on Kapso (the API cannot cancel runs): {}",
+            running
+                .iter()
+                .map(|r| sanitize(r, false))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
     let _ = writeln!(out, "\n{}", verdict_line(report, style));
     out
 }
@@ -237,7 +249,11 @@ fn details(case: &CaseReport, style: Style) -> String {
     if let Some(reason) = &case.reason {
         let _ = writeln!(out, "  reason: {}", sanitize(reason, false));
     }
-    if let Some(error) = &case.error {
+    if let Some(error) = case
+        .error
+        .as_ref()
+        .filter(|e| !case.reason.as_ref().is_some_and(|r| r.contains(e.as_str())))
+    {
         let _ = writeln!(out, "  error: {}", sanitize(error, false));
     }
     if let Some(feedback) = case.feedback.as_deref().filter(|f| !f.trim().is_empty()) {
@@ -268,24 +284,85 @@ pub fn verdict_line(report: &Report, style: Style) -> String {
         parts.push(format!("{} non-blocking", c.non_blocking));
     }
     let verdict = report.verdict.name().to_uppercase();
-    let code = if report.verdict.code() == 0 { "32" } else { "31" };
+    let colour = if report.verdict.code() == 0 { "32" } else { "31" };
+    let plural = if c.total == 1 { "" } else { "s" };
     format!(
-        "{} ({} of {} cases: {}; exit {})",
-        style.paint(code, &format!("kapso-gate {verdict}")),
-        c.total - c.passed,
+        "{} ({} case{plural}: {}; exit {})",
+        style.paint(colour, &format!("kapso-gate {verdict}")),
         c.total,
         parts.join(", "),
         report.exit_code
     )
-    .replace("(0 of", "(0 problems in")
-    .replace(
-        &format!("({} of", c.total - c.passed),
-        &format!(
-            "({} problem{} in",
-            c.total - c.passed,
-            if c.total - c.passed == 1 { "" } else { "s" }
-        ),
-    )
+}
+
+/// Run IDs still executing on Kapso (there is no cancel endpoint), for the user to look up.
+pub fn still_running(report: &Report) -> Vec<String> {
+    report
+        .cases
+        .iter()
+        .filter(|c| matches!(c.status, Status::Incomplete | Status::Cancelled))
+        .flat_map(|c| c.trials.iter())
+        .filter(|t| matches!(t.status, Status::Incomplete | Status::Cancelled))
+        .filter_map(|t| t.run_id.clone())
+        .collect()
+}
+
+/// The plan `--dry-run` prints.
+pub fn dry_run(result: &crate::DryRun) -> String {
+    let mut out = String::new();
+    if let Some(message) = &result.message {
+        let _ = writeln!(out, "error: {}", sanitize(message, false));
+    }
+    if !result.cases.is_empty() {
+        let _ = writeln!(
+            out,
+            "{:<10} {:<8} {:<9} {:<8} CASE",
+            "CHECK", "TRIALS", "THRESHOLD", "BLOCKING"
+        );
+    }
+    for case in &result.cases {
+        let check = if case.check.is_ok() { "ok" } else { "MISSING" };
+        let name = sanitize(case.case.name.as_deref().unwrap_or(&case.case.id), false);
+        let id = sanitize(&case.case.id, false);
+        let label = if name == id { id } else { format!("{name} ({id})") };
+        let _ = writeln!(
+            out,
+            "{:<10} {:<8} {:<9} {:<8} {label}",
+            check,
+            case.policy.trials,
+            fmt_score(case.policy.threshold),
+            if case.policy.blocking { "yes" } else { "no" }
+        );
+        if let Err(reason) = &case.check {
+            let _ = writeln!(out, "           {}", sanitize(reason, false));
+        }
+    }
+    let budget = if result.rate_limit == 0 {
+        "no client-side rate limit".to_owned()
+    } else {
+        format!(
+            "{} requests per {}",
+            result.rate_limit,
+            fmt_duration(result.rate_window)
+        )
+    };
+    let _ = writeln!(
+        out,
+        "\n{} cases, {} runs. A real run needs at least {} requests ({} lookups, one creation and one poll per run); under {budget} that takes at least {}, plus the runs' own duration.",
+        result.cases.len(),
+        result.runs,
+        result.min_requests,
+        result.lookups,
+        fmt_duration(result.min_time)
+    );
+    let _ = writeln!(
+        out,
+        "Dry run: no runs were created ({} requests sent). Exit {} ({}).",
+        result.requests_sent,
+        result.exit.code(),
+        result.exit.name()
+    );
+    out
 }
 
 fn truncate(text: &str, max: usize) -> String {

@@ -1,0 +1,128 @@
+//! The TOML config file (`--config`): default options for the whole gate and per-case
+//! entries (threshold, trials, blocking). Unknown keys are errors that name the key and line,
+//! so a typo cannot silently turn a gate off.
+
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// The whole file. Every key is optional; command-line flags and environment variables win.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Config {
+    pub threshold: Option<f64>,
+    pub trials: Option<u32>,
+    pub aggregate: Option<String>,
+    pub max_drop: Option<f64>,
+    pub base_url: Option<String>,
+    pub poll_interval: Option<String>,
+    pub timeout: Option<String>,
+    pub request_timeout: Option<String>,
+    pub concurrency: Option<u32>,
+    pub rate_limit: Option<u32>,
+    /// Test case IDs to run, in addition to those on the command line.
+    #[serde(default)]
+    pub test_cases: Vec<String>,
+    #[serde(default)]
+    pub suites: Vec<String>,
+    #[serde(default)]
+    pub agents: Vec<String>,
+    /// Per-case settings, keyed by test case ID.
+    #[serde(default)]
+    pub cases: BTreeMap<String, CaseConfig>,
+}
+
+/// Settings for one test case.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct CaseConfig {
+    pub threshold: Option<f64>,
+    pub trials: Option<u32>,
+    /// `false` quarantines the case: it runs and is reported, but cannot fail the gate.
+    pub blocking: Option<bool>,
+    /// A note for people (for example, why the case is quarantined); shown in reports.
+    pub note: Option<String>,
+}
+
+/// Why the config file cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {reason}")]
+    Read { path: String, reason: String },
+    #[error("config file {path}: {reason}")]
+    Parse { path: String, reason: String },
+}
+
+impl Config {
+    /// Reads and parses `path`.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        Config::parse(&text).map_err(|reason| ConfigError::Parse {
+            path: path.display().to_string(),
+            reason,
+        })
+    }
+
+    /// Parses TOML text. Errors say the line and column, and for an unknown key, its name.
+    pub fn parse(text: &str) -> Result<Config, String> {
+        toml::from_str::<Config>(text).map_err(|e| {
+            let line = e
+                .span()
+                .map(|span| text[..span.start.min(text.len())].matches('\n').count() + 1);
+            let message = e.message().trim().to_owned();
+            match line {
+                Some(line) => format!("line {line}: {message}"),
+                None => message,
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_defaults_and_cases() {
+        let config = Config::parse(
+            r#"
+threshold = 0.75
+trials = 3
+aggregate = "median"
+suites = ["s1"]
+
+[cases."case-a"]
+threshold = 0.6
+blocking = false
+note = "flaky judge, ticket #12"
+
+[cases.case-b]
+trials = 5
+"#,
+        )
+        .expect("valid");
+        assert_eq!(config.threshold, Some(0.75));
+        assert_eq!(config.trials, Some(3));
+        assert_eq!(config.suites, vec!["s1"]);
+        assert_eq!(config.cases["case-a"].blocking, Some(false));
+        assert_eq!(config.cases["case-b"].trials, Some(5));
+    }
+
+    #[test]
+    fn unknown_keys_name_the_key_and_line() {
+        let err = Config::parse("threshold = 0.8\ntreshold = 0.9\n").expect_err("typo");
+        assert!(err.contains("line 2"), "{err}");
+        assert!(err.contains("treshold"), "{err}");
+        let err = Config::parse("[cases.a]\nthreshold = 0.5\nblockin = false\n").expect_err("typo");
+        assert!(err.contains("line 3") && err.contains("blockin"), "{err}");
+    }
+
+    #[test]
+    fn wrong_types_are_errors() {
+        assert!(Config::parse("threshold = \"high\"").is_err());
+        assert!(Config::parse("trials = -1").is_err());
+    }
+}

@@ -1,0 +1,130 @@
+//! The binary's console: turns progress events into lines on stdout (results) and stderr
+//! (diagnostics), according to the verbosity. Formatting itself is in `report::terminal`.
+
+use kapso_gate::report::build::trial_report;
+use kapso_gate::report::terminal::{self, Style};
+use kapso_gate::scheduler::{Event, TrialResult};
+use kapso_gate::settings::{Settings, Verbosity};
+use kapso_gate::{DryRun, Progress};
+use std::io::Write;
+use std::time::Duration;
+
+/// Prints progress as it happens.
+#[derive(Debug)]
+pub struct Console {
+    style: Style,
+    verbosity: Verbosity,
+    timeout: Duration,
+    threshold: f64,
+    /// Per case: display name, threshold and trials, known once the plan is resolved.
+    cases: Vec<(String, f64, usize)>,
+}
+
+impl Console {
+    pub fn new(settings: &Settings, style: Style) -> Console {
+        Console {
+            style,
+            verbosity: settings.verbosity,
+            timeout: settings.timeout,
+            threshold: settings.threshold,
+            cases: Vec::new(),
+        }
+    }
+
+    /// Handles one progress event.
+    pub fn progress(&mut self, settings: &Settings, progress: Progress<'_>) {
+        match progress {
+            Progress::Planned { plan, runs, reattached } => {
+                self.cases = plan
+                    .cases
+                    .iter()
+                    .map(|c| {
+                        let policy = settings.case_policy(&c.id);
+                        (
+                            c.name.clone().unwrap_or_else(|| c.id.clone()),
+                            policy.threshold,
+                            policy.trials as usize,
+                        )
+                    })
+                    .collect();
+                if self.verbosity > Verbosity::Quiet {
+                    let line = terminal::start_line(
+                        plan.cases.len(),
+                        runs,
+                        self.threshold,
+                        self.timeout,
+                        plan.duplicates_dropped,
+                    );
+                    eprintln!("{line}");
+                    if reattached > 0 {
+                        eprintln!(
+                            "re-attaching to {reattached} run(s) recorded in the state file; no new runs for them"
+                        );
+                    }
+                }
+            }
+            Progress::Warning(message) => eprintln!("warning: {}", terminal::sanitize(message, false)),
+            Progress::Run(event) => self.event(&event),
+        }
+    }
+
+    fn event(&self, event: &Event<'_>) {
+        match event {
+            Event::Decided { job, outcome } => {
+                if self.verbosity == Verbosity::Quiet {
+                    return;
+                }
+                let (planned_name, threshold, trials) = self
+                    .cases
+                    .get(job.case)
+                    .cloned()
+                    .unwrap_or_else(|| (job.test_case_id.clone(), self.threshold, 1));
+                let trial = trial_report(job.trial, outcome, threshold);
+                let name = match &outcome.result {
+                    TrialResult::Finished(run) => run
+                        .test_case
+                        .as_ref()
+                        .and_then(|c| c.name.clone())
+                        .unwrap_or(planned_name),
+                    _ => planned_name,
+                };
+                let duration = trial.duration_ms.map(Duration::from_millis);
+                let line = terminal::decided_line(
+                    &name,
+                    trial.status,
+                    trial.score,
+                    threshold,
+                    duration,
+                    Some((job.trial, trials)),
+                    self.style,
+                );
+                let mut out = std::io::stdout().lock();
+                let _ = writeln!(out, "{line}");
+                let _ = out.flush();
+            }
+            Event::Heartbeat { pending, elapsed } if self.verbosity > Verbosity::Quiet => {
+                eprintln!("{}", terminal::heartbeat_line(*pending, *elapsed));
+            }
+            Event::RunCreated { job, run_id } if self.verbosity >= Verbosity::Verbose => eprintln!(
+                "created run {} for test case {} (trial {})",
+                terminal::sanitize(run_id, false),
+                terminal::sanitize(&job.test_case_id, false),
+                job.trial + 1
+            ),
+            Event::Retrying { job, error, after } if self.verbosity >= Verbosity::Verbose => eprintln!(
+                "retrying a request for test case {} in {}: {}",
+                terminal::sanitize(&job.test_case_id, false),
+                terminal::fmt_duration(*after),
+                terminal::sanitize(&error.to_string(), false)
+            ),
+            _ => {}
+        }
+    }
+}
+
+/// Prints the result of `--dry-run`.
+pub fn print_dry_run(result: &DryRun) {
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(terminal::dry_run(result).as_bytes());
+    let _ = out.flush();
+}
