@@ -162,24 +162,24 @@ pub struct EnvBinding {
 }
 
 /// Every environment variable the CLI reads, with the option it backs. Derived from the clap
-/// definitions so it cannot drift from them; the action.yml test reads this.
+/// definitions so it cannot drift from them; the action.yml and README tests read this. Hidden
+/// options (benchmark knobs) are left out, except the one that carries the positional IDs.
 pub fn env_bindings() -> Vec<EnvBinding> {
     let command = Args::command();
     let mut out: Vec<EnvBinding> = command
         .get_arguments()
+        .filter(|arg| !arg.is_hide_set() || arg.get_id() == "test_case_ids_env")
         .filter_map(|arg| {
             let var = arg.get_env()?.to_str()?.to_owned();
             let option = match arg.get_long() {
+                Some("test-case-ids") => "TEST_CASE_ID".to_owned(),
                 Some(long) => format!("--{long}"),
                 None => arg.get_id().to_string(),
             };
             Some(EnvBinding { option, var })
         })
         .collect();
-    out.push(EnvBinding {
-        option: "(environment only)".into(),
-        var: API_KEY_VAR.into(),
-    });
+    out.push(EnvBinding { option: "(environment only)".into(), var: API_KEY_VAR.into() });
     out
 }
 
@@ -233,6 +233,7 @@ mod tests {
         ] {
             assert!(vars.iter().any(|v| v == var), "{var} missing");
         }
+        assert!(!vars.iter().any(|v| v == "KAPSO_RATE_WINDOW"), "a benchmark knob is not a user option");
     }
 
     #[test]
