@@ -1,0 +1,67 @@
+//! Keeps the README honest: its two front-door commands, every option and variable, and every
+//! exit code must match the binary.
+
+use kapso_gate::cli::env_bindings;
+use kapso_gate::exit::Exit;
+
+const README: &str = include_str!("../README.md");
+const CI_RUN: &str = include_str!("../.ci/run");
+
+#[test]
+fn front_door_has_exactly_the_demo_and_the_test_command() {
+    let block = README.split("```").nth(1).expect("a code block near the top");
+    let commands: Vec<&str> = block
+        .lines()
+        .skip(1)
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .collect();
+    assert_eq!(
+        commands,
+        vec!["cargo run --example demo", "cargo test --workspace"],
+        "{block}"
+    );
+    let first_heading_after = README.find("## ").expect("sections");
+    assert!(
+        README.find("```").expect("block") < first_heading_after,
+        "the commands come before any section"
+    );
+}
+
+#[test]
+fn ci_runs_the_readme_test_command() {
+    assert!(CI_RUN.lines().any(|l| l.trim() == "cargo test --workspace"), "{CI_RUN}");
+    assert!(CI_RUN.contains("cargo fmt --all --check") && CI_RUN.contains("-D warnings"));
+}
+
+#[test]
+fn every_option_and_variable_is_documented() {
+    for binding in env_bindings() {
+        assert!(
+            README.contains(&format!("`{}`", binding.var)),
+            "README does not mention `{}`",
+            binding.var
+        );
+        if binding.option.starts_with("--") {
+            assert!(
+                README.contains(&format!("`{}", binding.option)),
+                "README does not mention `{}`",
+                binding.option
+            );
+        }
+    }
+}
+
+#[test]
+fn every_exit_code_is_documented_in_readme_and_help() {
+    let help = std::process::Command::new(env!("CARGO_BIN_EXE_kapso-gate"))
+        .arg("--help")
+        .env_clear()
+        .output()
+        .expect("help runs");
+    let help = String::from_utf8_lossy(&help.stdout);
+    for exit in Exit::ALL {
+        let row = format!("| {} | `{}` |", exit.code(), exit.name());
+        assert!(README.contains(&row), "README lacks the row starting {row:?}");
+        assert!(help.contains(exit.meaning()), "--help lacks exit {}", exit.code());
+    }
+}
