@@ -179,7 +179,10 @@ pub fn env_bindings() -> Vec<EnvBinding> {
             Some(EnvBinding { option, var })
         })
         .collect();
-    out.push(EnvBinding { option: "(environment only)".into(), var: API_KEY_VAR.into() });
+    out.push(EnvBinding {
+        option: "(environment only)".into(),
+        var: API_KEY_VAR.into(),
+    });
     out
 }
 
@@ -233,7 +236,10 @@ mod tests {
         ] {
             assert!(vars.iter().any(|v| v == var), "{var} missing");
         }
-        assert!(!vars.iter().any(|v| v == "KAPSO_RATE_WINDOW"), "a benchmark knob is not a user option");
+        assert!(
+            !vars.iter().any(|v| v == "KAPSO_RATE_WINDOW"),
+            "a benchmark knob is not a user option"
+        );
     }
 
     #[test]

@@ -241,6 +241,7 @@ fn case_reports(
                 case: planned.clone(),
                 threshold: policy.threshold,
                 blocking: policy.blocking,
+                note: policy.note.clone(),
             };
             let mut case = build::case_report(&spec, trials, settings.aggregate, name);
             let baseline = settings.baseline.as_ref().and_then(|b| b.score(&planned.id));
@@ -409,6 +410,7 @@ fn gate_failure(info: &RunInfo, settings: &Settings, known: Vec<PlannedCase>, ex
                 case,
                 threshold: policy.threshold,
                 blocking: policy.blocking,
+                note: policy.note.clone(),
             };
             let trial = report::TrialReport {
                 trial: 0,

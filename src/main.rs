@@ -16,6 +16,12 @@ use std::process::ExitCode;
 use tokio::sync::watch;
 
 fn main() -> ExitCode {
+    let env = Env::from_process();
+    if env.github_actions {
+        if let Some(key) = env.api_key.as_deref().map(str::trim).filter(|k| !k.is_empty()) {
+            print!("{}", output::github::add_mask(key));
+        }
+    }
     let args = match Args::try_parse() {
         Ok(args) => args,
         Err(error) => {
@@ -23,12 +29,13 @@ fn main() -> ExitCode {
             return ExitCode::from(if error.use_stderr() { Exit::Usage.code() } else { 0 });
         }
     };
-    let env = Env::from_process();
     let outputs = Outputs::from_args(&args, &env);
     let settings = match Inputs::read(&args).and_then(|inputs| Settings::resolve_with(&args, &env, &inputs)) {
         Ok(settings) => settings,
         Err(error) => {
             eprintln!("kapso-gate: error: {error}");
+            let report = output::usage_failure_report(&error.to_string(), &args);
+            finish(&report, &outputs, &env);
             return ExitCode::from(Exit::Usage.code());
         }
     };
@@ -45,10 +52,20 @@ fn main() -> ExitCode {
         return ExitCode::from(result.exit.code());
     }
     let report = runtime.block_on(run(&settings, &env));
-    for problem in output::write_files(&report, &outputs) {
+    finish(&report, &outputs, &env);
+    ExitCode::from(report.exit_code)
+}
+
+/// GitHub annotations (after the summary) and every report file, on every exit path.
+fn finish(report: &report::Report, outputs: &Outputs, env: &Env) {
+    if env.github_actions {
+        let mut stdout = std::io::stdout().lock();
+        let _ = stdout.write_all(output::github_stdout(report).as_bytes());
+        let _ = stdout.flush();
+    }
+    for problem in output::write_files(report, outputs) {
         eprintln!("kapso-gate: error: {problem}");
     }
-    ExitCode::from(report.exit_code)
 }
 
 async fn run(settings: &Settings, env: &Env) -> report::Report {
@@ -61,13 +78,18 @@ async fn run(settings: &Settings, env: &Env) -> report::Report {
     let mut console = Console::new(settings, style);
     let mut observer = |progress: Progress<'_>| console.progress(settings, progress);
     let report = kapso_gate::run(settings, stop_rx, &mut observer).await;
-    print_summary(&report, style);
+    print_summary(&report, style, env.github_actions);
     report
 }
 
-fn print_summary(report: &report::Report, style: Style) {
+/// In GitHub Actions the summary quotes feedback, so it goes inside a stop-commands block.
+fn print_summary(report: &report::Report, style: Style, github: bool) {
+    let mut summary = terminal::summary(report, style);
+    if github {
+        summary = output::github_inert(&summary);
+    }
     let mut stdout = std::io::stdout().lock();
-    let _ = stdout.write_all(terminal::summary(report, style).as_bytes());
+    let _ = stdout.write_all(summary.as_bytes());
     let _ = stdout.flush();
 }
 

@@ -2,9 +2,17 @@
 //! workflow commands printed to stdout. Renderers are pure; this module does the writing, and is
 //! called by `main` on every exit path.
 
-use crate::cli::{Args, Env};
-use crate::report::Report;
-use std::path::PathBuf;
+use crate::cli::{Args, Env, DEFAULT_BASE_URL};
+use crate::client::StatsSnapshot;
+use crate::exit::Exit;
+use crate::report::build::{self, RunInfo};
+pub use crate::report::github;
+use crate::report::{json, junit, markdown, Report};
+use crate::verdict::Aggregate;
+use std::fs;
+use std::io::{self, Write as _};
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
 /// Every report destination, known even when the other options are invalid.
 #[derive(Debug, Clone, Default)]
@@ -26,8 +34,8 @@ impl Outputs {
     /// Reads the destinations from raw arguments, so that even a usage error can be reported.
     pub fn from_args(args: &Args, env: &Env) -> Outputs {
         Outputs {
-            json: args.json.clone(),
-            junit: args.junit.clone(),
+            json: args.json.clone().filter(|p| !p.as_os_str().is_empty()),
+            junit: args.junit.clone().filter(|p| !p.as_os_str().is_empty()),
             github: env.github_actions.then(|| GithubTargets {
                 step_summary: env.github_step_summary.clone(),
                 output: env.github_output.clone(),
@@ -37,6 +45,211 @@ impl Outputs {
 }
 
 /// Writes every file report. Returns one message per destination that could not be written.
-pub fn write_files(_report: &Report, _outputs: &Outputs) -> Vec<String> {
-    Vec::new()
+/// The JSON and JUnit files are replaced atomically; the GitHub files are appended to, as
+/// GitHub's file commands require. `json-report` is announced only when the JSON was written.
+pub fn write_files(report: &Report, outputs: &Outputs) -> Vec<String> {
+    let mut problems = Vec::new();
+    let mut json_written: Option<&Path> = None;
+    if let Some(path) = &outputs.json {
+        match write_atomically(path, &json::render(report)) {
+            Ok(()) => json_written = Some(path),
+            Err(error) => problems.push(format!(
+                "could not write the JSON report to {}: {error}",
+                path.display()
+            )),
+        }
+    }
+    if let Some(path) = &outputs.junit {
+        if let Err(error) = write_atomically(path, &junit::render(report)) {
+            problems.push(format!(
+                "could not write the JUnit report to {}: {error}",
+                path.display()
+            ));
+        }
+    }
+    if let Some(targets) = &outputs.github {
+        if let Some(path) = &targets.step_summary {
+            let summary = markdown::render(report, markdown::GITHUB_SUMMARY_BUDGET);
+            if let Err(error) = append(path, &summary) {
+                problems.push(format!(
+                    "could not append the step summary to {}: {error}",
+                    path.display()
+                ));
+            }
+        }
+        if let Some(path) = &targets.output {
+            if let Err(error) = append(path, &github::outputs(report, json_written)) {
+                problems.push(format!(
+                    "could not append the step outputs to {}: {error}",
+                    path.display()
+                ));
+            }
+        }
+    }
+    problems
+}
+
+/// What the gate prints to stdout in GitHub Actions after its summary: annotations for the
+/// non-passing cases and their feedback in collapsible groups.
+pub fn github_stdout(report: &Report) -> String {
+    github::annotations(report)
+}
+
+/// Wraps `text` (untrusted lines, such as the terminal summary with its feedback) so that the
+/// GitHub runner takes none of its lines for a workflow command.
+pub fn github_inert(text: &str) -> String {
+    let token = loop {
+        let token = github::random_token();
+        if !text.contains(&token) {
+            break token;
+        }
+    };
+    let mut out = format!("::stop-commands::{token}\n{text}");
+    if !out.ends_with('\n') {
+        out.push('\n');
+    }
+    out.push_str(&format!("::{token}::\n"));
+    out
+}
+
+/// The report for invalid options: verdict `usage` (exit 2), no cases, and the message, so the
+/// JSON, JUnit and GitHub outputs still say what went wrong. Only what is safe to show is taken
+/// from the raw arguments: the base URL without credentials, query or fragment.
+pub fn usage_failure_report(message: &str, args: &Args) -> Report {
+    let now = SystemTime::now();
+    let threshold = args
+        .threshold
+        .as_deref()
+        .and_then(|t| t.trim().parse::<f64>().ok())
+        .filter(|t| t.is_finite() && *t >= 0.0)
+        .unwrap_or(DEFAULT_THRESHOLD);
+    let raw_url = args.base_url.as_deref().unwrap_or(DEFAULT_BASE_URL);
+    let base_url = match url::Url::parse(raw_url.trim()) {
+        Ok(mut url) => {
+            let _ = url.set_username("");
+            let _ = url.set_password(None);
+            url.set_query(None);
+            url.set_fragment(None);
+            url.to_string()
+        }
+        Err(_) => String::new(),
+    };
+    let info = RunInfo {
+        threshold,
+        aggregate: Aggregate::default(),
+        trials: 1,
+        base_url,
+        started_at: now,
+        finished_at: now,
+        requests: StatsSnapshot::default(),
+    };
+    build::report(
+        &info,
+        Vec::new(),
+        Some(message.to_owned()),
+        Some(Exit::Usage),
+        Vec::new(),
+    )
+}
+
+/// The threshold a usage-error report shows when `--threshold` is missing or invalid (the
+/// documented default; a config file's value is not read when the options are invalid).
+const DEFAULT_THRESHOLD: f64 = 0.8;
+
+/// Writes `contents` to a temporary file next to `path`, then renames it over `path`, so a
+/// reader never sees half a report. Creates missing parent directories.
+fn write_atomically(path: &Path, contents: &str) -> io::Result<()> {
+    let parent = path.parent().filter(|p| !p.as_os_str().is_empty());
+    if let Some(parent) = parent {
+        fs::create_dir_all(parent)?;
+    }
+    let file_name = path
+        .file_name()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "the path names no file"))?;
+    let mut temp_name = std::ffi::OsString::from(".");
+    temp_name.push(file_name);
+    temp_name.push(format!(".{}.tmp", std::process::id()));
+    let temp = path.with_file_name(temp_name);
+    let result = fs::write(&temp, contents).and_then(|()| fs::rename(&temp, path));
+    if result.is_err() {
+        let _ = fs::remove_file(&temp);
+    }
+    result
+}
+
+/// Appends `contents` to `path`, creating it (and its parent directories) when missing.
+fn append(path: &Path, contents: &str) -> io::Result<()> {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        fs::create_dir_all(parent)?;
+    }
+    let mut file = fs::OpenOptions::new().create(true).append(true).open(path)?;
+    file.write_all(contents.as_bytes())?;
+    file.flush()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[test]
+    fn usage_reports_hide_credentials() {
+        let args = Args::parse_from([
+            "kapso-gate",
+            "--threshold",
+            "nope",
+            "--base-url",
+            "https://user:pw@example.com/api?token=1#x",
+        ]);
+        let report = usage_failure_report("bad", &args);
+        assert_eq!(report.verdict, Exit::Usage);
+        assert_eq!(report.exit_code, 2);
+        assert_eq!(report.base_url, "https://example.com/api");
+        assert_eq!(report.threshold, DEFAULT_THRESHOLD);
+        assert_eq!(report.message.as_deref(), Some("bad"));
+        assert!(report.cases.is_empty());
+    }
+
+    #[test]
+    fn inert_blocks_end_with_their_token() {
+        let out = github_inert("::error::x");
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines.len(), 3);
+        let token = lines[0].strip_prefix("::stop-commands::").expect("opening line");
+        assert_eq!(lines[2], format!("::{token}::"));
+    }
+
+    #[test]
+    fn files_are_written_and_appended() {
+        let dir = std::env::temp_dir().join(format!("kapso-gate-output-{}", std::process::id()));
+        let outputs = Outputs {
+            json: Some(dir.join("a/b/report.json")),
+            junit: Some(dir.join("junit.xml")),
+            github: Some(GithubTargets {
+                step_summary: Some(dir.join("summary.md")),
+                output: Some(dir.join("output")),
+            }),
+        };
+        let args = Args::parse_from(["kapso-gate"]);
+        let report = usage_failure_report("no test cases selected", &args);
+        assert!(write_files(&report, &outputs).is_empty());
+        assert!(write_files(&report, &outputs).is_empty());
+        let read = |name: &str| fs::read_to_string(dir.join(name)).expect("written");
+        assert!(read("a/b/report.json").contains("\"verdict\": \"usage\""));
+        assert!(read("junit.xml").starts_with("<?xml"));
+        assert_eq!(
+            read("summary.md").matches("kapso-gate usage error (exit 2)").count(),
+            2,
+            "appended"
+        );
+        assert_eq!(read("output").matches("json-report<<").count(), 2);
+        let leftovers: Vec<_> = fs::read_dir(dir.join("a/b")).expect("dir").collect();
+        assert_eq!(leftovers.len(), 1, "no temporary files left behind");
+        let blocked = Outputs {
+            json: Some(dir.join("summary.md/report.json")),
+            ..Outputs::default()
+        };
+        assert_eq!(write_files(&report, &blocked).len(), 1);
+        let _ = fs::remove_dir_all(&dir);
+    }
 }

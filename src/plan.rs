@@ -146,6 +146,9 @@ pub async fn resolve(client: &KapsoClient, selection: Selection<'_>, deadline: I
     Ok(plan)
 }
 
+/// A dry-run check of one case: its name, or the exit it earns and why.
+pub type CaseCheck = Result<Option<String>, (Exit, String)>;
+
 /// Checks that each case exists (`GET /test_cases/{id}`), for `--dry-run`. Returns, per case,
 /// its name or why it cannot be run.
 pub async fn check_cases(
@@ -153,8 +156,8 @@ pub async fn check_cases(
     cases: &[PlannedCase],
     concurrency: usize,
     deadline: Instant,
-) -> Vec<Result<Option<String>, (Exit, String)>> {
-    let mut results: Vec<Option<Result<Option<String>, (Exit, String)>>> = vec![None; cases.len()];
+) -> Vec<CaseCheck> {
+    let mut results: Vec<Option<CaseCheck>> = vec![None; cases.len()];
     let mut tasks = tokio::task::JoinSet::new();
     let mut next = 0;
     while next < cases.len() || !tasks.is_empty() {

@@ -171,11 +171,17 @@ impl Settings {
         let config = inputs.config.clone().unwrap_or_default();
 
         let mut case_ids: Vec<String> = Vec::new();
-        let mut duplicates_dropped = collect_ids(
-            args.test_case_ids.iter().chain(args.test_case_ids_env.iter()),
-            &mut case_ids,
-            UsageError::BadCaseId,
-        )?;
+        // Arguments are IDs as given (so "a b" is refused, not split); the variable is a list.
+        let mut duplicates_dropped = 0;
+        for id in &args.test_case_ids {
+            ids::validate(id).map_err(UsageError::BadCaseId)?;
+            if case_ids.contains(id) {
+                duplicates_dropped += 1;
+            } else {
+                case_ids.push(id.clone());
+            }
+        }
+        duplicates_dropped += collect_ids(&args.test_case_ids_env, &mut case_ids, UsageError::BadCaseId)?;
         let mut suite_ids: Vec<String> = Vec::new();
         collect_ids(&args.suites, &mut suite_ids, UsageError::BadSuiteId)?;
         let mut agent_ids: Vec<String> = Vec::new();
@@ -313,16 +319,19 @@ impl Settings {
             threshold: entry.and_then(|e| e.threshold).unwrap_or(self.threshold),
             trials: entry.and_then(|e| e.trials).unwrap_or(self.trials),
             blocking: entry.and_then(|e| e.blocking).unwrap_or(true),
+            note: entry.and_then(|e| e.note.clone()).filter(|n| !n.trim().is_empty()),
         }
     }
 }
 
 /// What applies to one case after the config file's overrides.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct CasePolicy {
     pub threshold: f64,
     pub trials: u32,
     pub blocking: bool,
+    /// The config file's note for the case, shown in reports.
+    pub note: Option<String>,
 }
 
 fn parse_max_drop(raw: &str) -> Result<f64, UsageError> {
@@ -424,7 +433,8 @@ mod tests {
     fn ids_are_split_and_deduplicated_in_order() {
         let s = resolve(&[
             "b",
-            "a,b",
+            "a",
+            "b",
             "--test-case-ids",
             "c\na b",
             "--suite",
@@ -441,6 +451,10 @@ mod tests {
     #[test]
     fn bad_inputs_are_usage_errors() {
         assert!(matches!(resolve(&[]), Err(UsageError::EmptySelection)));
+        assert!(
+            matches!(resolve(&["a b"]), Err(UsageError::BadCaseId(_))),
+            "arguments are not split"
+        );
         assert!(matches!(
             resolve(&["a", "--threshold", "NaN"]),
             Err(UsageError::BadThreshold(_))

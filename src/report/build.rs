@@ -15,6 +15,7 @@ pub struct CaseSpec {
     pub case: PlannedCase,
     pub threshold: f64,
     pub blocking: bool,
+    pub note: Option<String>,
 }
 
 /// The invocation-wide facts the report records.
@@ -142,6 +143,7 @@ pub fn case_report(
         suite_name: spec.case.suite_name.clone(),
         status,
         blocking: spec.blocking,
+        note: spec.note.clone(),
         score,
         threshold: spec.threshold,
         reason,
@@ -176,6 +178,20 @@ pub fn report(
     }
     let verdict =
         forced_exit.unwrap_or_else(|| verdict::overall(cases.iter().filter(|c| c.blocking).map(|c| c.status)));
+    let all_quarantined = forced_exit.is_none() && !cases.is_empty() && cases.iter().all(|c| !c.blocking);
+    let verdict = if all_quarantined {
+        warnings.push(format!(
+            "every selected case is non-blocking (quarantined), so the gate cannot fail: {} of {} did not pass",
+            cases
+                .iter()
+                .filter(|c| c.status != crate::verdict::Status::Passed)
+                .count(),
+            cases.len()
+        ));
+        Exit::Passed
+    } else {
+        verdict
+    };
     Report {
         schema_version: SCHEMA_VERSION,
         tool: "kapso-gate".into(),
@@ -251,6 +267,7 @@ mod tests {
             },
             threshold: 0.8,
             blocking: true,
+            note: None,
         };
         let trials = vec![
             trial_report(0, &finished(Some(0.9)), 0.8),

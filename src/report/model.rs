@@ -3,7 +3,7 @@
 
 use crate::client::StatsSnapshot;
 use crate::exit::Exit;
-use crate::verdict::{Aggregate, Status};
+use crate::verdict::{fmt_score, Aggregate, Status};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -95,6 +95,8 @@ pub struct CaseReport {
     pub status: Status,
     /// False for quarantined cases: reported, never failing the gate.
     pub blocking: bool,
+    /// The config file's `note` for this case (for example why it is quarantined).
+    pub note: Option<String>,
     /// The case's score: the aggregate of its trials' scores.
     pub score: Option<f64>,
     pub threshold: f64,
@@ -119,6 +121,33 @@ pub struct CaseReport {
 }
 
 impl CaseReport {
+    /// Each trial's score (or status), when the case ran more than one trial.
+    pub fn trial_scores(&self) -> Option<String> {
+        (self.trials.len() > 1).then(|| {
+            self.trials
+                .iter()
+                .map(|t| t.score.map(fmt_score).unwrap_or_else(|| t.status.name().to_owned()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+    }
+
+    /// One line with what the score alone does not say: the trials and their spread, and the
+    /// change against the baseline. Every human-facing renderer shows it.
+    pub fn score_details(&self) -> Option<String> {
+        let mut parts = Vec::new();
+        if let Some(scores) = self.trial_scores() {
+            parts.push(format!("trials {scores}"));
+        }
+        if let Some(spread) = self.score_spread {
+            parts.push(format!("spread {}", fmt_score(spread)));
+        }
+        if let (Some(base), Some(delta)) = (self.baseline_score, self.delta) {
+            parts.push(format!("baseline {}, change {}", fmt_score(base), fmt_delta(delta)));
+        }
+        (!parts.is_empty()).then(|| parts.join("; "))
+    }
+
     /// What to call the case in human-facing output.
     pub fn display_name(&self) -> &str {
         self.name
@@ -150,5 +179,17 @@ impl Report {
         let mut cases: Vec<&CaseReport> = self.cases.iter().collect();
         cases.sort_by_key(|c| (c.status.severity_rank(), !c.blocking));
         cases
+    }
+}
+
+/// A signed score change: `+0.05`, `-0.1`, `0`.
+pub fn fmt_delta(delta: f64) -> String {
+    let text = fmt_score(delta.abs());
+    if text == "0" {
+        text
+    } else if delta < 0.0 {
+        format!("-{text}")
+    } else {
+        format!("+{text}")
     }
 }

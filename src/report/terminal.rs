@@ -146,7 +146,7 @@ pub fn summary(report: &Report, style: Style) -> String {
         );
     }
     if !cases.is_empty() {
-        let rows: Vec<[String; 5]> = cases
+        let rows: Vec<[String; 6]> = cases
             .iter()
             .map(|c| {
                 [
@@ -157,22 +157,25 @@ pub fn summary(report: &Report, style: Style) -> String {
                     c.duration_ms
                         .map(|ms| fmt_duration(Duration::from_millis(ms)))
                         .unwrap_or_else(|| "-".into()),
+                    row_details(c),
                 ]
             })
             .collect();
-        let header = ["STATUS", "CASE", "SCORE", "THRESHOLD", "DURATION"];
+        let with_details = rows.iter().any(|r| !r[5].is_empty());
+        let header = ["STATUS", "CASE", "SCORE", "THRESHOLD", "DURATION", "DETAILS"];
+        let columns = if with_details { 6 } else { 5 };
         let mut widths = header.map(|h| h.chars().count());
         for row in &rows {
             for (w, cell) in widths.iter_mut().zip(row) {
                 *w = (*w).max(cell.chars().count());
             }
         }
-        let line = |cells: &[String; 5]| {
+        let line = |cells: &[String; 6]| {
             let mut text = String::new();
-            for (i, (cell, w)) in cells.iter().zip(widths).enumerate() {
+            for (i, (cell, w)) in cells.iter().zip(widths).enumerate().take(columns) {
                 let pad = w.saturating_sub(cell.chars().count());
                 text.push_str(cell);
-                if i < 4 {
+                if i + 1 < columns {
                     text.push_str(&" ".repeat(pad + 2));
                 }
             }
@@ -212,6 +215,15 @@ pub fn summary(report: &Report, style: Style) -> String {
     out
 }
 
+/// The table's last column: trials, spread, baseline change, and the config note.
+fn row_details(case: &CaseReport) -> String {
+    let mut parts: Vec<String> = case.score_details().into_iter().collect();
+    if let Some(note) = &case.note {
+        parts.push(format!("note: {}", truncate(&sanitize(note, false), 80)));
+    }
+    parts.join("; ")
+}
+
 fn details(case: &CaseReport, style: Style) -> String {
     let mut out = String::new();
     let _ = writeln!(
@@ -244,7 +256,15 @@ fn details(case: &CaseReport, style: Style) -> String {
         let _ = writeln!(out, "  trials: {}{spread}", scores.join(", "));
     }
     if let (Some(base), Some(delta)) = (case.baseline_score, case.delta) {
-        let _ = writeln!(out, "  baseline: {} (change {:+.2})", fmt_score(base), delta);
+        let _ = writeln!(
+            out,
+            "  baseline: {} (change {})",
+            fmt_score(base),
+            super::model::fmt_delta(delta)
+        );
+    }
+    if let Some(note) = &case.note {
+        let _ = writeln!(out, "  note: {}", sanitize(note, false));
     }
     if let Some(reason) = &case.reason {
         let _ = writeln!(out, "  reason: {}", sanitize(reason, false));
@@ -348,11 +368,12 @@ pub fn dry_run(result: &crate::DryRun) -> String {
     };
     let _ = writeln!(
         out,
-        "\n{} cases, {} runs. A real run needs at least {} requests ({} lookups, one creation and one poll per run); under {budget} that takes at least {}, plus the runs' own duration.",
+        "\n{} cases, {} runs. A real run needs at least {} requests ({} lookup{}, one creation and one poll per run); under {budget} that takes at least {}, plus the runs' own duration.",
         result.cases.len(),
         result.runs,
         result.min_requests,
         result.lookups,
+        if result.lookups == 1 { "" } else { "s" },
         fmt_duration(result.min_time)
     );
     let _ = writeln!(

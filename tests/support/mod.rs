@@ -58,8 +58,119 @@ pub fn read(path: &Path) -> String {
 
 /// A fresh temporary directory for one test.
 pub fn temp_dir(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("kapso-gate-test-{name}-{}-{:?}", std::process::id(), Instant::now()));
+    let dir = std::env::temp_dir().join(format!(
+        "kapso-gate-test-{name}-{}-{:?}",
+        std::process::id(),
+        Instant::now()
+    ));
     let dir = std::path::PathBuf::from(dir.to_string_lossy().replace([' ', '{', '}', ':'], "_"));
     std::fs::create_dir_all(&dir).expect("temp dir");
     dir
+}
+
+/// A gate process running in the background (for signal tests), with its output collected by
+/// reader threads so a full pipe never blocks it. Killed when dropped.
+#[derive(Debug)]
+pub struct Running {
+    child: std::process::Child,
+    started: Instant,
+    stdout: Option<std::thread::JoinHandle<String>>,
+    stderr: Option<std::thread::JoinHandle<String>>,
+}
+
+/// Starts `cmd` in the background with stdout and stderr captured.
+pub fn spawn(cmd: &mut Command) -> Running {
+    use std::io::Read;
+    let started = Instant::now();
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the kapso-gate binary starts");
+    let reader = |mut pipe: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            let _ = pipe.read_to_end(&mut bytes);
+            String::from_utf8_lossy(&bytes).into_owned()
+        })
+    };
+    let stdout = child.stdout.take().map(|p| reader(Box::new(p)));
+    let stderr = child.stderr.take().map(|p| reader(Box::new(p)));
+    Running {
+        child,
+        started,
+        stdout,
+        stderr,
+    }
+}
+
+impl Running {
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends `signal` (`INT`, `TERM`, `KILL`) to this process only, with `kill(1)`.
+    pub fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.pid().to_string())
+            .status()
+            .expect("kill(1) runs");
+        assert!(status.success(), "kill -{signal} {} failed", self.pid());
+    }
+
+    /// Waits for the process to exit. When it is still running after `limit`, kills it and
+    /// panics with what it printed: a hang is a failure, never a stuck test.
+    pub fn finish(mut self, limit: Duration) -> Finished {
+        let deadline = Instant::now() + limit;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().expect("waits for the gate") {
+                break Some(status);
+            }
+            if Instant::now() >= deadline {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                break None;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        let elapsed = self.started.elapsed();
+        let stdout = self.stdout.take().and_then(|h| h.join().ok()).unwrap_or_default();
+        let stderr = self.stderr.take().and_then(|h| h.join().ok()).unwrap_or_default();
+        let Some(status) = status else {
+            panic!("kapso-gate did not exit within {limit:?}\n--- stdout\n{stdout}\n--- stderr\n{stderr}");
+        };
+        Finished {
+            code: status.code().unwrap_or(-1),
+            stdout,
+            stderr,
+            elapsed,
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Runs `cmd` to completion, failing (instead of hanging) when it takes longer than `limit`.
+pub fn run_within(cmd: &mut Command, limit: Duration) -> Finished {
+    spawn(cmd).finish(limit)
+}
+
+/// Polls `condition` every 10 ms until it holds; panics with `what` after `limit`.
+pub fn wait_until(what: &str, limit: Duration, mut condition: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !condition() {
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {limit:?} waiting until {what}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
 }

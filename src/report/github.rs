@@ -1,0 +1,444 @@
+//! GitHub Actions workflow commands: the `::add-mask::` line, one `::error` annotation per
+//! non-passing case (the ten most important), the feedback of every non-passing case in a
+//! collapsible `::group::`, and the step outputs written to `$GITHUB_OUTPUT`.
+//!
+//! Untrusted text (names, feedback, errors, conversations) never reaches the start of a log
+//! line where the runner could take it for a command: inside commands it is escaped per
+//! GitHub's rules (data: `%`, `\r`, `\n`; properties also `:` and `,`), and multi-line blocks
+//! are wrapped in `::stop-commands::<token>` … `::<token>::` with an unguessable token. Control
+//! characters are made visible as in the terminal, since the log viewer renders ANSI escapes.
+//!
+//! Pure apart from the random tokens and delimiters, which tests can fix through the
+//! `*_with_token` variants.
+
+use super::model::{CaseReport, Report};
+use super::terminal::sanitize;
+use crate::verdict::{fmt_score, Status};
+use std::fmt::Write as _;
+use std::path::Path;
+
+/// GitHub shows at most this many error annotations per step (and as many warnings).
+pub const MAX_ANNOTATIONS: usize = 10;
+
+/// Every step output the gate writes, in the order it writes them. `action.yml` declares these.
+pub const OUTPUT_NAMES: &[&str] = &[
+    "verdict",
+    "exit-code",
+    "total",
+    "passed",
+    "failed",
+    "errored",
+    "rejected",
+    "incomplete",
+    "cancelled",
+    "json-report",
+];
+
+/// Longest feedback quoted in an annotation; the group below it and the reports have it all.
+const ANNOTATION_FEEDBACK_CHARS: usize = 2_000;
+/// Longest case name in a title.
+const TITLE_NAME_CHARS: usize = 120;
+
+/// Escapes the data (message) part of a workflow command.
+pub fn escape_data(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '%' => out.push_str("%25"),
+            '\r' => out.push_str("%0D"),
+            '\n' => out.push_str("%0A"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Escapes a property value (`title=...`) of a workflow command.
+pub fn escape_property(text: &str) -> String {
+    escape_data(text).replace(':', "%3A").replace(',', "%2C")
+}
+
+/// The command that makes the runner mask `secret` in every later log line.
+pub fn add_mask(secret: &str) -> String {
+    format!("::add-mask::{}\n", escape_data(secret))
+}
+
+/// 32 hex characters nobody can predict: std's `RandomState` is seeded from the operating
+/// system's randomness, mixed with the time, the process ID and a counter.
+pub fn random_token() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    let mut token = String::with_capacity(32);
+    for round in 0..2u8 {
+        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+        hasher.write_u128(nanos);
+        hasher.write_u32(std::process::id());
+        hasher.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
+        hasher.write_u8(round);
+        let _ = write!(token, "{:016x}", hasher.finish());
+    }
+    token
+}
+
+/// The non-passing cases that get an annotation, most important first (failed, errored,
+/// rejected, incomplete, cancelled; selection order within a status), and how many more
+/// there are. Blocking cases get `::error`, non-blocking ones `::warning`; each kind is capped
+/// at [`MAX_ANNOTATIONS`], and a gate-level message takes one of the error slots.
+pub fn annotated_cases(report: &Report) -> (Vec<&CaseReport>, usize) {
+    let mut errors: Vec<&CaseReport> = non_passing(report).filter(|c| c.blocking).collect();
+    let mut warnings: Vec<&CaseReport> = non_passing(report).filter(|c| !c.blocking).collect();
+    let error_slots = MAX_ANNOTATIONS - usize::from(gate_message(report).is_some());
+    let omitted = errors.len().saturating_sub(error_slots) + warnings.len().saturating_sub(MAX_ANNOTATIONS);
+    errors.truncate(error_slots);
+    warnings.truncate(MAX_ANNOTATIONS);
+    errors.extend(warnings);
+    (errors, omitted)
+}
+
+fn non_passing(report: &Report) -> impl Iterator<Item = &CaseReport> {
+    let mut cases: Vec<&CaseReport> = report.cases.iter().filter(|c| c.status != Status::Passed).collect();
+    cases.sort_by_key(|c| c.status.severity_rank());
+    cases.into_iter()
+}
+
+/// The gate-level problem worth an annotation of its own (usage error, suite not found, ...).
+fn gate_message(report: &Report) -> Option<&str> {
+    report
+        .message
+        .as_deref()
+        .filter(|_| report.verdict.code() != 0)
+        .filter(|m| !m.trim().is_empty())
+}
+
+/// Annotations and feedback groups for stdout, with a fresh token for the stop-commands blocks.
+pub fn annotations(report: &Report) -> String {
+    let token = loop {
+        let token = random_token();
+        if !mentions(report, &token) {
+            break token;
+        }
+    };
+    annotations_with_token(report, &token)
+}
+
+/// Whether any untrusted text of the report contains `needle`.
+fn mentions(report: &Report, needle: &str) -> bool {
+    report.message.as_deref().is_some_and(|m| m.contains(needle))
+        || report.cases.iter().any(|c| {
+            [
+                Some(c.test_case_id.as_str()),
+                c.name.as_deref(),
+                c.suite_id.as_deref(),
+                c.suite_name.as_deref(),
+                c.reason.as_deref(),
+                c.feedback.as_deref(),
+                c.error.as_deref(),
+                c.run_id.as_deref(),
+            ]
+            .into_iter()
+            .flatten()
+            .any(|text| text.contains(needle))
+        })
+}
+
+/// [`annotations`] with a given stop-commands token.
+pub fn annotations_with_token(report: &Report, token: &str) -> String {
+    let mut out = String::new();
+    if let Some(message) = gate_message(report) {
+        let title = format!("kapso-gate: {}", report.verdict.name());
+        let _ = writeln!(
+            out,
+            "::error title={}::{}",
+            escape_property(&title),
+            escape_data(&sanitize(message, true))
+        );
+    }
+    let (annotated, omitted) = annotated_cases(report);
+    for case in &annotated {
+        let level = if case.blocking { "error" } else { "warning" };
+        let _ = writeln!(
+            out,
+            "::{level} title={}::{}",
+            escape_property(&title(case)),
+            escape_data(&annotation_message(case))
+        );
+    }
+    if omitted > 0 {
+        let plural = if omitted == 1 { " is" } else { "s are" };
+        let _ = writeln!(
+            out,
+            "::notice title=kapso-gate::{omitted} more non-passing case{plural} not annotated (GitHub shows at most {MAX_ANNOTATIONS} per step): see the job summary or the JSON report"
+        );
+    }
+    for case in non_passing(report) {
+        let _ = writeln!(out, "::group::{}", escape_data(&title(case)));
+        let _ = writeln!(out, "::stop-commands::{token}");
+        out.push_str(&details(case));
+        let _ = writeln!(out, "::{token}::");
+        out.push_str("::endgroup::\n");
+    }
+    out
+}
+
+/// `kapso-gate: Refund (c1) failed, score 0.5 < 0.8`: names the case and its score.
+fn title(case: &CaseReport) -> String {
+    let name = truncate(&sanitize(case.display_name(), false), TITLE_NAME_CHARS);
+    let id = if case.display_name() == case.test_case_id {
+        String::new()
+    } else {
+        format!(
+            " ({})",
+            truncate(&sanitize(&case.test_case_id, false), TITLE_NAME_CHARS)
+        )
+    };
+    let score = match case.score {
+        Some(score) if score >= case.threshold => {
+            format!("score {} >= {}", fmt_score(score), fmt_score(case.threshold))
+        }
+        Some(score) => format!("score {} < {}", fmt_score(score), fmt_score(case.threshold)),
+        None => format!("no score, threshold {}", fmt_score(case.threshold)),
+    };
+    let blocking = if case.blocking { "" } else { " (non-blocking)" };
+    format!("kapso-gate: {name}{id} {}{blocking}, {score}", case.status.name())
+}
+
+/// The reason, the error, and the start of the judge's feedback.
+fn annotation_message(case: &CaseReport) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    if let Some(reason) = &case.reason {
+        parts.push(reason.clone());
+    }
+    if let Some(error) = case
+        .error
+        .as_deref()
+        .filter(|e| !case.reason.as_deref().unwrap_or_default().contains(e))
+    {
+        parts.push(format!("error: {error}"));
+    }
+    if let Some(details) = case.score_details() {
+        parts.push(details);
+    }
+    if let Some(feedback) = case.feedback.as_deref().map(str::trim).filter(|f| !f.is_empty()) {
+        let mut quoted = truncate(feedback, ANNOTATION_FEEDBACK_CHARS);
+        if quoted.len() < feedback.len() {
+            quoted
+                .push_str("\n(truncated: the full feedback is in the log group, the job summary and the JSON report)");
+        }
+        parts.push(quoted);
+    }
+    if parts.is_empty() {
+        parts.push(format!("test case {} {}", case.test_case_id, case.status.name()));
+    }
+    sanitize(&parts.join("\n\n"), true)
+}
+
+/// The multi-line block inside a group: untrusted, so the caller wraps it in stop-commands.
+fn details(case: &CaseReport) -> String {
+    let mut out = format!("test case: {}\n", case.test_case_id);
+    for (label, value) in [
+        ("name", case.name.as_deref()),
+        ("suite", case.suite_name.as_deref().or(case.suite_id.as_deref())),
+        ("run", case.run_id.as_deref()),
+        ("reason", case.reason.as_deref()),
+        ("error", case.error.as_deref()),
+        ("scores", case.score_details().as_deref()),
+        ("note", case.note.as_deref()),
+    ] {
+        if let Some(value) = value {
+            let _ = writeln!(out, "{label}: {value}");
+        }
+    }
+    if let Some(feedback) = case.feedback.as_deref().map(str::trim_end).filter(|f| !f.is_empty()) {
+        let _ = writeln!(out, "feedback:\n{feedback}");
+    }
+    // Sanitising drops `\r`, so the runner sees exactly the lines we count.
+    let mut out = sanitize(&out, true);
+    if !out.ends_with('\n') {
+        out.push('\n');
+    }
+    out
+}
+
+fn truncate(text: &str, max_chars: usize) -> String {
+    match text.char_indices().nth(max_chars) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_owned(),
+    }
+}
+
+/// Lines for `$GITHUB_OUTPUT`, each value in the multi-line-safe `name<<DELIMITER` form with a
+/// random delimiter. `json-report` is written only when the JSON report was.
+pub fn outputs(report: &Report, json_path: Option<&Path>) -> String {
+    outputs_with_token(report, json_path, &random_token())
+}
+
+/// [`outputs`] with a given delimiter token (lengthened where a value contains it).
+pub fn outputs_with_token(report: &Report, json_path: Option<&Path>, token: &str) -> String {
+    let c = &report.counts;
+    let mut values: Vec<(&str, String)> = vec![
+        ("verdict", report.verdict.name().to_owned()),
+        ("exit-code", report.exit_code.to_string()),
+        ("total", c.total.to_string()),
+        ("passed", c.passed.to_string()),
+        ("failed", c.failed.to_string()),
+        ("errored", c.errored.to_string()),
+        ("rejected", c.rejected.to_string()),
+        ("incomplete", c.incomplete.to_string()),
+        ("cancelled", c.cancelled.to_string()),
+    ];
+    if let Some(path) = json_path {
+        values.push(("json-report", path.to_string_lossy().into_owned()));
+    }
+    let mut out = String::new();
+    for (name, value) in values {
+        let mut delimiter = format!("ghadelimiter_{token}");
+        while value.contains(&delimiter) {
+            delimiter.push('_');
+        }
+        let _ = write!(out, "{name}<<{delimiter}\n{value}\n{delimiter}\n");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exit::Exit;
+    use crate::report::test_fixtures::{case, gate_failure, report};
+
+    #[test]
+    fn escaping_follows_the_runner() {
+        assert_eq!(escape_data("a%0Ab\r\n::error::x %25"), "a%250Ab%0D%0A::error::x %2525");
+        assert_eq!(escape_property("a:b,c%\n"), "a%3Ab%2Cc%25%0A");
+        assert_eq!(add_mask("kg-key"), "::add-mask::kg-key\n");
+    }
+
+    #[test]
+    fn tokens_are_long_hex_and_differ() {
+        let (a, b) = (random_token(), random_token());
+        assert_eq!(a.len(), 32);
+        assert!(a.chars().all(|c| c.is_ascii_hexdigit()));
+        assert_ne!(a, b);
+    }
+
+    #[test]
+    fn annotations_and_groups() {
+        let r = report(vec![case("c1", Status::Passed), case("c2", Status::Failed)]);
+        assert_eq!(
+            annotations_with_token(&r, "TOKEN"),
+            "::error title=kapso-gate%3A Case c2 (c2) failed%2C score 0.5 < 0.8::score 0.5 is below the threshold 0.8%0A%0AWrong hours.\n\
+             ::group::kapso-gate: Case c2 (c2) failed, score 0.5 < 0.8\n\
+             ::stop-commands::TOKEN\n\
+             test case: c2\n\
+             name: Case c2\n\
+             run: run-c2\n\
+             reason: score 0.5 is below the threshold 0.8\n\
+             feedback:\n\
+             Wrong hours.\n\
+             ::TOKEN::\n\
+             ::endgroup::\n"
+        );
+        assert_eq!(
+            annotations_with_token(&report(vec![case("c1", Status::Passed)]), "T"),
+            ""
+        );
+    }
+
+    #[test]
+    fn gate_message_is_annotated() {
+        let r = gate_failure(Exit::Usage, "no test cases selected:\n::error::x");
+        assert_eq!(
+            annotations_with_token(&r, "T"),
+            "::error title=kapso-gate%3A usage::no test cases selected:%0A::error::x\n"
+        );
+    }
+
+    #[test]
+    fn hostile_text_stays_data() {
+        let mut bad = case("c1", Status::Errored);
+        bad.name = Some("x\n::error::x %0A %25 | <script> ]]> \u{0}\u{1b}[31m 🎉 \u{202e}مرحبا".into());
+        bad.feedback = Some(format!("line\r\n::error::x\n::endgroup::\n%0A{}", "y".repeat(200_000)));
+        bad.error = Some("crash\n::warning::w".into());
+        let r = report(vec![bad]);
+        let out = annotations_with_token(&r, "TOKEN");
+        let mut inside = false;
+        for line in out.lines() {
+            if line == "::stop-commands::TOKEN" {
+                inside = true;
+            } else if line == "::TOKEN::" {
+                inside = false;
+            } else if !inside {
+                assert!(
+                    line.starts_with("::error title=kapso-gate%3A x ↵ %3A%3Aerror%3A%3Ax %250A %2525 | <script> ]]> \\u{0}\\u{1b}[31m 🎉 \\u{202e}مرحبا (c1) errored%2C no score%2C threshold 0.8::Kapso reported an error: boom%0A%0Aerror: crash%0A::warning::w%0A%0Aline%0A::error::x%0A::endgroup::%0A%250Ayyy")
+                        || line == "::group::kapso-gate: x ↵ ::error::x %250A %2525 | <script> ]]> \\u{0}\\u{1b}[31m 🎉 \\u{202e}مرحبا (c1) errored, no score, threshold 0.8"
+                        || line == "::endgroup::",
+                    "{line:.300}"
+                );
+            }
+        }
+        assert!(!inside);
+        assert!(!out.contains('\u{1b}') && !out.contains('\r') && !out.contains('\0'));
+        let annotation = out.lines().next().unwrap_or_default();
+        assert!(
+            annotation.len() < 3_000,
+            "the annotation quotes the start of the feedback"
+        );
+        assert!(annotation
+            .ends_with("(truncated: the full feedback is in the log group, the job summary and the JSON report)"));
+        assert!(out.len() > 200_000, "the group has the whole feedback");
+    }
+
+    #[test]
+    fn at_most_ten_errors_in_importance_order() {
+        let mut cases: Vec<CaseReport> = (0..6).map(|i| case(&format!("i{i}"), Status::Incomplete)).collect();
+        cases.extend((0..6).map(|i| case(&format!("f{i}"), Status::Failed)));
+        cases.push(case("e0", Status::Errored));
+        let mut quarantined = case("q0", Status::Failed);
+        quarantined.blocking = false;
+        cases.push(quarantined);
+        let r = report(cases);
+        let (annotated, omitted) = annotated_cases(&r);
+        let ids: Vec<&str> = annotated.iter().map(|c| c.test_case_id.as_str()).collect();
+        assert_eq!(ids, ["f0", "f1", "f2", "f3", "f4", "f5", "e0", "i0", "i1", "i2", "q0"]);
+        assert_eq!(omitted, 3);
+        let out = annotations_with_token(&r, "T");
+        assert_eq!(out.lines().filter(|l| l.starts_with("::error ")).count(), 10);
+        assert_eq!(out.lines().filter(|l| l.starts_with("::warning ")).count(), 1);
+        assert!(out.contains("::notice title=kapso-gate::3 more non-passing cases are not annotated (GitHub shows at most 10 per step): see the job summary or the JSON report\n"));
+        assert_eq!(
+            out.matches("::group::").count(),
+            14,
+            "every non-passing case has a group"
+        );
+    }
+
+    #[test]
+    fn outputs_use_delimiters() {
+        let r = report(vec![case("c1", Status::Passed), case("c2", Status::Failed)]);
+        assert_eq!(
+            outputs_with_token(&r, Some(Path::new("out/ghadelimiter_T.json")), "T"),
+            "verdict<<ghadelimiter_T\nfailed\nghadelimiter_T\n\
+             exit-code<<ghadelimiter_T\n1\nghadelimiter_T\n\
+             total<<ghadelimiter_T\n2\nghadelimiter_T\n\
+             passed<<ghadelimiter_T\n1\nghadelimiter_T\n\
+             failed<<ghadelimiter_T\n1\nghadelimiter_T\n\
+             errored<<ghadelimiter_T\n0\nghadelimiter_T\n\
+             rejected<<ghadelimiter_T\n0\nghadelimiter_T\n\
+             incomplete<<ghadelimiter_T\n0\nghadelimiter_T\n\
+             cancelled<<ghadelimiter_T\n0\nghadelimiter_T\n\
+             json-report<<ghadelimiter_T_\nout/ghadelimiter_T.json\nghadelimiter_T_\n"
+        );
+        let text = outputs_with_token(&r, Some(Path::new("r.json")), "T");
+        let names: Vec<&str> = text
+            .lines()
+            .filter_map(|l| l.split_once("<<").map(|(name, _)| name))
+            .collect();
+        assert_eq!(names, OUTPUT_NAMES);
+        assert!(!outputs(&r, None).contains("json-report"));
+    }
+}

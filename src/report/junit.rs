@@ -1,0 +1,530 @@
+//! The JUnit XML report, in the dialect Jenkins, GitLab, CircleCI and most other CI test UIs
+//! read: `<testsuites>` holding one `<testsuite>` per Kapso suite (cases given by ID go in one
+//! named `kapso-gate`), one `<testcase>` per case.
+//!
+//! Mapping: `failed` and `errored` → `<failure>` with the feedback (and Kapso's error) as text;
+//! `rejected`, `incomplete` and `cancelled` → `<error>` with the reason; a non-blocking
+//! (quarantined) case that did not pass → `<skipped>`, because it does not fail the gate and a
+//! `<failure>` would turn the CI's test view red anyway. Score, threshold and run ID are
+//! `<properties>` of the test case (as pytest writes them) and repeated as the first lines of
+//! `<system-out>`, followed by the conversation, for UIs that ignore per-case properties.
+//!
+//! Always well-formed XML 1.0: text and attributes are entity-escaped (no CDATA, so `]]>` is
+//! plain text), and characters XML 1.0 forbids are replaced by a visible `\u{..}` escape.
+
+use super::model::{fmt_delta, CaseReport, Report};
+use crate::verdict::{fmt_score, Status};
+use serde_json::Value;
+use std::fmt::Write as _;
+
+/// The `<testsuite>` (and `classname`) of cases that belong to no Kapso suite.
+pub const AD_HOC_SUITE: &str = "kapso-gate";
+const AD_HOC_CLASSNAME: &str = "kapso";
+
+/// The JUnit XML document for `report`.
+pub fn render(report: &Report) -> String {
+    let suites = group_by_suite(report);
+    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    let total = tally(report.cases.iter());
+    let _ = writeln!(
+        out,
+        "<testsuites name=\"kapso-gate\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\" time=\"{}\" timestamp=\"{}\">",
+        total.tests,
+        total.failures,
+        total.errors,
+        total.skipped,
+        seconds(report.duration_ms),
+        attr(&report.started_at)
+    );
+    for (name, cases) in &suites {
+        render_suite(&mut out, report, &one_line(name), cases);
+    }
+    if suites.is_empty() {
+        render_suite(&mut out, report, AD_HOC_SUITE, &[]);
+    }
+    out.push_str("</testsuites>\n");
+    out
+}
+
+/// Cases grouped by suite, suites in order of first appearance.
+fn group_by_suite(report: &Report) -> Vec<(String, Vec<&CaseReport>)> {
+    let mut suites: Vec<(Option<&str>, String, Vec<&CaseReport>)> = Vec::new();
+    for case in &report.cases {
+        let key = case.suite_id.as_deref();
+        match suites.iter_mut().find(|(k, _, _)| *k == key) {
+            Some((_, _, cases)) => cases.push(case),
+            None => suites.push((key, suite_name(case).unwrap_or(AD_HOC_SUITE).to_owned(), vec![case])),
+        }
+    }
+    suites.into_iter().map(|(_, name, cases)| (name, cases)).collect()
+}
+
+fn suite_name(case: &CaseReport) -> Option<&str> {
+    case.suite_name
+        .as_deref()
+        .filter(|n| !n.trim().is_empty())
+        .or(case.suite_id.as_deref())
+}
+
+#[derive(Debug, Default)]
+struct Tally {
+    tests: usize,
+    failures: usize,
+    errors: usize,
+    skipped: usize,
+    time_ms: u64,
+}
+
+fn tally<'a>(cases: impl Iterator<Item = &'a CaseReport>) -> Tally {
+    let mut t = Tally::default();
+    for case in cases {
+        t.tests += 1;
+        t.time_ms += case.duration_ms.unwrap_or(0);
+        match outcome(case) {
+            Outcome::Passed => {}
+            Outcome::Failure => t.failures += 1,
+            Outcome::Error => t.errors += 1,
+            Outcome::Skipped => t.skipped += 1,
+        }
+    }
+    t
+}
+
+enum Outcome {
+    Passed,
+    Failure,
+    Error,
+    Skipped,
+}
+
+fn outcome(case: &CaseReport) -> Outcome {
+    match case.status {
+        Status::Passed => Outcome::Passed,
+        _ if !case.blocking => Outcome::Skipped,
+        Status::Failed | Status::Errored => Outcome::Failure,
+        Status::Rejected | Status::Incomplete | Status::Cancelled => Outcome::Error,
+    }
+}
+
+fn render_suite(out: &mut String, report: &Report, name: &str, cases: &[&CaseReport]) {
+    let t = tally(cases.iter().copied());
+    let _ = writeln!(
+        out,
+        "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\" time=\"{}\" timestamp=\"{}\">",
+        attr(name),
+        t.tests,
+        t.failures,
+        t.errors,
+        t.skipped,
+        seconds(t.time_ms),
+        attr(&report.started_at)
+    );
+    out.push_str("    <properties>\n");
+    property(out, 6, "verdict", report.verdict.name());
+    property(out, 6, "exit_code", &report.exit_code.to_string());
+    property(out, 6, "threshold", &fmt_score(report.threshold));
+    property(out, 6, "tool_version", &report.version);
+    if let Some(message) = &report.message {
+        property(out, 6, "message", message);
+    }
+    out.push_str("    </properties>\n");
+    for case in cases {
+        render_case(out, case);
+    }
+    if let Some(message) = &report.message {
+        let _ = writeln!(out, "    <system-err>{}</system-err>", text(message));
+    }
+    out.push_str("  </testsuite>\n");
+}
+
+fn render_case(out: &mut String, case: &CaseReport) {
+    let classname = suite_name(case).unwrap_or(AD_HOC_CLASSNAME);
+    let _ = writeln!(
+        out,
+        "    <testcase classname=\"{}\" name=\"{}\" time=\"{}\">",
+        attr(&one_line(classname)),
+        attr(&one_line(&case_name(case))),
+        seconds(case.duration_ms.unwrap_or(0))
+    );
+    out.push_str("      <properties>\n");
+    property(out, 8, "test_case_id", &case.test_case_id);
+    property(out, 8, "status", case.status.name());
+    if let Some(score) = case.score {
+        property(out, 8, "score", &fmt_score(score));
+    }
+    property(out, 8, "threshold", &fmt_score(case.threshold));
+    if let Some(run_id) = &case.run_id {
+        property(out, 8, "run_id", run_id);
+    }
+    if !case.blocking {
+        property(out, 8, "blocking", "false");
+    }
+    if let Some(scores) = case.trial_scores() {
+        property(out, 8, "trial_scores", &scores);
+    }
+    if let Some(spread) = case.score_spread {
+        property(out, 8, "score_spread", &fmt_score(spread));
+    }
+    if let Some(base) = case.baseline_score {
+        property(out, 8, "baseline_score", &fmt_score(base));
+    }
+    if let Some(delta) = case.delta {
+        property(out, 8, "delta", &fmt_delta(delta));
+    }
+    if let Some(note) = &case.note {
+        property(out, 8, "note", note);
+    }
+    out.push_str("      </properties>\n");
+    let reason = case.reason.as_deref().unwrap_or(case.status.name());
+    match outcome(case) {
+        Outcome::Passed => {}
+        Outcome::Skipped => {
+            let _ = writeln!(
+                out,
+                "      <skipped message=\"{}\"/>",
+                attr(&match &case.note {
+                    Some(note) => format!("non-blocking ({note}): {}: {reason}", case.status.name()),
+                    None => format!("non-blocking: {}: {reason}", case.status.name()),
+                })
+            );
+        }
+        Outcome::Failure => {
+            let mut body = String::new();
+            if let Some(error) = &case.error {
+                let _ = writeln!(body, "Kapso error: {error}");
+            }
+            if let Some(feedback) = &case.feedback {
+                body.push_str(feedback);
+            }
+            let _ = writeln!(
+                out,
+                "      <failure message=\"{}\" type=\"{}\">{}</failure>",
+                attr(reason),
+                case.status.name(),
+                text(&body)
+            );
+        }
+        Outcome::Error => {
+            let _ = writeln!(
+                out,
+                "      <error message=\"{}\" type=\"{}\">{}</error>",
+                attr(reason),
+                case.status.name(),
+                text(reason)
+            );
+        }
+    }
+    let _ = writeln!(out, "      <system-out>{}</system-out>", text(&system_out(case)));
+    out.push_str("    </testcase>\n");
+}
+
+/// `Refund policy (tc_123)`: the name people know and the ID to look it up by.
+fn case_name(case: &CaseReport) -> String {
+    let name = case.display_name();
+    if name == case.test_case_id {
+        name.to_owned()
+    } else {
+        format!("{name} ({})", case.test_case_id)
+    }
+}
+
+/// Names are shown on one line by every CI; a newline in one would only garble the test list.
+fn one_line(text: &str) -> String {
+    text.replace("\r\n", " ").replace(['\n', '\r'], " ")
+}
+
+fn system_out(case: &CaseReport) -> String {
+    let mut out = format!("status: {}\n", case.status.name());
+    if !case.blocking {
+        out.push_str("blocking: false\n");
+    }
+    let score = case.score.map(fmt_score).unwrap_or_else(|| "-".into());
+    let _ = writeln!(out, "score: {score}\nthreshold: {}", fmt_score(case.threshold));
+    if let Some(run_id) = &case.run_id {
+        let _ = writeln!(out, "run_id: {run_id}");
+    }
+    if let Some(details) = case.score_details() {
+        let _ = writeln!(out, "details: {details}");
+    }
+    if let Some(note) = &case.note {
+        let _ = writeln!(out, "note: {note}");
+    }
+    if !case.blocking && case.status != Status::Passed {
+        if let Some(feedback) = &case.feedback {
+            let _ = writeln!(out, "feedback:\n{feedback}");
+        }
+    }
+    if let Some(conversation) = case.conversation.as_ref().filter(|c| !is_empty(c)) {
+        let _ = write!(out, "conversation:\n{}", conversation_text(conversation));
+    }
+    out
+}
+
+fn is_empty(value: &Value) -> bool {
+    match value {
+        Value::Null => true,
+        Value::Array(items) => items.is_empty(),
+        Value::Object(map) => map.is_empty(),
+        _ => false,
+    }
+}
+
+/// `role: content` per message when the conversation has that shape, pretty JSON otherwise.
+fn conversation_text(conversation: &Value) -> String {
+    let mut out = String::new();
+    let Some(messages) = conversation.as_array() else {
+        return serde_json::to_string_pretty(conversation).unwrap_or_default() + "\n";
+    };
+    for message in messages {
+        match (
+            message.get("role").and_then(Value::as_str),
+            message.get("content").and_then(Value::as_str),
+        ) {
+            (Some(role), Some(content)) => {
+                let _ = writeln!(out, "{role}: {content}");
+            }
+            _ => {
+                let _ = writeln!(out, "{message}");
+            }
+        }
+    }
+    out
+}
+
+fn property(out: &mut String, indent: usize, name: &str, value: &str) {
+    let _ = writeln!(
+        out,
+        "{:indent$}<property name=\"{}\" value=\"{}\"/>",
+        "",
+        attr(name),
+        attr(value)
+    );
+}
+
+/// Seconds with millisecond precision, as JUnit readers expect.
+fn seconds(ms: u64) -> String {
+    format!("{}.{:03}", ms / 1000, ms % 1000)
+}
+
+/// Escapes element text.
+pub fn text(raw: &str) -> String {
+    escape(raw, false)
+}
+
+/// Escapes an attribute value; newlines and tabs become character references so that
+/// attribute-value normalisation keeps them.
+pub fn attr(raw: &str) -> String {
+    escape(raw, true)
+}
+
+fn escape(raw: &str, attribute: bool) -> String {
+    let mut out = String::with_capacity(raw.len());
+    for c in raw.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            '\n' if attribute => out.push_str("&#10;"),
+            '\r' if attribute => out.push_str("&#13;"),
+            '\t' if attribute => out.push_str("&#9;"),
+            // Text would normalise `\r\n` to `\n` anyway; a reference keeps a lone `\r`.
+            '\r' => out.push_str("&#13;"),
+            '\n' | '\t' => out.push(c),
+            c if forbidden_in_xml(c) => {
+                let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Characters outside XML 1.0's `Char` production (surrogates cannot occur in a `str`).
+fn forbidden_in_xml(c: char) -> bool {
+    matches!(c, '\u{0}'..='\u{8}' | '\u{b}' | '\u{c}' | '\u{e}'..='\u{1f}' | '\u{fffe}' | '\u{ffff}')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exit::Exit;
+    use crate::report::test_fixtures::{case, gate_failure, report};
+
+    #[test]
+    fn escaping() {
+        assert_eq!(
+            text("a&b<c>d\"e'f ]]> \u{0}\u{1b}\u{fffe}\r\n\t🎉 مرحبا"),
+            "a&amp;b&lt;c&gt;d&quot;e&apos;f ]]&gt; \\u{0}\\u{1b}\\u{fffe}&#13;\n\t🎉 مرحبا"
+        );
+        assert_eq!(attr("l1\nl2\t\r"), "l1&#10;l2&#9;&#13;");
+        assert_eq!(seconds(12_500), "12.500");
+        assert_eq!(seconds(7), "0.007");
+    }
+
+    #[test]
+    fn one_suite_per_kapso_suite() {
+        let mut passed = case("c1", Status::Passed);
+        passed.suite_id = Some("s1".into());
+        passed.suite_name = Some("Support".into());
+        let failed = case("c2", Status::Failed);
+        let mut errored = case("c3", Status::Errored);
+        errored.conversation = None;
+        let rejected = case("c4", Status::Rejected);
+        let mut quarantined = case("c5", Status::Incomplete);
+        quarantined.blocking = false;
+        let r = report(vec![passed, failed, errored, rejected, quarantined]);
+        assert_eq!(
+            render(&r),
+            r#"<?xml version="1.0" encoding="UTF-8"?>
+<testsuites name="kapso-gate" tests="5" failures="2" errors="1" skipped="1" time="20.000" timestamp="2026-01-01T10:00:00.000Z">
+  <testsuite name="Support" tests="1" failures="0" errors="0" skipped="0" time="12.500" timestamp="2026-01-01T10:00:00.000Z">
+    <properties>
+      <property name="verdict" value="failed"/>
+      <property name="exit_code" value="1"/>
+      <property name="threshold" value="0.8"/>
+      <property name="tool_version" value="0.1.0"/>
+    </properties>
+    <testcase classname="Support" name="Case c1 (c1)" time="12.500">
+      <properties>
+        <property name="test_case_id" value="c1"/>
+        <property name="status" value="passed"/>
+        <property name="score" value="0.9"/>
+        <property name="threshold" value="0.8"/>
+        <property name="run_id" value="run-c1"/>
+      </properties>
+      <system-out>status: passed
+score: 0.9
+threshold: 0.8
+run_id: run-c1
+conversation:
+user: Hi
+assistant: Hello!
+</system-out>
+    </testcase>
+  </testsuite>
+  <testsuite name="kapso-gate" tests="4" failures="2" errors="1" skipped="1" time="25.000" timestamp="2026-01-01T10:00:00.000Z">
+    <properties>
+      <property name="verdict" value="failed"/>
+      <property name="exit_code" value="1"/>
+      <property name="threshold" value="0.8"/>
+      <property name="tool_version" value="0.1.0"/>
+    </properties>
+    <testcase classname="kapso" name="Case c2 (c2)" time="12.500">
+      <properties>
+        <property name="test_case_id" value="c2"/>
+        <property name="status" value="failed"/>
+        <property name="score" value="0.5"/>
+        <property name="threshold" value="0.8"/>
+        <property name="run_id" value="run-c2"/>
+      </properties>
+      <failure message="score 0.5 is below the threshold 0.8" type="failed">Wrong hours.</failure>
+      <system-out>status: failed
+score: 0.5
+threshold: 0.8
+run_id: run-c2
+conversation:
+user: Hi
+assistant: Hello!
+</system-out>
+    </testcase>
+    <testcase classname="kapso" name="Case c3 (c3)" time="12.500">
+      <properties>
+        <property name="test_case_id" value="c3"/>
+        <property name="status" value="errored"/>
+        <property name="threshold" value="0.8"/>
+        <property name="run_id" value="run-c3"/>
+      </properties>
+      <failure message="Kapso reported an error: boom" type="errored">Kapso error: boom
+</failure>
+      <system-out>status: errored
+score: -
+threshold: 0.8
+run_id: run-c3
+</system-out>
+    </testcase>
+    <testcase classname="kapso" name="Case c4 (c4)" time="0.000">
+      <properties>
+        <property name="test_case_id" value="c4"/>
+        <property name="status" value="rejected"/>
+        <property name="threshold" value="0.8"/>
+      </properties>
+      <error message="HTTP 404: test case not found" type="rejected">HTTP 404: test case not found</error>
+      <system-out>status: rejected
+score: -
+threshold: 0.8
+</system-out>
+    </testcase>
+    <testcase classname="kapso" name="Case c5 (c5)" time="0.000">
+      <properties>
+        <property name="test_case_id" value="c5"/>
+        <property name="status" value="incomplete"/>
+        <property name="threshold" value="0.8"/>
+        <property name="blocking" value="false"/>
+      </properties>
+      <skipped message="non-blocking: incomplete: deadline reached"/>
+      <system-out>status: incomplete
+blocking: false
+score: -
+threshold: 0.8
+</system-out>
+    </testcase>
+  </testsuite>
+</testsuites>
+"#
+        );
+    }
+
+    #[test]
+    fn a_gate_failure_still_gives_a_document() {
+        let r = gate_failure(Exit::Usage, "no test cases selected");
+        assert_eq!(
+            render(&r),
+            r#"<?xml version="1.0" encoding="UTF-8"?>
+<testsuites name="kapso-gate" tests="0" failures="0" errors="0" skipped="0" time="20.000" timestamp="2026-01-01T10:00:00.000Z">
+  <testsuite name="kapso-gate" tests="0" failures="0" errors="0" skipped="0" time="0.000" timestamp="2026-01-01T10:00:00.000Z">
+    <properties>
+      <property name="verdict" value="usage"/>
+      <property name="exit_code" value="2"/>
+      <property name="threshold" value="0.8"/>
+      <property name="tool_version" value="0.1.0"/>
+      <property name="message" value="no test cases selected"/>
+    </properties>
+    <system-err>no test cases selected</system-err>
+  </testsuite>
+</testsuites>
+"#
+        );
+    }
+
+    #[test]
+    fn hostile_text_keeps_the_document_well_formed() {
+        let hostile = "x\n::error::x %0A %25 | <script>alert(1)</script> ]]> \u{0}\u{1b} 🎉 \u{202e}مرحبا \u{ffff}";
+        let mut bad = case(hostile, Status::Failed);
+        bad.name = Some(hostile.into());
+        bad.suite_id = Some(hostile.into());
+        bad.feedback = Some(format!("{hostile}{}", "y".repeat(200_000)));
+        bad.conversation = Some(serde_json::json!([{"role": hostile, "content": hostile}, hostile]));
+        let mut errored = case("c2", Status::Errored);
+        errored.error = Some(hostile.into());
+        let xml = render(&report(vec![bad, errored]));
+        assert!(!xml.contains("<script>") && !xml.contains("]]>") && !xml.contains('\u{0}'));
+        let doc = roxmltree::Document::parse(&xml).expect("well-formed XML");
+        let case = doc
+            .descendants()
+            .find(|n| n.has_tag_name("testcase"))
+            .expect("a testcase");
+        let expected_name = hostile
+            .replace('\n', " ")
+            .replace('\u{0}', "\\u{0}")
+            .replace('\u{1b}', "\\u{1b}")
+            .replace('\u{ffff}', "\\u{ffff}");
+        assert_eq!(case.attribute("name"), Some(expected_name.as_str()));
+        assert_eq!(case.attribute("classname"), Some(expected_name.as_str()));
+        let failure = case.children().find(|n| n.has_tag_name("failure")).expect("failure");
+        let feedback = expected_name.replacen(' ', "\n", 1);
+        assert!(failure.text().unwrap_or_default().starts_with(&feedback));
+        assert_eq!(doc.descendants().filter(|n| n.has_tag_name("testcase")).count(), 2);
+    }
+}

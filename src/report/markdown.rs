@@ -1,0 +1,452 @@
+//! The GitHub step summary (Markdown): the verdict in one line, a table of every case
+//! (non-passing first), and each non-passing case's reason and feedback in a `<details>` block.
+//!
+//! Untrusted text never becomes markup: table cells and paragraphs are HTML-escaped and every
+//! Markdown-active character is backslash-escaped (so `|` cannot split a cell, and no link,
+//! image, autolink, emphasis or math can be formed); text inside HTML (`<summary>`) is
+//! HTML-escaped; feedback goes in a fenced code block whose fence is longer than any backtick
+//! run in it. Control characters and bidirectional overrides are made visible as in the
+//! terminal. The whole summary stays under a byte budget (GitHub drops summaries over 1 MiB):
+//! long feedback is truncated with a pointer to the JSON report.
+
+use super::github;
+use super::model::{CaseReport, Report};
+use super::terminal::{fmt_duration, sanitize};
+use crate::exit::Exit;
+use crate::verdict::{fmt_score, Status};
+use std::fmt::Write as _;
+use std::time::Duration;
+
+/// What the gate passes as `max_bytes`: GitHub's limit is 1 MiB per step; stay clear of it.
+pub const GITHUB_SUMMARY_BUDGET: usize = 1_000_000 - 16_384;
+/// Most feedback quoted per case, even when the budget would allow more.
+pub const FEEDBACK_CAP_BYTES: usize = 64 * 1024;
+/// Longest case name (in characters) shown in the table.
+const NAME_CHARS: usize = 200;
+/// Room kept for the lines that say something was left out.
+const OMISSION_RESERVE: usize = 300;
+
+/// The step summary for `report`, at most `max_bytes` long (as long as the fixed parts fit).
+pub fn render(report: &Report, max_bytes: usize) -> String {
+    let mut head = String::new();
+    let _ = writeln!(head, "### {}\n", headline(report));
+    if let Some(message) = report.message.as_deref().filter(|m| !m.trim().is_empty()) {
+        let _ = writeln!(head, "**Error:** {}\n", inline(message));
+    }
+    for warning in &report.warnings {
+        let _ = writeln!(head, "> ⚠️ {}\n", inline(warning));
+    }
+    let tail = footer(report);
+    let mut budget = max_bytes.saturating_sub(head.len() + tail.len() + OMISSION_RESERVE);
+
+    let cases = report.cases_by_importance();
+    let mut table = String::new();
+    if !cases.is_empty() {
+        let with_details = cases.iter().any(|c| !row_details(c).is_empty());
+        if with_details {
+            table.push_str(
+                "| Status | Case | Score | Threshold | Duration | Details |\n| --- | --- | ---: | ---: | ---: | --- |\n",
+            );
+        } else {
+            table.push_str("| Status | Case | Score | Threshold | Duration |\n| --- | --- | ---: | ---: | ---: |\n");
+        }
+        let mut shown = 0;
+        for case in &cases {
+            let row = row(case, with_details);
+            if table.len() + row.len() > budget {
+                break;
+            }
+            table.push_str(&row);
+            shown += 1;
+        }
+        if shown < cases.len() {
+            let _ = writeln!(
+                table,
+                "\n*{} more cases are left out to stay under GitHub's summary size limit: see the JSON report.*",
+                cases.len() - shown
+            );
+        }
+        table.push('\n');
+    }
+    budget = budget.saturating_sub(table.len());
+
+    let mut details = String::new();
+    let non_passing: Vec<&&CaseReport> = cases.iter().filter(|c| c.status != Status::Passed).collect();
+    for (i, case) in non_passing.iter().enumerate() {
+        match details_block(case, budget - details.len()) {
+            Some(block) => details.push_str(&block),
+            None => {
+                let _ = writeln!(
+                    details,
+                    "*The details of {} more cases are left out to stay under GitHub's summary size limit: see the JSON report.*\n",
+                    non_passing.len() - i
+                );
+                break;
+            }
+        }
+    }
+
+    let (_, not_annotated) = github::annotated_cases(report);
+    let mut out = head;
+    out.push_str(&table);
+    out.push_str(&details);
+    if not_annotated > 0 {
+        let _ = writeln!(
+            out,
+            "*{not_annotated} more non-passing case{} not annotated: GitHub shows at most {} annotations per step.*\n",
+            if not_annotated == 1 { " is" } else { "s are" },
+            github::MAX_ANNOTATIONS
+        );
+    }
+    out.push_str(&tail);
+    out
+}
+
+/// `❌ kapso-gate failed: 2 of 5 cases did not pass (exit 1)`.
+fn headline(report: &Report) -> String {
+    let c = &report.counts;
+    let mark = if report.exit_code == 0 { "✅" } else { "❌" };
+    let verdict = match report.verdict {
+        Exit::Usage => "usage error",
+        other => other.name(),
+    };
+    let code = report.exit_code;
+    let plural = if c.total == 1 { "" } else { "s" };
+    let non_blocking = if c.non_blocking > 0 {
+        format!(", {} non-blocking", c.non_blocking)
+    } else {
+        String::new()
+    };
+    if c.total == 0 {
+        format!("{mark} kapso-gate {verdict} (exit {code})")
+    } else if c.passed == c.total {
+        format!(
+            "{mark} kapso-gate {verdict}: all {} case{plural} passed{non_blocking} (exit {code})",
+            c.total
+        )
+    } else {
+        format!(
+            "{mark} kapso-gate {verdict}: {} of {} case{plural} did not pass{non_blocking} (exit {code})",
+            c.total - c.passed,
+            c.total
+        )
+    }
+}
+
+fn status_label(case: &CaseReport) -> String {
+    let mark = match case.status {
+        Status::Passed => "✅",
+        Status::Failed => "❌",
+        Status::Errored => "💥",
+        Status::Rejected => "⛔",
+        Status::Incomplete => "⏳",
+        Status::Cancelled => "🚫",
+    };
+    let blocking = if case.blocking { "" } else { " (non-blocking)" };
+    format!("{mark} {}{blocking}", case.status.name())
+}
+
+/// `Refund policy (tc_1)`, or the ID alone.
+fn case_label(case: &CaseReport) -> String {
+    let name = truncate_chars(case.display_name(), NAME_CHARS);
+    if case.display_name() == case.test_case_id {
+        name
+    } else {
+        format!("{name} ({})", truncate_chars(&case.test_case_id, NAME_CHARS))
+    }
+}
+
+/// Trials, spread, baseline change and the config note, for the optional Details column.
+fn row_details(case: &CaseReport) -> String {
+    let mut parts: Vec<String> = case.score_details().into_iter().collect();
+    if let Some(note) = &case.note {
+        parts.push(format!("note: {}", truncate_chars(note, NAME_CHARS)));
+    }
+    parts.join("; ")
+}
+
+fn row(case: &CaseReport, with_details: bool) -> String {
+    let score = case.score.map(fmt_score).unwrap_or_else(|| "-".into());
+    let duration = case
+        .duration_ms
+        .map(|ms| fmt_duration(Duration::from_millis(ms)))
+        .unwrap_or_else(|| "-".into());
+    let details = if with_details {
+        format!(" {} |", inline(&row_details(case)))
+    } else {
+        String::new()
+    };
+    format!(
+        "| {} | {} | {score} | {} | {duration} |{details}\n",
+        status_label(case),
+        inline(&case_label(case)),
+        fmt_score(case.threshold)
+    )
+}
+
+/// A `<details>` block with the reason, Kapso's error and the feedback, fitted into `room`
+/// bytes by truncating the feedback; `None` when even a stub does not fit.
+fn details_block(case: &CaseReport, room: usize) -> Option<String> {
+    let score = match case.score {
+        Some(s) => format!(", score {} (threshold {})", fmt_score(s), fmt_score(case.threshold)),
+        None => String::new(),
+    };
+    let mut head = format!(
+        "<details><summary>{}: {}{score}</summary>\n\n",
+        html(&status_label(case)),
+        html(&case_label(case))
+    );
+    if let Some(reason) = &case.reason {
+        let _ = writeln!(head, "{}\n", inline(reason));
+    }
+    if let Some(error) = case
+        .error
+        .as_deref()
+        .filter(|e| !case.reason.as_deref().is_some_and(|r| r.contains(e)))
+    {
+        let _ = writeln!(head, "**Kapso error:** {}\n", inline(error));
+    }
+    let foot = "</details>\n\n";
+    let fixed = head.len() + foot.len();
+    if fixed > room {
+        return None;
+    }
+    let mut out = head;
+    if let Some(feedback) = case
+        .feedback
+        .as_deref()
+        .map(str::trim_end)
+        .filter(|f| !f.trim().is_empty())
+    {
+        let feedback = sanitize(feedback, true);
+        let pointer_room = 200;
+        let limit = FEEDBACK_CAP_BYTES.min(room.saturating_sub(fixed + pointer_room + 64));
+        let shown = truncate_bytes(&feedback, limit);
+        let fence = "`".repeat(longest_backtick_run(shown).max(2) + 1);
+        let _ = writeln!(out, "{fence}text\n{shown}\n{fence}\n");
+        if shown.len() < feedback.len() {
+            let _ = writeln!(
+                out,
+                "*Feedback truncated: {} more bytes; the JSON report (`--json`) has all of it.*\n",
+                feedback.len() - shown.len()
+            );
+        }
+    }
+    out.push_str(foot);
+    (out.len() <= room).then_some(out)
+}
+
+fn footer(report: &Report) -> String {
+    let r = &report.requests;
+    format!(
+        "<sub>kapso-gate {} · threshold {} · {} · {} requests ({} retried, {} rate-limited)</sub>\n",
+        html(&report.version),
+        fmt_score(report.threshold),
+        fmt_duration(Duration::from_millis(report.duration_ms)),
+        r.sent,
+        r.retried,
+        r.rate_limited
+    )
+}
+
+/// Escapes one line of untrusted text for Markdown (a table cell or a paragraph): newlines
+/// and control characters become visible, HTML is escaped, and every character Markdown or
+/// GitHub could act on is backslash-escaped.
+pub fn inline(raw: &str) -> String {
+    let clean = sanitize(raw, false);
+    let mut out = String::with_capacity(clean.len() + 8);
+    for c in clean.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            '\\' | '`' | '*' | '_' | '[' | ']' | '(' | ')' | '!' | '#' | '~' | '$' | '|' | '{' | '}' | '+' | '-'
+            | '.' | ':' | '@' | '^' | '=' => {
+                out.push('\\');
+                out.push(c);
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Escapes one line of untrusted text for HTML (inside `<summary>`): a blank line would end
+/// the HTML block, so newlines go too.
+pub fn html(raw: &str) -> String {
+    let clean = sanitize(raw, false);
+    let mut out = String::with_capacity(clean.len() + 8);
+    for c in clean.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn longest_backtick_run(text: &str) -> usize {
+    let (mut longest, mut run) = (0, 0);
+    for c in text.chars() {
+        run = if c == '`' { run + 1 } else { 0 };
+        longest = longest.max(run);
+    }
+    longest
+}
+
+fn truncate_chars(text: &str, max_chars: usize) -> String {
+    match text.char_indices().nth(max_chars) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_owned(),
+    }
+}
+
+/// The longest prefix of `text` of at most `max_bytes`, cut at a character boundary.
+fn truncate_bytes(text: &str, max_bytes: usize) -> &str {
+    if text.len() <= max_bytes {
+        return text;
+    }
+    let mut cut = max_bytes;
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    &text[..cut]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::test_fixtures::{case, gate_failure, report};
+
+    const HOSTILE: &str =
+        "x\n::error::x %0A %25 | <script>alert(1)</script> ]]> \u{0}\u{1b} 🎉 \u{202e}مرحبا [a](http://e.vil) ![i](x) `c`";
+
+    #[test]
+    fn escaping() {
+        assert_eq!(
+            inline(HOSTILE),
+            "x ↵ \\:\\:error\\:\\:x %0A %25 \\| &lt;script&gt;alert\\(1\\)&lt;/script&gt; \\]\\]&gt; \\\\u\\{0\\}\\\\u\\{1b\\} 🎉 \\\\u\\{202e\\}مرحبا \\[a\\]\\(http\\://e\\.vil\\) \\!\\[i\\]\\(x\\) \\`c\\`"
+        );
+        assert_eq!(html("a<b>&\"'\nc"), "a&lt;b&gt;&amp;&quot;&#39; ↵ c");
+        assert_eq!(longest_backtick_run("a ``` b ````` c"), 5);
+        assert_eq!(truncate_bytes("é", 1), "");
+    }
+
+    #[test]
+    fn summary_of_a_failed_run() {
+        let r = report(vec![case("c1", Status::Passed), case("c2", Status::Failed)]);
+        assert_eq!(
+            render(&r, GITHUB_SUMMARY_BUDGET),
+            "### ❌ kapso-gate failed: 1 of 2 cases did not pass (exit 1)\n\
+             \n\
+             | Status | Case | Score | Threshold | Duration |\n\
+             | --- | --- | ---: | ---: | ---: |\n\
+             | ❌ failed | Case c2 \\(c2\\) | 0.5 | 0.8 | 12.5s |\n\
+             | ✅ passed | Case c1 \\(c1\\) | 0.9 | 0.8 | 12.5s |\n\
+             \n\
+             <details><summary>❌ failed: Case c2 (c2), score 0.5 (threshold 0.8)</summary>\n\
+             \n\
+             score 0\\.5 is below the threshold 0\\.8\n\
+             \n\
+             ```text\n\
+             Wrong hours.\n\
+             ```\n\
+             \n\
+             </details>\n\
+             \n\
+             <sub>kapso-gate 0.1.0 · threshold 0.8 · 20.0s · 0 requests (0 retried, 0 rate-limited)</sub>\n"
+        );
+    }
+
+    #[test]
+    fn summary_of_a_usage_error() {
+        let r = gate_failure(Exit::Usage, "--threshold \"x\" is not a finite number >= 0");
+        assert_eq!(
+            render(&r, GITHUB_SUMMARY_BUDGET),
+            "### ❌ kapso-gate usage error (exit 2)\n\
+             \n\
+             **Error:** \\-\\-threshold &quot;x&quot; is not a finite number &gt;\\= 0\n\
+             \n\
+             <sub>kapso-gate 0.1.0 · threshold 0.8 · 20.0s · 0 requests (0 retried, 0 rate-limited)</sub>\n"
+        );
+    }
+
+    #[test]
+    fn hostile_text_cannot_break_the_table() {
+        let mut bad = case("c1", Status::Errored);
+        bad.name = Some(HOSTILE.into());
+        bad.error = Some(HOSTILE.into());
+        bad.feedback = Some(format!("{HOSTILE}\n````\n</details>\n{}", "y".repeat(200_000)));
+        let r = report(vec![bad, case("c2", Status::Passed)]);
+        let md = render(&r, GITHUB_SUMMARY_BUDGET);
+        let rows: Vec<&str> = md.lines().filter(|l| l.starts_with("| ")).collect();
+        assert_eq!(rows.len(), 4, "header, separator and one row per case");
+        for row in &rows {
+            assert_eq!(unescaped_pipes(row), 6, "{row}");
+        }
+        assert!(!md.contains('\u{0}') && !md.contains('\u{1b}'));
+        let code_start = md.find("`````text").expect("a code block");
+        assert!(
+            !md[..code_start].contains("<script>"),
+            "outside code blocks HTML is escaped"
+        );
+        assert!(
+            md.contains("\n`````text\n"),
+            "the fence outgrows the feedback's backticks"
+        );
+        assert!(
+            md.contains("*Feedback truncated: "),
+            "200 KB of feedback is cut to the cap"
+        );
+        assert!(md.len() < FEEDBACK_CAP_BYTES + 5_000);
+        assert_eq!(
+            md.matches("</details>").count(),
+            2,
+            "the feedback's own tag stays in the code block"
+        );
+    }
+
+    /// The pipes that delimit cells: those not escaped by a backslash.
+    fn unescaped_pipes(row: &str) -> usize {
+        let (mut count, mut escaped) = (0, false);
+        for c in row.chars() {
+            match c {
+                '\\' if !escaped => escaped = true,
+                '|' if !escaped => count += 1,
+                _ => escaped = false,
+            }
+        }
+        count
+    }
+
+    #[test]
+    fn stays_under_the_budget() {
+        let cases: Vec<CaseReport> = (0..40)
+            .map(|i| {
+                let mut c = case(&format!("c{i}"), Status::Failed);
+                c.feedback = Some("z".repeat(100_000));
+                c
+            })
+            .collect();
+        let r = report(cases);
+        let md = render(&r, GITHUB_SUMMARY_BUDGET);
+        assert!(md.len() <= GITHUB_SUMMARY_BUDGET, "{}", md.len());
+        assert_eq!(
+            md.lines().filter(|l| l.starts_with("| ❌")).count(),
+            40,
+            "every case keeps its row"
+        );
+        assert!(md.contains("more cases are left out to stay under GitHub's summary size limit"));
+        assert!(
+            md.contains("*30 more non-passing cases are not annotated: GitHub shows at most 10 annotations per step.*")
+        );
+        let small = render(&r, 4_000);
+        assert!(small.len() <= 4_000, "{}", small.len());
+    }
+}
