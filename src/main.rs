@@ -102,7 +102,9 @@ async fn listen_for_signals(stop: watch::Sender<Option<Interrupt>>) {
     };
     let mut received: Option<Interrupt> = None;
     loop {
+        // Biased: when both are pending, SIGINT came first (the kernel delivers the lower number first).
         let interrupt = tokio::select! {
+            biased;
             _ = int.recv() => Interrupt::Sigint,
             _ = term.recv() => Interrupt::Sigterm,
         };

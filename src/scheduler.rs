@@ -332,7 +332,8 @@ fn handle(
                     );
                 }
                 let outcome = TrialOutcome {
-                    run_id: Some(run.id.clone()),
+                    // The run asked for, even if Kapso's answer names another.
+                    run_id: Some(run_id.clone().unwrap_or_else(|| run.id.clone())),
                     result: TrialResult::Finished(Box::new(run)),
                     created_at: slot.created_at,
                     seen_finished_at: Some(SystemTime::now()),
@@ -348,7 +349,7 @@ fn handle(
                     slot.last_unfinished_poll = Some(now);
                 }
                 slot.phase = Phase::Running {
-                    run_id: run.id,
+                    run_id: run_id.clone().unwrap_or(run.id),
                     due: now + delay,
                 };
             }

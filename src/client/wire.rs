@@ -264,6 +264,7 @@ pub fn sanitise(text: &str, max: usize) -> String {
         }
         for c in word.chars() {
             if count >= max {
+                out.truncate(out.trim_end().len());
                 out.push_str("...");
                 return out;
             }

@@ -1,0 +1,919 @@
+//! Issue 7, "Hardening", end to end: the real `kapso-gate` binary against kapso-sim when the CI
+//! job is cancelled, re-run with a state file, redirected, answered by a hostile server, or sent
+//! through a proxy, and with a distinctive key that must show in no output, report or state file.
+
+mod support;
+
+use kapso_sim::{CaseSpec, Endpoint, Fault, FaultAction, ForwardProxy, LoggedRequest, Scenario, Sim};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+use support::{Finished, KEY};
+
+/// Short enough to keep the file fast, long enough for at least one unfinished poll.
+const RUN_MS: u64 = 30;
+/// No test may take longer than this: a hang fails the test instead of blocking the suite.
+const HANG: Duration = Duration::from_secs(40);
+/// "Promptly" after a signal. The issue asks for one second; this bound only catches a hang.
+const PROMPTLY: Duration = Duration::from_secs(5);
+
+fn case(id: &str, score: f64) -> CaseSpec {
+    CaseSpec::passing(id, score).duration_ms(RUN_MS)
+}
+
+fn posts(sim: &Sim) -> Vec<LoggedRequest> {
+    sim.requests().into_iter().filter(|r| r.method == "POST").collect()
+}
+
+fn run_id_of(sim: &Sim, case_id: &str) -> String {
+    let runs: Vec<_> = sim.runs().into_iter().filter(|r| r.case_id == case_id).collect();
+    assert_eq!(runs.len(), 1, "runs of {case_id}: {runs:?}");
+    runs[0].id.clone()
+}
+
+fn assert_code(out: &Finished, code: i32) {
+    assert_eq!(
+        out.code, code,
+        "exit code\n--- stdout\n{}\n--- stderr\n{}",
+        out.stdout, out.stderr
+    );
+}
+
+/// What holds after every invocation: no panic, no key.
+fn assert_sane(out: &Finished) {
+    assert!(
+        !out.stderr.contains("panicked"),
+        "the gate panicked\n--- stderr\n{}",
+        out.stderr
+    );
+    assert_no_key_in(&format!("{}\n{}", out.stdout, out.stderr), "stdout or stderr");
+}
+
+/// The key appears nowhere in `text`, except on a GitHub `::add-mask::` line (the one place it
+/// must appear, so that the runner can mask it).
+fn assert_no_key_in(text: &str, what: &str) {
+    for line in text.lines() {
+        if line.starts_with("::add-mask::") {
+            assert_eq!(
+                line,
+                format!("::add-mask::{KEY}"),
+                "an add-mask line masks the key only"
+            );
+            continue;
+        }
+        assert!(!line.contains(KEY), "the key leaked into {what}: {line}");
+    }
+}
+
+fn run(cmd: &mut Command) -> Finished {
+    let out = support::run_within(cmd, HANG);
+    assert_sane(&out);
+    out
+}
+
+fn json_report(path: &Path) -> Value {
+    serde_json::from_str(&support::read(path)).unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()))
+}
+
+fn json_case<'a>(report: &'a Value, id: &str) -> &'a Value {
+    report["cases"]
+        .as_array()
+        .and_then(|cases| cases.iter().find(|c| c["test_case_id"] == id))
+        .unwrap_or_else(|| panic!("case {id} missing from the JSON report\n{report:#}"))
+}
+
+fn reason_of(report: &Value, id: &str) -> String {
+    json_case(report, id)["reason"].as_str().unwrap_or_default().to_owned()
+}
+
+/// Waits until every case has a run and the gate has polled each at least once (so it holds
+/// every run ID).
+fn wait_for_polled_runs(sim: &Sim, cases: usize) {
+    support::wait_until("every run is created and polled", Duration::from_secs(20), || {
+        let runs = sim.runs();
+        runs.len() == cases && runs.iter().all(|r| r.polls >= 1)
+    });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cancellation
+
+fn stuck_scenario(ids: &[&str]) -> Scenario {
+    ids.iter()
+        .fold(Scenario::new(KEY), |s, id| s.case(CaseSpec::new(*id).never_finishes()))
+}
+
+/// Starts the gate on three never-finishing cases, waits until it polls them, sends `signals`
+/// and returns what it left behind.
+fn cancel_with(signals: &[&str], dir: &Path) -> (Sim, Finished, Duration) {
+    let sim = Sim::start(stuck_scenario(&["c1", "c2", "c3"]));
+    let mut cmd = support::gate(&sim.base_url());
+    cmd.args(["c1", "c2", "c3", "--json"])
+        .arg(dir.join("report.json"))
+        .arg("--junit")
+        .arg(dir.join("junit.xml"));
+    let gate = support::spawn(&mut cmd);
+    wait_for_polled_runs(&sim, 3);
+    let sent = Instant::now();
+    for signal in signals {
+        gate.signal(signal);
+    }
+    let out = gate.finish(HANG);
+    let after_signal = sent.elapsed();
+    assert_sane(&out);
+    (sim, out, after_signal)
+}
+
+fn assert_cancelled_reports(sim: &Sim, out: &Finished, dir: &Path, verdict: &str, code: i64) {
+    let report = json_report(&dir.join("report.json"));
+    assert_eq!(report["verdict"], verdict, "{report:#}");
+    assert_eq!(report["exit_code"], code, "{report:#}");
+    let junit = support::read(&dir.join("junit.xml"));
+    let doc = roxmltree::Document::parse(&junit).unwrap_or_else(|e| panic!("JUnit is not XML: {e}\n{junit}"));
+    for id in ["c1", "c2", "c3"] {
+        let run_id = run_id_of(sim, id);
+        let case = json_case(&report, id);
+        assert_eq!(case["status"], "cancelled", "{case:#}");
+        assert_eq!(case["run_id"], run_id.as_str(), "{case:#}");
+        assert_eq!(case["trials"][0]["status"], "cancelled", "{case:#}");
+        assert_eq!(case["trials"][0]["run_id"], run_id.as_str(), "{case:#}");
+        let testcase = doc
+            .descendants()
+            .filter(|n| n.has_tag_name("testcase"))
+            .find(|n| {
+                n.descendants().any(|p| {
+                    p.has_tag_name("property")
+                        && p.attribute("name") == Some("test_case_id")
+                        && p.attribute("value") == Some(id)
+                })
+            })
+            .unwrap_or_else(|| panic!("no JUnit testcase for {id}\n{junit}"));
+        let error = testcase
+            .children()
+            .find(|n| n.has_tag_name("error"))
+            .unwrap_or_else(|| panic!("the JUnit testcase of {id} has no <error>\n{junit}"));
+        assert_eq!(error.attribute("type"), Some("cancelled"), "{junit}");
+        assert!(
+            testcase.descendants().any(|p| p.has_tag_name("property")
+                && p.attribute("name") == Some("run_id")
+                && p.attribute("value") == Some(run_id.as_str())),
+            "the JUnit testcase of {id} lacks its run ID {run_id}\n{junit}"
+        );
+        assert!(
+            out.stdout.contains(&run_id),
+            "stdout does not name the run {run_id} still executing\n{}",
+            out.stdout
+        );
+    }
+    assert!(
+        out.stdout.contains("Still executing on Kapso"),
+        "stdout says which runs are still executing\n{}",
+        out.stdout
+    );
+    assert_eq!(posts(sim).len(), 3, "no run is created twice");
+}
+
+#[test]
+fn sigint_mid_run_exits_130_promptly_with_every_case_cancelled() {
+    let dir = support::temp_dir("sigint");
+    let (sim, out, after_signal) = cancel_with(&["INT"], &dir);
+    assert_code(&out, 130);
+    assert!(after_signal < PROMPTLY, "exited {after_signal:?} after SIGINT");
+    assert_cancelled_reports(&sim, &out, &dir, "interrupted", 130);
+}
+
+#[test]
+fn sigterm_mid_run_exits_143_with_every_case_cancelled() {
+    let dir = support::temp_dir("sigterm");
+    let (sim, out, after_signal) = cancel_with(&["TERM"], &dir);
+    assert_code(&out, 143);
+    assert!(after_signal < PROMPTLY, "exited {after_signal:?} after SIGTERM");
+    assert_cancelled_reports(&sim, &out, &dir, "terminated", 143);
+}
+
+#[test]
+fn a_second_signal_still_ends_the_process_promptly() {
+    let dir = support::temp_dir("second-signal");
+    // GitHub sends SIGINT, then SIGTERM.
+    let (_sim, out, after_signal) = cancel_with(&["INT", "TERM"], &dir);
+    assert!(after_signal < PROMPTLY, "exited {after_signal:?} after two signals");
+    assert_code(&out, 130);
+}
+
+#[test]
+fn sigint_while_a_creation_is_in_flight_aborts_it() {
+    let sim = Sim::start(
+        Scenario::new(KEY)
+            .case(CaseSpec::new("slow").never_finishes())
+            .fault(Fault::on(Endpoint::CreateRun).then(FaultAction::delay(30_000))),
+    );
+    let dir = support::temp_dir("sigint-creating");
+    let mut cmd = support::gate(&sim.base_url());
+    cmd.args(["slow", "--json"]).arg(dir.join("report.json"));
+    let gate = support::spawn(&mut cmd);
+    support::wait_until("the POST arrives", Duration::from_secs(20), || !posts(&sim).is_empty());
+    let sent = Instant::now();
+    gate.signal("INT");
+    let out = gate.finish(HANG);
+    assert_sane(&out);
+    assert_code(&out, 130);
+    assert!(sent.elapsed() < PROMPTLY, "exited {:?} after SIGINT", sent.elapsed());
+    let report = json_report(&dir.join("report.json"));
+    assert_eq!(json_case(&report, "slow")["status"], "cancelled", "{report:#}");
+    assert!(
+        reason_of(&report, "slow").contains("may have created it"),
+        "the reason says Kapso may have created the run\n{report:#}"
+    );
+}
+
+#[test]
+fn sigterm_while_resolving_a_suite_exits_143_promptly() {
+    let sim = Sim::start(
+        Scenario::new(KEY)
+            .case(case("c1", 0.9).suite("s1"))
+            .suite(kapso_sim::SuiteSpec::new("s1"))
+            .fault(Fault::on(Endpoint::GetSuite).then(FaultAction::delay(30_000))),
+    );
+    let mut cmd = support::gate(&sim.base_url());
+    cmd.args(["--suite", "s1"]);
+    let gate = support::spawn(&mut cmd);
+    support::wait_until("the suite lookup arrives", Duration::from_secs(20), || {
+        !sim.requests().is_empty()
+    });
+    let sent = Instant::now();
+    gate.signal("TERM");
+    let out = gate.finish(HANG);
+    assert_sane(&out);
+    assert_code(&out, 143);
+    assert!(sent.elapsed() < PROMPTLY, "exited {:?} after SIGTERM", sent.elapsed());
+    assert!(posts(&sim).is_empty(), "no run is created after the signal");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Re-attach
+
+fn state_json(path: &Path) -> Value {
+    let text = support::read(path);
+    assert_no_key_in(&text, "the state file");
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("the state file is not JSON: {e}\n{text}"))
+}
+
+/// Starts the gate with a state file, waits until every run is created and polled, then sends
+/// `signal`. Returns the run IDs by case.
+fn first_invocation(sim: &Sim, state: &Path, cases: &[&str], signal: &str) -> Finished {
+    let mut cmd = support::gate(&sim.base_url());
+    cmd.args(cases).arg("--state-file").arg(state);
+    let gate = support::spawn(&mut cmd);
+    wait_for_polled_runs(sim, cases.len());
+    gate.signal(signal);
+    let out = gate.finish(HANG);
+    assert_sane(&out);
+    out
+}
+
+#[test]
+fn a_rerun_with_the_state_file_reattaches_instead_of_creating_runs() {
+    let sim = Sim::start(
+        Scenario::new(KEY)
+            .case(CaseSpec::passing("c1", 0.9).duration_ms(1_500))
+            .case(CaseSpec::passing("c2", 0.95).duration_ms(1_500))
+            .case(case("c3", 0.85)),
+    );
+    let dir = support::temp_dir("reattach");
+    let state = dir.join("state.json");
+
+    let first = first_invocation(&sim, &state, &["c1", "c2"], "TERM");
+    assert_code(&first, 143);
+    let recorded = state_json(&state);
+    let ids = [run_id_of(&sim, "c1"), run_id_of(&sim, "c2")];
+    let text = support::read(&state);
+    for id in &ids {
+        assert!(
+            text.contains(id.as_str()),
+            "the state file lacks run {id}\n{recorded:#}"
+        );
+    }
+
+    // The CI job is re-run: same selection, same file.
+    let report_path = dir.join("second.json");
+    let second = run(support::gate(&sim.base_url())
+        .args(["c1", "c2", "--json"])
+        .arg(&report_path)
+        .arg("--state-file")
+        .arg(&state));
+    assert_code(&second, 0);
+    assert_eq!(
+        posts(&sim).len(),
+        2,
+        "the re-run created no run\n{}",
+        second.all_output()
+    );
+    let report = json_report(&report_path);
+    assert_eq!(json_case(&report, "c1")["run_id"], ids[0].as_str(), "{report:#}");
+    assert_eq!(json_case(&report, "c2")["run_id"], ids[1].as_str(), "{report:#}");
+    assert!(
+        !second.stderr.contains("warning:"),
+        "nothing changed, so nothing to explain\n{}",
+        second.stderr
+    );
+
+    // A case is added: the others are re-used, only the new one is created.
+    let third = run(support::gate(&sim.base_url())
+        .args(["c1", "c2", "c3"])
+        .arg("--state-file")
+        .arg(&state));
+    assert_code(&third, 0);
+    let posted: Vec<String> = posts(&sim).into_iter().map(|r| r.path).collect();
+    assert_eq!(posted.len(), 3, "only the added case got a run: {posted:?}");
+    assert!(posted[2].contains("/test_cases/c3/"), "{posted:?}");
+    let warning = third
+        .stderr
+        .lines()
+        .find(|l| l.starts_with("warning:") && l.contains("selection"))
+        .unwrap_or_else(|| panic!("the changed selection is not explained\n{}", third.stderr));
+    assert!(
+        warning.contains("1 cases added") || warning.contains("added"),
+        "{warning}"
+    );
+    let recorded = state_json(&state);
+    assert_eq!(
+        recorded["runs"].as_array().map(Vec::len),
+        Some(3),
+        "the state file records the new run too\n{recorded:#}"
+    );
+
+    // The threshold changes: explained, and still no new run.
+    let fourth = run(support::gate(&sim.base_url())
+        .args(["c1", "c2", "c3", "--threshold", "0.5"])
+        .arg("--state-file")
+        .arg(&state));
+    assert_code(&fourth, 0);
+    assert_eq!(posts(&sim).len(), 3, "{}", fourth.all_output());
+    assert!(
+        fourth
+            .stderr
+            .lines()
+            .any(|l| l.starts_with("warning:") && l.contains("threshold") && l.contains("0.5")),
+        "the changed threshold is not explained\n{}",
+        fourth.stderr
+    );
+    state_json(&state);
+}
+
+#[test]
+fn the_state_file_survives_a_crash() {
+    let sim = Sim::start(
+        Scenario::new(KEY)
+            .case(CaseSpec::passing("c1", 0.9).duration_ms(1_000))
+            .case(CaseSpec::passing("c2", 0.9).duration_ms(1_000)),
+    );
+    let dir = support::temp_dir("state-crash");
+    let state = dir.join("nested/state.json");
+    let crashed = first_invocation(&sim, &state, &["c1", "c2"], "KILL");
+    assert_eq!(crashed.code, -1, "killed by SIGKILL");
+    let recorded = state_json(&state);
+    let text = recorded.to_string();
+    for id in ["c1", "c2"] {
+        assert!(text.contains(&run_id_of(&sim, id)), "{recorded:#}");
+    }
+    let leftovers: Vec<_> = std::fs::read_dir(dir.join("nested"))
+        .expect("lists the state directory")
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|name| name != "state.json")
+        .collect();
+    assert!(leftovers.is_empty(), "temporary files left behind: {leftovers:?}");
+    let again = run(support::gate(&sim.base_url())
+        .env("KAPSO_STATE_FILE", &state)
+        .args(["c1", "c2"]));
+    assert_code(&again, 0);
+    assert_eq!(posts(&sim).len(), 2, "{}", again.all_output());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Redirects
+
+fn assert_redirect_refused(out: &Finished, report: &Value, id: &str, elsewhere: &Sim) {
+    assert_code(out, 3);
+    assert!(
+        elsewhere.requests().is_empty(),
+        "the redirect was followed: the other host got {:?}",
+        elsewhere.requests()
+    );
+    let reason = reason_of(report, id);
+    assert!(
+        reason.contains("redirect") && reason.contains("not followed"),
+        "the reason explains the redirect: {reason:?}"
+    );
+    assert!(out.stdout.contains("redirect"), "{}", out.stdout);
+}
+
+#[test]
+fn a_redirected_creation_is_not_followed_and_the_key_stays_home() {
+    let elsewhere = Sim::start(Scenario::new(KEY).case(case("c1", 0.9)));
+    let location = format!("{}/test_cases/c1/test_runs", elsewhere.base_url());
+    let sim = Sim::start(
+        Scenario::new(KEY)
+            .case(case("c1", 0.9))
+            .fault(Fault::on(Endpoint::CreateRun).then(FaultAction::Redirect { status: 307, location })),
+    );
+    let dir = support::temp_dir("redirect-post");
+    let out = run(support::gate(&sim.base_url())
+        .args(["c1", "-vv", "--json"])
+        .arg(dir.join("r.json")));
+    assert_redirect_refused(&out, &json_report(&dir.join("r.json")), "c1", &elsewhere);
+    assert_eq!(posts(&sim).len(), 1);
+}
+
+#[test]
+fn a_redirected_poll_is_not_followed_and_the_key_stays_home() {
+    let elsewhere = Sim::start(Scenario::new(KEY).case(case("c1", 0.9)));
+    let location = format!("{}/test_runs/anything", elsewhere.base_url());
+    let sim = Sim::start(
+        Scenario::new(KEY)
+            .case(case("c1", 0.9))
+            .fault(Fault::on(Endpoint::GetRun).then(FaultAction::Redirect { status: 302, location })),
+    );
+    let dir = support::temp_dir("redirect-get");
+    let out = run(support::gate(&sim.base_url())
+        .args(["c1", "-v", "--json"])
+        .arg(dir.join("r.json")));
+    assert_redirect_refused(&out, &json_report(&dir.join("r.json")), "c1", &elsewhere);
+}
+
+#[test]
+fn a_redirected_suite_lookup_is_not_followed() {
+    let elsewhere = Sim::start(Scenario::new(KEY).case(case("c1", 0.9).suite("s1")));
+    let location = format!("{}/test_suites/s1", elsewhere.base_url());
+    let sim = Sim::start(
+        Scenario::new(KEY)
+            .case(case("c1", 0.9).suite("s1"))
+            .suite(kapso_sim::SuiteSpec::new("s1"))
+            .fault(Fault::on(Endpoint::GetSuite).then(FaultAction::Redirect { status: 301, location })),
+    );
+    let out = run(support::gate(&sim.base_url()).args(["--suite", "s1"]));
+    assert_code(&out, 3);
+    assert!(elsewhere.requests().is_empty(), "{:?}", elsewhere.requests());
+    assert!(out.all_output().contains("redirect"), "{}", out.all_output());
+    assert!(posts(&sim).is_empty());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Hostile responses
+
+/// Runs one case `c1` (score `score`) against `faults` and returns the output and JSON report.
+fn hostile(name: &str, score: f64, faults: Vec<Fault>, env: &[(&str, &str)]) -> (Sim, Finished, Value) {
+    let scenario = faults
+        .into_iter()
+        .fold(Scenario::new(KEY).case(case("c1", score)), Scenario::fault);
+    let sim = Sim::start(scenario);
+    let dir = support::temp_dir(name);
+    let path = dir.join("report.json");
+    let mut cmd = support::gate(&sim.base_url());
+    cmd.args(["c1", "-v", "--json"]).arg(&path).envs(env.iter().copied());
+    let out = run(&mut cmd);
+    let report = json_report(&path);
+    (sim, out, report)
+}
+
+fn assert_recovered(out: &Finished, report: &Value) {
+    assert_code(out, 0);
+    let retried = report["requests"]["retried"].as_u64().unwrap_or_default();
+    assert!(retried >= 1, "the failed request was retried\n{report:#}");
+    assert!(
+        out.stderr.contains("retrying"),
+        "-v says what is retried\n{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn a_reset_mid_body_on_a_poll_is_retried() {
+    let (_, out, report) = hostile(
+        "reset-mid-body",
+        0.9,
+        vec![Fault::on(Endpoint::GetRun).then(FaultAction::ResetMidBody)],
+        &[],
+    );
+    assert_recovered(&out, &report);
+}
+
+#[test]
+fn a_poll_slower_than_the_request_timeout_is_retried() {
+    let (_, out, report) = hostile(
+        "slow-poll",
+        0.9,
+        vec![Fault::on(Endpoint::GetRun).then(FaultAction::delay(3_000))],
+        &[("KAPSO_REQUEST_TIMEOUT", "300ms")],
+    );
+    assert_recovered(&out, &report);
+    assert!(
+        out.elapsed < Duration::from_millis(2_900),
+        "the slow response was not waited for: {:?}",
+        out.elapsed
+    );
+}
+
+#[test]
+fn truncated_json_on_a_poll_is_retried() {
+    let (_, out, report) = hostile(
+        "truncated-get",
+        0.9,
+        vec![Fault::on(Endpoint::GetRun).then(FaultAction::Truncated)],
+        &[],
+    );
+    assert_recovered(&out, &report);
+}
+
+#[test]
+fn an_html_502_page_on_a_poll_is_retried() {
+    let (_, out, report) = hostile(
+        "html-get",
+        0.9,
+        vec![Fault::on(Endpoint::GetRun).then(FaultAction::Html { status: 502 })],
+        &[],
+    );
+    assert_recovered(&out, &report);
+    assert!(out.stderr.contains("502"), "{}", out.stderr);
+    assert!(!out.stderr.contains("<html"), "HTML is not dumped\n{}", out.stderr);
+}
+
+#[test]
+fn an_html_502_page_on_creation_is_a_clear_reason() {
+    let (sim, out, report) = hostile(
+        "html-post",
+        0.9,
+        vec![Fault::on(Endpoint::CreateRun).then(FaultAction::Html { status: 502 })],
+        &[],
+    );
+    assert_code(&out, 4);
+    assert_eq!(posts(&sim).len(), 1, "not retried");
+    let reason = reason_of(&report, "c1");
+    assert!(reason.contains("502") && !reason.contains("<html"), "{reason:?}");
+}
+
+#[test]
+fn a_wrong_content_type_on_a_poll_is_retried() {
+    let (_, out, report) = hostile(
+        "content-type-get",
+        0.9,
+        vec![Fault::on(Endpoint::GetRun).then(FaultAction::Status {
+            status: 200,
+            body: Some("OK".into()),
+            content_type: Some("text/plain".into()),
+            headers: Vec::new(),
+            create_anyway: false,
+        })],
+        &[],
+    );
+    assert_recovered(&out, &report);
+}
+
+#[test]
+fn json_with_a_wrong_content_type_is_read() {
+    let body = r#"{"data":{"id":"s1","name":"Suite","test_cases":[{"id":"c1","name":"Refunds"}]}}"#;
+    let sim = Sim::start(
+        Scenario::new(KEY)
+            .case(case("c1", 0.9))
+            .fault(Fault::on(Endpoint::GetSuite).then(FaultAction::Status {
+                status: 200,
+                body: Some(body.into()),
+                content_type: Some("text/html; charset=utf-8".into()),
+                headers: Vec::new(),
+                create_anyway: false,
+            })),
+    );
+    let out = run(support::gate(&sim.base_url()).args(["--suite", "s1"]));
+    assert_code(&out, 0);
+    assert_eq!(posts(&sim).len(), 1);
+    assert!(out.stdout.contains("Refunds"), "{}", out.stdout);
+}
+
+#[test]
+fn data_of_the_wrong_type_on_a_poll_is_retried() {
+    let (_, out, report) = hostile(
+        "wrong-data-get",
+        0.9,
+        vec![Fault::on(Endpoint::GetRun).then(FaultAction::WrongDataType)],
+        &[],
+    );
+    assert_recovered(&out, &report);
+}
+
+#[test]
+fn data_of_the_wrong_type_on_a_suite_lookup_is_retried() {
+    let sim = Sim::start(
+        Scenario::new(KEY)
+            .case(case("c1", 0.9).suite("s1"))
+            .suite(kapso_sim::SuiteSpec::new("s1"))
+            .fault(Fault::on(Endpoint::GetSuite).then(FaultAction::WrongDataType)),
+    );
+    let out = run(support::gate(&sim.base_url()).args(["--suite", "s1"]));
+    assert_code(&out, 0);
+    assert_eq!(posts(&sim).len(), 1);
+}
+
+#[test]
+fn a_one_megabyte_feedback_is_handled() {
+    let dir = support::temp_dir("huge-feedback");
+    let summary = dir.join("summary.md");
+    let output = dir.join("output");
+    let (_, out, report) = hostile(
+        "huge-feedback",
+        0.4,
+        vec![Fault::on(Endpoint::GetRun).then(FaultAction::HugeFeedback { bytes: 1_000_000 })],
+        &[
+            ("GITHUB_ACTIONS", "true"),
+            ("GITHUB_STEP_SUMMARY", summary.to_str().expect("utf-8 path")),
+            ("GITHUB_OUTPUT", output.to_str().expect("utf-8 path")),
+        ],
+    );
+    assert_code(&out, 1);
+    let feedback = json_case(&report, "c1")["feedback"].as_str().unwrap_or_default().len();
+    assert_eq!(feedback, 1_000_000, "the JSON report keeps the whole feedback");
+    let summary_len = std::fs::metadata(&summary).map(|m| m.len()).unwrap_or_default();
+    assert!(
+        summary_len > 0 && summary_len < 1024 * 1024,
+        "the step summary stays under GitHub's 1 MiB limit: {summary_len} bytes"
+    );
+}
+
+#[test]
+fn a_body_over_sixteen_mebibytes_is_refused_with_a_clear_reason() {
+    let (_, out, report) = hostile(
+        "too-large",
+        0.9,
+        vec![Fault::on(Endpoint::GetRun).then(FaultAction::HugeFeedback { bytes: 17_000_000 })],
+        &[],
+    );
+    assert_code(&out, 4);
+    assert_eq!(json_case(&report, "c1")["status"], "incomplete", "{report:#}");
+    let reason = reason_of(&report, "c1");
+    assert!(reason.contains("larger than"), "{reason:?}");
+    assert!(out.stdout.contains("larger than"), "{}", out.stdout);
+}
+
+#[test]
+fn a_reset_after_a_creation_was_sent_is_not_retried() {
+    let (sim, out, report) = hostile(
+        "reset-post",
+        0.9,
+        vec![Fault::on(Endpoint::CreateRun).then(FaultAction::Reset)],
+        &[],
+    );
+    assert_code(&out, 4);
+    assert_eq!(posts(&sim).len(), 1, "a second POST could create a second run");
+    let reason = reason_of(&report, "c1");
+    assert!(reason.contains("not retried"), "{reason:?}");
+    assert!(out.stdout.contains("not retried"), "{}", out.stdout);
+}
+
+#[test]
+fn truncated_json_on_a_created_run_is_not_retried() {
+    let (sim, out, report) = hostile(
+        "truncated-post",
+        0.9,
+        vec![Fault::on(Endpoint::CreateRun).then(FaultAction::Truncated)],
+        &[],
+    );
+    assert_code(&out, 4);
+    assert_eq!(posts(&sim).len(), 1, "a second POST would create a second run");
+    assert_eq!(sim.runs().len(), 1);
+    let reason = reason_of(&report, "c1");
+    assert!(reason.contains("not retried"), "{reason:?}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Proxies
+
+fn through_proxy(vars: &[(&str, String)]) -> (Sim, ForwardProxy, Finished) {
+    through_proxy_to(vars, |url| url.to_owned())
+}
+
+/// Like [`through_proxy`], with the base URL rewritten by `base` (for example to `localhost`).
+fn through_proxy_to(vars: &[(&str, String)], base: impl Fn(&str) -> String) -> (Sim, ForwardProxy, Finished) {
+    let sim = Sim::start(Scenario::new(KEY).case(case("c1", 0.9)).case(case("c2", 0.9)));
+    let proxy = ForwardProxy::start();
+    let mut cmd = support::gate(&base(&sim.base_url()));
+    cmd.args(["c1", "c2"]);
+    for (name, value) in vars {
+        cmd.env(name, value.replace("{proxy}", &proxy.url()));
+    }
+    let out = run(&mut cmd);
+    (sim, proxy, out)
+}
+
+#[test]
+fn http_proxy_carries_every_request() {
+    for var in ["HTTP_PROXY", "http_proxy", "ALL_PROXY"] {
+        let (sim, proxy, out) = through_proxy(&[(var, "{proxy}".into())]);
+        assert_code(&out, 0);
+        let seen = proxy.requests();
+        assert_eq!(
+            seen.len(),
+            sim.requests().len(),
+            "{var}: every request went through the proxy: {seen:?}"
+        );
+        assert!(
+            seen.iter().all(|target| target.starts_with(&sim.base_url())),
+            "{var}: {seen:?}"
+        );
+    }
+}
+
+#[test]
+fn no_proxy_bypasses_the_proxy() {
+    for no_proxy in ["127.0.0.1", "localhost,127.0.0.1", "127.0.0.0/8"] {
+        let (sim, proxy, out) = through_proxy(&[("HTTP_PROXY", "{proxy}".into()), ("NO_PROXY", no_proxy.into())]);
+        assert_code(&out, 0);
+        assert!(
+            proxy.requests().is_empty(),
+            "NO_PROXY={no_proxy}: {:?}",
+            proxy.requests()
+        );
+        assert!(!sim.requests().is_empty());
+    }
+    let (_, proxy, out) = through_proxy(&[("http_proxy", "{proxy}".into()), ("no_proxy", "127.0.0.1".into())]);
+    assert_code(&out, 0);
+    assert!(proxy.requests().is_empty(), "no_proxy: {:?}", proxy.requests());
+    // Host names: by name, and the `*` wildcard.
+    let localhost = |url: &str| url.replace("127.0.0.1", "localhost");
+    for no_proxy in ["localhost", "*"] {
+        let (_, proxy, out) = through_proxy_to(
+            &[("HTTP_PROXY", "{proxy}".into()), ("NO_PROXY", no_proxy.into())],
+            localhost,
+        );
+        assert_code(&out, 0);
+        assert!(
+            proxy.requests().is_empty(),
+            "NO_PROXY={no_proxy}: {:?}",
+            proxy.requests()
+        );
+    }
+    let (sim, proxy, out) = through_proxy_to(&[("HTTP_PROXY", "{proxy}".into())], localhost);
+    assert_code(&out, 0);
+    assert_eq!(proxy.requests().len(), sim.requests().len(), "{:?}", proxy.requests());
+}
+
+#[test]
+fn https_proxy_is_not_used_for_an_http_base_url() {
+    let (_, proxy, out) = through_proxy(&[("HTTPS_PROXY", "{proxy}".into())]);
+    assert_code(&out, 0);
+    assert!(proxy.requests().is_empty(), "{:?}", proxy.requests());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Leak check
+
+/// Every file under `dir`, recursively.
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(files_under(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
+/// Every output destination the gate has, in `dir`.
+fn with_every_output(cmd: &mut Command, dir: &Path, flag: Option<&str>) {
+    cmd.arg("--json")
+        .arg(dir.join("report.json"))
+        .arg("--junit")
+        .arg(dir.join("junit.xml"))
+        .arg("--state-file")
+        .arg(dir.join("state.json"))
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_STEP_SUMMARY", dir.join("summary.md"))
+        .env("GITHUB_OUTPUT", dir.join("output"));
+    if let Some(flag) = flag {
+        cmd.arg(flag);
+    }
+}
+
+fn assert_no_key_in_files(dir: &Path, label: &str) {
+    let files = files_under(dir);
+    assert!(!files.is_empty(), "{label}: no file was written");
+    for file in files {
+        let text = String::from_utf8_lossy(&std::fs::read(&file).expect("reads")).into_owned();
+        assert!(!text.contains(KEY), "{label}: the key leaked into {}", file.display());
+    }
+}
+
+#[test]
+fn the_key_appears_in_no_output_report_or_state_file() {
+    let elsewhere = Sim::start(Scenario::new(KEY).case(case("c1", 0.9)));
+    let redirect_to = format!("{}/test_runs/x", elsewhere.base_url());
+    let scenarios: Vec<(&str, Scenario, Vec<&str>)> = vec![
+        (
+            "mixed",
+            Scenario::new(KEY)
+                .case(case("ok", 0.9))
+                .case(case("low", 0.3).feedback("❌ wrong hours"))
+                .case(CaseSpec::new("boom").crash("judge crashed").duration_ms(RUN_MS))
+                .fault(Fault::on(Endpoint::GetRun).case("ok").then(FaultAction::ResetMidBody))
+                .fault(
+                    Fault::on(Endpoint::GetRun)
+                        .case("low")
+                        .then(FaultAction::Html { status: 502 }),
+                ),
+            vec!["ok", "low", "boom", "missing"],
+        ),
+        (
+            "refused-key",
+            Scenario::new("a-different-key").case(case("ok", 0.9)),
+            vec!["ok"],
+        ),
+        (
+            "redirect",
+            Scenario::new(KEY)
+                .case(case("ok", 0.9))
+                .fault(Fault::on(Endpoint::GetRun).then(FaultAction::Redirect {
+                    status: 302,
+                    location: redirect_to.clone(),
+                })),
+            vec!["ok"],
+        ),
+        (
+            "hostile-post",
+            Scenario::new(KEY)
+                .case(case("reset", 0.9))
+                .case(case("trunc", 0.9))
+                .case(case("big", 0.9))
+                .fault(Fault::on(Endpoint::CreateRun).case("reset").then(FaultAction::Reset))
+                .fault(
+                    Fault::on(Endpoint::CreateRun)
+                        .case("trunc")
+                        .then(FaultAction::Truncated),
+                )
+                .fault(
+                    Fault::on(Endpoint::GetRun)
+                        .case("big")
+                        .then(FaultAction::HugeFeedback { bytes: 17_000_000 }),
+                ),
+            vec!["reset", "trunc", "big"],
+        ),
+        (
+            "slow",
+            Scenario::new(KEY)
+                .case(case("ok", 0.9))
+                .fault(Fault::on(Endpoint::GetRun).then(FaultAction::delay(1_000))),
+            vec!["ok", "--request-timeout", "200ms"],
+        ),
+    ];
+    std::thread::scope(|scope| {
+        for (name, scenario, args) in &scenarios {
+            for flag in [None, Some("-v"), Some("-vv")] {
+                scope.spawn(move || {
+                    let label = format!("{name} {flag:?}");
+                    let sim = Sim::start(scenario.clone());
+                    let dir = support::temp_dir(&format!("leak-{name}-{}", flag.unwrap_or("q")));
+                    let mut cmd = support::gate(&sim.base_url());
+                    cmd.args(args);
+                    with_every_output(&mut cmd, &dir, flag);
+                    let out = run(&mut cmd);
+                    assert!(out.code != 0 || *name == "slow", "{label}: {}", out.all_output());
+                    assert_no_key_in_files(&dir, &label);
+                });
+            }
+        }
+        // Cancelled, then re-attached, with every output.
+        scope.spawn(|| {
+            let sim = Sim::start(stuck_scenario(&["c1", "c2"]));
+            let dir = support::temp_dir("leak-cancel");
+            let mut cmd = support::gate(&sim.base_url());
+            cmd.args(["c1", "c2"]).env("KAPSO_TIMEOUT", "2s");
+            with_every_output(&mut cmd, &dir, Some("-vv"));
+            let gate = support::spawn(&mut cmd);
+            wait_for_polled_runs(&sim, 2);
+            gate.signal("INT");
+            let out = gate.finish(HANG);
+            assert_sane(&out);
+            assert_code(&out, 130);
+            let mut again = support::gate(&sim.base_url());
+            again.args(["c1", "c2", "c3"]).env("KAPSO_TIMEOUT", "1s");
+            with_every_output(&mut again, &dir, Some("-vv"));
+            let out = run(&mut again);
+            assert!(out.code != 0, "{}", out.all_output());
+            assert_no_key_in_files(&dir, "cancel and re-attach");
+        });
+        // Through a proxy.
+        scope.spawn(|| {
+            let sim = Sim::start(Scenario::new(KEY).case(case("c1", 0.3).feedback("x")));
+            let proxy = ForwardProxy::start();
+            let dir = support::temp_dir("leak-proxy");
+            let mut cmd = support::gate(&sim.base_url());
+            cmd.arg("c1").env("HTTP_PROXY", proxy.url());
+            with_every_output(&mut cmd, &dir, Some("-vv"));
+            let out = run(&mut cmd);
+            assert_code(&out, 1);
+            assert_no_key_in_files(&dir, "proxy");
+        });
+    });
+    assert!(elsewhere.requests().is_empty(), "{:?}", elsewhere.requests());
+}
