@@ -159,22 +159,7 @@ const DEFAULT_THRESHOLD: f64 = 0.8;
 /// Writes `contents` to a temporary file next to `path`, then renames it over `path`, so a
 /// reader never sees half a report. Creates missing parent directories.
 fn write_atomically(path: &Path, contents: &str) -> io::Result<()> {
-    let parent = path.parent().filter(|p| !p.as_os_str().is_empty());
-    if let Some(parent) = parent {
-        fs::create_dir_all(parent)?;
-    }
-    let file_name = path
-        .file_name()
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "the path names no file"))?;
-    let mut temp_name = std::ffi::OsString::from(".");
-    temp_name.push(file_name);
-    temp_name.push(format!(".{}.tmp", std::process::id()));
-    let temp = path.with_file_name(temp_name);
-    let result = fs::write(&temp, contents).and_then(|()| fs::rename(&temp, path));
-    if result.is_err() {
-        let _ = fs::remove_file(&temp);
-    }
-    result
+    crate::state::write_atomically(path, contents.as_bytes())
 }
 
 /// Appends `contents` to `path`, creating it (and its parent directories) when missing.
