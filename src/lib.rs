@@ -412,19 +412,7 @@ fn gate_failure(info: &RunInfo, settings: &Settings, known: Vec<PlannedCase>, ex
                 blocking: policy.blocking,
                 note: policy.note.clone(),
             };
-            let trial = report::TrialReport {
-                trial: 0,
-                run_id: None,
-                status,
-                score: None,
-                reason: Some(format!("not run: {message}")),
-                feedback: None,
-                error: None,
-                started_at: None,
-                ended_at: None,
-                duration_ms: None,
-                conversation: None,
-            };
+            let trial = report::TrialReport::without_result(0, status, None, Some(format!("not run: {message}")));
             build::case_report(&spec, vec![trial], settings.aggregate, None)
         })
         .collect();

@@ -70,27 +70,38 @@ pub async fn resolve(client: &KapsoClient, selection: Selection<'_>, deadline: I
             ..PlannedCase::default()
         });
     }
-    for agent_id in selection.agent_ids {
-        let suites = match with_retries(client, deadline, || async {
-            client.agent_suites(client.budget().acquire().await, agent_id).await
-        })
-        .await
-        {
+    // Agents first, then suites: each lookup yields suites whose cases join the plan.
+    let lookups = selection
+        .agent_ids
+        .iter()
+        .map(|id| (id, true))
+        .chain(selection.suite_ids.iter().map(|id| (id, false)));
+    for (id, is_agent) in lookups {
+        let result = if is_agent {
+            with_retries(client, deadline, || async {
+                client.agent_suites(client.budget().acquire().await, id).await
+            })
+            .await
+        } else {
+            with_retries(client, deadline, || async {
+                client.get_suite(client.budget().acquire().await, id).await
+            })
+            .await
+            .map(|suite| vec![suite])
+        };
+        let what = if is_agent {
+            format!("agent {id}")
+        } else {
+            format!("test suite {id}")
+        };
+        let suites = match result {
             Ok(suites) => suites,
-            Err(error) => {
-                return Err(plan_error(
-                    &format!("could not list the test suites of agent {agent_id}"),
-                    &error,
-                    plan.cases,
-                ))
-            }
+            Err(error) => return Err(plan_error(&format!("could not resolve {what}"), &error, plan.cases)),
         };
         if suites.iter().all(|s| s.test_cases.is_empty()) {
             return Err(PlanError {
                 exit: Exit::Usage,
-                message: format!(
-                    "agent {agent_id} has no test cases in any suite; refusing to pass an empty selection"
-                ),
+                message: format!("{what} has no test cases; refusing to pass an empty selection"),
                 known: plan.cases,
             });
         }
@@ -103,37 +114,6 @@ pub async fn resolve(client: &KapsoClient, selection: Selection<'_>, deadline: I
                     suite_name: suite.name.clone(),
                 });
             }
-        }
-    }
-    for suite_id in selection.suite_ids {
-        let suite = match with_retries(client, deadline, || async {
-            client.get_suite(client.budget().acquire().await, suite_id).await
-        })
-        .await
-        {
-            Ok(suite) => suite,
-            Err(error) => {
-                return Err(plan_error(
-                    &format!("could not resolve test suite {suite_id}"),
-                    &error,
-                    plan.cases,
-                ))
-            }
-        };
-        if suite.test_cases.is_empty() {
-            return Err(PlanError {
-                exit: Exit::Usage,
-                message: format!("test suite {suite_id} has no test cases; refusing to pass an empty selection"),
-                known: plan.cases,
-            });
-        }
-        for case in suite.test_cases {
-            plan.add(PlannedCase {
-                id: case.id,
-                name: case.name,
-                suite_id: Some(suite.id.clone()),
-                suite_name: suite.name.clone(),
-            });
         }
     }
     if plan.cases.is_empty() {

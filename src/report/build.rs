@@ -32,19 +32,7 @@ pub struct RunInfo {
 
 /// Judges one trial.
 pub fn trial_report(index: usize, outcome: &TrialOutcome, threshold: f64) -> TrialReport {
-    let mut report = TrialReport {
-        trial: index,
-        run_id: outcome.run_id.clone(),
-        status: Status::Incomplete,
-        score: None,
-        reason: None,
-        feedback: None,
-        error: None,
-        started_at: None,
-        ended_at: None,
-        duration_ms: None,
-        conversation: None,
-    };
+    let mut report = TrialReport::without_result(index, Status::Incomplete, outcome.run_id.clone(), None);
     match &outcome.result {
         TrialResult::Finished(run) => {
             let (status, reason) = verdict::judge_run(run, threshold);
@@ -123,19 +111,7 @@ pub fn case_report(
         (_, Some(t)) => t.reason.clone(),
         (_, None) => None,
     };
-    let rep = representative.unwrap_or(TrialReport {
-        trial: 0,
-        run_id: None,
-        status,
-        score: None,
-        reason: None,
-        feedback: None,
-        error: None,
-        started_at: None,
-        ended_at: None,
-        duration_ms: None,
-        conversation: None,
-    });
+    let rep = representative.unwrap_or(TrialReport::without_result(0, status, None, None));
     CaseReport {
         test_case_id: spec.case.id.clone(),
         name: spec.case.name.clone().or(learned_name),

@@ -173,6 +173,25 @@ pub struct TrialReport {
     pub conversation: Option<Value>,
 }
 
+impl TrialReport {
+    /// A trial with no run result: only its status, and why.
+    pub fn without_result(trial: usize, status: Status, run_id: Option<String>, reason: Option<String>) -> TrialReport {
+        TrialReport {
+            trial,
+            run_id,
+            status,
+            score: None,
+            reason,
+            feedback: None,
+            error: None,
+            started_at: None,
+            ended_at: None,
+            duration_ms: None,
+            conversation: None,
+        }
+    }
+}
+
 impl Report {
     /// Cases ordered for people: non-passing first (most serious first), then selection order.
     pub fn cases_by_importance(&self) -> Vec<&CaseReport> {
