@@ -16,6 +16,11 @@ use std::process::ExitCode;
 use tokio::sync::watch;
 
 fn main() -> ExitCode {
+    // Before anything reads the environment and while only this thread runs: an empty KAPSO_*
+    // variable (a GitHub Action input left out) means "not set".
+    for name in kapso_gate::cli::empty_kapso_vars(std::env::vars_os()) {
+        std::env::remove_var(name);
+    }
     let env = Env::from_process();
     if env.github_actions {
         if let Some(key) = env.api_key.as_deref().map(str::trim).filter(|k| !k.is_empty()) {

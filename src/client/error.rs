@@ -9,6 +9,9 @@ pub enum RequestError {
     /// The connection could not be made, so the request never left.
     #[error("could not connect to Kapso: {0}")]
     Connect(String),
+    /// The server's TLS certificate was refused: retrying cannot help.
+    #[error("TLS certificate refused ({0}); if a proxy inspects TLS, trust its CA with SSL_CERT_FILE")]
+    Tls(String),
     /// No complete response within `--request-timeout`.
     #[error("no response within the request timeout")]
     Timeout,

@@ -276,12 +276,15 @@ fn redirect_target(location: &str) -> String {
 }
 
 fn transport_error(error: &reqwest::Error) -> RequestError {
-    if error.is_connect() {
-        RequestError::Connect(error_chain(error))
+    let chain = error_chain(error);
+    if chain.contains("certificate") {
+        RequestError::Tls(chain)
+    } else if error.is_connect() {
+        RequestError::Connect(chain)
     } else if error.is_timeout() {
         RequestError::Timeout
     } else {
-        RequestError::Network(error_chain(error))
+        RequestError::Network(chain)
     }
 }
 

@@ -37,7 +37,7 @@ pub fn classify(method: Method, error: &RequestError) -> Disposition {
         (_, RequestError::Connect(_)) => retry,
         (Method::Get, RequestError::Timeout | RequestError::Network(_) | RequestError::Body(_)) => retry,
         (Method::Post, RequestError::Timeout | RequestError::Network(_) | RequestError::Body(_)) => Disposition::GiveUp,
-        (_, RequestError::TooLarge { .. }) => Disposition::GiveUp,
+        (_, RequestError::TooLarge { .. } | RequestError::Tls(_)) => Disposition::GiveUp,
         (_, RequestError::Redirect { .. }) => Disposition::Reject,
         (_, RequestError::Status { status, .. }) => match (method, *status) {
             (_, 401 | 402) => Disposition::StopAll,
@@ -196,6 +196,7 @@ mod tests {
             Disposition::Reject
         );
         assert_eq!(classify(Method::Get, &status(501)), Disposition::GiveUp);
+        assert_eq!(classify(Method::Get, &RequestError::Tls("UnknownIssuer".into())), Disposition::GiveUp);
     }
 
     #[test]

