@@ -189,10 +189,13 @@ pub fn env_bindings() -> Vec<EnvBinding> {
 /// Names of the `KAPSO_*` variables that are set but empty (or only whitespace). GitHub gives a
 /// Docker action's `runs.env` an empty value for every input the workflow left out, and an
 /// empty variable means "not set" to every user; `main` removes these before clap reads them.
-pub fn empty_kapso_vars(vars: impl IntoIterator<Item = (std::ffi::OsString, std::ffi::OsString)>) -> Vec<std::ffi::OsString> {
+pub fn empty_kapso_vars(
+    vars: impl IntoIterator<Item = (std::ffi::OsString, std::ffi::OsString)>,
+) -> Vec<std::ffi::OsString> {
     vars.into_iter()
         .filter(|(name, value)| {
-            name.to_str().is_some_and(|n| n.starts_with("KAPSO_")) && value.to_str().is_some_and(|v| v.trim().is_empty())
+            name.to_str().is_some_and(|n| n.starts_with("KAPSO_"))
+                && value.to_str().is_some_and(|v| v.trim().is_empty())
         })
         .map(|(name, _)| name)
         .collect()
@@ -256,9 +259,17 @@ mod tests {
 
     #[test]
     fn empty_kapso_variables_count_as_unset() {
-        let vars = [("KAPSO_CONFIG", ""), ("KAPSO_THRESHOLD", " \n"), ("KAPSO_TRIALS", "3"), ("OTHER", "")]
-            .map(|(k, v)| (k.into(), v.into()));
-        assert_eq!(empty_kapso_vars(vars), vec![std::ffi::OsString::from("KAPSO_CONFIG"), "KAPSO_THRESHOLD".into()]);
+        let vars = [
+            ("KAPSO_CONFIG", ""),
+            ("KAPSO_THRESHOLD", " \n"),
+            ("KAPSO_TRIALS", "3"),
+            ("OTHER", ""),
+        ]
+        .map(|(k, v)| (k.into(), v.into()));
+        assert_eq!(
+            empty_kapso_vars(vars),
+            vec![std::ffi::OsString::from("KAPSO_CONFIG"), "KAPSO_THRESHOLD".into()]
+        );
     }
 
     #[test]

@@ -196,7 +196,10 @@ mod tests {
             Disposition::Reject
         );
         assert_eq!(classify(Method::Get, &status(501)), Disposition::GiveUp);
-        assert_eq!(classify(Method::Get, &RequestError::Tls("UnknownIssuer".into())), Disposition::GiveUp);
+        assert_eq!(
+            classify(Method::Get, &RequestError::Tls("UnknownIssuer".into())),
+            Disposition::GiveUp
+        );
     }
 
     #[test]
