@@ -140,7 +140,7 @@ pub struct Args {
     #[arg(long, value_name = "PATH", env = "KAPSO_JUNIT", hide_env_values = true)]
     pub junit: Option<PathBuf>,
 
-    /// More diagnostics on stderr (repeat for more)
+    /// More diagnostics on stderr: each created run and each retry
     #[arg(short, long, action = ArgAction::Count, conflicts_with = "quiet")]
     pub verbose: u8,
 
@@ -204,7 +204,11 @@ pub fn empty_kapso_vars(
 /// The environment the gate reads outside clap, captured once so tests can inject it.
 #[derive(Debug, Clone, Default)]
 pub struct Env {
-    pub api_key: Option<String>,
+    /// The key, already wrapped so that `Debug` of `Env` or `Settings` cannot show it.
+    pub api_key: Option<crate::secret::ApiKey>,
+    /// `KAPSO_JSON` and `KAPSO_JUNIT`, for reports when the arguments cannot be parsed.
+    pub json: Option<PathBuf>,
+    pub junit: Option<PathBuf>,
     pub no_color: bool,
     pub github_actions: bool,
     pub github_step_summary: Option<PathBuf>,
@@ -221,7 +225,9 @@ impl Env {
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Self {
         let non_empty = |name: &str| lookup(name).filter(|v| !v.is_empty());
         Env {
-            api_key: lookup(API_KEY_VAR),
+            api_key: lookup(API_KEY_VAR).map(|k| crate::secret::ApiKey::new(&k)),
+            json: non_empty("KAPSO_JSON").map(PathBuf::from),
+            junit: non_empty("KAPSO_JUNIT").map(PathBuf::from),
             no_color: non_empty(NO_COLOR_VAR).is_some(),
             github_actions: lookup(GITHUB_ACTIONS_VAR).as_deref() == Some("true"),
             github_step_summary: non_empty(GITHUB_STEP_SUMMARY_VAR).map(PathBuf::from),

@@ -282,8 +282,8 @@ pub struct DryRun {
 pub struct DryRunCase {
     pub case: PlannedCase,
     pub policy: CasePolicy,
-    /// `Err` when the case cannot be run: not found, or could not be checked.
-    pub check: Result<(), String>,
+    /// `Err` when the case cannot be run: not found, key refused, or could not be checked.
+    pub check: Result<(), plan::CheckFailure>,
 }
 
 /// `--dry-run`: resolves suites and agents, checks every case exists, and says what a real run
@@ -335,13 +335,13 @@ pub async fn dry_run(settings: &Settings, stop: watch::Receiver<Option<Interrupt
                     Ok(()),
                 )
             }
-            Err((exit, message)) => {
-                statuses.push(if exit == Exit::Rejected {
+            Err(failure) => {
+                statuses.push(if failure.exit == Exit::Rejected {
                     Status::Rejected
                 } else {
                     Status::Incomplete
                 });
-                (case, Err(message))
+                (case, Err(failure))
             }
         };
         result.cases.push(DryRunCase { case, policy, check });

@@ -23,15 +23,21 @@ fn main() -> ExitCode {
     }
     let env = Env::from_process();
     if env.github_actions {
-        if let Some(key) = env.api_key.as_deref().map(str::trim).filter(|k| !k.is_empty()) {
-            print!("{}", output::github::add_mask(key));
+        if let Some(key) = env.api_key.as_ref().filter(|k| !k.expose().is_empty()) {
+            print!("{}", output::github::add_mask(key.expose()));
         }
     }
     let args = match Args::try_parse() {
         Ok(args) => args,
         Err(error) => {
             let _ = error.print();
-            return ExitCode::from(if error.use_stderr() { Exit::Usage.code() } else { 0 });
+            if !error.use_stderr() {
+                return ExitCode::SUCCESS; // --help, --version
+            }
+            // The report paths of the environment are still known: a usage error is reported.
+            let message = error.kind().as_str().unwrap_or("invalid arguments").to_owned();
+            let report = output::usage_failure_report(&format!("{message}; see kapso-gate --help"), None);
+            return ExitCode::from(finish(&report, &Outputs::from_env(&env), &env));
         }
     };
     let outputs = Outputs::from_args(&args, &env);
@@ -39,9 +45,8 @@ fn main() -> ExitCode {
         Ok(settings) => settings,
         Err(error) => {
             eprintln!("kapso-gate: error: {error}");
-            let report = output::usage_failure_report(&error.to_string(), &args);
-            finish(&report, &outputs, &env);
-            return ExitCode::from(Exit::Usage.code());
+            let report = output::usage_failure_report(&error.to_string(), Some(&args));
+            return ExitCode::from(finish(&report, &outputs, &env));
         }
     };
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
@@ -57,20 +62,30 @@ fn main() -> ExitCode {
         return ExitCode::from(result.exit.code());
     }
     let report = runtime.block_on(run(&settings, &env));
-    finish(&report, &outputs, &env);
-    ExitCode::from(report.exit_code)
+    ExitCode::from(finish(&report, &outputs, &env))
 }
 
-/// GitHub annotations (after the summary) and every report file, on every exit path.
-fn finish(report: &report::Report, outputs: &Outputs, env: &Env) {
+/// GitHub annotations (after the summary) and every report file, on every exit path. Returns
+/// the exit code: a gate that passed but could not write a requested report exits 4, so a
+/// later step does not trip over a missing file without a reason.
+fn finish(report: &report::Report, outputs: &Outputs, env: &Env) -> u8 {
     if env.github_actions {
         let mut stdout = std::io::stdout().lock();
         let _ = stdout.write_all(output::github_stdout(report).as_bytes());
         let _ = stdout.flush();
     }
-    for problem in output::write_files(report, outputs) {
+    let problems = output::write_files(report, outputs);
+    for problem in &problems {
         eprintln!("kapso-gate: error: {problem}");
     }
+    if report.exit_code == Exit::Passed.code() && !problems.is_empty() {
+        eprintln!(
+            "kapso-gate: every case passed, but a requested report is missing: exiting {}",
+            Exit::Incomplete.code()
+        );
+        return Exit::Incomplete.code();
+    }
+    report.exit_code
 }
 
 async fn run(settings: &Settings, env: &Env) -> report::Report {

@@ -31,6 +31,18 @@ pub struct GithubTargets {
 }
 
 impl Outputs {
+    /// The destinations the environment names, for when the arguments cannot be parsed.
+    pub fn from_env(env: &Env) -> Outputs {
+        Outputs {
+            json: env.json.clone(),
+            junit: env.junit.clone(),
+            github: env.github_actions.then(|| GithubTargets {
+                step_summary: env.github_step_summary.clone(),
+                output: env.github_output.clone(),
+            }),
+        }
+    }
+
     /// Reads the destinations from raw arguments, so that even a usage error can be reported.
     pub fn from_args(args: &Args, env: &Env) -> Outputs {
         Outputs {
@@ -115,15 +127,14 @@ pub fn github_inert(text: &str) -> String {
 /// The report for invalid options: verdict `usage` (exit 2), no cases, and the message, so the
 /// JSON, JUnit and GitHub outputs still say what went wrong. Only what is safe to show is taken
 /// from the raw arguments: the base URL without credentials, query or fragment.
-pub fn usage_failure_report(message: &str, args: &Args) -> Report {
+pub fn usage_failure_report(message: &str, args: Option<&Args>) -> Report {
     let now = SystemTime::now();
     let threshold = args
-        .threshold
-        .as_deref()
+        .and_then(|a| a.threshold.as_deref())
         .and_then(|t| t.trim().parse::<f64>().ok())
         .filter(|t| t.is_finite() && *t >= 0.0)
         .unwrap_or(DEFAULT_THRESHOLD);
-    let raw_url = args.base_url.as_deref().unwrap_or(DEFAULT_BASE_URL);
+    let raw_url = args.and_then(|a| a.base_url.as_deref()).unwrap_or(DEFAULT_BASE_URL);
     let base_url = match url::Url::parse(raw_url.trim()) {
         Ok(mut url) => {
             let _ = url.set_username("");
@@ -186,7 +197,7 @@ mod tests {
             "--base-url",
             "https://user:pw@example.com/api?token=1#x",
         ]);
-        let report = usage_failure_report("bad", &args);
+        let report = usage_failure_report("bad", Some(&args));
         assert_eq!(report.verdict, Exit::Usage);
         assert_eq!(report.exit_code, 2);
         assert_eq!(report.base_url, "https://example.com/api");
@@ -216,7 +227,7 @@ mod tests {
             }),
         };
         let args = Args::parse_from(["kapso-gate"]);
-        let report = usage_failure_report("no test cases selected", &args);
+        let report = usage_failure_report("no test cases selected", Some(&args));
         assert!(write_files(&report, &outputs).is_empty());
         assert!(write_files(&report, &outputs).is_empty());
         let read = |name: &str| fs::read_to_string(dir.join(name)).expect("written");

@@ -126,11 +126,21 @@ pub async fn resolve(client: &KapsoClient, selection: Selection<'_>, deadline: I
     Ok(plan)
 }
 
-/// A dry-run check of one case: its name, or the exit it earns and why.
-pub type CaseCheck = Result<Option<String>, (Exit, String)>;
+/// Why a dry-run check of a case failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckFailure {
+    /// The exit it earns: rejected (not found, key refused) or incomplete (could not check).
+    pub exit: Exit,
+    /// One word for the plan table: `MISSING`, `REFUSED`, `REJECTED` or `UNCHECKED`.
+    pub label: &'static str,
+    pub reason: String,
+}
+
+/// A dry-run check of one case: its name, or why it cannot be run.
+pub type CaseCheck = Result<Option<String>, CheckFailure>;
 
 /// Checks that each case exists (`GET /test_cases/{id}`), for `--dry-run`. Returns, per case,
-/// its name or why it cannot be run.
+/// its name or why it cannot be run. A refused key (401, 402) stops the checks at once.
 pub async fn check_cases(
     client: &KapsoClient,
     cases: &[PlannedCase],
@@ -140,8 +150,9 @@ pub async fn check_cases(
     let mut results: Vec<Option<CaseCheck>> = vec![None; cases.len()];
     let mut tasks = tokio::task::JoinSet::new();
     let mut next = 0;
-    while next < cases.len() || !tasks.is_empty() {
-        while next < cases.len() && tasks.len() < concurrency.max(1) {
+    let mut refused: Option<String> = None;
+    while (next < cases.len() && refused.is_none()) || !tasks.is_empty() {
+        while refused.is_none() && next < cases.len() && tasks.len() < concurrency.max(1) {
             let client = client.clone();
             let id = cases[next].id.clone();
             let index = next;
@@ -155,18 +166,39 @@ pub async fn check_cases(
             next += 1;
         }
         if let Some(Ok((index, result))) = tasks.join_next().await {
-            results[index] = Some(match result {
-                Ok(case) => Ok(case.name),
-                Err(error) => {
-                    let exit = plan_error("", &error, Vec::new()).exit;
-                    Err((exit, error.to_string()))
+            results[index] = Some(result.map(|case| case.name).map_err(|error| {
+                let (exit, label) = match retry::classify(Method::Get, &error) {
+                    Disposition::StopAll => (Exit::Rejected, "REFUSED"),
+                    Disposition::Reject if error.status() == Some(404) => (Exit::Rejected, "MISSING"),
+                    Disposition::Reject => (Exit::Rejected, "REJECTED"),
+                    Disposition::GiveUp | Disposition::Retry { .. } => (Exit::Incomplete, "UNCHECKED"),
+                };
+                if label == "REFUSED" {
+                    refused = Some(error.to_string());
                 }
-            });
+                CheckFailure {
+                    exit,
+                    label,
+                    reason: error.to_string(),
+                }
+            }));
         }
     }
+    let not_checked = match &refused {
+        Some(reason) => CheckFailure {
+            exit: Exit::Rejected,
+            label: "REFUSED",
+            reason: format!("not checked: Kapso refused the API key ({reason})"),
+        },
+        None => CheckFailure {
+            exit: Exit::Incomplete,
+            label: "UNCHECKED",
+            reason: "not checked".into(),
+        },
+    };
     results
         .into_iter()
-        .map(|r| r.unwrap_or(Err((Exit::Incomplete, "not checked".into()))))
+        .map(|r| r.unwrap_or_else(|| Err(not_checked.clone())))
         .collect()
 }
 

@@ -18,6 +18,29 @@ impl ApiKey {
     pub fn expose(&self) -> &str {
         &self.0
     }
+
+    /// Replaces every occurrence of the key in text a server sent (an error body that echoes
+    /// the request, say) with `***`, before anything can print or store it. Keys shorter than
+    /// 8 bytes are left alone: replacing a short string would corrupt ordinary text, and real
+    /// project keys are much longer.
+    pub fn redact(&self, body: Vec<u8>) -> Vec<u8> {
+        let key = self.0.as_bytes();
+        if key.len() < 8 || body.len() < key.len() {
+            return body;
+        }
+        let mut out = Vec::with_capacity(body.len());
+        let mut i = 0;
+        while i < body.len() {
+            if body[i..].starts_with(key) {
+                out.extend_from_slice(b"***");
+                i += key.len();
+            } else {
+                out.push(body[i]);
+                i += 1;
+            }
+        }
+        out
+    }
 }
 
 impl fmt::Debug for ApiKey {
@@ -35,6 +58,21 @@ impl fmt::Display for ApiKey {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn redacts_echoed_keys() {
+        let key = ApiKey::new("sk-very-secret");
+        let body = br#"{"message":"header X-API-Key=sk-very-secret refused; sk-very-secret"}"#.to_vec();
+        assert_eq!(
+            key.redact(body),
+            br#"{"message":"header X-API-Key=*** refused; ***"}"#.to_vec()
+        );
+        assert_eq!(
+            ApiKey::new("key").redact(b"monkey".to_vec()),
+            b"monkey".to_vec(),
+            "short keys are left alone"
+        );
+    }
 
     #[test]
     fn formatting_never_shows_the_key() {

@@ -71,8 +71,8 @@ pub enum UsageError {
 pub enum Verbosity {
     Quiet,
     Normal,
+    /// Also each created run and each retry.
     Verbose,
-    Debug,
 }
 
 /// Everything the run needs, validated.
@@ -161,7 +161,7 @@ impl Settings {
     /// Precedence for each option: flag, then its environment variable (both in `args`), then
     /// the config file, then the built-in default.
     pub fn resolve_with(args: &Args, env: &Env, inputs: &Inputs) -> Result<Settings, UsageError> {
-        let api_key = match env.api_key.as_deref().map(ApiKey::new) {
+        let api_key = match env.api_key.clone() {
             Some(key) if !key.expose().is_empty() => key,
             _ => return Err(UsageError::MissingKey),
         };
@@ -282,8 +282,7 @@ impl Settings {
         let verbosity = match (args.quiet, args.verbose) {
             (true, _) => Verbosity::Quiet,
             (false, 0) => Verbosity::Normal,
-            (false, 1) => Verbosity::Verbose,
-            (false, _) => Verbosity::Debug,
+            (false, _) => Verbosity::Verbose,
         };
 
         Ok(Settings {
@@ -406,7 +405,7 @@ mod tests {
 
     fn env_with_key() -> Env {
         Env {
-            api_key: Some("k".into()),
+            api_key: Some(ApiKey::new("k")),
             ..Env::default()
         }
     }
@@ -514,12 +513,12 @@ mod tests {
             Err(UsageError::MissingKey)
         ));
         let blank = Env {
-            api_key: Some(" \n".into()),
+            api_key: Some(ApiKey::new(" \n")),
             ..Env::default()
         };
         assert!(matches!(Settings::resolve(&args, &blank), Err(UsageError::MissingKey)));
         let spaced = Env {
-            api_key: Some("a b".into()),
+            api_key: Some(ApiKey::new("a b")),
             ..Env::default()
         };
         assert!(matches!(Settings::resolve(&args, &spaced), Err(UsageError::BadKey)));

@@ -917,3 +917,52 @@ fn the_key_appears_in_no_output_report_or_state_file() {
     });
     assert!(elsewhere.requests().is_empty(), "{:?}", elsewhere.requests());
 }
+
+/// A server (or proxy) that echoes the request, key included, in its error body and in a
+/// run's feedback: the key is redacted before anything can print or store it.
+#[test]
+fn a_key_echoed_by_the_server_is_redacted_everywhere() {
+    let echo = format!(r#"{{"error":"invalid request","message":"header X-API-Key={KEY} not allowed"}}"#);
+    let sim = Sim::start(
+        Scenario::new(KEY)
+            .case(case("echoed", 0.9))
+            .case(
+                CaseSpec::new("feedback-echo")
+                    .score(0.5)
+                    .feedback(format!("the user pasted {KEY} into the chat"))
+                    .duration_ms(RUN_MS),
+            )
+            .fault(
+                Fault::on(Endpoint::CreateRun)
+                    .case("echoed")
+                    .then(FaultAction::status_with(422, &echo, &[])),
+            ),
+    );
+    let dir = support::temp_dir("echoed-key");
+    let (json, junit, summary, outputs) = (
+        dir.join("r.json"),
+        dir.join("r.xml"),
+        dir.join("summary.md"),
+        dir.join("outputs.txt"),
+    );
+    let out = run(support::gate(&sim.base_url())
+        .args(["echoed", "feedback-echo", "-v"])
+        .arg("--json")
+        .arg(&json)
+        .arg("--junit")
+        .arg(&junit)
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_STEP_SUMMARY", &summary)
+        .env("GITHUB_OUTPUT", &outputs));
+    assert_code(&out, 1);
+    assert!(
+        out.stdout.contains("X-API-Key=***"),
+        "the echoed reason is shown, redacted: {}",
+        out.stdout
+    );
+    assert_no_key_in(&out.all_output(), "the output");
+    for file in [&json, &junit, &summary, &outputs] {
+        assert_no_key_in(&support::read(file), &file.display().to_string());
+    }
+    assert!(support::read(&json).contains("the user pasted *** into the chat"));
+}

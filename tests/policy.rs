@@ -1192,3 +1192,31 @@ fn dry_run_with_a_missing_case_exits_3_and_names_it() {
         .unwrap_or_else(|| panic!("the present case is not listed\n{}", out.stdout));
     assert!(present.starts_with("ok"), "{present}");
 }
+
+#[test]
+fn dry_run_with_a_refused_key_stops_after_one_request() {
+    let sim = Sim::start(
+        Scenario::new(KEY)
+            .case(steady("a", 0.9))
+            .case(steady("b", 0.9))
+            .case(steady("c", 0.9)),
+    );
+    let out = support::run(
+        support::gate(&sim.base_url())
+            .env("KAPSO_API_KEY", "kg-wrong-key-0000")
+            .args(["a", "b", "c", "--dry-run", "--concurrency", "1"]),
+    );
+    assert_code(&out, 3);
+    assert_eq!(sim.requests().len(), 1, "a refused key stops the checks");
+    assert!(
+        !out.stdout.contains("MISSING"),
+        "the cases are not missing, the key is refused:\n{}",
+        out.stdout
+    );
+    assert_eq!(
+        out.stdout.lines().filter(|l| l.starts_with("REFUSED")).count(),
+        3,
+        "{}",
+        out.stdout
+    );
+}

@@ -551,3 +551,29 @@ fn hostile_text_stays_data_on_every_surface() {
     let outputs = parse_outputs(&support::read(&files.output));
     assert_eq!(outputs.len(), OUTPUT_NAMES.len());
 }
+
+/// An argument clap itself refuses still leaves a usage verdict in GitHub's outputs, the step
+/// summary and the JSON report named by the environment.
+#[test]
+fn an_unknown_flag_is_reported_as_a_usage_error() {
+    let files = Files::new("unknown-flag");
+    let out = support::run(
+        support::gate("http://127.0.0.1:9")
+            .args(["c1", "--treshold", "0.9"])
+            .env("GITHUB_ACTIONS", "true")
+            .env("GITHUB_STEP_SUMMARY", &files.summary)
+            .env("GITHUB_OUTPUT", &files.output)
+            .env("KAPSO_JSON", &files.json),
+    );
+    assert_eq!(out.code, 2, "{}", out.all_output());
+    assert!(support::read(&files.output).contains("verdict<<"), "outputs written");
+    assert!(
+        support::read(&files.output).contains("\nusage\n"),
+        "{}",
+        support::read(&files.output)
+    );
+    assert!(support::read(&files.summary).contains("usage"));
+    let report: Value = serde_json::from_str(&support::read(&files.json)).expect("JSON report");
+    assert_eq!(report["verdict"], "usage");
+    assert_eq!(report["exit_code"], 2);
+}

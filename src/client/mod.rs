@@ -78,6 +78,8 @@ pub struct KapsoClient {
     base: String,
     budget: Arc<RateBudget>,
     stats: Arc<Stats>,
+    /// Kept only to redact it from response bodies that echo it.
+    key: ApiKey,
 }
 
 impl KapsoClient {
@@ -103,6 +105,7 @@ impl KapsoClient {
             base: config.base_url.as_str().trim_end_matches('/').to_owned(),
             budget,
             stats: Arc::new(Stats::default()),
+            key: config.api_key.clone(),
         })
     }
 
@@ -207,7 +210,7 @@ impl KapsoClient {
         if let (Some(wait), true) = (retry_after, status == StatusCode::TOO_MANY_REQUESTS) {
             self.budget.pause_until(tokio::time::Instant::now() + wait);
         }
-        let body = read_body(response).await;
+        let body = read_body(response).await.map(|body| self.key.redact(body));
         if status.is_success() {
             return body;
         }

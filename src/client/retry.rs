@@ -43,6 +43,8 @@ pub fn classify(method: Method, error: &RequestError) -> Disposition {
             (_, 401 | 402) => Disposition::StopAll,
             (_, 429 | 503) => retry,
             (Method::Get, 408 | 500 | 502 | 504) => retry,
+            // A timeout answer to a creation: Kapso may have started it, so no retry, no verdict.
+            (Method::Post, 408) => Disposition::GiveUp,
             (_, 400..=499) => Disposition::Reject,
             _ => Disposition::GiveUp,
         },
@@ -160,15 +162,7 @@ mod tests {
             Disposition::Retry { .. }
         ));
         for code in [500, 502, 504, 408] {
-            assert_eq!(
-                classify(Method::Post, &status(code)),
-                if code == 408 {
-                    Disposition::Reject
-                } else {
-                    Disposition::GiveUp
-                },
-                "{code}"
-            );
+            assert_eq!(classify(Method::Post, &status(code)), Disposition::GiveUp, "{code}");
         }
         assert_eq!(classify(Method::Post, &RequestError::Timeout), Disposition::GiveUp);
         assert_eq!(

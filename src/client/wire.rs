@@ -54,6 +54,8 @@ pub enum WireError {
     NoData,
     #[error("response `data` has no `id`")]
     NoId,
+    #[error("response has an unusable ID: {0}")]
+    BadId(String),
 }
 
 fn data(body: &[u8]) -> Result<Value, WireError> {
@@ -79,8 +81,11 @@ fn string(map: &Map<String, Value>, key: &str) -> Option<String> {
     }
 }
 
+/// An ID from Kapso, held to the same rules as one from the user: it goes into URL paths.
 fn id(map: &Map<String, Value>) -> Result<String, WireError> {
-    string(map, "id").filter(|s| !s.is_empty()).ok_or(WireError::NoId)
+    let id = string(map, "id").filter(|s| !s.is_empty()).ok_or(WireError::NoId)?;
+    crate::ids::validate(&id).map_err(|e| WireError::BadId(e.to_string()))?;
+    Ok(id)
 }
 
 /// Parses `{"data": <test run>}`.
@@ -162,15 +167,17 @@ pub fn parse_case(body: &[u8]) -> Result<TestCase, WireError> {
 fn suite_from_map(map: &Map<String, Value>) -> Result<TestSuite, WireError> {
     let suite_id = id(map)?;
     let test_cases = match map.get("test_cases") {
+        // Entries that are not objects are not cases; but a case that cannot be run must not
+        // vanish from the selection: then the whole answer fails.
         Some(Value::Array(items)) => items
             .iter()
             .filter_map(Value::as_object)
-            .filter_map(|m| case_from_map(m).ok())
-            .map(|mut case| {
+            .map(|item| {
+                let mut case = case_from_map(item)?;
                 case.suite_id.get_or_insert_with(|| suite_id.clone());
-                case
+                Ok(case)
             })
-            .collect(),
+            .collect::<Result<Vec<_>, WireError>>()?,
         _ => Vec::new(),
     };
     Ok(TestSuite {
@@ -188,11 +195,7 @@ pub fn parse_suite(body: &[u8]) -> Result<TestSuite, WireError> {
 /// Parses `{"data": [<test suite>, ...]}`.
 pub fn parse_suites(body: &[u8]) -> Result<Vec<TestSuite>, WireError> {
     match data(body)? {
-        Value::Array(items) => Ok(items
-            .iter()
-            .filter_map(Value::as_object)
-            .filter_map(|m| suite_from_map(m).ok())
-            .collect()),
+        Value::Array(items) => items.iter().filter_map(Value::as_object).map(suite_from_map).collect(),
         _ => Err(WireError::NoData),
     }
 }
@@ -319,8 +322,22 @@ mod tests {
 
     #[test]
     fn suites_embed_cases() {
-        let suite = parse_suite(br#"{"data":{"id":"s1","name":"Support","test_cases":[{"id":"c1","name":"A"},{"name":"no id"},{"id":"c2"}]}}"#).expect("parses");
+        let suite =
+            parse_suite(br#"{"data":{"id":"s1","name":"Support","test_cases":[{"id":"c1","name":"A"},{"id":"c2"}]}}"#)
+                .expect("parses");
         assert_eq!(suite.test_cases.len(), 2);
+        let broken = br#"{"data":{"id":"s1","test_cases":[{"id":"c1"},{"name":"no id"}]}}"#;
+        assert_eq!(
+            parse_suite(broken),
+            Err(WireError::NoId),
+            "a case must not vanish silently"
+        );
+        let dots = br#"{"data":{"id":"s1","test_cases":[{"id":".."}]}}"#;
+        assert!(
+            matches!(parse_suite(dots), Err(WireError::BadId(_))),
+            "server IDs stay one path segment"
+        );
+        assert!(matches!(parse_run(br#"{"data":{"id":"."}}"#), Err(WireError::BadId(_))));
         assert_eq!(suite.test_cases[1].suite_id.as_deref(), Some("s1"));
         let list = parse_suites(br#"{"data":[{"id":"s1","test_cases":[]},{"id":"s2"}]}"#).expect("parses");
         assert_eq!(list.len(), 2);

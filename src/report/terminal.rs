@@ -341,7 +341,7 @@ pub fn dry_run(result: &crate::DryRun) -> String {
         );
     }
     for case in &result.cases {
-        let check = if case.check.is_ok() { "ok" } else { "MISSING" };
+        let check = case.check.as_ref().map_or_else(|failure| failure.label, |()| "ok");
         let name = sanitize(case.case.name.as_deref().unwrap_or(&case.case.id), false);
         let id = sanitize(&case.case.id, false);
         let label = if name == id { id } else { format!("{name} ({id})") };
@@ -353,8 +353,8 @@ pub fn dry_run(result: &crate::DryRun) -> String {
             fmt_score(case.policy.threshold),
             if case.policy.blocking { "yes" } else { "no" }
         );
-        if let Err(reason) = &case.check {
-            let _ = writeln!(out, "           {}", sanitize(reason, false));
+        if let Err(failure) = &case.check {
+            let _ = writeln!(out, "           {}", sanitize(&failure.reason, false));
         }
     }
     let budget = if result.rate_limit == 0 {
