@@ -256,22 +256,18 @@ pub fn inline(raw: &str) -> String {
     let clean = sanitize(raw, false);
     let mut out = String::with_capacity(clean.len() + 8);
     for c in clean.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            '\\' | '`' | '*' | '_' | '[' | ']' | '(' | ')' | '!' | '#' | '~' | '$' | '|' | '{' | '}' | '+' | '-'
-            | '.' | ':' | '@' | '^' | '=' => {
-                out.push('\\');
-                out.push(c);
-            }
-            c => out.push(c),
+        if MARKDOWN_ACTIVE.contains(c) {
+            out.push('\\');
+            out.push(c);
+        } else {
+            push_html(&mut out, c);
         }
     }
     out
 }
+
+/// Characters Markdown or GitHub could act on (emphasis, links, tables, math, autolinks, ...).
+const MARKDOWN_ACTIVE: &str = "\\`*_[]()!#~$|{}+-.:@^=";
 
 /// Escapes one line of untrusted text for HTML (inside `<summary>`): a blank line would end
 /// the HTML block, so newlines go too.
@@ -279,16 +275,20 @@ pub fn html(raw: &str) -> String {
     let clean = sanitize(raw, false);
     let mut out = String::with_capacity(clean.len() + 8);
     for c in clean.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
+        push_html(&mut out, c);
     }
     out
+}
+
+fn push_html(out: &mut String, c: char) {
+    match c {
+        '&' => out.push_str("&amp;"),
+        '<' => out.push_str("&lt;"),
+        '>' => out.push_str("&gt;"),
+        '"' => out.push_str("&quot;"),
+        '\'' => out.push_str("&#39;"),
+        c => out.push(c),
+    }
 }
 
 fn longest_backtick_run(text: &str) -> usize {
