@@ -132,6 +132,10 @@ pub struct Args {
     )]
     pub rate_window: String,
 
+    /// Turn off learning run durations from finished runs (for the benchmark's A/B comparison)
+    #[arg(long, env = "KAPSO_NO_DURATION_MODEL", hide_env_values = true, hide = true, value_parser = clap::builder::FalseyValueParser::new())]
+    pub no_duration_model: bool,
+
     /// Write the JSON report (schema_version 1) to this file
     #[arg(long, value_name = "PATH", env = "KAPSO_JSON", hide_env_values = true)]
     pub json: Option<PathBuf>,

@@ -192,6 +192,7 @@ pub async fn run(
         deadline,
         concurrency: settings.concurrency,
         heartbeat: Duration::from_secs(30),
+        learn_durations: settings.learn_durations,
     };
     let mut state_errors: Vec<String> = Vec::new();
     let outcomes = scheduler::run(&client, &jobs, &schedule, stop.clone(), &mut |event| {

@@ -90,6 +90,8 @@ pub struct Schedule {
     pub deadline: Instant,
     pub concurrency: usize,
     pub heartbeat: Duration,
+    /// Use what finished runs took to time a new run's first poll.
+    pub learn_durations: bool,
 }
 
 #[derive(Debug)]
@@ -130,7 +132,7 @@ enum TaskResult {
 
 /// Learns how long runs take, so the first poll of a new run is not wasted when the budget is
 /// scarce. Runs of one batch take similar times; the estimate is the smallest lower bound seen,
-/// so a run is never first polled after it could have finished.
+/// so a new run is first polled no later than the shortest run seen so far could have finished.
 #[derive(Debug, Default)]
 struct DurationModel {
     lower_bounds: Vec<Duration>,
@@ -340,7 +342,7 @@ fn handle(
                 };
                 decide(slot, job, outcome, observer, pending);
             } else {
-                let delay = if method == Method::Post {
+                let delay = if method == Method::Post && schedule.learn_durations {
                     model.first_poll_delay(schedule.poll_interval)
                 } else {
                     schedule.poll_interval

@@ -106,6 +106,8 @@ pub struct Settings {
     /// Requests per `rate_window`; 0 means no client-side limit.
     pub rate_limit: u32,
     pub rate_window: Duration,
+    /// Delay a new run's first poll by what finished runs took (off only for benchmarks).
+    pub learn_durations: bool,
     pub verbosity: Verbosity,
     pub env: Env,
 }
@@ -306,6 +308,7 @@ impl Settings {
             concurrency: concurrency as usize,
             rate_limit: rate_limit as u32,
             rate_window,
+            learn_durations: !args.no_duration_model,
             verbosity,
             env: env.clone(),
         })
