@@ -87,28 +87,6 @@ impl RateBudget {
         Err(state.sent[state.sent.len() - limit] + horizon)
     }
 
-    /// When the next slot frees up, without spending one (`None` = now).
-    pub fn next_free(&self, now: Instant) -> Option<Instant> {
-        let state = self.lock();
-        let paused = state.paused_until.filter(|t| *t > now);
-        let limit = state.limit as usize;
-        let horizon = self.window + self.margin;
-        let live: Vec<&Instant> = state
-            .sent
-            .iter()
-            .filter(|t| now.duration_since(**t) < horizon)
-            .collect();
-        let window_free = if limit == 0 || live.len() < limit {
-            None
-        } else {
-            Some(*live[live.len() - limit] + horizon)
-        };
-        match (paused, window_free) {
-            (Some(a), Some(b)) => Some(a.max(b)),
-            (a, b) => a.or(b),
-        }
-    }
-
     /// Pauses every request until `until` (a 429's Retry-After). Never shortens a pause.
     pub fn pause_until(&self, until: Instant) {
         let mut state = self.lock();
@@ -141,11 +119,6 @@ impl RateBudget {
     /// The limit in force (after adaptation); 0 = unlimited.
     pub fn limit(&self) -> u32 {
         self.lock().limit
-    }
-
-    /// The window length.
-    pub fn window(&self) -> Duration {
-        self.window
     }
 }
 
@@ -193,15 +166,5 @@ mod tests {
         assert!(budget.try_acquire(t0).is_err(), "server said only 2 remain");
         budget.observe(Some(500), None, t0);
         assert_eq!(budget.limit(), 10, "a higher server limit does not raise ours");
-    }
-
-    #[test]
-    fn next_free_matches_try_acquire() {
-        let budget = RateBudget::new(1, Duration::from_secs(10));
-        let t0 = Instant::now();
-        assert_eq!(budget.next_free(t0), None);
-        assert!(budget.try_acquire(t0).is_ok());
-        let free = budget.next_free(t0).expect("full");
-        assert_eq!(budget.try_acquire(t0).expect_err("full"), free);
     }
 }

@@ -194,24 +194,35 @@ pub async fn run(
         heartbeat: Duration::from_secs(30),
         learn_durations: settings.learn_durations,
     };
-    let mut state_errors: Vec<String> = Vec::new();
+    // A state file that cannot be written is reported once, not once per run.
+    let mut state_error: Option<String> = None;
     let outcomes = scheduler::run(&client, &jobs, &schedule, stop.clone(), &mut |event| {
         if let (scheduler::Event::RunCreated { job, run_id }, Some(file)) = (&event, state.as_mut()) {
             if let Err(message) = file.record(&job.test_case_id, job.trial, run_id) {
-                if state_errors.is_empty() {
+                if state_error.is_none() {
                     observer(Progress::Warning(&message));
+                    state_error = Some(message);
                 }
-                state_errors.push(message);
             }
         }
         observer(Progress::Run(event));
     })
     .await;
-    warnings.extend(state_errors.into_iter().take(1));
+    warnings.extend(state_error);
 
     let cases = case_reports(settings, &plan, &policies, &jobs, &outcomes);
     let forced = (*stop.borrow()).map(interrupt_exit);
     build::report(&info(client.stats().snapshot()), cases, None, forced, warnings)
+}
+
+/// What the report builder needs to know of a case: the case and the policy that applies to it.
+fn case_spec(case: PlannedCase, policy: &CasePolicy) -> CaseSpec {
+    CaseSpec {
+        case,
+        threshold: policy.threshold,
+        blocking: policy.blocking,
+        note: policy.note.clone(),
+    }
 }
 
 /// Judges every case from its trials' outcomes, and compares with the baseline.
@@ -238,13 +249,7 @@ fn case_reports(
         .zip(learned_names)
         .zip(policies)
         .map(|(((planned, trials), name), policy)| {
-            let spec = CaseSpec {
-                case: planned.clone(),
-                threshold: policy.threshold,
-                blocking: policy.blocking,
-                note: policy.note.clone(),
-            };
-            let mut case = build::case_report(&spec, trials, settings.aggregate, name);
+            let mut case = build::case_report(&case_spec(planned.clone(), policy), trials, settings.aggregate, name);
             let baseline = settings.baseline.as_ref().and_then(|b| b.score(&planned.id));
             let (status, delta, reason) = verdict::apply_baseline(case.status, case.score, baseline, settings.max_drop);
             case.baseline_score = baseline;
@@ -268,14 +273,22 @@ pub struct DryRun {
     pub lookups: usize,
     /// Runs a real run creates.
     pub runs: usize,
-    /// Requests a real run needs at the least: lookups, one creation and one poll per run.
-    pub min_requests: usize,
-    /// The least time those requests take under the rate budget.
-    pub min_time: Duration,
     pub rate_limit: u32,
     pub rate_window: Duration,
     pub exit: Exit,
     pub message: Option<String>,
+}
+
+impl DryRun {
+    /// Requests a real run needs at the least: lookups, one creation and one poll per run.
+    pub fn min_requests(&self) -> usize {
+        self.lookups + 2 * self.runs
+    }
+
+    /// The least time those requests take under the rate budget.
+    pub fn min_time(&self) -> Duration {
+        min_time_under_budget(self.min_requests(), self.rate_limit, self.rate_window)
+    }
 }
 
 /// One case of a dry run.
@@ -296,8 +309,6 @@ pub async fn dry_run(settings: &Settings, stop: watch::Receiver<Option<Interrupt
         requests_sent: 0,
         lookups: settings.suite_ids.len() + settings.agent_ids.len(),
         runs: 0,
-        min_requests: 0,
-        min_time: Duration::ZERO,
         rate_limit: settings.rate_limit,
         rate_window: settings.rate_window,
         exit: Exit::Passed,
@@ -348,8 +359,6 @@ pub async fn dry_run(settings: &Settings, stop: watch::Receiver<Option<Interrupt
         result.cases.push(DryRunCase { case, policy, check });
     }
     result.exit = verdict::overall(statuses);
-    result.min_requests = result.lookups + 2 * result.runs;
-    result.min_time = min_time_under_budget(result.min_requests, settings.rate_limit, settings.rate_window);
     result.requests_sent = client.stats().snapshot().sent;
     result
 }
@@ -407,12 +416,7 @@ fn gate_failure(info: &RunInfo, settings: &Settings, known: Vec<PlannedCase>, ex
         .into_iter()
         .map(|case| {
             let policy = settings.case_policy(&case.id);
-            let spec = CaseSpec {
-                case,
-                threshold: policy.threshold,
-                blocking: policy.blocking,
-                note: policy.note.clone(),
-            };
+            let spec = case_spec(case, &policy);
             let trial = report::TrialReport::without_result(0, status, None, Some(format!("not run: {message}")));
             build::case_report(&spec, vec![trial], settings.aggregate, None)
         })

@@ -71,7 +71,7 @@ fn main() -> ExitCode {
 fn finish(report: &report::Report, outputs: &Outputs, env: &Env) -> u8 {
     if env.github_actions {
         let mut stdout = std::io::stdout().lock();
-        let _ = stdout.write_all(output::github_stdout(report).as_bytes());
+        let _ = stdout.write_all(output::github::annotations(report).as_bytes());
         let _ = stdout.flush();
     }
     let problems = output::write_files(report, outputs);
@@ -106,7 +106,7 @@ async fn run(settings: &Settings, env: &Env) -> report::Report {
 fn print_summary(report: &report::Report, style: Style, github: bool) {
     let mut summary = terminal::summary(report, style);
     if github {
-        summary = output::github_inert(&summary);
+        summary = output::github::inert(&summary);
     }
     let mut stdout = std::io::stdout().lock();
     let _ = stdout.write_all(summary.as_bytes());

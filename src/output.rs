@@ -48,10 +48,7 @@ impl Outputs {
         Outputs {
             json: args.json.clone().filter(|p| !p.as_os_str().is_empty()),
             junit: args.junit.clone().filter(|p| !p.as_os_str().is_empty()),
-            github: env.github_actions.then(|| GithubTargets {
-                step_summary: env.github_step_summary.clone(),
-                output: env.github_output.clone(),
-            }),
+            ..Outputs::from_env(env)
         }
     }
 }
@@ -101,29 +98,6 @@ pub fn write_files(report: &Report, outputs: &Outputs) -> Vec<String> {
     problems
 }
 
-/// What the gate prints to stdout in GitHub Actions after its summary: annotations for the
-/// non-passing cases and their feedback in collapsible groups.
-pub fn github_stdout(report: &Report) -> String {
-    github::annotations(report)
-}
-
-/// Wraps `text` (untrusted lines, such as the terminal summary with its feedback) so that the
-/// GitHub runner takes none of its lines for a workflow command.
-pub fn github_inert(text: &str) -> String {
-    let token = loop {
-        let token = github::random_token();
-        if !text.contains(&token) {
-            break token;
-        }
-    };
-    let mut out = format!("::stop-commands::{token}\n{text}");
-    if !out.ends_with('\n') {
-        out.push('\n');
-    }
-    out.push_str(&format!("::{token}::\n"));
-    out
-}
-
 /// The report for invalid options: verdict `usage` (exit 2), no cases, and the message, so the
 /// JSON, JUnit and GitHub outputs still say what went wrong. Only what is safe to show is taken
 /// from the raw arguments: the base URL without credentials, query or fragment.
@@ -131,8 +105,7 @@ pub fn usage_failure_report(message: &str, args: Option<&Args>) -> Report {
     let now = SystemTime::now();
     let threshold = args
         .and_then(|a| a.threshold.as_deref())
-        .and_then(|t| t.trim().parse::<f64>().ok())
-        .filter(|t| t.is_finite() && *t >= 0.0)
+        .and_then(crate::settings::non_negative)
         .unwrap_or(DEFAULT_THRESHOLD);
     let raw_url = args.and_then(|a| a.base_url.as_deref()).unwrap_or(DEFAULT_BASE_URL);
     let base_url = match url::Url::parse(raw_url.trim()) {
@@ -208,7 +181,7 @@ mod tests {
 
     #[test]
     fn inert_blocks_end_with_their_token() {
-        let out = github_inert("::error::x");
+        let out = github::inert("::error::x");
         let lines: Vec<&str> = out.lines().collect();
         assert_eq!(lines.len(), 3);
         let token = lines[0].strip_prefix("::stop-commands::").expect("opening line");

@@ -227,7 +227,7 @@ where
         .sleep(tokio::time::sleep)
         .when(|e| matches!(retry::classify(Method::Get, e), Disposition::Retry { .. }))
         .adjust(move |e: &RequestError, computed: Option<Duration>| {
-            let delay = e.retry_after().unwrap_or(computed?);
+            let delay = retry::next_delay(e.retry_after(), computed)?;
             (Instant::now() + delay < deadline).then_some(delay)
         })
         .notify(move |_, _| stats.record_retry());

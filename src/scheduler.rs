@@ -163,7 +163,7 @@ pub async fn run(
     observer: &mut dyn FnMut(Event<'_>),
 ) -> Vec<TrialOutcome> {
     let started = Instant::now();
-    let now = Instant::now();
+    let now = started;
     let mut slots: Vec<Slot> = jobs
         .iter()
         .map(|job| Slot {
@@ -385,12 +385,7 @@ fn handle(
                 Disposition::Retry { after } => {
                     slot.failures += 1;
                     let backoff = slot.backoff.get_or_insert_with(|| retry::backoff().build());
-                    let computed = backoff.next();
-                    let delay = match (after, computed) {
-                        (_, None) => None,
-                        (Some(after), Some(_)) => Some(after),
-                        (None, Some(computed)) => Some(computed),
-                    };
+                    let delay = retry::next_delay(after, backoff.next());
                     let attempts = slot.failures;
                     match delay {
                         Some(delay) if now + delay < schedule.deadline => {

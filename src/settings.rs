@@ -198,28 +198,20 @@ impl Settings {
             return Err(UsageError::EmptySelection);
         }
 
-        let threshold = match &args.threshold {
-            Some(raw) => parse_threshold(raw)?,
-            None => match config.threshold {
-                Some(value) => parse_threshold(&value.to_string())?,
-                None => 0.8,
-            },
+        let pick = |flag: &Option<String>, file: &Option<String>, default: &str| -> String {
+            flag.clone()
+                .or_else(|| file.clone())
+                .unwrap_or_else(|| default.to_owned())
         };
-        let trials = match &args.trials {
-            Some(raw) => parse_number("trials", raw, 1, 50, " from 1 to 50")? as u32,
-            None => parse_number(
-                "trials",
-                &config.trials.unwrap_or(1).to_string(),
-                1,
-                50,
-                " from 1 to 50",
-            )? as u32,
-        };
-        let aggregate_raw = args
-            .aggregate
-            .clone()
-            .or(config.aggregate.clone())
-            .unwrap_or_else(|| "mean".into());
+        let threshold = parse_threshold(&pick(&args.threshold, &config.threshold.map(|v| v.to_string()), "0.8"))?;
+        let trials = parse_number(
+            "trials",
+            &pick(&args.trials, &config.trials.map(|n| n.to_string()), "1"),
+            1,
+            50,
+            " from 1 to 50",
+        )? as u32;
+        let aggregate_raw = pick(&args.aggregate, &config.aggregate, "mean");
         let aggregate = match aggregate_raw.trim().to_ascii_lowercase().as_str() {
             "mean" => Aggregate::Mean,
             "median" => Aggregate::Median,
@@ -245,20 +237,16 @@ impl Settings {
                 }
             }
         }
-        let max_drop = match (&args.max_drop, config.max_drop) {
-            (Some(raw), _) => Some(parse_max_drop(raw)?),
-            (None, Some(value)) => Some(parse_max_drop(&value.to_string())?),
-            (None, None) => None,
-        };
+        let max_drop = args
+            .max_drop
+            .clone()
+            .or(config.max_drop.map(|v| v.to_string()))
+            .map(|raw| non_negative(&raw).ok_or(UsageError::BadMaxDrop(raw)))
+            .transpose()?;
         if max_drop.is_some() && inputs.baseline.is_none() {
             return Err(UsageError::MaxDropWithoutBaseline);
         }
 
-        let pick = |flag: &Option<String>, file: &Option<String>, default: &str| -> String {
-            flag.clone()
-                .or_else(|| file.clone())
-                .unwrap_or_else(|| default.to_owned())
-        };
         let base_url = parse_base_url(&pick(&args.base_url, &config.base_url, DEFAULT_BASE_URL))?;
         let poll_interval = parse_duration("poll-interval", &pick(&args.poll_interval, &config.poll_interval, "5s"))?;
         let timeout = parse_duration("timeout", &pick(&args.timeout, &config.timeout, "30m"))?;
@@ -336,19 +324,14 @@ pub struct CasePolicy {
     pub note: Option<String>,
 }
 
-fn parse_max_drop(raw: &str) -> Result<f64, UsageError> {
-    match raw.trim().parse::<f64>() {
-        Ok(value) if value.is_finite() && value >= 0.0 => Ok(value),
-        _ => Err(UsageError::BadMaxDrop(raw.to_owned())),
-    }
+/// A finite number >= 0 (thresholds, score drops), or `None`.
+pub fn non_negative(raw: &str) -> Option<f64> {
+    raw.trim().parse::<f64>().ok().filter(|v| v.is_finite() && *v >= 0.0)
 }
 
 /// Parses a score threshold: a finite number >= 0.
 pub fn parse_threshold(raw: &str) -> Result<f64, UsageError> {
-    match raw.trim().parse::<f64>() {
-        Ok(value) if value.is_finite() && value >= 0.0 => Ok(value),
-        _ => Err(UsageError::BadThreshold(raw.to_owned())),
-    }
+    non_negative(raw).ok_or_else(|| UsageError::BadThreshold(raw.to_owned()))
 }
 
 fn parse_duration(option: &'static str, raw: &str) -> Result<Duration, UsageError> {

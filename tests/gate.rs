@@ -4,24 +4,16 @@
 
 mod support;
 
-use kapso_sim::{CaseSpec, Endpoint, Fault, FaultAction, LoggedRequest, Scenario, Sim, SuiteSpec};
+use kapso_sim::{CaseSpec, Endpoint, Fault, FaultAction, Scenario, Sim, SuiteSpec};
 use std::process::Command;
 use std::time::Duration;
-use support::{Finished, KEY};
+use support::{assert_code, posts, runs_of, Finished, KEY};
 
 /// Short enough to keep the file fast, long enough for at least one unfinished poll.
 const RUN_MS: u64 = 30;
 
 fn case(id: &str, score: f64) -> CaseSpec {
     CaseSpec::passing(id, score).duration_ms(RUN_MS)
-}
-
-fn posts(sim: &Sim) -> Vec<LoggedRequest> {
-    sim.requests().into_iter().filter(|r| r.method == "POST").collect()
-}
-
-fn runs_of(sim: &Sim, case_id: &str) -> usize {
-    sim.runs().iter().filter(|r| r.case_id == case_id).count()
 }
 
 /// Runs the gate and checks what must hold after every run against the simulator.
@@ -63,14 +55,6 @@ fn assert_no_secret(out: &Finished, secret: &str) {
         !out.stderr.contains(secret),
         "the key leaked on stderr:\n{}",
         out.stderr
-    );
-}
-
-fn assert_code(out: &Finished, code: i32) {
-    assert_eq!(
-        out.code, code,
-        "exit code\n--- stdout\n{}\n--- stderr\n{}",
-        out.stdout, out.stderr
     );
 }
 

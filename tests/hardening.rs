@@ -4,12 +4,12 @@
 
 mod support;
 
-use kapso_sim::{CaseSpec, Endpoint, Fault, FaultAction, ForwardProxy, LoggedRequest, Scenario, Sim};
+use kapso_sim::{CaseSpec, Endpoint, Fault, FaultAction, ForwardProxy, Scenario, Sim};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
-use support::{Finished, KEY};
+use support::{assert_code, posts, Finished, KEY};
 
 /// Short enough to keep the file fast, long enough for at least one unfinished poll.
 const RUN_MS: u64 = 30;
@@ -22,22 +22,10 @@ fn case(id: &str, score: f64) -> CaseSpec {
     CaseSpec::passing(id, score).duration_ms(RUN_MS)
 }
 
-fn posts(sim: &Sim) -> Vec<LoggedRequest> {
-    sim.requests().into_iter().filter(|r| r.method == "POST").collect()
-}
-
 fn run_id_of(sim: &Sim, case_id: &str) -> String {
     let runs: Vec<_> = sim.runs().into_iter().filter(|r| r.case_id == case_id).collect();
     assert_eq!(runs.len(), 1, "runs of {case_id}: {runs:?}");
     runs[0].id.clone()
-}
-
-fn assert_code(out: &Finished, code: i32) {
-    assert_eq!(
-        out.code, code,
-        "exit code\n--- stdout\n{}\n--- stderr\n{}",
-        out.stdout, out.stderr
-    );
 }
 
 /// What holds after every invocation: no panic, no key.

@@ -9,11 +9,11 @@
 
 mod support;
 
-use kapso_sim::{AgentSpec, CaseSpec, Endpoint, LoggedRequest, Scenario, Sim, SuiteSpec, TrialSpec};
+use kapso_sim::{AgentSpec, CaseSpec, Endpoint, Scenario, Sim, SuiteSpec, TrialSpec};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use support::{Finished, KEY};
+use support::{assert_code, posts, runs_of, Finished, KEY};
 
 /// Short enough to keep the file fast, long enough for at least one unfinished poll.
 const RUN_MS: u64 = 30;
@@ -28,22 +28,6 @@ fn varying(id: &str, scores: &[f64]) -> CaseSpec {
 /// A case whose every run scores `score`.
 fn steady(id: &str, score: f64) -> CaseSpec {
     CaseSpec::passing(id, score).duration_ms(RUN_MS)
-}
-
-fn posts(sim: &Sim) -> Vec<LoggedRequest> {
-    sim.requests().into_iter().filter(|r| r.method == "POST").collect()
-}
-
-fn runs_of(sim: &Sim, case_id: &str) -> usize {
-    sim.runs().iter().filter(|r| r.case_id == case_id).count()
-}
-
-fn assert_code(out: &Finished, code: i32) {
-    assert_eq!(
-        out.code, code,
-        "exit code\n--- stdout\n{}\n--- stderr\n{}",
-        out.stdout, out.stderr
-    );
 }
 
 /// Scores compare with this tolerance (means of decimals are not exact in binary).

@@ -449,7 +449,7 @@ proptest! {
 
     #[test]
     fn inert_blocks_stay_inert(raw in text()) {
-        let out = output::github_inert(&raw);
+        let out = output::github::inert(&raw);
         let lines: Vec<&str> = out.lines().collect();
         let token = lines.first().and_then(|l| l.strip_prefix("::stop-commands::")).unwrap_or_default();
         prop_assert!(token.len() >= 16, "{:?}", out);

@@ -133,53 +133,55 @@ impl KapsoClient {
 
     /// `POST /test_cases/{id}/test_runs` with `run_now: true`.
     pub async fn create_run(&self, _permit: Permit, test_case_id: &str) -> Result<TestRun, RequestError> {
-        let url = self.url(&["test_cases", test_case_id, "test_runs"]);
         let request = self
             .http
-            .post(url)
+            .post(self.url(&["test_cases", test_case_id, "test_runs"]))
             .header(CONTENT_TYPE, "application/json")
             .body(CREATE_RUN_BODY);
-        let body = self
-            .send(request)
+        self.call(request, || format!("test case {test_case_id}"), wire::parse_run)
             .await
-            .map_err(|e| not_found_as(e, || format!("test case {test_case_id} not found")))?;
-        wire::parse_run(&body).map_err(|e| RequestError::Body(e.to_string()))
     }
 
     /// `GET /test_runs/{id}`.
     pub async fn get_run(&self, _permit: Permit, run_id: &str) -> Result<TestRun, RequestError> {
-        let body = self
-            .send(self.http.get(self.url(&["test_runs", run_id])))
+        let request = self.http.get(self.url(&["test_runs", run_id]));
+        self.call(request, || format!("test run {run_id}"), wire::parse_run)
             .await
-            .map_err(|e| not_found_as(e, || format!("test run {run_id} not found")))?;
-        wire::parse_run(&body).map_err(|e| RequestError::Body(e.to_string()))
     }
 
     /// `GET /test_cases/{id}`.
     pub async fn get_case(&self, _permit: Permit, test_case_id: &str) -> Result<TestCase, RequestError> {
-        let body = self
-            .send(self.http.get(self.url(&["test_cases", test_case_id])))
+        let request = self.http.get(self.url(&["test_cases", test_case_id]));
+        self.call(request, || format!("test case {test_case_id}"), wire::parse_case)
             .await
-            .map_err(|e| not_found_as(e, || format!("test case {test_case_id} not found")))?;
-        wire::parse_case(&body).map_err(|e| RequestError::Body(e.to_string()))
     }
 
     /// `GET /test_suites/{id}`, with its test cases embedded.
     pub async fn get_suite(&self, _permit: Permit, suite_id: &str) -> Result<TestSuite, RequestError> {
-        let body = self
-            .send(self.http.get(self.url(&["test_suites", suite_id])))
+        let request = self.http.get(self.url(&["test_suites", suite_id]));
+        self.call(request, || format!("test suite {suite_id}"), wire::parse_suite)
             .await
-            .map_err(|e| not_found_as(e, || format!("test suite {suite_id} not found")))?;
-        wire::parse_suite(&body).map_err(|e| RequestError::Body(e.to_string()))
     }
 
     /// `GET /agents/{id}/test_suites`.
     pub async fn agent_suites(&self, _permit: Permit, agent_id: &str) -> Result<Vec<TestSuite>, RequestError> {
-        let body = self
-            .send(self.http.get(self.url(&["agents", agent_id, "test_suites"])))
+        let request = self.http.get(self.url(&["agents", agent_id, "test_suites"]));
+        self.call(request, || format!("agent {agent_id}"), wire::parse_suites)
             .await
-            .map_err(|e| not_found_as(e, || format!("agent {agent_id} not found")))?;
-        wire::parse_suites(&body).map_err(|e| RequestError::Body(e.to_string()))
+    }
+
+    /// Sends `request` and parses a success body with `parse`. A 404 says "`what` not found".
+    async fn call<T>(
+        &self,
+        request: reqwest::RequestBuilder,
+        what: impl FnOnce() -> String,
+        parse: fn(&[u8]) -> Result<T, wire::WireError>,
+    ) -> Result<T, RequestError> {
+        let body = self
+            .send(request)
+            .await
+            .map_err(|e| not_found_as(e, || format!("{} not found", what())))?;
+        parse(&body).map_err(|e| RequestError::Body(e.to_string()))
     }
 
     /// Sends one request and returns the body of a 2xx response.

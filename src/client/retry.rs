@@ -51,6 +51,12 @@ pub fn classify(method: Method, error: &RequestError) -> Disposition {
     }
 }
 
+/// The wait before the next attempt: Kapso's `Retry-After` replaces the computed backoff delay;
+/// `None` when the backoff is exhausted (no more attempts), whatever Kapso asked for.
+pub fn next_delay(retry_after: Option<Duration>, computed: Option<Duration>) -> Option<Duration> {
+    computed.map(|computed| retry_after.unwrap_or(computed))
+}
+
 /// Backoff between attempts of one request: exponential from 500 ms, capped at 30 s, with
 /// jitter, at most five retries.
 pub fn backoff() -> ExponentialBuilder {

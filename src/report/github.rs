@@ -115,15 +115,37 @@ fn gate_message(report: &Report) -> Option<&str> {
         .filter(|m| !m.trim().is_empty())
 }
 
+/// A [`random_token`] that `occurs` says appears nowhere in the untrusted text, so the text
+/// cannot end a stop-commands block early.
+fn unused_token(occurs: impl Fn(&str) -> bool) -> String {
+    loop {
+        let token = random_token();
+        if !occurs(&token) {
+            return token;
+        }
+    }
+}
+
+/// `text` between `::stop-commands::<token>` and `::<token>::`: the runner takes none of its
+/// lines for a workflow command.
+fn stop_commands(text: &str, token: &str) -> String {
+    let mut out = format!("::stop-commands::{token}\n{text}");
+    if !out.ends_with('\n') {
+        out.push('\n');
+    }
+    let _ = writeln!(out, "::{token}::");
+    out
+}
+
+/// Wraps untrusted lines (such as the terminal summary with its feedback) so that the GitHub
+/// runner takes none of them for a workflow command.
+pub fn inert(text: &str) -> String {
+    stop_commands(text, &unused_token(|token| text.contains(token)))
+}
+
 /// Annotations and feedback groups for stdout, with a fresh token for the stop-commands blocks.
 pub fn annotations(report: &Report) -> String {
-    let token = loop {
-        let token = random_token();
-        if !mentions(report, &token) {
-            break token;
-        }
-    };
-    annotations_with_token(report, &token)
+    annotations_with_token(report, &unused_token(|token| mentions(report, token)))
 }
 
 /// Whether any untrusted text of the report contains `needle`.
@@ -177,9 +199,7 @@ pub fn annotations_with_token(report: &Report, token: &str) -> String {
     }
     for case in non_passing(report) {
         let _ = writeln!(out, "::group::{}", escape_data(&title(case)));
-        let _ = writeln!(out, "::stop-commands::{token}");
-        out.push_str(&details(case));
-        let _ = writeln!(out, "::{token}::");
+        out.push_str(&stop_commands(&details(case), token));
         out.push_str("::endgroup::\n");
     }
     out
@@ -187,15 +207,7 @@ pub fn annotations_with_token(report: &Report, token: &str) -> String {
 
 /// `kapso-gate: Refund (c1) failed, score 0.5 < 0.8`: names the case and its score.
 fn title(case: &CaseReport) -> String {
-    let name = truncate(&sanitize(case.display_name(), false), TITLE_NAME_CHARS);
-    let id = if case.display_name() == case.test_case_id {
-        String::new()
-    } else {
-        format!(
-            " ({})",
-            truncate(&sanitize(&case.test_case_id, false), TITLE_NAME_CHARS)
-        )
-    };
+    let label = case.label_with(|part| truncate(&sanitize(part, false), TITLE_NAME_CHARS));
     let score = match case.score {
         Some(score) if score >= case.threshold => {
             format!("score {} >= {}", fmt_score(score), fmt_score(case.threshold))
@@ -204,7 +216,7 @@ fn title(case: &CaseReport) -> String {
         None => format!("no score, threshold {}", fmt_score(case.threshold)),
     };
     let blocking = if case.blocking { "" } else { " (non-blocking)" };
-    format!("kapso-gate: {name}{id} {}{blocking}, {score}", case.status.name())
+    format!("kapso-gate: {label} {}{blocking}, {score}", case.status.name())
 }
 
 /// The reason, the error, and the start of the judge's feedback.

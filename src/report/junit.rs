@@ -220,12 +220,7 @@ fn render_case(out: &mut String, case: &CaseReport) {
 
 /// `Refund policy (tc_123)`: the name people know and the ID to look it up by.
 fn case_name(case: &CaseReport) -> String {
-    let name = case.display_name();
-    if name == case.test_case_id {
-        name.to_owned()
-    } else {
-        format!("{name} ({})", case.test_case_id)
-    }
+    case.label_with(str::to_owned)
 }
 
 /// Names are shown on one line by every CI; a newline in one would only garble the test list.

@@ -148,21 +148,12 @@ fn status_label(case: &CaseReport) -> String {
 
 /// `Refund policy (tc_1)`, or the ID alone.
 fn case_label(case: &CaseReport) -> String {
-    let name = truncate_chars(case.display_name(), NAME_CHARS);
-    if case.display_name() == case.test_case_id {
-        name
-    } else {
-        format!("{name} ({})", truncate_chars(&case.test_case_id, NAME_CHARS))
-    }
+    case.label_with(|part| truncate_chars(part, NAME_CHARS))
 }
 
 /// Trials, spread, baseline change and the config note, for the optional Details column.
 fn row_details(case: &CaseReport) -> String {
-    let mut parts: Vec<String> = case.score_details().into_iter().collect();
-    if let Some(note) = &case.note {
-        parts.push(format!("note: {}", truncate_chars(note, NAME_CHARS)));
-    }
-    parts.join("; ")
+    case.details_with(|note| truncate_chars(note, NAME_CHARS))
 }
 
 fn row(case: &CaseReport, with_details: bool) -> String {

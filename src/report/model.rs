@@ -51,17 +51,6 @@ pub struct Counts {
 }
 
 impl Counts {
-    pub fn of(&self, status: Status) -> usize {
-        match status {
-            Status::Passed => self.passed,
-            Status::Failed => self.failed,
-            Status::Errored => self.errored,
-            Status::Rejected => self.rejected,
-            Status::Incomplete => self.incomplete,
-            Status::Cancelled => self.cancelled,
-        }
-    }
-
     pub fn from_cases(cases: &[CaseReport]) -> Counts {
         let mut counts = Counts {
             total: cases.len(),
@@ -146,6 +135,27 @@ impl CaseReport {
             parts.push(format!("baseline {}, change {}", fmt_score(base), fmt_delta(delta)));
         }
         (!parts.is_empty()).then(|| parts.join("; "))
+    }
+
+    /// `Name (test case ID)`, or the ID alone when the case has no name of its own. `part`
+    /// shapes each piece for its surface (sanitising, truncation).
+    pub fn label_with(&self, part: impl Fn(&str) -> String) -> String {
+        let name = part(self.display_name());
+        if self.display_name() == self.test_case_id {
+            name
+        } else {
+            format!("{name} ({})", part(&self.test_case_id))
+        }
+    }
+
+    /// The table's details: [`CaseReport::score_details`] and the config note, which `note`
+    /// shapes for its surface. Empty when there is nothing to add.
+    pub fn details_with(&self, note: impl Fn(&str) -> String) -> String {
+        let mut parts: Vec<String> = self.score_details().into_iter().collect();
+        if let Some(text) = &self.note {
+            parts.push(format!("note: {}", note(text)));
+        }
+        parts.join("; ")
     }
 
     /// What to call the case in human-facing output.

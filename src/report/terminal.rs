@@ -217,11 +217,7 @@ pub fn summary(report: &Report, style: Style) -> String {
 
 /// The table's last column: trials, spread, baseline change, and the config note.
 fn row_details(case: &CaseReport) -> String {
-    let mut parts: Vec<String> = case.score_details().into_iter().collect();
-    if let Some(note) = &case.note {
-        parts.push(format!("note: {}", truncate(&sanitize(note, false), 80)));
-    }
-    parts.join("; ")
+    case.details_with(|note| truncate(&sanitize(note, false), 80))
 }
 
 fn details(case: &CaseReport, style: Style) -> String {
@@ -243,17 +239,12 @@ fn details(case: &CaseReport, style: Style) -> String {
     if case.score.is_some() {
         let _ = writeln!(out, "  score: {}", score_against(case.score, case.threshold));
     }
-    if case.trials.len() > 1 {
-        let scores: Vec<String> = case
-            .trials
-            .iter()
-            .map(|t| t.score.map(fmt_score).unwrap_or_else(|| t.status.name().into()))
-            .collect();
+    if let Some(scores) = case.trial_scores() {
         let spread = case
             .score_spread
             .map(|s| format!(", spread {}", fmt_score(s)))
             .unwrap_or_default();
-        let _ = writeln!(out, "  trials: {}{spread}", scores.join(", "));
+        let _ = writeln!(out, "  trials: {scores}{spread}");
     }
     if let (Some(base), Some(delta)) = (case.baseline_score, case.delta) {
         let _ = writeln!(
@@ -371,10 +362,10 @@ pub fn dry_run(result: &crate::DryRun) -> String {
         "\n{} cases, {} runs. A real run needs at least {} requests ({} lookup{}, one creation and one poll per run); under {budget} that takes at least {}, plus the runs' own duration.",
         result.cases.len(),
         result.runs,
-        result.min_requests,
+        result.min_requests(),
         result.lookups,
         if result.lookups == 1 { "" } else { "s" },
-        fmt_duration(result.min_time)
+        fmt_duration(result.min_time())
     );
     let _ = writeln!(
         out,

@@ -23,6 +23,25 @@ pub fn gate(base_url: &str) -> Command {
     cmd
 }
 
+/// The run creations the simulator received.
+pub fn posts(sim: &kapso_sim::Sim) -> Vec<kapso_sim::LoggedRequest> {
+    sim.requests().into_iter().filter(|r| r.method == "POST").collect()
+}
+
+/// How many runs the simulator created for `case_id`.
+pub fn runs_of(sim: &kapso_sim::Sim, case_id: &str) -> usize {
+    sim.runs().iter().filter(|r| r.case_id == case_id).count()
+}
+
+/// Asserts the exit code, showing both streams when it differs.
+pub fn assert_code(out: &Finished, code: i32) {
+    assert_eq!(
+        out.code, code,
+        "exit code\n--- stdout\n{}\n--- stderr\n{}",
+        out.stdout, out.stderr
+    );
+}
+
 /// What a finished gate process left behind.
 #[derive(Debug)]
 pub struct Finished {
