@@ -41,7 +41,10 @@ impl Console {
                     .map(|c| {
                         let policy = settings.case_policy(&c.id);
                         (
-                            c.name.clone().unwrap_or_else(|| c.id.clone()),
+                            c.name
+                                .clone()
+                                .filter(|n| !n.trim().is_empty())
+                                .unwrap_or_else(|| c.id.clone()),
                             policy.threshold,
                             policy.trials as usize,
                         )
@@ -81,10 +84,12 @@ impl Console {
                     .unwrap_or_else(|| (job.test_case_id.clone(), self.threshold, 1));
                 let trial = trial_report(job.trial, outcome, threshold);
                 let name = match &outcome.result {
+                    // An empty name from Kapso falls back like `CaseReport::display_name` does.
                     TrialResult::Finished(run) => run
                         .test_case
                         .as_ref()
                         .and_then(|c| c.name.clone())
+                        .filter(|n| !n.trim().is_empty())
                         .unwrap_or(planned_name),
                     _ => planned_name,
                 };

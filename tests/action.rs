@@ -417,3 +417,23 @@ fn workflow_examples_are_the_documented_ones() {
         );
     }
 }
+
+/// `env_bindings` only sees options that have a variable, so an option added without one would
+/// have no action input and nobody would notice: every visible option needs a variable, except
+/// help, version and the verbosity switches (which the action has no use for).
+#[test]
+fn every_visible_option_has_an_environment_variable() {
+    use clap::CommandFactory;
+    let command = kapso_gate::cli::Args::command();
+    let missing: Vec<String> = command
+        .get_arguments()
+        .filter(|arg| !arg.is_hide_set() && arg.get_env().is_none())
+        .filter_map(|arg| arg.get_long())
+        .filter(|long| !["help", "version", "verbose", "quiet"].contains(long))
+        .map(|long| format!("--{long}"))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "options without a KAPSO_* variable (so without an action input): {missing:?}"
+    );
+}

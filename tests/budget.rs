@@ -291,3 +291,32 @@ fn creation_goes_first_when_requests_are_slow() {
     );
     assert_runs_well_polled(&sim.runs(), ids.len());
 }
+
+/// A pending run is polled no more often than `--poll-interval`: between two GETs of one run at
+/// least the interval passes (the next poll is due an interval after the last answer).
+#[test]
+fn a_run_is_never_polled_more_often_than_the_interval() {
+    let (scenario, ids) = cases(Scenario::new(support::KEY), "paced", 4, |i| 1_000 + 200 * i as u64);
+    let sim = Sim::start(scenario);
+    run_gate(
+        &sim,
+        &ids,
+        &[("KAPSO_POLL_INTERVAL", "300ms"), ("KAPSO_RATE_LIMIT", "0")],
+    );
+    for run in sim.runs() {
+        let polls: Vec<Duration> = log(&sim)
+            .iter()
+            .filter(|r| r.endpoint == Endpoint::GetRun && r.path.ends_with(&run.id))
+            .map(|r| r.at)
+            .collect();
+        assert!(polls.len() >= 2, "run {} was polled {} times", run.id, polls.len());
+        for pair in polls.windows(2) {
+            assert!(
+                pair[1] - pair[0] >= Duration::from_millis(300),
+                "run {} polled {:?} apart",
+                run.id,
+                pair[1] - pair[0]
+            );
+        }
+    }
+}

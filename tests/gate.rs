@@ -236,6 +236,28 @@ fn deadline_exits_four_and_prints_the_run_id() {
     assert!(stuck[0].polls >= 1, "the stuck run was polled");
 }
 
+/// `Retry-After` replaces the backoff delay but never beyond the deadline: a 10-minute wait
+/// against a 1-second deadline ends the case as incomplete at once, without a second POST.
+#[test]
+fn retry_after_beyond_the_deadline_is_not_waited_for() {
+    let sim = Sim::start(
+        Scenario::new(KEY)
+            .case(case("c1", 0.9))
+            .fault(Fault::on(Endpoint::CreateRun).then(FaultAction::status_with(
+                429,
+                r#"{"error":"Too Many Requests"}"#,
+                &[("Retry-After", "600")],
+            ))),
+    );
+    let out = support::run_within(
+        support::gate(&sim.base_url()).env("KAPSO_TIMEOUT", "1s").arg("c1"),
+        Duration::from_secs(20),
+    );
+    assert_code(&out, 4);
+    assert_eq!(posts(&sim).len(), 1, "no retry is sent past the deadline");
+    assert!(out.stdout.contains("deadline"), "{}", out.stdout);
+}
+
 #[test]
 fn retry_after_on_create_is_honoured() {
     let sim = Sim::start(

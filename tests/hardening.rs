@@ -100,7 +100,10 @@ fn cancel_with(signals: &[&str], dir: &Path) -> (Sim, Finished, Duration) {
     cmd.args(["c1", "c2", "c3", "--json"])
         .arg(dir.join("report.json"))
         .arg("--junit")
-        .arg(dir.join("junit.xml"));
+        .arg(dir.join("junit.xml"))
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_STEP_SUMMARY", dir.join("summary.md"))
+        .env("GITHUB_OUTPUT", dir.join("outputs.txt"));
     let gate = support::spawn(&mut cmd);
     wait_for_polled_runs(&sim, 3);
     let sent = Instant::now();
@@ -160,6 +163,21 @@ fn assert_cancelled_reports(sim: &Sim, out: &Finished, dir: &Path, verdict: &str
         out.stdout
     );
     assert_eq!(posts(sim).len(), 3, "no run is created twice");
+}
+
+/// The GitHub files are written on the cancel path too: the verdict output and the summary.
+#[test]
+fn a_cancelled_gate_still_writes_the_github_outputs_and_summary() {
+    let dir = support::temp_dir("cancel-github");
+    let (_sim, out, _) = cancel_with(&["INT"], &dir);
+    assert_code(&out, 130);
+    let outputs = support::read(&dir.join("outputs.txt"));
+    assert!(
+        outputs.contains("\ninterrupted\n") && outputs.contains("\n3\n"),
+        "{outputs}"
+    );
+    let summary = support::read(&dir.join("summary.md"));
+    assert!(summary.matches("cancelled").count() >= 3, "{summary}");
 }
 
 #[test]
@@ -347,6 +365,32 @@ fn a_rerun_with_the_state_file_reattaches_instead_of_creating_runs() {
         fourth.stderr
     );
     state_json(&state);
+}
+
+/// Runs are recorded per case and trial: a re-run with `--trials 2` re-attaches to both trials
+/// of every case and creates nothing.
+#[test]
+fn every_trial_is_reattached() {
+    let sim = Sim::start(
+        Scenario::new(KEY)
+            .case(CaseSpec::passing("t1", 0.9).duration_ms(1_500))
+            .case(CaseSpec::passing("t2", 0.9).duration_ms(1_500)),
+    );
+    let state = support::temp_dir("reattach-trials").join("state.json");
+    let mut cmd = support::gate(&sim.base_url());
+    cmd.args(["t1", "t2", "--trials", "2", "--state-file"]).arg(&state);
+    let gate = support::spawn(&mut cmd);
+    wait_for_polled_runs(&sim, 4);
+    gate.signal("TERM");
+    assert_code(&gate.finish(HANG), 143);
+
+    let again = run(support::gate(&sim.base_url())
+        .args(["t1", "t2", "--trials", "2", "--state-file"])
+        .arg(&state));
+    assert_code(&again, 0);
+    assert_eq!(posts(&sim).len(), 4, "two trials of two cases, each created once");
+    let recorded = state_json(&state)["runs"].as_array().map(Vec::len);
+    assert_eq!(recorded, Some(4), "{}", support::read(&state));
 }
 
 #[test]
@@ -749,6 +793,34 @@ fn https_proxy_is_not_used_for_an_http_base_url() {
     let (_, proxy, out) = through_proxy(&[("HTTPS_PROXY", "{proxy}".into())]);
     assert_code(&out, 0);
     assert!(proxy.requests().is_empty(), "{:?}", proxy.requests());
+}
+
+/// With an `https` base URL, `HTTPS_PROXY` is used, through a `CONNECT` tunnel (so the proxy
+/// never sees the key). The simulator speaks plain HTTP, so TLS then fails: only the tunnel
+/// request is checked here.
+#[test]
+fn https_proxy_tunnels_an_https_base_url() {
+    let vars = [
+        ("HTTPS_PROXY", "{proxy}".into()),
+        // The TLS handshake with a plain-HTTP server stalls: keep the attempts short.
+        ("KAPSO_REQUEST_TIMEOUT", "500ms".into()),
+        ("KAPSO_TIMEOUT", "3s".into()),
+    ];
+    let (sim, proxy, out) = through_proxy_to(&vars, |url| url.replacen("http://", "https://", 1));
+    assert_ne!(out.code, 0, "TLS to a plain-HTTP server cannot succeed");
+    let port = sim
+        .base_url()
+        .split(':')
+        .nth(2)
+        .and_then(|rest| rest.split('/').next())
+        .map(str::to_owned);
+    let target = format!("CONNECT 127.0.0.1:{}", port.unwrap_or_default());
+    assert!(
+        proxy.requests().iter().any(|r| r.starts_with(&target)),
+        "{target} not in {:?}",
+        proxy.requests()
+    );
+    assert!(sim.requests().is_empty(), "no request reached the server in the clear");
 }
 
 // ---------------------------------------------------------------------------------------------
