@@ -6,6 +6,26 @@ use serde_json::Value;
 use std::collections::HashMap;
 use std::path::Path;
 
+/// Why a baseline cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BaselineError {
+    #[error("cannot read baseline {path}: {reason}")]
+    Read { path: String, reason: String },
+    #[error("baseline {path}: {reason}")]
+    Invalid { path: String, reason: ReportFormatError },
+}
+
+/// Why a text is not a kapso-gate JSON report of this schema version.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReportFormatError {
+    #[error("not JSON: {0}")]
+    NotJson(String),
+    #[error("not a kapso-gate JSON report with schema_version {SCHEMA_VERSION} (found {found})")]
+    Version { found: String },
+    #[error("no `cases` array")]
+    NoCases,
+}
+
 /// Scores by test case ID.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Baseline {
@@ -14,24 +34,29 @@ pub struct Baseline {
 
 impl Baseline {
     /// Reads a JSON report written by `--json`.
-    pub fn load(path: &Path) -> Result<Baseline, String> {
-        let text =
-            std::fs::read_to_string(path).map_err(|e| format!("cannot read baseline {}: {e}", path.display()))?;
-        Baseline::parse(&text).map_err(|e| format!("baseline {}: {e}", path.display()))
+    pub fn load(path: &Path) -> Result<Baseline, BaselineError> {
+        let shown = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| BaselineError::Read {
+            path: shown.clone(),
+            reason: e.to_string(),
+        })?;
+        Baseline::parse(&text).map_err(|reason| BaselineError::Invalid { path: shown, reason })
     }
 
     /// Parses a JSON report. Only `schema_version` and `cases[].test_case_id` / `score` are read,
     /// so reports from later minor versions still work.
-    pub fn parse(text: &str) -> Result<Baseline, String> {
-        let value: Value = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
+    pub fn parse(text: &str) -> Result<Baseline, ReportFormatError> {
+        let value: Value = serde_json::from_str(text).map_err(|e| ReportFormatError::NotJson(e.to_string()))?;
         let version = value.get("schema_version").and_then(Value::as_u64);
         if version != Some(u64::from(SCHEMA_VERSION)) {
-            return Err(format!(
-                "not a kapso-gate JSON report with schema_version {SCHEMA_VERSION} (found {})",
-                version.map_or_else(|| "none".to_owned(), |v| v.to_string())
-            ));
+            return Err(ReportFormatError::Version {
+                found: version.map_or_else(|| "none".to_owned(), |v| v.to_string()),
+            });
         }
-        let cases = value.get("cases").and_then(Value::as_array).ok_or("no `cases` array")?;
+        let cases = value
+            .get("cases")
+            .and_then(Value::as_array)
+            .ok_or(ReportFormatError::NoCases)?;
         let scores = cases
             .iter()
             .filter_map(|case| {

@@ -8,8 +8,9 @@ use std::sync::Mutex;
 use std::time::Duration;
 use tokio::time::{sleep_until, Instant};
 
-/// Proof that a request may be sent now. Only [`RateBudget::acquire`] makes one, and the client
-/// asks for one on every send, so no request can bypass the budget.
+/// Proof that a request may be sent now. Only the budget makes one ([`RateBudget::acquire`],
+/// or [`RateBudget::try_acquire`] for callers that wait themselves), and every client method
+/// that sends takes one, so no request can bypass the budget.
 #[derive(Debug)]
 #[must_use = "a permit is spent by sending a request"]
 pub struct Permit(());
@@ -122,9 +123,28 @@ impl RateBudget {
     }
 }
 
+/// The earliest moment the last of `requests` can be sent when at most `limit` go out in any
+/// `window`: the first `limit` go at once, and each later batch one window after the previous.
+pub fn min_time_under_budget(requests: usize, limit: u32, window: Duration) -> Duration {
+    if limit == 0 || requests == 0 {
+        return Duration::ZERO;
+    }
+    let batches = (requests - 1) / limit as usize;
+    window * u32::try_from(batches).unwrap_or(u32::MAX)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn minimum_time_under_a_sliding_window() {
+        let minute = Duration::from_secs(60);
+        assert_eq!(min_time_under_budget(100, 100, minute), Duration::ZERO);
+        assert_eq!(min_time_under_budget(120, 100, minute), minute);
+        assert_eq!(min_time_under_budget(201, 100, minute), minute * 2);
+        assert_eq!(min_time_under_budget(5000, 0, minute), Duration::ZERO);
+    }
 
     #[test]
     fn at_most_limit_per_window() {

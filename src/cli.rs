@@ -1,7 +1,8 @@
 //! Raw command-line arguments as clap parses them, and the names of every environment variable
 //! the gate reads. Nothing here is validated; `settings` turns `Args` into `Settings`.
 
-use clap::{ArgAction, CommandFactory, Parser};
+use crate::verdict::Aggregate;
+use clap::{ArgAction, CommandFactory, FromArgMatches, Parser};
 use std::path::PathBuf;
 
 /// The API key variable: read from the environment only, never from a flag, because a flag value
@@ -15,8 +16,6 @@ pub const GITHUB_ACTIONS_VAR: &str = "GITHUB_ACTIONS";
 pub const GITHUB_STEP_SUMMARY_VAR: &str = "GITHUB_STEP_SUMMARY";
 /// File GitHub reads step outputs from.
 pub const GITHUB_OUTPUT_VAR: &str = "GITHUB_OUTPUT";
-
-pub const DEFAULT_BASE_URL: &str = "https://app.kapso.ai/api/v1";
 
 const ABOUT: &str = "Run Kapso agent test cases and fail the build when any judge score is below the threshold.";
 
@@ -53,7 +52,7 @@ pub struct Args {
     #[arg(long = "agent", value_name = "ID", env = "KAPSO_AGENT_IDS", hide_env_values = true, action = ArgAction::Append)]
     pub agents: Vec<String>,
 
-    /// Minimum passing score, inclusive [default: 0.8]
+    /// Minimum passing score, inclusive
     #[arg(
         long,
         value_name = "SCORE",
@@ -63,13 +62,20 @@ pub struct Args {
     )]
     pub threshold: Option<String>,
 
-    /// Runs per test case; the case's score aggregates them [default: 1]
+    /// Runs per test case; the case's score aggregates them
     #[arg(long, value_name = "N", env = "KAPSO_TRIALS", hide_env_values = true)]
     pub trials: Option<String>,
 
-    /// How trial scores combine: mean, median or min [default: mean]
-    #[arg(long, value_name = "HOW", env = "KAPSO_AGGREGATE", hide_env_values = true)]
-    pub aggregate: Option<String>,
+    /// How trial scores combine: mean, median or min
+    #[arg(
+        long,
+        value_name = "HOW",
+        env = "KAPSO_AGGREGATE",
+        hide_env_values = true,
+        hide_possible_values = true,
+        ignore_case = true
+    )]
+    pub aggregate: Option<Aggregate>,
 
     /// TOML file with default options and per-case thresholds, trials and blocking
     #[arg(long, value_name = "PATH", env = "KAPSO_CONFIG", hide_env_values = true)]
@@ -97,27 +103,27 @@ pub struct Args {
     #[arg(long, value_name = "PATH", env = "KAPSO_STATE_FILE", hide_env_values = true)]
     pub state_file: Option<PathBuf>,
 
-    /// Kapso API root (https, or http on a loopback host for local testing) [default: https://app.kapso.ai/api/v1]
+    /// Kapso API root (https, or http on a loopback host for local testing)
     #[arg(long, value_name = "URL", env = "KAPSO_BASE_URL", hide_env_values = true)]
     pub base_url: Option<String>,
 
-    /// How often to poll each unfinished run, e.g. 5s, 1500ms [default: 5s]
+    /// How often to poll each unfinished run, e.g. 5s, 1500ms
     #[arg(long, value_name = "DURATION", env = "KAPSO_POLL_INTERVAL", hide_env_values = true)]
     pub poll_interval: Option<String>,
 
-    /// One deadline for the whole gate; runs not finished by then are incomplete [default: 30m]
+    /// One deadline for the whole gate; runs not finished by then are incomplete
     #[arg(long, value_name = "DURATION", env = "KAPSO_TIMEOUT", hide_env_values = true)]
     pub timeout: Option<String>,
 
-    /// Time limit for each HTTP request [default: 30s]
+    /// Time limit for each HTTP request
     #[arg(long, value_name = "DURATION", env = "KAPSO_REQUEST_TIMEOUT", hide_env_values = true)]
     pub request_timeout: Option<String>,
 
-    /// HTTP requests in flight at most [default: 8]
+    /// HTTP requests in flight at most
     #[arg(long, value_name = "N", env = "KAPSO_CONCURRENCY", hide_env_values = true)]
     pub concurrency: Option<String>,
 
-    /// Requests per minute for everything the gate sends; 0 = no client-side limit [default: 100]
+    /// Requests per minute for everything the gate sends; 0 = no client-side limit
     #[arg(long, value_name = "N", env = "KAPSO_RATE_LIMIT", hide_env_values = true)]
     pub rate_limit: Option<String>,
 
@@ -127,10 +133,9 @@ pub struct Args {
         value_name = "DURATION",
         env = "KAPSO_RATE_WINDOW",
         hide_env_values = true,
-        default_value = "60s",
         hide = true
     )]
-    pub rate_window: String,
+    pub rate_window: Option<String>,
 
     /// Turn off learning run durations from finished runs (for the benchmark's A/B comparison)
     #[arg(long, env = "KAPSO_NO_DURATION_MODEL", hide_env_values = true, hide = true, value_parser = clap::builder::FalseyValueParser::new())]
@@ -155,6 +160,38 @@ pub struct Args {
 
 fn after_help() -> String {
     format!("{AFTER_HELP}\n\n{}", crate::exit::help_table())
+}
+
+/// The command line as `--help` shows it: the derived definition, with each option's default
+/// taken from the one table in [`crate::defaults`]. Defaults are not clap defaults because a
+/// config file sits between a flag and its default.
+pub fn command() -> clap::Command {
+    let mut command = Args::command();
+    for (long, value) in crate::defaults::shown() {
+        let id = long.replace('-', "_");
+        command = command.mut_arg(id, |arg| {
+            let help = arg.get_help().map(ToString::to_string).unwrap_or_default();
+            arg.help(format!("{help} [default: {value}]"))
+        });
+    }
+    command
+}
+
+impl Args {
+    /// Parses the process's arguments with [`command`].
+    pub fn parse_process() -> Result<Args, clap::Error> {
+        Args::parse_iter(std::env::args_os())
+    }
+
+    /// Parses `argv` (the program name first) with [`command`].
+    pub fn parse_iter<I, T>(argv: I) -> Result<Args, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        let mut matches = command().try_get_matches_from(argv)?;
+        Args::from_arg_matches_mut(&mut matches)
+    }
 }
 
 /// One option and the environment variable it can be set with.
@@ -246,7 +283,27 @@ mod tests {
 
     #[test]
     fn clap_definition_is_consistent() {
-        Args::command().debug_assert();
+        command().debug_assert();
+    }
+
+    #[test]
+    fn help_shows_every_default_from_the_table() {
+        let help = command().render_help().to_string();
+        for (long, value) in crate::defaults::shown() {
+            let line = help
+                .lines()
+                .position(|l| l.trim_start().starts_with(&format!("--{long}")))
+                .unwrap_or_else(|| panic!("--{long} missing from help"));
+            let text: String = help.lines().skip(line).take(3).collect::<Vec<_>>().join(" ");
+            assert!(text.contains(&format!("[default: {value}]")), "--{long}: {text}");
+        }
+    }
+
+    #[test]
+    fn aggregate_is_a_value_enum() {
+        let args = Args::parse_iter(["kapso-gate", "--aggregate", "MEDIAN"]).expect("parses");
+        assert_eq!(args.aggregate, Some(Aggregate::Median));
+        assert!(Args::parse_iter(["kapso-gate", "--aggregate", "average"]).is_err());
     }
 
     #[test]

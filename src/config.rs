@@ -2,6 +2,7 @@
 //! entries (threshold, trials, blocking). Unknown keys are errors that name the key and line,
 //! so a typo cannot silently turn a gate off.
 
+use crate::verdict::Aggregate;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -12,7 +13,7 @@ use std::path::Path;
 pub struct Config {
     pub threshold: Option<f64>,
     pub trials: Option<u32>,
-    pub aggregate: Option<String>,
+    pub aggregate: Option<Aggregate>,
     pub max_drop: Option<f64>,
     pub base_url: Option<String>,
     pub poll_interval: Option<String>,
@@ -49,8 +50,16 @@ pub struct CaseConfig {
 pub enum ConfigError {
     #[error("cannot read config file {path}: {reason}")]
     Read { path: String, reason: String },
-    #[error("config file {path}: {reason}")]
-    Parse { path: String, reason: String },
+    #[error("config file {path}: {error}")]
+    Parse { path: String, error: ParseError },
+}
+
+/// Why TOML text is not a valid config: where, and what.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}{message}", line.map(|l| format!("line {l}: ")).unwrap_or_default())]
+pub struct ParseError {
+    pub line: Option<usize>,
+    pub message: String,
 }
 
 impl Config {
@@ -60,23 +69,19 @@ impl Config {
             path: path.display().to_string(),
             reason: e.to_string(),
         })?;
-        Config::parse(&text).map_err(|reason| ConfigError::Parse {
+        Config::parse(&text).map_err(|error| ConfigError::Parse {
             path: path.display().to_string(),
-            reason,
+            error,
         })
     }
 
     /// Parses TOML text. Errors say the line and column, and for an unknown key, its name.
-    pub fn parse(text: &str) -> Result<Config, String> {
-        toml::from_str::<Config>(text).map_err(|e| {
-            let line = e
+    pub fn parse(text: &str) -> Result<Config, ParseError> {
+        toml::from_str::<Config>(text).map_err(|e| ParseError {
+            line: e
                 .span()
-                .map(|span| text[..span.start.min(text.len())].matches('\n').count() + 1);
-            let message = e.message().trim().to_owned();
-            match line {
-                Some(line) => format!("line {line}: {message}"),
-                None => message,
-            }
+                .map(|span| text[..span.start.min(text.len())].matches('\n').count() + 1),
+            message: e.message().trim().to_owned(),
         })
     }
 }
@@ -113,10 +118,14 @@ trials = 5
 
     #[test]
     fn unknown_keys_name_the_key_and_line() {
-        let err = Config::parse("threshold = 0.8\ntreshold = 0.9\n").expect_err("typo");
+        let err = Config::parse("threshold = 0.8\ntreshold = 0.9\n")
+            .expect_err("typo")
+            .to_string();
         assert!(err.contains("line 2"), "{err}");
         assert!(err.contains("treshold"), "{err}");
-        let err = Config::parse("[cases.a]\nthreshold = 0.5\nblockin = false\n").expect_err("typo");
+        let err = Config::parse("[cases.a]\nthreshold = 0.5\nblockin = false\n")
+            .expect_err("typo")
+            .to_string();
         assert!(err.contains("line 3") && err.contains("blockin"), "{err}");
     }
 
@@ -124,5 +133,6 @@ trials = 5
     fn wrong_types_are_errors() {
         assert!(Config::parse("threshold = \"high\"").is_err());
         assert!(Config::parse("trials = -1").is_err());
+        assert!(Config::parse("aggregate = \"average\"").is_err());
     }
 }

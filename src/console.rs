@@ -1,11 +1,14 @@
 //! The binary's console: turns progress events into lines on stdout (results) and stderr
 //! (diagnostics), according to the verbosity. Formatting itself is in `report::terminal`.
 
+use kapso_gate::outcome::TrialResult;
 use kapso_gate::report::build::trial_report;
 use kapso_gate::report::terminal::{self, Style};
-use kapso_gate::scheduler::{Event, TrialResult};
+use kapso_gate::report::text::{display_name, fmt_duration, sanitize};
+use kapso_gate::report::DryRunReport;
+use kapso_gate::scheduler::Event;
 use kapso_gate::settings::{Settings, Verbosity};
-use kapso_gate::{DryRun, Progress};
+use kapso_gate::Progress;
 use std::io::Write;
 use std::time::Duration;
 
@@ -25,8 +28,8 @@ impl Console {
         Console {
             style,
             verbosity: settings.verbosity,
-            timeout: settings.timeout,
-            threshold: settings.threshold,
+            timeout: settings.connection.timeout,
+            threshold: settings.policy.threshold,
             cases: Vec::new(),
         }
     }
@@ -41,10 +44,7 @@ impl Console {
                     .map(|c| {
                         let policy = settings.case_policy(&c.id);
                         (
-                            c.name
-                                .clone()
-                                .filter(|n| !n.trim().is_empty())
-                                .unwrap_or_else(|| c.id.clone()),
+                            display_name(c.name.as_deref(), &c.id).to_owned(),
                             policy.threshold,
                             policy.trials as usize,
                         )
@@ -66,7 +66,7 @@ impl Console {
                     }
                 }
             }
-            Progress::Warning(message) => eprintln!("warning: {}", terminal::sanitize(message, false)),
+            Progress::Warning(message) => eprintln!("warning: {}", sanitize(message, false)),
             Progress::Run(event) => self.event(&event),
         }
     }
@@ -84,14 +84,9 @@ impl Console {
                     .unwrap_or_else(|| (job.test_case_id.clone(), self.threshold, 1));
                 let trial = trial_report(job.trial, outcome, threshold);
                 let name = match &outcome.result {
-                    // An empty name from Kapso falls back like `CaseReport::display_name` does.
-                    TrialResult::Finished(run) => run
-                        .test_case
-                        .as_ref()
-                        .and_then(|c| c.name.clone())
-                        .filter(|n| !n.trim().is_empty())
-                        .unwrap_or(planned_name),
-                    _ => planned_name,
+                    // An empty name from Kapso falls back to the planned one.
+                    TrialResult::Finished(run) => display_name(run.case_name.as_deref(), &planned_name).to_owned(),
+                    TrialResult::NoResult { .. } => planned_name,
                 };
                 let duration = trial.duration_ms.map(Duration::from_millis);
                 let line = terminal::decided_line(
@@ -112,15 +107,15 @@ impl Console {
             }
             Event::RunCreated { job, run_id } if self.verbosity >= Verbosity::Verbose => eprintln!(
                 "created run {} for test case {} (trial {})",
-                terminal::sanitize(run_id, false),
-                terminal::sanitize(&job.test_case_id, false),
+                sanitize(run_id, false),
+                sanitize(&job.test_case_id, false),
                 job.trial + 1
             ),
             Event::Retrying { job, error, after } if self.verbosity >= Verbosity::Verbose => eprintln!(
                 "retrying a request for test case {} in {}: {}",
-                terminal::sanitize(&job.test_case_id, false),
-                terminal::fmt_duration(*after),
-                terminal::sanitize(&error.to_string(), false)
+                sanitize(&job.test_case_id, false),
+                fmt_duration(*after),
+                sanitize(&error.to_string(), false)
             ),
             _ => {}
         }
@@ -128,7 +123,7 @@ impl Console {
 }
 
 /// Prints the result of `--dry-run`.
-pub fn print_dry_run(result: &DryRun) {
+pub fn print_dry_run(result: &DryRunReport) {
     let mut out = std::io::stdout().lock();
     let _ = out.write_all(terminal::dry_run(result).as_bytes());
     let _ = out.flush();

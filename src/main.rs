@@ -1,13 +1,12 @@
 //! The `kapso-gate` binary: parse, run, write reports, map the verdict to an exit code.
 
-use clap::Parser;
 use kapso_gate::cli::{Args, Env};
 use kapso_gate::exit::Exit;
 use kapso_gate::output::{self, Outputs};
+use kapso_gate::report::github;
 use kapso_gate::report::terminal::{self, Style};
-use kapso_gate::scheduler::Interrupt;
 use kapso_gate::settings::{Inputs, Settings};
-use kapso_gate::{report, Progress};
+use kapso_gate::{report, Interrupt, Progress};
 
 mod console;
 use console::Console;
@@ -24,10 +23,10 @@ fn main() -> ExitCode {
     let env = Env::from_process();
     if env.github_actions {
         if let Some(key) = env.api_key.as_ref().filter(|k| !k.expose().is_empty()) {
-            print!("{}", output::github::add_mask(key.expose()));
+            print!("{}", github::add_mask(key.expose()));
         }
     }
-    let args = match Args::try_parse() {
+    let args = match Args::parse_process() {
         Ok(args) => args,
         Err(error) => {
             let _ = error.print();
@@ -36,17 +35,16 @@ fn main() -> ExitCode {
             }
             // The report paths of the environment are still known: a usage error is reported.
             let message = error.kind().as_str().unwrap_or("invalid arguments").to_owned();
-            let report = output::usage_failure_report(&format!("{message}; see kapso-gate --help"), None);
+            let report = kapso_gate::usage_failure_report(&format!("{message}; see kapso-gate --help"), None);
             return ExitCode::from(finish(&report, &Outputs::from_env(&env), &env));
         }
     };
-    let outputs = Outputs::from_args(&args, &env);
     let settings = match Inputs::read(&args).and_then(|inputs| Settings::resolve_with(&args, &env, &inputs)) {
         Ok(settings) => settings,
         Err(error) => {
             eprintln!("kapso-gate: error: {error}");
-            let report = output::usage_failure_report(&error.to_string(), Some(&args));
-            return ExitCode::from(finish(&report, &outputs, &env));
+            let report = kapso_gate::usage_failure_report(&error.to_string(), Some(&args));
+            return ExitCode::from(finish(&report, &Outputs::resolve(&args, &env), &env));
         }
     };
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
@@ -62,7 +60,7 @@ fn main() -> ExitCode {
         return ExitCode::from(result.exit.code());
     }
     let report = runtime.block_on(run(&settings, &env));
-    ExitCode::from(finish(&report, &outputs, &env))
+    ExitCode::from(finish(&report, &settings.outputs, &env))
 }
 
 /// GitHub annotations (after the summary) and every report file, on every exit path. Returns
@@ -71,7 +69,7 @@ fn main() -> ExitCode {
 fn finish(report: &report::Report, outputs: &Outputs, env: &Env) -> u8 {
     if env.github_actions {
         let mut stdout = std::io::stdout().lock();
-        let _ = stdout.write_all(output::github::annotations(report).as_bytes());
+        let _ = stdout.write_all(github::annotations(report).as_bytes());
         let _ = stdout.flush();
     }
     let problems = output::write_files(report, outputs);
@@ -106,7 +104,7 @@ async fn run(settings: &Settings, env: &Env) -> report::Report {
 fn print_summary(report: &report::Report, style: Style, github: bool) {
     let mut summary = terminal::summary(report, style);
     if github {
-        summary = output::github::inert(&summary);
+        summary = github::inert(&summary);
     }
     let mut stdout = std::io::stdout().lock();
     let _ = stdout.write_all(summary.as_bytes());
@@ -130,7 +128,7 @@ async fn listen_for_signals(stop: watch::Sender<Option<Interrupt>>) {
         };
         if let Some(first) = received {
             eprintln!("kapso-gate: second signal, exiting now");
-            std::process::exit(i32::from(kapso_gate::interrupt_exit(first).code()));
+            std::process::exit(i32::from(kapso_gate::verdict::interrupt_exit(first).code()));
         }
         eprintln!(
             "kapso-gate: {} received, stopping (send it again to exit at once)",

@@ -1,57 +1,11 @@
-//! Where reports go: files (JSON, JUnit, GitHub step summary and outputs) and the GitHub
-//! workflow commands printed to stdout. Renderers are pure; this module does the writing, and is
-//! called by `main` on every exit path.
+//! Where reports go: the report files (JSON, JUnit) and GitHub's file commands (step summary,
+//! outputs). Renderers are pure; this module does the writing, and is called by `main` on
+//! every exit path with the destinations the settings resolved.
 
-use crate::cli::{Args, Env, DEFAULT_BASE_URL};
-use crate::client::StatsSnapshot;
-use crate::exit::Exit;
-use crate::report::build::{self, RunInfo};
-pub use crate::report::github;
-use crate::report::{json, junit, markdown, Report};
-use crate::verdict::Aggregate;
-use std::fs;
-use std::io::{self, Write as _};
-use std::path::{Path, PathBuf};
-use std::time::SystemTime;
-
-/// Every report destination, known even when the other options are invalid.
-#[derive(Debug, Clone, Default)]
-pub struct Outputs {
-    pub json: Option<PathBuf>,
-    pub junit: Option<PathBuf>,
-    /// Set when running in GitHub Actions.
-    pub github: Option<GithubTargets>,
-}
-
-/// GitHub's file commands.
-#[derive(Debug, Clone, Default)]
-pub struct GithubTargets {
-    pub step_summary: Option<PathBuf>,
-    pub output: Option<PathBuf>,
-}
-
-impl Outputs {
-    /// The destinations the environment names, for when the arguments cannot be parsed.
-    pub fn from_env(env: &Env) -> Outputs {
-        Outputs {
-            json: env.json.clone(),
-            junit: env.junit.clone(),
-            github: env.github_actions.then(|| GithubTargets {
-                step_summary: env.github_step_summary.clone(),
-                output: env.github_output.clone(),
-            }),
-        }
-    }
-
-    /// Reads the destinations from raw arguments, so that even a usage error can be reported.
-    pub fn from_args(args: &Args, env: &Env) -> Outputs {
-        Outputs {
-            json: args.json.clone().filter(|p| !p.as_os_str().is_empty()),
-            junit: args.junit.clone().filter(|p| !p.as_os_str().is_empty()),
-            ..Outputs::from_env(env)
-        }
-    }
-}
+use crate::file_write::{append, replace_atomically};
+use crate::report::{github, json, junit, markdown, Report};
+pub use crate::settings::{GithubTargets, Outputs};
+use std::path::Path;
 
 /// Writes every file report. Returns one message per destination that could not be written.
 /// The JSON and JUnit files are replaced atomically; the GitHub files are appended to, as
@@ -60,7 +14,7 @@ pub fn write_files(report: &Report, outputs: &Outputs) -> Vec<String> {
     let mut problems = Vec::new();
     let mut json_written: Option<&Path> = None;
     if let Some(path) = &outputs.json {
-        match write_atomically(path, &json::render(report)) {
+        match replace_atomically(path, json::render(report).as_bytes()) {
             Ok(()) => json_written = Some(path),
             Err(error) => problems.push(format!(
                 "could not write the JSON report to {}: {error}",
@@ -69,7 +23,7 @@ pub fn write_files(report: &Report, outputs: &Outputs) -> Vec<String> {
         }
     }
     if let Some(path) = &outputs.junit {
-        if let Err(error) = write_atomically(path, &junit::render(report)) {
+        if let Err(error) = replace_atomically(path, junit::render(report).as_bytes()) {
             problems.push(format!(
                 "could not write the JUnit report to {}: {error}",
                 path.display()
@@ -98,95 +52,11 @@ pub fn write_files(report: &Report, outputs: &Outputs) -> Vec<String> {
     problems
 }
 
-/// The report for invalid options: verdict `usage` (exit 2), no cases, and the message, so the
-/// JSON, JUnit and GitHub outputs still say what went wrong. Only what is safe to show is taken
-/// from the raw arguments: the base URL without credentials, query or fragment.
-pub fn usage_failure_report(message: &str, args: Option<&Args>) -> Report {
-    let now = SystemTime::now();
-    let threshold = args
-        .and_then(|a| a.threshold.as_deref())
-        .and_then(crate::settings::non_negative)
-        .unwrap_or(DEFAULT_THRESHOLD);
-    let raw_url = args.and_then(|a| a.base_url.as_deref()).unwrap_or(DEFAULT_BASE_URL);
-    let base_url = match url::Url::parse(raw_url.trim()) {
-        Ok(mut url) => {
-            let _ = url.set_username("");
-            let _ = url.set_password(None);
-            url.set_query(None);
-            url.set_fragment(None);
-            url.to_string()
-        }
-        Err(_) => String::new(),
-    };
-    let info = RunInfo {
-        threshold,
-        aggregate: Aggregate::default(),
-        trials: 1,
-        base_url,
-        started_at: now,
-        finished_at: now,
-        requests: StatsSnapshot::default(),
-    };
-    build::report(
-        &info,
-        Vec::new(),
-        Some(message.to_owned()),
-        Some(Exit::Usage),
-        Vec::new(),
-    )
-}
-
-/// The threshold a usage-error report shows when `--threshold` is missing or invalid (the
-/// documented default; a config file's value is not read when the options are invalid).
-const DEFAULT_THRESHOLD: f64 = 0.8;
-
-/// Writes `contents` to a temporary file next to `path`, then renames it over `path`, so a
-/// reader never sees half a report. Creates missing parent directories.
-fn write_atomically(path: &Path, contents: &str) -> io::Result<()> {
-    crate::state::write_atomically(path, contents.as_bytes())
-}
-
-/// Appends `contents` to `path`, creating it (and its parent directories) when missing.
-fn append(path: &Path, contents: &str) -> io::Result<()> {
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        fs::create_dir_all(parent)?;
-    }
-    let mut file = fs::OpenOptions::new().create(true).append(true).open(path)?;
-    file.write_all(contents.as_bytes())?;
-    file.flush()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::Parser;
-
-    #[test]
-    fn usage_reports_hide_credentials() {
-        let args = Args::parse_from([
-            "kapso-gate",
-            "--threshold",
-            "nope",
-            "--base-url",
-            "https://user:pw@example.com/api?token=1#x",
-        ]);
-        let report = usage_failure_report("bad", Some(&args));
-        assert_eq!(report.verdict, Exit::Usage);
-        assert_eq!(report.exit_code, 2);
-        assert_eq!(report.base_url, "https://example.com/api");
-        assert_eq!(report.threshold, DEFAULT_THRESHOLD);
-        assert_eq!(report.message.as_deref(), Some("bad"));
-        assert!(report.cases.is_empty());
-    }
-
-    #[test]
-    fn inert_blocks_end_with_their_token() {
-        let out = github::inert("::error::x");
-        let lines: Vec<&str> = out.lines().collect();
-        assert_eq!(lines.len(), 3);
-        let token = lines[0].strip_prefix("::stop-commands::").expect("opening line");
-        assert_eq!(lines[2], format!("::{token}::"));
-    }
+    use crate::report::test_fixtures::gate_failure;
+    use std::fs;
 
     #[test]
     fn files_are_written_and_appended() {
@@ -199,8 +69,7 @@ mod tests {
                 output: Some(dir.join("output")),
             }),
         };
-        let args = Args::parse_from(["kapso-gate"]);
-        let report = usage_failure_report("no test cases selected", Some(&args));
+        let report = gate_failure(crate::exit::Exit::Usage, "no test cases selected");
         assert!(write_files(&report, &outputs).is_empty());
         assert!(write_files(&report, &outputs).is_empty());
         let read = |name: &str| fs::read_to_string(dir.join(name)).expect("written");

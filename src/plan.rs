@@ -3,12 +3,12 @@
 //! retried with the same classifier as every other request.
 
 use crate::client::error::RequestError;
-use crate::client::retry::{self, Disposition, Method};
+use crate::client::retry::{self, with_retries, Method};
 use crate::client::KapsoClient;
 use crate::exit::Exit;
-use backon::Retryable;
-use std::future::Future;
-use std::time::Duration;
+use crate::outcome::FailureKind;
+use crate::settings::Selection;
+use crate::verdict;
 use tokio::time::Instant;
 
 /// One selected test case.
@@ -49,22 +49,13 @@ impl Plan {
     }
 }
 
-/// What to resolve.
-#[derive(Debug, Clone, Copy)]
-pub struct Selection<'a> {
-    pub case_ids: &'a [String],
-    pub suite_ids: &'a [String],
-    pub agent_ids: &'a [String],
-    pub duplicates_already_dropped: usize,
-}
-
 /// Builds the plan: direct IDs, then each agent's suites' cases, then each suite's cases.
-pub async fn resolve(client: &KapsoClient, selection: Selection<'_>, deadline: Instant) -> Result<Plan, PlanError> {
+pub async fn resolve(client: &KapsoClient, selection: &Selection, deadline: Instant) -> Result<Plan, PlanError> {
     let mut plan = Plan {
         cases: Vec::new(),
-        duplicates_dropped: selection.duplicates_already_dropped,
+        duplicates_dropped: selection.duplicates_dropped,
     };
-    for id in selection.case_ids {
+    for id in &selection.case_ids {
         plan.add(PlannedCase {
             id: id.clone(),
             ..PlannedCase::default()
@@ -129,10 +120,7 @@ pub async fn resolve(client: &KapsoClient, selection: Selection<'_>, deadline: I
 /// Why a dry-run check of a case failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CheckFailure {
-    /// The exit it earns: rejected (not found, key refused) or incomplete (could not check).
-    pub exit: Exit,
-    /// One word for the plan table: `MISSING`, `REFUSED`, `REJECTED` or `UNCHECKED`.
-    pub label: &'static str,
+    pub kind: FailureKind,
     pub reason: String,
 }
 
@@ -167,18 +155,12 @@ pub async fn check_cases(
         }
         if let Some(Ok((index, result))) = tasks.join_next().await {
             results[index] = Some(result.map(|case| case.name).map_err(|error| {
-                let (exit, label) = match retry::classify(Method::Get, &error) {
-                    Disposition::StopAll => (Exit::Rejected, "REFUSED"),
-                    Disposition::Reject if error.status() == Some(404) => (Exit::Rejected, "MISSING"),
-                    Disposition::Reject => (Exit::Rejected, "REJECTED"),
-                    Disposition::GiveUp | Disposition::Retry { .. } => (Exit::Incomplete, "UNCHECKED"),
-                };
-                if label == "REFUSED" {
+                let kind = retry::failure_kind(Method::Get, &error);
+                if kind == FailureKind::KeyRefused {
                     refused = Some(error.to_string());
                 }
                 CheckFailure {
-                    exit,
-                    label,
+                    kind,
                     reason: error.to_string(),
                 }
             }));
@@ -186,13 +168,11 @@ pub async fn check_cases(
     }
     let not_checked = match &refused {
         Some(reason) => CheckFailure {
-            exit: Exit::Rejected,
-            label: "REFUSED",
+            kind: FailureKind::KeyRefused,
             reason: format!("not checked: Kapso refused the API key ({reason})"),
         },
         None => CheckFailure {
-            exit: Exit::Incomplete,
-            label: "UNCHECKED",
+            kind: FailureKind::Unavailable,
             reason: "not checked".into(),
         },
     };
@@ -203,36 +183,9 @@ pub async fn check_cases(
 }
 
 fn plan_error(what: &str, error: &RequestError, known: Vec<PlannedCase>) -> PlanError {
-    let exit = match retry::classify(Method::Get, error) {
-        Disposition::Reject | Disposition::StopAll => Exit::Rejected,
-        Disposition::GiveUp | Disposition::Retry { .. } => Exit::Incomplete,
-    };
     PlanError {
-        exit,
+        exit: verdict::failure_exit(retry::failure_kind(Method::Get, error)),
         message: format!("{what}: {error}"),
         known,
-    }
-}
-
-/// Sends a read with retries: the classifier decides, `Retry-After` replaces the computed
-/// delay, and no retry is scheduled past the deadline.
-pub async fn with_retries<T, F, Fut>(client: &KapsoClient, deadline: Instant, request: F) -> Result<T, RequestError>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<T, RequestError>>,
-{
-    let stats = client.stats().clone();
-    let attempt = request
-        .retry(retry::backoff())
-        .sleep(tokio::time::sleep)
-        .when(|e| matches!(retry::classify(Method::Get, e), Disposition::Retry { .. }))
-        .adjust(move |e: &RequestError, computed: Option<Duration>| {
-            let delay = retry::next_delay(e.retry_after(), computed)?;
-            (Instant::now() + delay < deadline).then_some(delay)
-        })
-        .notify(move |_, _| stats.record_retry());
-    match tokio::time::timeout_at(deadline, attempt).await {
-        Ok(result) => result,
-        Err(_) => Err(RequestError::Timeout),
     }
 }

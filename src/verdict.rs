@@ -1,8 +1,8 @@
 //! The verdict rules, in one place every other part asks: what a finished run means, how the
 //! trials of a case combine, and which exit code a set of cases earns.
 
-use crate::client::wire::TestRun;
 use crate::exit::Exit;
+use crate::outcome::{FailureKind, FinishedRun, Interrupt};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -64,13 +64,19 @@ impl fmt::Display for Status {
     }
 }
 
+/// Whether `score` meets `threshold` (inclusive). The one comparison every rule and every
+/// renderer uses, so that a score shown as passing is a score judged as passing.
+pub fn meets(score: f64, threshold: f64) -> bool {
+    score >= threshold
+}
+
 /// A finished run judged against a threshold: its status and, when it did not pass, why.
-pub fn judge_run(run: &TestRun, threshold: f64) -> (Status, Option<String>) {
+pub fn judge_run(run: &FinishedRun, threshold: f64) -> (Status, Option<String>) {
     if let Some(error) = &run.error {
         return (Status::Errored, Some(format!("Kapso reported an error: {error}")));
     }
     match (run.score, &run.score_raw) {
-        (Some(score), _) if score >= threshold => (Status::Passed, None),
+        (Some(score), _) if meets(score, threshold) => (Status::Passed, None),
         (Some(score), _) => (
             Status::Failed,
             Some(format!(
@@ -98,8 +104,44 @@ pub fn fmt_score(score: f64) -> String {
     }
 }
 
+/// The status of a trial that has no run result.
+pub const fn failure_status(kind: FailureKind) -> Status {
+    match kind {
+        FailureKind::KeyRefused | FailureKind::NotFound | FailureKind::Rejected => Status::Rejected,
+        FailureKind::Unavailable => Status::Incomplete,
+        FailureKind::Cancelled => Status::Cancelled,
+    }
+}
+
+/// The exit of a gate that stopped on a failure of `kind` before running anything (a suite or
+/// agent lookup). Cancellation is decided by the signal, see [`interrupt_exit`].
+pub const fn failure_exit(kind: FailureKind) -> Exit {
+    match kind {
+        FailureKind::KeyRefused | FailureKind::NotFound | FailureKind::Rejected => Exit::Rejected,
+        FailureKind::Unavailable | FailureKind::Cancelled => Exit::Incomplete,
+    }
+}
+
+/// The status every known case gets when the gate stops with `exit` before running it, so that
+/// no selected case goes missing from the reports.
+pub const fn unrun_status(exit: Exit) -> Status {
+    match exit {
+        Exit::Rejected => Status::Rejected,
+        Exit::Interrupted | Exit::Terminated => Status::Cancelled,
+        _ => Status::Incomplete,
+    }
+}
+
+/// The exit a signal earns.
+pub const fn interrupt_exit(interrupt: Interrupt) -> Exit {
+    match interrupt {
+        Interrupt::Sigint => Exit::Interrupted,
+        Interrupt::Sigterm => Exit::Terminated,
+    }
+}
+
 /// How the trials of one case combine into its score.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
 pub enum Aggregate {
     #[default]
@@ -145,22 +187,81 @@ pub struct TrialVerdict {
     pub score: Option<f64>,
 }
 
+/// A case's verdict from its trials.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CaseVerdict {
+    pub status: Status,
+    /// The aggregate of the trials' scores.
+    pub score: Option<f64>,
+    /// Highest minus lowest trial score, when more than one trial scored.
+    pub spread: Option<f64>,
+    /// The trial that explains the status: the first with the case's status, else the lowest
+    /// score, else the first.
+    pub representative: Option<usize>,
+    /// Why a case of several trials failed, when the aggregate (not one trial) decided it.
+    pub aggregate_reason: Option<String>,
+}
+
 /// Combines the trials of a case. A trial without a verdict (rejected, incomplete, cancelled)
 /// leaves the case without one, the most serious such status winning; an errored trial fails
 /// the case whatever the others scored; otherwise the aggregate score decides.
-pub fn judge_case(trials: &[TrialVerdict], aggregate: Aggregate, threshold: f64) -> (Status, Option<f64>) {
+pub fn judge_case(trials: &[TrialVerdict], aggregate: Aggregate, threshold: f64) -> CaseVerdict {
     let scores: Vec<f64> = trials.iter().filter_map(|t| t.score).collect();
-    let combined = aggregate.apply(&scores);
-    for status in [Status::Errored, Status::Rejected, Status::Cancelled, Status::Incomplete] {
-        if trials.iter().any(|t| t.status == status) {
-            return (status, combined);
-        }
+    let score = aggregate.apply(&scores);
+    let unjudged = [Status::Errored, Status::Rejected, Status::Cancelled, Status::Incomplete]
+        .into_iter()
+        .find(|status| trials.iter().any(|t| t.status == *status));
+    let all_scored = trials.len() == scores.len();
+    let status = match (unjudged, score) {
+        (Some(status), _) => status,
+        (None, Some(s)) if all_scored && meets(s, threshold) => Status::Passed,
+        (None, Some(_)) if all_scored => Status::Failed,
+        _ => Status::Errored,
+    };
+    let spread = (scores.len() > 1).then(|| {
+        let max = scores.iter().copied().fold(f64::MIN, f64::max);
+        let min = scores.iter().copied().fold(f64::MAX, f64::min);
+        max - min
+    });
+    let representative = trials
+        .iter()
+        .position(|t| t.status == status)
+        .or_else(|| {
+            trials
+                .iter()
+                .enumerate()
+                .filter_map(|(i, t)| t.score.map(|s| (s, i)))
+                .min_by(|a, b| a.0.total_cmp(&b.0))
+                .map(|(_, i)| i)
+        })
+        .or((!trials.is_empty()).then_some(0));
+    let aggregate_reason = match (status, score) {
+        (Status::Failed, Some(s)) if trials.len() > 1 => Some(format!(
+            "{} score {} of {} trials is below the threshold {}",
+            aggregate.name(),
+            fmt_score(s),
+            trials.len(),
+            fmt_score(threshold)
+        )),
+        _ => None,
+    };
+    CaseVerdict {
+        status,
+        score,
+        spread,
+        representative,
+        aggregate_reason,
     }
-    match combined {
-        Some(score) if trials.len() == scores.len() && score >= threshold => (Status::Passed, Some(score)),
-        Some(score) if trials.len() == scores.len() => (Status::Failed, Some(score)),
-        _ => (Status::Errored, combined),
-    }
+}
+
+/// A case's score against its baseline.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BaselineCheck {
+    pub status: Status,
+    /// This score minus the baseline's, when both exist.
+    pub delta: Option<f64>,
+    /// Why a passing case now fails, when it does.
+    pub reason: Option<String>,
 }
 
 /// Applies a baseline comparison to a judged case: the change of score, and with `max_drop` a
@@ -171,26 +272,58 @@ pub fn apply_baseline(
     score: Option<f64>,
     baseline: Option<f64>,
     max_drop: Option<f64>,
-) -> (Status, Option<f64>, Option<String>) {
+) -> BaselineCheck {
+    let unchanged = BaselineCheck {
+        status,
+        delta: None,
+        reason: None,
+    };
     let (Some(score), Some(base)) = (score, baseline) else {
-        return (status, None, None);
+        return unchanged;
     };
     let delta = score - base;
     // Scores carry two decimals; compare with a tolerance so 0.9 - 0.8 is not "more than 0.1".
     match max_drop {
-        Some(max) if status == Status::Passed && -delta > max + 1e-9 => (
-            Status::Failed,
-            Some(delta),
-            Some(format!(
+        Some(max) if status == Status::Passed && -delta > max + 1e-9 => BaselineCheck {
+            status: Status::Failed,
+            delta: Some(delta),
+            reason: Some(format!(
                 "score fell by {} against the baseline ({} -> {}), more than --max-drop {}",
                 fmt_score(-delta),
                 fmt_score(base),
                 fmt_score(score),
                 fmt_score(max)
             )),
-        ),
-        _ => (status, Some(delta), None),
+        },
+        _ => BaselineCheck {
+            delta: Some(delta),
+            ..unchanged
+        },
     }
+}
+
+/// The gate's exit for its cases: a signal's exit wins; otherwise the blocking cases decide by
+/// [`overall`], except that a selection of only non-blocking (quarantined) cases passes, with
+/// the warning returned beside the exit.
+pub fn gate_exit(cases: &[(Status, bool)], forced: Option<Exit>) -> (Exit, Option<String>) {
+    if let Some(exit) = forced {
+        return (exit, None);
+    }
+    if !cases.is_empty() && cases.iter().all(|(_, blocking)| !blocking) {
+        let not_passed = cases.iter().filter(|(status, _)| *status != Status::Passed).count();
+        let warning = format!(
+            "every selected case is non-blocking (quarantined), so the gate cannot fail: {not_passed} of {} did not pass",
+            cases.len()
+        );
+        return (Exit::Passed, Some(warning));
+    }
+    let exit = overall(
+        cases
+            .iter()
+            .filter(|(_, blocking)| *blocking)
+            .map(|(status, _)| *status),
+    );
+    (exit, None)
 }
 
 /// The exit for a set of blocking case statuses, by the documented precedence:
@@ -242,13 +375,12 @@ pub fn scale_warning(threshold: f64, scores: &[f64]) -> Option<String> {
 mod tests {
     use super::*;
 
-    fn run(score: Option<f64>, error: Option<&str>) -> TestRun {
-        TestRun {
+    fn run(score: Option<f64>, error: Option<&str>) -> FinishedRun {
+        FinishedRun {
             id: "r".into(),
             score,
             error: error.map(str::to_owned),
-            execution_completed: Some(error.is_none()),
-            ..TestRun::default()
+            ..FinishedRun::default()
         }
     }
 
@@ -285,39 +417,52 @@ mod tests {
         let t = |status, score| TrialVerdict { status, score };
         let passing = [t(Status::Passed, Some(0.9)), t(Status::Failed, Some(0.75))];
         assert_eq!(
-            judge_case(&passing, Aggregate::Mean, 0.8),
+            {
+                let v = judge_case(&passing, Aggregate::Mean, 0.8);
+                (v.status, v.score)
+            },
             (Status::Passed, Some(0.825))
         );
-        assert_eq!(judge_case(&passing, Aggregate::Min, 0.8), (Status::Failed, Some(0.75)));
+        let min = judge_case(&passing, Aggregate::Min, 0.8);
+        assert_eq!((min.status, min.score), (Status::Failed, Some(0.75)));
+        assert_eq!(min.representative, Some(1), "the failing trial explains the case");
+        assert_eq!(
+            min.aggregate_reason.as_deref(),
+            Some("min score 0.75 of 2 trials is below the threshold 0.8")
+        );
         let crashed = [t(Status::Passed, Some(1.0)), t(Status::Errored, None)];
-        assert_eq!(judge_case(&crashed, Aggregate::Mean, 0.8).0, Status::Errored);
+        assert_eq!(judge_case(&crashed, Aggregate::Mean, 0.8).status, Status::Errored);
         let unfinished = [t(Status::Passed, Some(1.0)), t(Status::Incomplete, None)];
-        assert_eq!(judge_case(&unfinished, Aggregate::Mean, 0.8).0, Status::Incomplete);
+        assert_eq!(judge_case(&unfinished, Aggregate::Mean, 0.8).status, Status::Incomplete);
     }
 
     #[test]
     fn baseline_drops() {
         assert_eq!(
-            apply_baseline(Status::Passed, Some(0.85), Some(0.95), Some(0.05)).0,
+            apply_baseline(Status::Passed, Some(0.85), Some(0.95), Some(0.05)).status,
             Status::Failed
         );
         assert_eq!(
-            apply_baseline(Status::Passed, Some(0.9), Some(0.95), Some(0.05)).0,
+            apply_baseline(Status::Passed, Some(0.9), Some(0.95), Some(0.05)).status,
             Status::Passed,
             "within tolerance"
         );
         assert_eq!(
-            apply_baseline(Status::Passed, Some(0.8), Some(0.9), Some(0.1)).0,
+            apply_baseline(Status::Passed, Some(0.8), Some(0.9), Some(0.1)).status,
             Status::Passed,
             "exactly the tolerance"
         );
-        let (status, delta, reason) = apply_baseline(Status::Passed, Some(0.85), Some(0.95), None);
+        let BaselineCheck { status, delta, reason } = apply_baseline(Status::Passed, Some(0.85), Some(0.95), None);
         assert_eq!(status, Status::Passed);
         assert!(delta.is_some_and(|d| (d + 0.1).abs() < 1e-9));
         assert!(reason.is_none());
         assert_eq!(
             apply_baseline(Status::Passed, Some(0.85), None, Some(0.0)),
-            (Status::Passed, None, None)
+            BaselineCheck {
+                status: Status::Passed,
+                delta: None,
+                reason: None
+            }
         );
     }
 
@@ -330,6 +475,38 @@ mod tests {
         assert_eq!(overall([Incomplete, Rejected]), Exit::Rejected);
         assert_eq!(overall([Passed, Incomplete]), Exit::Incomplete);
         assert_eq!(overall([]), Exit::Usage, "an empty selection never passes");
+        assert_eq!(gate_exit(&[(Failed, false), (Passed, false)], None).0, Exit::Passed);
+        assert!(gate_exit(&[(Failed, false)], None)
+            .1
+            .is_some_and(|w| w.contains("1 of 1 did not pass")));
+        assert_eq!(
+            gate_exit(&[(Failed, false), (Passed, true)], None),
+            (Exit::Passed, None)
+        );
+        assert_eq!(
+            gate_exit(&[(Failed, true)], Some(Exit::Interrupted)).0,
+            Exit::Interrupted
+        );
+        assert_eq!(gate_exit(&[], None).0, Exit::Usage);
+    }
+
+    #[test]
+    fn failures_map_to_statuses_and_exits() {
+        use FailureKind::*;
+        for (kind, status, exit) in [
+            (KeyRefused, Status::Rejected, Exit::Rejected),
+            (NotFound, Status::Rejected, Exit::Rejected),
+            (Rejected, Status::Rejected, Exit::Rejected),
+            (Unavailable, Status::Incomplete, Exit::Incomplete),
+            (Cancelled, Status::Cancelled, Exit::Incomplete),
+        ] {
+            assert_eq!((failure_status(kind), failure_exit(kind)), (status, exit), "{kind:?}");
+        }
+        assert_eq!(unrun_status(Exit::Rejected), Status::Rejected);
+        assert_eq!(unrun_status(Exit::Terminated), Status::Cancelled);
+        assert_eq!(unrun_status(Exit::Usage), Status::Incomplete);
+        assert_eq!(interrupt_exit(Interrupt::Sigint), Exit::Interrupted);
+        assert_eq!(interrupt_exit(Interrupt::Sigterm), Exit::Terminated);
     }
 
     #[test]

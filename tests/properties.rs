@@ -5,8 +5,7 @@
 use kapso_gate::client::wire;
 use kapso_gate::exit::Exit;
 use kapso_gate::ids;
-use kapso_gate::output;
-use kapso_gate::report::{github, junit, markdown, terminal, CaseReport, Counts, Report};
+use kapso_gate::report::{github, junit, markdown, text, CaseReport, Counts, Report};
 use kapso_gate::verdict::{Aggregate, Status};
 use proptest::prelude::*;
 use serde_json::{json, Map, Value};
@@ -449,7 +448,7 @@ proptest! {
 
     #[test]
     fn inert_blocks_stay_inert(raw in text()) {
-        let out = output::github::inert(&raw);
+        let out = github::inert(&raw);
         let lines: Vec<&str> = out.lines().collect();
         let token = lines.first().and_then(|l| l.strip_prefix("::stop-commands::")).unwrap_or_default();
         prop_assert!(token.len() >= 16, "{:?}", out);
@@ -527,9 +526,9 @@ proptest! {
 
     #[test]
     fn sanitized_text_has_no_control_characters(raw in text()) {
-        let one = terminal::sanitize(&raw, false);
+        let one = text::sanitize(&raw, false);
         prop_assert!(!one.chars().any(|c| c.is_control() || bidi(c)), "{:?}", one);
-        let multi = terminal::sanitize(&raw, true);
+        let multi = text::sanitize(&raw, true);
         prop_assert!(
             !multi.chars().any(|c| (c.is_control() && c != '\n' && c != '\t') || bidi(c)),
             "{:?}",

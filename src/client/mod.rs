@@ -4,7 +4,10 @@
 
 pub mod error;
 pub mod retry;
+mod stats;
 pub mod wire;
+
+pub use stats::{Stats, StatsSnapshot};
 
 use crate::budget::{Permit, RateBudget};
 use crate::ids::path_segment;
@@ -12,7 +15,6 @@ use crate::secret::ApiKey;
 use error::RequestError;
 use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, CONTENT_TYPE, LOCATION, RETRY_AFTER};
 use reqwest::{Response, StatusCode};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use wire::{TestCase, TestRun, TestSuite};
@@ -23,40 +25,6 @@ pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 /// The body Kapso needs to create a run that executes now (`run_now` defaults to false, and
 /// such a run may never execute).
 pub const CREATE_RUN_BODY: &str = r#"{"agent_test_run":{},"run_now":true}"#;
-
-/// Request counters for the reports.
-#[derive(Debug, Default)]
-pub struct Stats {
-    sent: AtomicU64,
-    retried: AtomicU64,
-    rate_limited: AtomicU64,
-}
-
-/// A snapshot of [`Stats`].
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct StatsSnapshot {
-    /// Requests sent, retries included.
-    pub sent: u64,
-    /// Requests that repeated an earlier failed one.
-    pub retried: u64,
-    /// 429 responses received.
-    pub rate_limited: u64,
-}
-
-impl Stats {
-    /// Counts one repeat of a failed request.
-    pub fn record_retry(&self) {
-        self.retried.fetch_add(1, Ordering::Relaxed);
-    }
-
-    pub fn snapshot(&self) -> StatsSnapshot {
-        StatsSnapshot {
-            sent: self.sent.load(Ordering::Relaxed),
-            retried: self.retried.load(Ordering::Relaxed),
-            rate_limited: self.rate_limited.load(Ordering::Relaxed),
-        }
-    }
-}
 
 /// How to build the client.
 #[derive(Debug, Clone)]
@@ -186,7 +154,7 @@ impl KapsoClient {
 
     /// Sends one request and returns the body of a 2xx response.
     async fn send(&self, request: reqwest::RequestBuilder) -> Result<Vec<u8>, RequestError> {
-        self.stats.sent.fetch_add(1, Ordering::Relaxed);
+        self.stats.record_sent();
         let response = request.send().await.map_err(|e| transport_error(&e))?;
         self.observe_rate_headers(&response);
         let status = response.status();
@@ -202,7 +170,7 @@ impl KapsoClient {
             });
         }
         if status == StatusCode::TOO_MANY_REQUESTS {
-            self.stats.rate_limited.fetch_add(1, Ordering::Relaxed);
+            self.stats.record_rate_limited();
         }
         let retry_after = response
             .headers()

@@ -1,9 +1,14 @@
 //! The one retry classifier: decides, for a failed request, whether sending it again is safe
-//! and useful, and how long to wait. Also parses `Retry-After`.
+//! and useful, and how long to wait; the retry loop for reads; what kind of failure a request
+//! that is not retried leaves behind. Also parses `Retry-After`.
 
 use super::error::RequestError;
-use backon::ExponentialBuilder;
+use super::KapsoClient;
+use crate::outcome::FailureKind;
+use backon::{ExponentialBuilder, Retryable};
+use std::future::Future;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tokio::time::Instant;
 
 /// Whether a request can be repeated without side effects.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,6 +53,39 @@ pub fn classify(method: Method, error: &RequestError) -> Disposition {
             (_, 400..=499) => Disposition::Reject,
             _ => Disposition::GiveUp,
         },
+    }
+}
+
+/// What a request that will not be sent again leaves behind, for the verdict rules.
+pub fn failure_kind(method: Method, error: &RequestError) -> FailureKind {
+    match classify(method, error) {
+        Disposition::StopAll => FailureKind::KeyRefused,
+        Disposition::Reject if error.status() == Some(404) => FailureKind::NotFound,
+        Disposition::Reject => FailureKind::Rejected,
+        Disposition::GiveUp | Disposition::Retry { .. } => FailureKind::Unavailable,
+    }
+}
+
+/// Sends a read with retries through the shared budget: the classifier decides, `Retry-After`
+/// replaces the computed delay, and no retry is scheduled past the deadline.
+pub async fn with_retries<T, F, Fut>(client: &KapsoClient, deadline: Instant, request: F) -> Result<T, RequestError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, RequestError>>,
+{
+    let stats = client.stats().clone();
+    let attempt = request
+        .retry(backoff())
+        .sleep(tokio::time::sleep)
+        .when(|e| matches!(classify(Method::Get, e), Disposition::Retry { .. }))
+        .adjust(move |e: &RequestError, computed: Option<Duration>| {
+            let delay = next_delay(e.retry_after(), computed)?;
+            (Instant::now() + delay < deadline).then_some(delay)
+        })
+        .notify(move |_, _| stats.record_retry());
+    match tokio::time::timeout_at(deadline, attempt).await {
+        Ok(result) => result,
+        Err(_) => Err(RequestError::Timeout),
     }
 }
 

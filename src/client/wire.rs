@@ -2,6 +2,7 @@
 //! null or of an unexpected type. Parsing goes through `serde_json::Value` so that one odd field
 //! never loses the rest of the object.
 
+use crate::outcome::FinishedRun;
 use serde_json::{Map, Value};
 
 /// A test run as the gate needs it.
@@ -22,6 +23,21 @@ pub struct TestRun {
 }
 
 impl TestRun {
+    /// The run as the verdict rules read it.
+    pub fn into_finished(self) -> FinishedRun {
+        FinishedRun {
+            id: self.id,
+            score: self.score,
+            score_raw: self.score_raw,
+            feedback: self.feedback,
+            error: self.error,
+            started_at: self.started_at,
+            ended_at: self.ended_at,
+            conversation: self.conversation,
+            case_name: self.test_case.and_then(|c| c.name),
+        }
+    }
+
     /// Finished per Kapso's rules: `execution_completed` is true or `error` is set. A crashed run
     /// keeps `execution_completed: false` forever, so the error alone finishes it.
     pub fn is_finished(&self) -> bool {

@@ -1,21 +1,25 @@
-//! Builds the report model from the plan and the scheduler's raw outcomes, asking the verdict
-//! module for every status.
+//! Builds the report model: the one place a report is assembled, from the plan, the policy
+//! and the trials' raw outcomes, asking the verdict rules for every status. Also the one
+//! constructor for a gate that stopped before running anything (a usage error, a suite that
+//! cannot be resolved, a state file that cannot be read).
 
-use super::model::{CaseReport, Counts, Report, TrialReport, SCHEMA_VERSION};
-use crate::client::StatsSnapshot;
+use super::model::{CaseReport, Counts, Report, RequestCounts, TrialReport, SCHEMA_VERSION};
 use crate::exit::Exit;
+use crate::outcome::{TrialOutcome, TrialResult};
 use crate::plan::PlannedCase;
-use crate::scheduler::{TrialOutcome, TrialResult};
 use crate::verdict::{self, Aggregate, Status, TrialVerdict};
 use std::time::{Duration, SystemTime};
 
-/// What a case was asked to do.
+/// What a case was asked to do: the case, the policy that applies to it, and its baseline.
 #[derive(Debug, Clone)]
 pub struct CaseSpec {
     pub case: PlannedCase,
     pub threshold: f64,
     pub blocking: bool,
     pub note: Option<String>,
+    /// The case's score in the baseline report, when there is one.
+    pub baseline: Option<f64>,
+    pub max_drop: Option<f64>,
 }
 
 /// The invocation-wide facts the report records.
@@ -27,7 +31,7 @@ pub struct RunInfo {
     pub base_url: String,
     pub started_at: SystemTime,
     pub finished_at: SystemTime,
-    pub requests: StatsSnapshot,
+    pub requests: RequestCounts,
 }
 
 /// Judges one trial.
@@ -48,23 +52,15 @@ pub fn trial_report(index: usize, outcome: &TrialOutcome, threshold: f64) -> Tri
                 .or_else(|| outcome.seen_finished_at?.duration_since(outcome.created_at?).ok())
                 .map(|d| d.as_millis() as u64);
         }
-        TrialResult::Rejected(reason) => {
-            report.status = Status::Rejected;
-            report.reason = Some(reason.clone());
-        }
-        TrialResult::Incomplete(reason) => {
-            report.status = Status::Incomplete;
-            report.reason = Some(reason.clone());
-        }
-        TrialResult::Cancelled(reason) => {
-            report.status = Status::Cancelled;
+        TrialResult::NoResult { kind, reason } => {
+            report.status = verdict::failure_status(*kind);
             report.reason = Some(reason.clone());
         }
     }
     report
 }
 
-/// Combines a case's trials into its report entry.
+/// Combines a case's trials into its report entry, and compares it with its baseline score.
 pub fn case_report(
     spec: &CaseSpec,
     trials: Vec<TrialReport>,
@@ -78,40 +74,20 @@ pub fn case_report(
             score: t.score,
         })
         .collect();
-    let (status, score) = verdict::judge_case(&verdicts, aggregate, spec.threshold);
-    let scores: Vec<f64> = trials.iter().filter_map(|t| t.score).collect();
-    let spread = (scores.len() > 1).then(|| {
-        let max = scores.iter().copied().fold(f64::MIN, f64::max);
-        let min = scores.iter().copied().fold(f64::MAX, f64::min);
-        max - min
-    });
-    // The trial that explains the case: the first with the case's status, else the lowest score.
-    let representative = trials
-        .iter()
-        .find(|t| t.status == status)
-        .or_else(|| {
-            trials
-                .iter()
-                .filter(|t| t.score.is_some())
-                .min_by(|a, b| a.score.unwrap_or(0.0).total_cmp(&b.score.unwrap_or(0.0)))
-        })
-        .or(trials.first())
-        .cloned();
-    let reason = match (status, &representative) {
-        (Status::Passed, _) => None,
-        (Status::Failed, _) if trials.len() > 1 => score.map(|s| {
-            format!(
-                "{} score {} of {} trials is below the threshold {}",
-                aggregate.name(),
-                verdict::fmt_score(s),
-                trials.len(),
-                verdict::fmt_score(spec.threshold)
-            )
-        }),
-        (_, Some(t)) => t.reason.clone(),
-        (_, None) => None,
+    let judged = verdict::judge_case(&verdicts, aggregate, spec.threshold);
+    let rep = judged
+        .representative
+        .map(|i| trials[i].clone())
+        .unwrap_or(TrialReport::without_result(0, judged.status, None, None));
+    let reason = match judged.status {
+        Status::Passed => None,
+        _ => judged.aggregate_reason.clone().or_else(|| rep.reason.clone()),
     };
-    let rep = representative.unwrap_or(TrialReport::without_result(0, status, None, None));
+    let baseline = verdict::apply_baseline(judged.status, judged.score, spec.baseline, spec.max_drop);
+    let (status, reason) = match baseline.reason {
+        Some(why) => (baseline.status, Some(why)),
+        None => (judged.status, reason),
+    };
     CaseReport {
         test_case_id: spec.case.id.clone(),
         name: spec.case.name.clone().or(learned_name),
@@ -120,7 +96,7 @@ pub fn case_report(
         status,
         blocking: spec.blocking,
         note: spec.note.clone(),
-        score,
+        score: judged.score,
         threshold: spec.threshold,
         reason,
         feedback: rep.feedback,
@@ -130,14 +106,15 @@ pub fn case_report(
         ended_at: rep.ended_at,
         duration_ms: rep.duration_ms,
         conversation: rep.conversation,
-        score_spread: spread,
-        baseline_score: None,
-        delta: None,
+        score_spread: judged.spread,
+        baseline_score: spec.baseline,
+        delta: baseline.delta,
         trials,
     }
 }
 
-/// The final report. `interrupt` (a signal's exit) overrides the verdict of the cases.
+/// The final report. `forced_exit` (a signal's exit, or a gate-level failure) overrides the
+/// verdict of the cases.
 pub fn report(
     info: &RunInfo,
     cases: Vec<CaseReport>,
@@ -149,25 +126,10 @@ pub fn report(
         .iter()
         .flat_map(|c| c.trials.iter().filter_map(|t| t.score))
         .collect();
-    if let Some(warning) = verdict::scale_warning(info.threshold, &scores) {
-        warnings.push(warning);
-    }
-    let verdict =
-        forced_exit.unwrap_or_else(|| verdict::overall(cases.iter().filter(|c| c.blocking).map(|c| c.status)));
-    let all_quarantined = forced_exit.is_none() && !cases.is_empty() && cases.iter().all(|c| !c.blocking);
-    let verdict = if all_quarantined {
-        warnings.push(format!(
-            "every selected case is non-blocking (quarantined), so the gate cannot fail: {} of {} did not pass",
-            cases
-                .iter()
-                .filter(|c| c.status != crate::verdict::Status::Passed)
-                .count(),
-            cases.len()
-        ));
-        Exit::Passed
-    } else {
-        verdict
-    };
+    warnings.extend(verdict::scale_warning(info.threshold, &scores));
+    let statuses: Vec<(Status, bool)> = cases.iter().map(|c| (c.status, c.blocking)).collect();
+    let (verdict, warning) = verdict::gate_exit(&statuses, forced_exit);
+    warnings.extend(warning);
     Report {
         schema_version: SCHEMA_VERSION,
         tool: "kapso-gate".into(),
@@ -193,6 +155,33 @@ pub fn report(
     }
 }
 
+/// The report of a gate that stopped with `exit` before running anything: every known case
+/// carries the status the verdict rules give such a stop, and the message, so nothing selected
+/// goes missing from the reports. A usage error knows no cases.
+pub fn stopped_report(
+    info: &RunInfo,
+    known: Vec<CaseSpec>,
+    aggregate: Aggregate,
+    exit: Exit,
+    message: String,
+) -> Report {
+    let status = verdict::unrun_status(exit);
+    let cases = known
+        .iter()
+        .map(|spec| {
+            // Nothing ran, so there is no score to compare with the baseline.
+            let spec = CaseSpec {
+                baseline: None,
+                max_drop: None,
+                ..spec.clone()
+            };
+            let trial = TrialReport::without_result(0, status, None, Some(format!("not run: {message}")));
+            case_report(&spec, vec![trial], aggregate, None)
+        })
+        .collect();
+    report(info, cases, Some(message), Some(exit), Vec::new())
+}
+
 pub fn rfc3339(at: SystemTime) -> String {
     humantime::format_rfc3339_millis(at).to_string()
 }
@@ -209,18 +198,17 @@ fn server_duration(started: Option<&str>, ended: Option<&str>) -> Option<Duratio
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::client::wire::TestRun;
+    use crate::outcome::FinishedRun;
 
     fn finished(score: Option<f64>) -> TrialOutcome {
         TrialOutcome {
             run_id: Some("r1".into()),
-            result: TrialResult::Finished(Box::new(TestRun {
+            result: TrialResult::Finished(Box::new(FinishedRun {
                 id: "r1".into(),
                 score,
-                execution_completed: Some(true),
                 started_at: Some("2026-01-01T10:00:00.000Z".into()),
                 ended_at: Some("2026-01-01T10:00:12.500+00:00".into()),
-                ..TestRun::default()
+                ..FinishedRun::default()
             })),
             created_at: None,
             seen_finished_at: None,
@@ -244,6 +232,8 @@ mod tests {
             threshold: 0.8,
             blocking: true,
             note: None,
+            baseline: None,
+            max_drop: None,
         };
         let trials = vec![
             trial_report(0, &finished(Some(0.9)), 0.8),

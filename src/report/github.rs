@@ -11,14 +11,10 @@
 //! Pure apart from the random tokens and delimiters, which tests can fix through the
 //! `*_with_token` variants.
 
-use super::model::{CaseReport, Report};
-use super::terminal::sanitize;
-use crate::verdict::{fmt_score, Status};
+use super::model::{CaseReport, Report, MAX_ANNOTATIONS};
+use super::text::{blocking_suffix, fmt_score, sanitize, truncate};
 use std::fmt::Write as _;
 use std::path::Path;
-
-/// GitHub shows at most this many error annotations per step (and as many warnings).
-pub const MAX_ANNOTATIONS: usize = 10;
 
 /// Every step output the gate writes, in the order it writes them. `action.yml` declares these.
 pub const OUTPUT_NAMES: &[&str] = &[
@@ -85,36 +81,6 @@ pub fn random_token() -> String {
     token
 }
 
-/// The non-passing cases that get an annotation, most important first (failed, errored,
-/// rejected, incomplete, cancelled; selection order within a status), and how many more
-/// there are. Blocking cases get `::error`, non-blocking ones `::warning`; each kind is capped
-/// at [`MAX_ANNOTATIONS`], and a gate-level message takes one of the error slots.
-pub fn annotated_cases(report: &Report) -> (Vec<&CaseReport>, usize) {
-    let mut errors: Vec<&CaseReport> = non_passing(report).filter(|c| c.blocking).collect();
-    let mut warnings: Vec<&CaseReport> = non_passing(report).filter(|c| !c.blocking).collect();
-    let error_slots = MAX_ANNOTATIONS - usize::from(gate_message(report).is_some());
-    let omitted = errors.len().saturating_sub(error_slots) + warnings.len().saturating_sub(MAX_ANNOTATIONS);
-    errors.truncate(error_slots);
-    warnings.truncate(MAX_ANNOTATIONS);
-    errors.extend(warnings);
-    (errors, omitted)
-}
-
-fn non_passing(report: &Report) -> impl Iterator<Item = &CaseReport> {
-    let mut cases: Vec<&CaseReport> = report.cases.iter().filter(|c| c.status != Status::Passed).collect();
-    cases.sort_by_key(|c| c.status.severity_rank());
-    cases.into_iter()
-}
-
-/// The gate-level problem worth an annotation of its own (usage error, suite not found, ...).
-fn gate_message(report: &Report) -> Option<&str> {
-    report
-        .message
-        .as_deref()
-        .filter(|_| report.verdict.code() != 0)
-        .filter(|m| !m.trim().is_empty())
-}
-
 /// A [`random_token`] that `occurs` says appears nowhere in the untrusted text, so the text
 /// cannot end a stop-commands block early.
 fn unused_token(occurs: impl Fn(&str) -> bool) -> String {
@@ -171,7 +137,7 @@ fn mentions(report: &Report, needle: &str) -> bool {
 /// [`annotations`] with a given stop-commands token.
 pub fn annotations_with_token(report: &Report, token: &str) -> String {
     let mut out = String::new();
-    if let Some(message) = gate_message(report) {
+    if let Some(message) = report.gate_message() {
         let title = format!("kapso-gate: {}", report.verdict.name());
         let _ = writeln!(
             out,
@@ -180,7 +146,7 @@ pub fn annotations_with_token(report: &Report, token: &str) -> String {
             escape_data(&sanitize(message, true))
         );
     }
-    let (annotated, omitted) = annotated_cases(report);
+    let (annotated, omitted) = report.annotated_cases();
     for case in &annotated {
         let level = if case.blocking { "error" } else { "warning" };
         let _ = writeln!(
@@ -197,7 +163,7 @@ pub fn annotations_with_token(report: &Report, token: &str) -> String {
             "::notice title=kapso-gate::{omitted} more non-passing case{plural} not annotated (GitHub shows at most {MAX_ANNOTATIONS} per step): see the job summary or the JSON report"
         );
     }
-    for case in non_passing(report) {
+    for case in report.non_passing() {
         let _ = writeln!(out, "::group::{}", escape_data(&title(case)));
         out.push_str(&stop_commands(&details(case), token));
         out.push_str("::endgroup::\n");
@@ -209,13 +175,10 @@ pub fn annotations_with_token(report: &Report, token: &str) -> String {
 fn title(case: &CaseReport) -> String {
     let label = case.label_with(|part| truncate(&sanitize(part, false), TITLE_NAME_CHARS));
     let score = match case.score {
-        Some(score) if score >= case.threshold => {
-            format!("score {} >= {}", fmt_score(score), fmt_score(case.threshold))
-        }
-        Some(score) => format!("score {} < {}", fmt_score(score), fmt_score(case.threshold)),
+        Some(_) => format!("score {}", super::text::score_against(case.score, case.threshold)),
         None => format!("no score, threshold {}", fmt_score(case.threshold)),
     };
-    let blocking = if case.blocking { "" } else { " (non-blocking)" };
+    let blocking = blocking_suffix(case.blocking);
     format!("kapso-gate: {label} {}{blocking}, {score}", case.status.name())
 }
 
@@ -225,11 +188,7 @@ fn annotation_message(case: &CaseReport) -> String {
     if let Some(reason) = &case.reason {
         parts.push(reason.clone());
     }
-    if let Some(error) = case
-        .error
-        .as_deref()
-        .filter(|e| !case.reason.as_deref().unwrap_or_default().contains(e))
-    {
+    if let Some(error) = case.error_beyond_reason() {
         parts.push(format!("error: {error}"));
     }
     if let Some(details) = case.score_details() {
@@ -276,13 +235,6 @@ fn details(case: &CaseReport) -> String {
     out
 }
 
-fn truncate(text: &str, max_chars: usize) -> String {
-    match text.char_indices().nth(max_chars) {
-        Some((cut, _)) => format!("{}…", &text[..cut]),
-        None => text.to_owned(),
-    }
-}
-
 /// Lines for `$GITHUB_OUTPUT`, each value in the multi-line-safe `name<<DELIMITER` form with a
 /// random delimiter. `json-report` is written only when the JSON report was.
 pub fn outputs(report: &Report, json_path: Option<&Path>) -> String {
@@ -322,12 +274,22 @@ mod tests {
     use super::*;
     use crate::exit::Exit;
     use crate::report::test_fixtures::{case, gate_failure, report};
+    use crate::verdict::Status;
 
     #[test]
     fn escaping_follows_the_runner() {
         assert_eq!(escape_data("a%0Ab\r\n::error::x %25"), "a%250Ab%0D%0A::error::x %2525");
         assert_eq!(escape_property("a:b,c%\n"), "a%3Ab%2Cc%25%0A");
         assert_eq!(add_mask("kg-key"), "::add-mask::kg-key\n");
+    }
+
+    #[test]
+    fn inert_blocks_end_with_their_token() {
+        let out = inert("::error::x");
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines.len(), 3);
+        let token = lines[0].strip_prefix("::stop-commands::").expect("opening line");
+        assert_eq!(lines[2], format!("::{token}::"));
     }
 
     #[test]
@@ -414,7 +376,7 @@ mod tests {
         quarantined.blocking = false;
         cases.push(quarantined);
         let r = report(cases);
-        let (annotated, omitted) = annotated_cases(&r);
+        let (annotated, omitted) = r.annotated_cases();
         let ids: Vec<&str> = annotated.iter().map(|c| c.test_case_id.as_str()).collect();
         assert_eq!(ids, ["f0", "f1", "f2", "f3", "f4", "f5", "e0", "i0", "i1", "i2", "q0"]);
         assert_eq!(omitted, 3);

@@ -12,8 +12,9 @@
 //! Always well-formed XML 1.0: text and attributes are entity-escaped (no CDATA, so `]]>` is
 //! plain text), and characters XML 1.0 forbids are replaced by a visible `\u{..}` escape.
 
-use super::model::{fmt_delta, CaseReport, Report};
-use crate::verdict::{fmt_score, Status};
+use super::model::{CaseReport, Report};
+use super::text::{fmt_delta, fmt_score};
+use crate::verdict::Status;
 use serde_json::Value;
 use std::fmt::Write as _;
 

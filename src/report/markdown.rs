@@ -9,11 +9,10 @@
 //! terminal. The whole summary stays under a byte budget (GitHub drops summaries over 1 MiB):
 //! long feedback is truncated with a pointer to the JSON report.
 
-use super::github;
-use super::model::{CaseReport, Report};
-use super::terminal::{fmt_duration, sanitize};
+use super::model::{CaseReport, Report, MAX_ANNOTATIONS};
+use super::text::{blocking_suffix, fmt_duration, fmt_duration_ms, fmt_score, sanitize, truncate, truncate_bytes};
 use crate::exit::Exit;
-use crate::verdict::{fmt_score, Status};
+use crate::verdict::Status;
 use std::fmt::Write as _;
 use std::time::Duration;
 
@@ -86,7 +85,7 @@ pub fn render(report: &Report, max_bytes: usize) -> String {
         }
     }
 
-    let (_, not_annotated) = github::annotated_cases(report);
+    let (_, not_annotated) = report.annotated_cases();
     let mut out = head;
     out.push_str(&table);
     out.push_str(&details);
@@ -95,7 +94,7 @@ pub fn render(report: &Report, max_bytes: usize) -> String {
             out,
             "*{not_annotated} more non-passing case{} not annotated: GitHub shows at most {} annotations per step.*\n",
             if not_annotated == 1 { " is" } else { "s are" },
-            github::MAX_ANNOTATIONS
+            MAX_ANNOTATIONS
         );
     }
     out.push_str(&tail);
@@ -142,26 +141,22 @@ fn status_label(case: &CaseReport) -> String {
         Status::Incomplete => "⏳",
         Status::Cancelled => "🚫",
     };
-    let blocking = if case.blocking { "" } else { " (non-blocking)" };
-    format!("{mark} {}{blocking}", case.status.name())
+    format!("{mark} {}{}", case.status.name(), blocking_suffix(case.blocking))
 }
 
 /// `Refund policy (tc_1)`, or the ID alone.
 fn case_label(case: &CaseReport) -> String {
-    case.label_with(|part| truncate_chars(part, NAME_CHARS))
+    case.label_with(|part| truncate(part, NAME_CHARS))
 }
 
 /// Trials, spread, baseline change and the config note, for the optional Details column.
 fn row_details(case: &CaseReport) -> String {
-    case.details_with(|note| truncate_chars(note, NAME_CHARS))
+    case.details_with(|note| truncate(note, NAME_CHARS))
 }
 
 fn row(case: &CaseReport, with_details: bool) -> String {
     let score = case.score.map(fmt_score).unwrap_or_else(|| "-".into());
-    let duration = case
-        .duration_ms
-        .map(|ms| fmt_duration(Duration::from_millis(ms)))
-        .unwrap_or_else(|| "-".into());
+    let duration = fmt_duration_ms(case.duration_ms);
     let details = if with_details {
         format!(" {} |", inline(&row_details(case)))
     } else {
@@ -190,11 +185,7 @@ fn details_block(case: &CaseReport, room: usize) -> Option<String> {
     if let Some(reason) = &case.reason {
         let _ = writeln!(head, "{}\n", inline(reason));
     }
-    if let Some(error) = case
-        .error
-        .as_deref()
-        .filter(|e| !case.reason.as_deref().is_some_and(|r| r.contains(e)))
-    {
+    if let Some(error) = case.error_beyond_reason() {
         let _ = writeln!(head, "**Kapso error:** {}\n", inline(error));
     }
     let foot = "</details>\n\n";
@@ -289,25 +280,6 @@ fn longest_backtick_run(text: &str) -> usize {
         longest = longest.max(run);
     }
     longest
-}
-
-fn truncate_chars(text: &str, max_chars: usize) -> String {
-    match text.char_indices().nth(max_chars) {
-        Some((cut, _)) => format!("{}…", &text[..cut]),
-        None => text.to_owned(),
-    }
-}
-
-/// The longest prefix of `text` of at most `max_bytes`, cut at a character boundary.
-fn truncate_bytes(text: &str, max_bytes: usize) -> &str {
-    if text.len() <= max_bytes {
-        return text;
-    }
-    let mut cut = max_bytes;
-    while !text.is_char_boundary(cut) {
-        cut -= 1;
-    }
-    &text[..cut]
 }
 
 #[cfg(test)]

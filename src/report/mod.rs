@@ -1,4 +1,5 @@
-//! Reports: the model, how it is built, and one pure renderer per output format.
+//! Reports: the model, the one place it is built, a shared text module, and one pure renderer
+//! per output format. Renderers read the model and `text`, never each other.
 
 pub mod build;
 pub mod github;
@@ -7,8 +8,9 @@ pub mod junit;
 pub mod markdown;
 pub mod model;
 pub mod terminal;
+pub mod text;
 
-pub use model::{CaseReport, Counts, Report, TrialReport, SCHEMA_VERSION};
+pub use model::{CaseReport, Counts, DryRunCase, DryRunReport, Report, RequestCounts, TrialReport, SCHEMA_VERSION};
 
 /// Small deterministic reports for the renderers' exact-string tests.
 #[cfg(test)]

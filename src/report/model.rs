@@ -1,9 +1,9 @@
 //! The one report model every renderer reads. Serialisable: the JSON report is this model,
 //! versioned by [`SCHEMA_VERSION`]; field names are a public interface.
 
-use crate::client::StatsSnapshot;
+use super::text::{self, fmt_delta, fmt_score};
 use crate::exit::Exit;
-use crate::verdict::{fmt_score, Aggregate, Status};
+use crate::verdict::{Aggregate, Status};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -31,10 +31,21 @@ pub struct Report {
     pub duration_ms: u64,
     pub base_url: String,
     pub counts: Counts,
-    pub requests: StatsSnapshot,
+    pub requests: RequestCounts,
     pub warnings: Vec<String>,
     /// Every selected case, in selection order.
     pub cases: Vec<CaseReport>,
+}
+
+/// What the gate sent to Kapso.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestCounts {
+    /// Requests sent, retries included.
+    pub sent: u64,
+    /// Requests that repeated an earlier failed one.
+    pub retried: u64,
+    /// 429 responses received.
+    pub rate_limited: u64,
 }
 
 /// Case counts by status. `non_blocking` counts quarantined cases (also counted by status).
@@ -160,10 +171,12 @@ impl CaseReport {
 
     /// What to call the case in human-facing output.
     pub fn display_name(&self) -> &str {
-        self.name
-            .as_deref()
-            .filter(|n| !n.trim().is_empty())
-            .unwrap_or(&self.test_case_id)
+        text::display_name(self.name.as_deref(), &self.test_case_id)
+    }
+
+    /// Kapso's error, when the reason does not already say it.
+    pub fn error_beyond_reason(&self) -> Option<&str> {
+        text::error_beyond_reason(self.error.as_deref(), self.reason.as_deref())
     }
 }
 
@@ -202,6 +215,9 @@ impl TrialReport {
     }
 }
 
+/// GitHub shows at most this many error annotations per step (and as many warnings).
+pub const MAX_ANNOTATIONS: usize = 10;
+
 impl Report {
     /// Cases ordered for people: non-passing first (most serious first), then selection order.
     pub fn cases_by_importance(&self) -> Vec<&CaseReport> {
@@ -209,16 +225,83 @@ impl Report {
         cases.sort_by_key(|c| (c.status.severity_rank(), !c.blocking));
         cases
     }
+
+    /// The cases that did not pass, most serious first, selection order within a status.
+    pub fn non_passing(&self) -> Vec<&CaseReport> {
+        let mut cases: Vec<&CaseReport> = self.cases.iter().filter(|c| c.status != Status::Passed).collect();
+        cases.sort_by_key(|c| c.status.severity_rank());
+        cases
+    }
+
+    /// The gate-level problem worth telling on its own (usage error, suite not found, ...).
+    pub fn gate_message(&self) -> Option<&str> {
+        self.message
+            .as_deref()
+            .filter(|_| self.verdict.code() != 0)
+            .filter(|m| !m.trim().is_empty())
+    }
+
+    /// The non-passing cases that get a GitHub annotation, most important first, and how many
+    /// more there are. Blocking cases get errors, non-blocking ones warnings; each kind is
+    /// capped at [`MAX_ANNOTATIONS`], and a gate-level message takes one of the error slots.
+    /// The step summary says how many were left out, so the rule lives with the model.
+    pub fn annotated_cases(&self) -> (Vec<&CaseReport>, usize) {
+        let (mut errors, mut warnings): (Vec<&CaseReport>, Vec<&CaseReport>) =
+            self.non_passing().into_iter().partition(|c| c.blocking);
+        let error_slots = MAX_ANNOTATIONS - usize::from(self.gate_message().is_some());
+        let omitted = errors.len().saturating_sub(error_slots) + warnings.len().saturating_sub(MAX_ANNOTATIONS);
+        errors.truncate(error_slots);
+        warnings.truncate(MAX_ANNOTATIONS);
+        errors.extend(warnings);
+        (errors, omitted)
+    }
+
+    /// Run IDs still executing on Kapso (there is no cancel endpoint), for the user to look up.
+    pub fn still_running(&self) -> Vec<&str> {
+        self.cases
+            .iter()
+            .filter(|c| matches!(c.status, Status::Incomplete | Status::Cancelled))
+            .flat_map(|c| c.trials.iter())
+            .filter(|t| matches!(t.status, Status::Incomplete | Status::Cancelled))
+            .filter_map(|t| t.run_id.as_deref())
+            .collect()
+    }
 }
 
-/// A signed score change: `+0.05`, `-0.1`, `0`.
-pub fn fmt_delta(delta: f64) -> String {
-    let text = fmt_score(delta.abs());
-    if text == "0" {
-        text
-    } else if delta < 0.0 {
-        format!("-{text}")
-    } else {
-        format!("+{text}")
+/// The result of `--dry-run`: what a real run would do, and whether each case can run.
+#[derive(Debug, Clone)]
+pub struct DryRunReport {
+    pub cases: Vec<DryRunCase>,
+    /// Requests the dry run itself sent.
+    pub requests_sent: u64,
+    /// Suite and agent lookups a real run needs.
+    pub lookups: usize,
+    /// Runs a real run creates.
+    pub runs: usize,
+    /// Requests per `rate_window`; 0 = no client-side limit.
+    pub rate_limit: u32,
+    pub rate_window: std::time::Duration,
+    /// The least time a real run's requests take under the rate budget.
+    pub min_time: std::time::Duration,
+    pub exit: Exit,
+    pub message: Option<String>,
+}
+
+impl DryRunReport {
+    /// Requests a real run needs at the least: lookups, one creation and one poll per run.
+    pub fn min_requests(&self) -> usize {
+        self.lookups + 2 * self.runs
     }
+}
+
+/// One case of a dry run.
+#[derive(Debug, Clone)]
+pub struct DryRunCase {
+    pub test_case_id: String,
+    pub name: Option<String>,
+    pub trials: u32,
+    pub threshold: f64,
+    pub blocking: bool,
+    /// `Err` when the case cannot be run: not found, key refused, or could not be checked.
+    pub check: Result<(), (crate::outcome::FailureKind, String)>,
 }

@@ -3,8 +3,10 @@
 //! Untrusted text (names, feedback, errors) has control characters and bidirectional overrides
 //! made visible, so it cannot move the cursor, recolour the terminal or reorder a line.
 
-use super::model::{CaseReport, Report};
-use crate::verdict::{fmt_score, Status};
+use super::model::{CaseReport, DryRunReport, Report};
+use super::text::{fmt_delta, fmt_duration, fmt_duration_ms, fmt_score, sanitize, score_against, truncate};
+use crate::outcome::FailureKind;
+use crate::verdict::Status;
 use std::fmt::Write as _;
 use std::time::Duration;
 
@@ -25,43 +27,6 @@ impl Style {
     }
 }
 
-/// Makes untrusted text inert for a terminal. Newlines and tabs are kept when `multiline`,
-/// otherwise shown as `↵` and a space; every other control character (ESC included) and every
-/// bidirectional override is replaced by a visible `\u{..}` escape.
-pub fn sanitize(text: &str, multiline: bool) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '\n' if multiline => out.push('\n'),
-            '\n' => out.push_str(" ↵ "),
-            '\t' => out.push_str(if multiline { "\t" } else { " " }),
-            '\r' => {}
-            c if c.is_control() || is_bidi_control(c) => {
-                let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
-            }
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-fn is_bidi_control(c: char) -> bool {
-    matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}' | '\u{061c}')
-}
-
-/// `12.5s`, `3m 04s`, `850ms`.
-pub fn fmt_duration(duration: Duration) -> String {
-    let ms = duration.as_millis();
-    if ms < 1000 {
-        format!("{ms}ms")
-    } else if ms < 60_000 {
-        format!("{:.1}s", ms as f64 / 1000.0)
-    } else {
-        let secs = duration.as_secs();
-        format!("{}m {:02}s", secs / 60, secs % 60)
-    }
-}
-
 fn mark(status: Status, style: Style) -> String {
     match status {
         Status::Passed => style.paint("32", "✓ PASS"),
@@ -70,14 +35,6 @@ fn mark(status: Status, style: Style) -> String {
         Status::Rejected => style.paint("33", "! REJECTED"),
         Status::Incomplete => style.paint("33", "? INCOMPLETE"),
         Status::Cancelled => style.paint("33", "- CANCELLED"),
-    }
-}
-
-fn score_against(score: Option<f64>, threshold: f64) -> String {
-    match score {
-        Some(s) if s >= threshold => format!("{} >= {}", fmt_score(s), fmt_score(threshold)),
-        Some(s) => format!("{} < {}", fmt_score(s), fmt_score(threshold)),
-        None => format!("- / {}", fmt_score(threshold)),
     }
 }
 
@@ -150,13 +107,11 @@ pub fn summary(report: &Report, style: Style) -> String {
             .iter()
             .map(|c| {
                 [
-                    c.status.name().to_uppercase() + if c.blocking { "" } else { " (non-blocking)" },
+                    c.status.name().to_uppercase() + super::text::blocking_suffix(c.blocking),
                     truncate(&sanitize(c.display_name(), false), 60),
                     c.score.map(fmt_score).unwrap_or_else(|| "-".into()),
                     fmt_score(c.threshold),
-                    c.duration_ms
-                        .map(|ms| fmt_duration(Duration::from_millis(ms)))
-                        .unwrap_or_else(|| "-".into()),
+                    fmt_duration_ms(c.duration_ms),
                     row_details(c),
                 ]
             })
@@ -199,7 +154,7 @@ pub fn summary(report: &Report, style: Style) -> String {
             );
         }
     }
-    let running = still_running(report);
+    let running = report.still_running();
     if !running.is_empty() {
         let _ = writeln!(
             out,
@@ -247,12 +202,7 @@ fn details(case: &CaseReport, style: Style) -> String {
         let _ = writeln!(out, "  trials: {scores}{spread}");
     }
     if let (Some(base), Some(delta)) = (case.baseline_score, case.delta) {
-        let _ = writeln!(
-            out,
-            "  baseline: {} (change {})",
-            fmt_score(base),
-            super::model::fmt_delta(delta)
-        );
+        let _ = writeln!(out, "  baseline: {} (change {})", fmt_score(base), fmt_delta(delta));
     }
     if let Some(note) = &case.note {
         let _ = writeln!(out, "  note: {}", sanitize(note, false));
@@ -260,11 +210,7 @@ fn details(case: &CaseReport, style: Style) -> String {
     if let Some(reason) = &case.reason {
         let _ = writeln!(out, "  reason: {}", sanitize(reason, false));
     }
-    if let Some(error) = case
-        .error
-        .as_ref()
-        .filter(|e| !case.reason.as_ref().is_some_and(|r| r.contains(e.as_str())))
-    {
+    if let Some(error) = case.error_beyond_reason() {
         let _ = writeln!(out, "  error: {}", sanitize(error, false));
     }
     if let Some(feedback) = case.feedback.as_deref().filter(|f| !f.trim().is_empty()) {
@@ -306,20 +252,8 @@ pub fn verdict_line(report: &Report, style: Style) -> String {
     )
 }
 
-/// Run IDs still executing on Kapso (there is no cancel endpoint), for the user to look up.
-pub fn still_running(report: &Report) -> Vec<String> {
-    report
-        .cases
-        .iter()
-        .filter(|c| matches!(c.status, Status::Incomplete | Status::Cancelled))
-        .flat_map(|c| c.trials.iter())
-        .filter(|t| matches!(t.status, Status::Incomplete | Status::Cancelled))
-        .filter_map(|t| t.run_id.clone())
-        .collect()
-}
-
 /// The plan `--dry-run` prints.
-pub fn dry_run(result: &crate::DryRun) -> String {
+pub fn dry_run(result: &DryRunReport) -> String {
     let mut out = String::new();
     if let Some(message) = &result.message {
         let _ = writeln!(out, "error: {}", sanitize(message, false));
@@ -332,20 +266,26 @@ pub fn dry_run(result: &crate::DryRun) -> String {
         );
     }
     for case in &result.cases {
-        let check = case.check.as_ref().map_or_else(|failure| failure.label, |()| "ok");
-        let name = sanitize(case.case.name.as_deref().unwrap_or(&case.case.id), false);
-        let id = sanitize(&case.case.id, false);
+        let check = case
+            .check
+            .as_ref()
+            .map_or_else(|(kind, _)| check_label(*kind), |()| "ok");
+        let name = sanitize(
+            super::text::display_name(case.name.as_deref(), &case.test_case_id),
+            false,
+        );
+        let id = sanitize(&case.test_case_id, false);
         let label = if name == id { id } else { format!("{name} ({id})") };
         let _ = writeln!(
             out,
             "{:<10} {:<8} {:<9} {:<8} {label}",
             check,
-            case.policy.trials,
-            fmt_score(case.policy.threshold),
-            if case.policy.blocking { "yes" } else { "no" }
+            case.trials,
+            fmt_score(case.threshold),
+            if case.blocking { "yes" } else { "no" }
         );
-        if let Err(failure) = &case.check {
-            let _ = writeln!(out, "           {}", sanitize(&failure.reason, false));
+        if let Err((_, reason)) = &case.check {
+            let _ = writeln!(out, "           {}", sanitize(reason, false));
         }
     }
     let budget = if result.rate_limit == 0 {
@@ -365,7 +305,7 @@ pub fn dry_run(result: &crate::DryRun) -> String {
         result.min_requests(),
         result.lookups,
         if result.lookups == 1 { "" } else { "s" },
-        fmt_duration(result.min_time())
+        fmt_duration(result.min_time)
     );
     let _ = writeln!(
         out,
@@ -377,27 +317,19 @@ pub fn dry_run(result: &crate::DryRun) -> String {
     out
 }
 
-fn truncate(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        text.to_owned()
-    } else {
-        let cut: String = text.chars().take(max - 1).collect();
-        format!("{cut}…")
+/// One word for the dry run's table.
+fn check_label(kind: FailureKind) -> &'static str {
+    match kind {
+        FailureKind::KeyRefused => "REFUSED",
+        FailureKind::NotFound => "MISSING",
+        FailureKind::Rejected => "REJECTED",
+        FailureKind::Unavailable | FailureKind::Cancelled => "UNCHECKED",
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn control_characters_become_visible() {
-        assert_eq!(sanitize("a\u{1b}[31mb\u{7}", false), "a\\u{1b}[31mb\\u{7}");
-        assert_eq!(sanitize("x\u{202e}y", false), "x\\u{202e}y");
-        assert_eq!(sanitize("l1\nl2\r\n", true), "l1\nl2\n");
-        assert_eq!(sanitize("l1\nl2", false), "l1 ↵ l2");
-        assert_eq!(sanitize("مرحبا ✅", false), "مرحبا ✅");
-    }
 
     #[test]
     fn lines_without_colour() {

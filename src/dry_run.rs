@@ -1,0 +1,74 @@
+//! `--dry-run`: resolves suites and agents, checks that every case exists, and says what a real
+//! run would take. Creates nothing. Exit 0, or the exit the verdict rules give the failed checks.
+
+use crate::budget;
+use crate::exit::Exit;
+use crate::gate::{client_for, resolve_plan};
+use crate::outcome::Interrupt;
+use crate::plan;
+use crate::report::{DryRunCase, DryRunReport};
+use crate::settings::Settings;
+use crate::verdict::{self, Status};
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+/// Runs the dry run.
+pub async fn dry_run(settings: &Settings, stop: watch::Receiver<Option<Interrupt>>) -> DryRunReport {
+    let deadline = Instant::now() + settings.connection.timeout;
+    let connection = &settings.connection;
+    let selection = &settings.selection;
+    let mut result = DryRunReport {
+        cases: Vec::new(),
+        requests_sent: 0,
+        lookups: selection.suite_ids.len() + selection.agent_ids.len(),
+        runs: 0,
+        rate_limit: connection.rate_limit,
+        rate_window: connection.rate_window,
+        min_time: Default::default(),
+        exit: Exit::Passed,
+        message: None,
+    };
+    let client = match client_for(settings) {
+        Ok(client) => client,
+        Err(error) => {
+            result.exit = Exit::Usage;
+            result.message = Some(error.to_string());
+            return result;
+        }
+    };
+    let plan = match resolve_plan(&client, settings, deadline, &stop).await {
+        Ok(plan) => plan,
+        Err((exit, message, _)) => {
+            result.exit = exit;
+            result.message = Some(message);
+            result.requests_sent = client.stats().snapshot().sent;
+            return result;
+        }
+    };
+    let checks = plan::check_cases(&client, &plan.cases, connection.concurrency, deadline).await;
+    let mut statuses = Vec::new();
+    for (case, check) in plan.cases.into_iter().zip(checks) {
+        let policy = settings.case_policy(&case.id);
+        result.runs += policy.trials as usize;
+        let (name, check) = match check {
+            Ok(name) => (case.name.or(name), Ok(())),
+            Err(failure) => (case.name, Err((failure.kind, failure.reason))),
+        };
+        statuses.push(match &check {
+            Ok(()) => Status::Passed,
+            Err((kind, _)) => verdict::failure_status(*kind),
+        });
+        result.cases.push(DryRunCase {
+            test_case_id: case.id,
+            name,
+            trials: policy.trials,
+            threshold: policy.threshold,
+            blocking: policy.blocking,
+            check,
+        });
+    }
+    result.exit = verdict::overall(statuses);
+    result.min_time = budget::min_time_under_budget(result.min_requests(), result.rate_limit, result.rate_window);
+    result.requests_sent = client.stats().snapshot().sent;
+    result
+}

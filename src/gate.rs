@@ -1,0 +1,319 @@
+//! The gate's run, end to end: resolve the selection, open the state file, run every trial
+//! through the scheduler, and assemble the report. Every exit path returns a report that lists
+//! every case known at that point. Progress goes to an observer; nothing here prints.
+
+use crate::budget::RateBudget;
+use crate::cli::Args;
+use crate::client::{self, ClientConfig, KapsoClient, StatsSnapshot};
+use crate::exit::Exit;
+use crate::outcome::{Interrupt, TrialOutcome};
+use crate::plan::{self, Plan, PlannedCase};
+use crate::report::build::{self, CaseSpec, RunInfo};
+use crate::report::{CaseReport, Report, RequestCounts, TrialReport};
+use crate::scheduler::{self, Job, Schedule};
+use crate::settings::{self, CasePolicy, Settings};
+use crate::state::{Reattach, SelectedCase, StateFile};
+use crate::verdict::{self, Aggregate};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+/// What the observer hears while the gate runs.
+#[derive(Debug)]
+pub enum Progress<'a> {
+    /// The selection is resolved; `runs` will be created or re-attached to.
+    Planned {
+        plan: &'a Plan,
+        runs: usize,
+        reattached: usize,
+    },
+    /// Something worth telling the user that does not stop the gate.
+    Warning(&'a str),
+    /// Something the scheduler did.
+    Run(scheduler::Event<'a>),
+}
+
+/// Runs the gate and returns the report.
+pub async fn run(
+    settings: &Settings,
+    stop: watch::Receiver<Option<Interrupt>>,
+    observer: &mut dyn FnMut(Progress<'_>),
+) -> Report {
+    let gate = Gate {
+        settings,
+        started_at: SystemTime::now(),
+        deadline: Instant::now() + settings.connection.timeout,
+    };
+    let client = match client_for(settings) {
+        Ok(client) => client,
+        Err(error) => return gate.stopped(None, direct_cases(settings), Exit::Usage, error.to_string()),
+    };
+    let plan = match resolve_plan(&client, settings, gate.deadline, &stop).await {
+        Ok(plan) => plan,
+        Err((exit, message, known)) => return gate.stopped(Some(&client), known, exit, message),
+    };
+    let mut warnings: Vec<String> = Vec::new();
+    let (mut state, reattach) = match open_state(settings, &plan) {
+        Ok(opened) => opened,
+        Err(message) => return gate.stopped(Some(&client), plan.cases, Exit::Usage, message),
+    };
+    for note in &reattach.notes {
+        observer(Progress::Warning(note));
+        warnings.push(note.clone());
+    }
+    let jobs = jobs(settings, &plan, &reattach);
+    observer(Progress::Planned {
+        plan: &plan,
+        runs: jobs.len(),
+        reattached: jobs.iter().filter(|j| j.existing_run.is_some()).count(),
+    });
+
+    let schedule = Schedule {
+        poll_interval: settings.connection.poll_interval,
+        deadline: gate.deadline,
+        concurrency: settings.connection.concurrency,
+        heartbeat: Duration::from_secs(30),
+        learn_durations: settings.learn_durations,
+    };
+    // A state file that cannot be written is reported once, not once per run.
+    let mut state_error: Option<String> = None;
+    let outcomes = scheduler::run(&client, &jobs, &schedule, stop.clone(), &mut |event| {
+        if let (scheduler::Event::RunCreated { job, run_id }, Some(file)) = (&event, state.as_mut()) {
+            if let Err(error) = file.record(&job.test_case_id, job.trial, run_id) {
+                if state_error.is_none() {
+                    let message = error.to_string();
+                    observer(Progress::Warning(&message));
+                    state_error = Some(message);
+                }
+            }
+        }
+        observer(Progress::Run(event));
+    })
+    .await;
+    warnings.extend(state_error);
+
+    let cases = case_reports(settings, &plan, &jobs, &outcomes);
+    let forced = (*stop.borrow()).map(verdict::interrupt_exit);
+    build::report(&gate.info(Some(&client)), cases, None, forced, warnings)
+}
+
+/// The invocation-wide facts of one run of the gate.
+struct Gate<'a> {
+    settings: &'a Settings,
+    started_at: SystemTime,
+    deadline: Instant,
+}
+
+impl Gate<'_> {
+    fn info(&self, client: Option<&KapsoClient>) -> RunInfo {
+        let settings = self.settings;
+        RunInfo {
+            threshold: settings.policy.threshold,
+            aggregate: settings.policy.aggregate,
+            trials: settings.policy.trials,
+            base_url: settings.connection.base_url.to_string(),
+            started_at: self.started_at,
+            finished_at: SystemTime::now(),
+            requests: client.map(|c| request_counts(c.stats().snapshot())).unwrap_or_default(),
+        }
+    }
+
+    /// The report of a gate that stopped before running anything.
+    fn stopped(&self, client: Option<&KapsoClient>, known: Vec<PlannedCase>, exit: Exit, message: String) -> Report {
+        let specs = known.into_iter().map(|case| case_spec(self.settings, case)).collect();
+        build::stopped_report(&self.info(client), specs, self.settings.policy.aggregate, exit, message)
+    }
+}
+
+/// The report for options that cannot be used: verdict `usage` (exit 2), no cases, and the
+/// message, so the JSON, JUnit and GitHub outputs still say what went wrong. Only what is
+/// safe to show is taken from the raw arguments.
+pub fn usage_failure_report(message: &str, args: Option<&Args>) -> Report {
+    let now = SystemTime::now();
+    let (threshold, base_url) = settings::usage_context(args);
+    let info = RunInfo {
+        threshold,
+        aggregate: Aggregate::default(),
+        trials: 1,
+        base_url,
+        started_at: now,
+        finished_at: now,
+        requests: RequestCounts::default(),
+    };
+    build::stopped_report(&info, Vec::new(), Aggregate::default(), Exit::Usage, message.to_owned())
+}
+
+/// The one client of a run, with the one rate budget every request draws from.
+pub(crate) fn client_for(settings: &Settings) -> Result<KapsoClient, client::BuildError> {
+    let connection = &settings.connection;
+    let budget = Arc::new(RateBudget::new(connection.rate_limit, connection.rate_window));
+    let config = ClientConfig {
+        base_url: connection.base_url.clone(),
+        api_key: settings.api_key.clone(),
+        request_timeout: connection.request_timeout,
+    };
+    KapsoClient::new(&config, budget)
+}
+
+pub(crate) fn request_counts(snapshot: StatsSnapshot) -> RequestCounts {
+    RequestCounts {
+        sent: snapshot.sent,
+        retried: snapshot.retried,
+        rate_limited: snapshot.rate_limited,
+    }
+}
+
+/// Resolves the plan unless a stop signal comes first. On failure: the exit, the message and
+/// the cases known so far.
+pub(crate) async fn resolve_plan(
+    client: &KapsoClient,
+    settings: &Settings,
+    deadline: Instant,
+    stop: &watch::Receiver<Option<Interrupt>>,
+) -> Result<Plan, (Exit, String, Vec<PlannedCase>)> {
+    let mut stop = stop.clone();
+    tokio::select! {
+        plan = plan::resolve(client, &settings.selection, deadline) => plan.map_err(|e| {
+            let known = if e.known.is_empty() { direct_cases(settings) } else { e.known };
+            (e.exit, e.message, known)
+        }),
+        interrupt = wait_for_interrupt(&mut stop) => Err((
+            verdict::interrupt_exit(interrupt),
+            format!("cancelled by {} while resolving the selection", interrupt.name()),
+            direct_cases(settings),
+        )),
+    }
+}
+
+/// Waits until a stop is requested; never resolves if the sender is gone.
+async fn wait_for_interrupt(stop: &mut watch::Receiver<Option<Interrupt>>) -> Interrupt {
+    loop {
+        if let Some(interrupt) = *stop.borrow_and_update() {
+            return interrupt;
+        }
+        if stop.changed().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
+/// Opens the state file, when one is asked for.
+fn open_state(settings: &Settings, plan: &Plan) -> Result<(Option<StateFile>, Reattach), String> {
+    let Some(path) = &settings.state_file else {
+        return Ok((None, Reattach::default()));
+    };
+    let selected = plan
+        .cases
+        .iter()
+        .map(|case| SelectedCase {
+            test_case_id: case.id.clone(),
+            trials: settings.case_policy(&case.id).trials,
+        })
+        .collect();
+    let connection = &settings.connection;
+    StateFile::open(path, connection.base_url.as_str(), settings.policy.threshold, selected)
+        .map(|(file, reattach)| (Some(file), reattach))
+        .map_err(|e| e.to_string())
+}
+
+/// One job per trial of every case, re-attaching to recorded runs.
+fn jobs(settings: &Settings, plan: &Plan, reattach: &Reattach) -> Vec<Job> {
+    let mut jobs = Vec::new();
+    for (case, planned) in plan.cases.iter().enumerate() {
+        for trial in 0..settings.case_policy(&planned.id).trials as usize {
+            let existing_run = reattach
+                .runs
+                .iter()
+                .find(|r| r.test_case_id == planned.id && r.trial == trial)
+                .map(|r| r.run_id.clone());
+            jobs.push(Job {
+                case,
+                trial,
+                test_case_id: planned.id.clone(),
+                existing_run,
+            });
+        }
+    }
+    jobs
+}
+
+/// What the report builder needs to know of a case: the case, its policy and its baseline.
+fn case_spec(settings: &Settings, case: PlannedCase) -> CaseSpec {
+    let CasePolicy {
+        threshold,
+        blocking,
+        note,
+        ..
+    } = settings.case_policy(&case.id);
+    let policy = &settings.policy;
+    CaseSpec {
+        baseline: policy.baseline.as_ref().and_then(|b| b.score(&case.id)),
+        max_drop: policy.max_drop,
+        case,
+        threshold,
+        blocking,
+        note,
+    }
+}
+
+/// Judges every case from its trials' outcomes.
+fn case_reports(settings: &Settings, plan: &Plan, jobs: &[Job], outcomes: &[TrialOutcome]) -> Vec<CaseReport> {
+    let mut per_case: Vec<Vec<TrialReport>> = vec![Vec::new(); plan.cases.len()];
+    let mut learned_names: Vec<Option<String>> = vec![None; plan.cases.len()];
+    for (job, outcome) in jobs.iter().zip(outcomes) {
+        if let crate::outcome::TrialResult::Finished(run) = &outcome.result {
+            if run.case_name.is_some() {
+                learned_names[job.case] = run.case_name.clone();
+            }
+        }
+        let threshold = settings.case_policy(&job.test_case_id).threshold;
+        per_case[job.case].push(build::trial_report(job.trial, outcome, threshold));
+    }
+    plan.cases
+        .iter()
+        .zip(per_case)
+        .zip(learned_names)
+        .map(|((planned, trials), name)| {
+            let spec = case_spec(settings, planned.clone());
+            build::case_report(&spec, trials, settings.policy.aggregate, name)
+        })
+        .collect()
+}
+
+/// The cases given by ID, for reports when the selection could not be resolved.
+pub(crate) fn direct_cases(settings: &Settings) -> Vec<PlannedCase> {
+    settings
+        .selection
+        .case_ids
+        .iter()
+        .map(|id| PlannedCase {
+            id: id.clone(),
+            ..PlannedCase::default()
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usage_reports_hide_credentials() {
+        let args = Args::parse_iter([
+            "kapso-gate",
+            "--threshold",
+            "nope",
+            "--base-url",
+            "https://user:pw@example.com/api?token=1#x",
+        ])
+        .expect("clap accepts these");
+        let report = usage_failure_report("bad", Some(&args));
+        assert_eq!(report.verdict, Exit::Usage);
+        assert_eq!(report.exit_code, 2);
+        assert_eq!(report.base_url, "https://example.com/api");
+        assert_eq!(report.threshold, crate::defaults::THRESHOLD);
+        assert_eq!(report.message.as_deref(), Some("bad"));
+        assert!(report.cases.is_empty());
+    }
+}

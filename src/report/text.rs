@@ -1,0 +1,150 @@
+//! Text helpers every renderer shares: making untrusted text inert for a terminal, the one
+//! truncation rule, durations, scores against thresholds, and the pieces of a case's label.
+//! Renderers depend on this module and on the model, never on each other.
+
+use crate::verdict;
+use std::fmt::Write as _;
+use std::time::Duration;
+
+pub use crate::verdict::fmt_score;
+
+/// Makes untrusted text inert for a terminal (and a log viewer that renders ANSI). Newlines and
+/// tabs are kept when `multiline`, otherwise shown as `↵` and a space; every other control
+/// character (ESC included) and every bidirectional override is replaced by a visible `\u{..}`
+/// escape, so text cannot move the cursor, recolour the terminal or reorder a line.
+pub fn sanitize(text: &str, multiline: bool) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\n' if multiline => out.push('\n'),
+            '\n' => out.push_str(" ↵ "),
+            '\t' => out.push_str(if multiline { "\t" } else { " " }),
+            '\r' => {}
+            c if c.is_control() || is_bidi_control(c) => {
+                let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}' | '\u{061c}')
+}
+
+/// The first `max_chars` characters of `text`, and `…` when anything was cut.
+pub fn truncate(text: &str, max_chars: usize) -> String {
+    match text.char_indices().nth(max_chars) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_owned(),
+    }
+}
+
+/// The longest prefix of `text` of at most `max_bytes` bytes that ends on a character boundary.
+pub fn truncate_bytes(text: &str, max_bytes: usize) -> &str {
+    if text.len() <= max_bytes {
+        return text;
+    }
+    let mut cut = max_bytes;
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    &text[..cut]
+}
+
+/// `12.5s`, `3m 04s`, `850ms`.
+pub fn fmt_duration(duration: Duration) -> String {
+    let ms = duration.as_millis();
+    if ms < 1000 {
+        format!("{ms}ms")
+    } else if ms < 60_000 {
+        format!("{:.1}s", ms as f64 / 1000.0)
+    } else {
+        let secs = duration.as_secs();
+        format!("{}m {:02}s", secs / 60, secs % 60)
+    }
+}
+
+/// A case's duration in milliseconds as a duration, `-` when unknown.
+pub fn fmt_duration_ms(ms: Option<u64>) -> String {
+    ms.map(|ms| fmt_duration(Duration::from_millis(ms)))
+        .unwrap_or_else(|| "-".into())
+}
+
+/// A signed score change: `+0.05`, `-0.1`, `0`.
+pub fn fmt_delta(delta: f64) -> String {
+    let text = fmt_score(delta.abs());
+    if text == "0" {
+        text
+    } else if delta < 0.0 {
+        format!("-{text}")
+    } else {
+        format!("+{text}")
+    }
+}
+
+/// `0.9 >= 0.8`, `0.5 < 0.8`, or `- / 0.8` without a score: the comparison the verdict made.
+pub fn score_against(score: Option<f64>, threshold: f64) -> String {
+    match score {
+        Some(s) if verdict::meets(s, threshold) => format!("{} >= {}", fmt_score(s), fmt_score(threshold)),
+        Some(s) => format!("{} < {}", fmt_score(s), fmt_score(threshold)),
+        None => format!("- / {}", fmt_score(threshold)),
+    }
+}
+
+/// What to call a case: its name, or its ID when the name is missing or blank.
+pub fn display_name<'a>(name: Option<&'a str>, id: &'a str) -> &'a str {
+    name.filter(|n| !n.trim().is_empty()).unwrap_or(id)
+}
+
+/// Kapso's error, when the reason does not already say it.
+pub fn error_beyond_reason<'a>(error: Option<&'a str>, reason: Option<&str>) -> Option<&'a str> {
+    error.filter(|e| !reason.is_some_and(|r| r.contains(e)))
+}
+
+/// ` (non-blocking)` after the status of a quarantined case.
+pub fn blocking_suffix(blocking: bool) -> &'static str {
+    if blocking {
+        ""
+    } else {
+        " (non-blocking)"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_become_visible() {
+        assert_eq!(sanitize("a\u{1b}[31mb\u{7}", false), "a\\u{1b}[31mb\\u{7}");
+        assert_eq!(sanitize("x\u{202e}y", false), "x\\u{202e}y");
+        assert_eq!(sanitize("l1\nl2\r\n", true), "l1\nl2\n");
+        assert_eq!(sanitize("l1\nl2", false), "l1 ↵ l2");
+        assert_eq!(sanitize("مرحبا ✅", false), "مرحبا ✅");
+    }
+
+    #[test]
+    fn one_truncation_rule() {
+        assert_eq!(truncate("abcdef", 3), "abc…");
+        assert_eq!(truncate("abc", 3), "abc");
+        assert_eq!(truncate("ééé", 2), "éé…");
+        assert_eq!(truncate_bytes("éé", 3), "é");
+        assert_eq!(truncate_bytes("ab", 5), "ab");
+    }
+
+    #[test]
+    fn numbers_and_names() {
+        assert_eq!(fmt_delta(-0.1), "-0.1");
+        assert_eq!(fmt_delta(0.05), "+0.05");
+        assert_eq!(fmt_delta(0.0), "0");
+        assert_eq!(score_against(Some(0.8), 0.8), "0.8 >= 0.8");
+        assert_eq!(score_against(Some(0.5), 0.8), "0.5 < 0.8");
+        assert_eq!(score_against(None, 0.8), "- / 0.8");
+        assert_eq!(display_name(Some(" "), "id"), "id");
+        assert_eq!(display_name(Some("Name"), "id"), "Name");
+        assert_eq!(fmt_duration(Duration::from_millis(850)), "850ms");
+        assert_eq!(fmt_duration(Duration::from_secs(184)), "3m 04s");
+    }
+}

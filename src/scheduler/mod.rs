@@ -1,0 +1,457 @@
+//! The run lifecycle: creates one Kapso run per trial, polls every unfinished run, and stops at
+//! the deadline, on a stop signal, or when the key is refused. It owns time, the rate budget
+//! and concurrency, and knows nothing about thresholds or report formats: it returns one raw
+//! [`TrialOutcome`] per job and tells an observer what happens as it happens.
+
+mod duration_model;
+
+use crate::budget::Permit;
+use crate::client::error::RequestError;
+use crate::client::retry::{self, Disposition, Method};
+use crate::client::wire::TestRun;
+use crate::client::KapsoClient;
+use crate::outcome::{FailureKind, Interrupt, TrialOutcome, TrialResult};
+use backon::BackoffBuilder;
+use duration_model::DurationModel;
+use std::time::{Duration, SystemTime};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tokio::time::{sleep_until, Instant};
+
+/// One run to obtain: a trial of a test case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Job {
+    /// Index of the case in the plan.
+    pub case: usize,
+    /// 0-based trial number within the case.
+    pub trial: usize,
+    pub test_case_id: String,
+    /// A run created by an earlier invocation to re-attach to instead of creating one.
+    pub existing_run: Option<String>,
+}
+
+/// What the observer is told while the scheduler works.
+#[derive(Debug)]
+pub enum Event<'a> {
+    /// A run was created for `job`.
+    RunCreated { job: &'a Job, run_id: &'a str },
+    /// A request for `job` failed and will be sent again after `after`.
+    Retrying {
+        job: &'a Job,
+        error: &'a RequestError,
+        after: Duration,
+    },
+    /// `job` is decided.
+    Decided { job: &'a Job, outcome: &'a TrialOutcome },
+    /// Periodic sign of life while runs are pending.
+    Heartbeat { pending: usize, elapsed: Duration },
+}
+
+/// Timing and concurrency.
+#[derive(Debug, Clone)]
+pub struct Schedule {
+    pub poll_interval: Duration,
+    pub deadline: Instant,
+    pub concurrency: usize,
+    pub heartbeat: Duration,
+    /// Use what finished runs took to time a new run's first poll.
+    pub learn_durations: bool,
+}
+
+#[derive(Debug)]
+enum Phase {
+    /// Not created yet; may be sent from `not_before`.
+    ToCreate {
+        not_before: Instant,
+    },
+    Creating,
+    /// Created and not finished; next poll due at `due`.
+    Running {
+        run_id: String,
+        due: Instant,
+    },
+    Polling {
+        run_id: String,
+    },
+    Done,
+}
+
+impl Phase {
+    fn run_id(&self) -> Option<&str> {
+        match self {
+            Phase::Running { run_id, .. } | Phase::Polling { run_id } => Some(run_id),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Slot {
+    phase: Phase,
+    /// Retry delays for the current failing streak; `None` while requests succeed.
+    backoff: Option<backon::ExponentialBackoff>,
+    failures: u32,
+    created_local: Option<Instant>,
+    created_at: Option<SystemTime>,
+    /// Last poll that found the run unfinished (a lower bound of its duration).
+    last_unfinished_poll: Option<Instant>,
+    outcome: Option<TrialOutcome>,
+}
+
+impl Slot {
+    fn new(job: &Job, now: Instant) -> Slot {
+        Slot {
+            phase: match &job.existing_run {
+                Some(run_id) => Phase::Running {
+                    run_id: run_id.clone(),
+                    due: now,
+                },
+                None => Phase::ToCreate { not_before: now },
+            },
+            backoff: None,
+            failures: 0,
+            created_local: job.existing_run.as_ref().map(|_| now),
+            created_at: job.existing_run.as_ref().map(|_| SystemTime::now()),
+            last_unfinished_poll: None,
+            outcome: None,
+        }
+    }
+}
+
+enum TaskResult {
+    Created(usize, Result<TestRun, RequestError>),
+    Polled(usize, Result<TestRun, RequestError>),
+}
+
+/// Runs every job to an outcome. Returns outcomes in job order.
+pub async fn run(
+    client: &KapsoClient,
+    jobs: &[Job],
+    schedule: &Schedule,
+    stop: watch::Receiver<Option<Interrupt>>,
+    observer: &mut dyn FnMut(Event<'_>),
+) -> Vec<TrialOutcome> {
+    Scheduler::new(client, jobs, schedule, observer).run(stop).await
+}
+
+/// The scheduler's state while it runs.
+struct Scheduler<'a, 'o> {
+    client: &'a KapsoClient,
+    jobs: &'a [Job],
+    schedule: &'a Schedule,
+    observer: &'o mut dyn FnMut(Event<'_>),
+    slots: Vec<Slot>,
+    model: DurationModel,
+    tasks: JoinSet<TaskResult>,
+    pending: usize,
+}
+
+impl<'a, 'o> Scheduler<'a, 'o> {
+    fn new(
+        client: &'a KapsoClient,
+        jobs: &'a [Job],
+        schedule: &'a Schedule,
+        observer: &'o mut dyn FnMut(Event<'_>),
+    ) -> Self {
+        let now = Instant::now();
+        Scheduler {
+            client,
+            jobs,
+            schedule,
+            observer,
+            slots: jobs.iter().map(|job| Slot::new(job, now)).collect(),
+            model: DurationModel::default(),
+            tasks: JoinSet::new(),
+            pending: jobs.len(),
+        }
+    }
+
+    async fn run(mut self, mut stop: watch::Receiver<Option<Interrupt>>) -> Vec<TrialOutcome> {
+        let started = Instant::now();
+        let mut next_heartbeat = started + self.schedule.heartbeat;
+        // A closed stop channel means nobody can interrupt any more; stop watching it.
+        let mut stop_open = true;
+        let deadline = self.schedule.deadline;
+
+        while self.pending > 0 {
+            let now = Instant::now();
+            let has_capacity = self.tasks.len() < self.schedule.concurrency;
+            let next_work = if has_capacity { self.next_work_at() } else { None };
+            let work_due = next_work.is_some_and(|t| t <= now);
+            let wake_at = next_work.filter(|t| *t > now).unwrap_or(deadline);
+
+            tokio::select! {
+                biased;
+                changed = stop.changed(), if stop_open => {
+                    stop_open = changed.is_ok();
+                    let interrupt = if stop_open { *stop.borrow() } else { None };
+                    if let Some(interrupt) = interrupt {
+                        self.finish_all(|phase| cancelled_reason(phase, interrupt));
+                        break;
+                    }
+                }
+                () = sleep_until(deadline) => {
+                    self.finish_all(deadline_reason);
+                    break;
+                }
+                Some(joined) = self.tasks.join_next(), if !self.tasks.is_empty() => {
+                    let Ok(result) = joined else { continue };
+                    if let Some(stop_reason) = self.handle(result) {
+                        self.finish_all(|_| TrialResult::NoResult {
+                            kind: FailureKind::KeyRefused,
+                            reason: stop_reason.clone(),
+                        });
+                        break;
+                    }
+                }
+                permit = self.client.budget().acquire(), if work_due => self.launch(permit),
+                () = sleep_until(wake_at), if !work_due => {}
+                () = sleep_until(next_heartbeat) => {
+                    (self.observer)(Event::Heartbeat { pending: self.pending, elapsed: started.elapsed() });
+                    next_heartbeat += self.schedule.heartbeat;
+                }
+            }
+        }
+
+        self.slots
+            .into_iter()
+            .map(|slot| {
+                slot.outcome.unwrap_or_else(|| {
+                    TrialOutcome::no_result(None, FailureKind::Unavailable, "no outcome recorded".into())
+                })
+            })
+            .collect()
+    }
+
+    /// When the next request may go: creations and polls that are waiting.
+    fn next_work_at(&self) -> Option<Instant> {
+        self.slots
+            .iter()
+            .filter_map(|slot| match &slot.phase {
+                Phase::ToCreate { not_before } => Some(*not_before),
+                Phase::Running { due, .. } => Some(*due),
+                _ => None,
+            })
+            .min()
+    }
+
+    /// Spends `permit` on the most useful request now: creations first (a run not yet created
+    /// cannot finish), then the poll that has waited longest past its due time, so that a
+    /// scarce budget is shared fairly and no run starves.
+    fn launch(&mut self, permit: Permit) {
+        let now = Instant::now();
+        let create = self
+            .slots
+            .iter()
+            .position(|s| matches!(s.phase, Phase::ToCreate { not_before } if not_before <= now));
+        let index = create.or_else(|| {
+            self.slots
+                .iter()
+                .enumerate()
+                .filter_map(|(i, s)| match s.phase {
+                    Phase::Running { due, .. } if due <= now => Some((due, i)),
+                    _ => None,
+                })
+                .min()
+                .map(|(_, i)| i)
+        });
+        let Some(index) = index else { return };
+        let client = self.client.clone();
+        let slot = &mut self.slots[index];
+        match std::mem::replace(&mut slot.phase, Phase::Done) {
+            Phase::ToCreate { .. } => {
+                slot.phase = Phase::Creating;
+                let case_id = self.jobs[index].test_case_id.clone();
+                self.tasks
+                    .spawn(async move { TaskResult::Created(index, client.create_run(permit, &case_id).await) });
+            }
+            Phase::Running { run_id, .. } => {
+                slot.phase = Phase::Polling { run_id: run_id.clone() };
+                self.tasks
+                    .spawn(async move { TaskResult::Polled(index, client.get_run(permit, &run_id).await) });
+            }
+            other => slot.phase = other,
+        }
+    }
+
+    /// Applies one finished request. Returns a reason when every job must stop (401/402).
+    fn handle(&mut self, result: TaskResult) -> Option<String> {
+        let (index, method, outcome) = match result {
+            TaskResult::Created(i, r) => (i, Method::Post, r),
+            TaskResult::Polled(i, r) => (i, Method::Get, r),
+        };
+        match outcome {
+            Ok(run) => {
+                self.on_answer(index, method, run);
+                None
+            }
+            Err(error) => self.on_error(index, method, &error),
+        }
+    }
+
+    /// A run came back: it is finished, or its next poll is scheduled.
+    fn on_answer(&mut self, index: usize, method: Method, run: TestRun) {
+        let now = Instant::now();
+        let job = &self.jobs[index];
+        let slot = &mut self.slots[index];
+        let asked_for = slot.phase.run_id().map(str::to_owned);
+        slot.backoff = None;
+        slot.failures = 0;
+        if method == Method::Post {
+            slot.created_local = Some(now);
+            slot.created_at = Some(SystemTime::now());
+            (self.observer)(Event::RunCreated { job, run_id: &run.id });
+        }
+        if run.is_finished() {
+            if let Some(created) = slot.created_local {
+                let lower_bound = slot
+                    .last_unfinished_poll
+                    .map_or(Duration::ZERO, |t| t.duration_since(created));
+                self.model.record(lower_bound);
+            }
+            let outcome = TrialOutcome {
+                // The run asked for, even if Kapso's answer names another.
+                run_id: Some(asked_for.unwrap_or_else(|| run.id.clone())),
+                result: TrialResult::Finished(Box::new(run.into_finished())),
+                created_at: slot.created_at,
+                seen_finished_at: Some(SystemTime::now()),
+            };
+            self.decide(index, outcome);
+            return;
+        }
+        let delay = if method == Method::Post && self.schedule.learn_durations {
+            self.model.first_poll_delay(self.schedule.poll_interval)
+        } else {
+            self.schedule.poll_interval
+        };
+        if method == Method::Get {
+            slot.last_unfinished_poll = Some(now);
+        }
+        slot.phase = Phase::Running {
+            run_id: asked_for.unwrap_or(run.id),
+            due: now + delay,
+        };
+    }
+
+    /// A request failed: retry it, or decide the job. Returns a reason when every job must stop.
+    fn on_error(&mut self, index: usize, method: Method, error: &RequestError) -> Option<String> {
+        let (kind, reason) = match retry::classify(method, error) {
+            Disposition::StopAll => {
+                let reason = format!("Kapso refused the API key or account ({error}); no further requests were sent");
+                self.give_up(index, FailureKind::KeyRefused, reason.clone());
+                return Some(reason);
+            }
+            Disposition::Reject => (retry::failure_kind(method, error), error.to_string()),
+            Disposition::GiveUp if method == Method::Post => (
+                FailureKind::Unavailable,
+                format!(
+                    "creating the run failed ({error}); not retried because Kapso may have created it anyway, and a second run would spend credits again"
+                ),
+            ),
+            Disposition::GiveUp => (FailureKind::Unavailable, error.to_string()),
+            Disposition::Retry { after } => match self.schedule_retry(index, error, after) {
+                Ok(()) => return None,
+                Err(reason) => (FailureKind::Unavailable, reason),
+            },
+        };
+        self.give_up(index, kind, reason);
+        None
+    }
+
+    /// Schedules the next attempt of a failed request, or says why there is none.
+    fn schedule_retry(&mut self, index: usize, error: &RequestError, after: Option<Duration>) -> Result<(), String> {
+        let now = Instant::now();
+        let slot = &mut self.slots[index];
+        slot.failures += 1;
+        let backoff = slot.backoff.get_or_insert_with(|| retry::backoff().build());
+        let Some(delay) = retry::next_delay(after, backoff.next()) else {
+            return Err(format!("{error} (gave up after {} attempts)", slot.failures));
+        };
+        if now + delay >= self.schedule.deadline {
+            return Err(format!("{error}; the deadline passes before a retry could be sent"));
+        }
+        self.client.stats().record_retry();
+        slot.phase = match slot.phase.run_id() {
+            Some(run_id) => Phase::Running {
+                run_id: run_id.to_owned(),
+                due: now + delay,
+            },
+            None => Phase::ToCreate {
+                not_before: now + delay,
+            },
+        };
+        (self.observer)(Event::Retrying {
+            job: &self.jobs[index],
+            error,
+            after: delay,
+        });
+        Ok(())
+    }
+
+    fn give_up(&mut self, index: usize, kind: FailureKind, reason: String) {
+        let slot = &self.slots[index];
+        let outcome = TrialOutcome {
+            created_at: slot.created_at,
+            ..TrialOutcome::no_result(slot.phase.run_id().map(str::to_owned), kind, reason)
+        };
+        self.decide(index, outcome);
+    }
+
+    fn decide(&mut self, index: usize, outcome: TrialOutcome) {
+        let slot = &mut self.slots[index];
+        slot.phase = Phase::Done;
+        (self.observer)(Event::Decided {
+            job: &self.jobs[index],
+            outcome: &outcome,
+        });
+        slot.outcome = Some(outcome);
+        self.pending -= 1;
+    }
+
+    /// Aborts every request in flight and decides every undecided job with `reason(phase)`.
+    fn finish_all(&mut self, reason: impl Fn(&Phase) -> TrialResult) {
+        self.tasks.abort_all();
+        for index in 0..self.slots.len() {
+            let slot = &self.slots[index];
+            if slot.outcome.is_some() {
+                continue;
+            }
+            let outcome = TrialOutcome {
+                run_id: slot.phase.run_id().map(str::to_owned),
+                result: reason(&slot.phase),
+                created_at: slot.created_at,
+                seen_finished_at: None,
+            };
+            self.decide(index, outcome);
+        }
+    }
+}
+
+fn deadline_reason(phase: &Phase) -> TrialResult {
+    let reason = match phase {
+        Phase::Running { run_id, .. } | Phase::Polling { run_id } => {
+            format!("deadline passed; run {run_id} is still executing on Kapso")
+        }
+        Phase::Creating => "deadline passed while the run was being created".to_owned(),
+        _ => "deadline passed before the run could be created".to_owned(),
+    };
+    TrialResult::NoResult {
+        kind: FailureKind::Unavailable,
+        reason,
+    }
+}
+
+fn cancelled_reason(phase: &Phase, interrupt: Interrupt) -> TrialResult {
+    let signal = interrupt.name();
+    let reason = match phase {
+        Phase::Running { run_id, .. } | Phase::Polling { run_id } => {
+            format!("cancelled by {signal}; run {run_id} is still executing on Kapso")
+        }
+        Phase::Creating => format!("cancelled by {signal} while the run was being created; Kapso may have created it"),
+        _ => format!("cancelled by {signal} before the run was created"),
+    };
+    TrialResult::NoResult {
+        kind: FailureKind::Cancelled,
+        reason,
+    }
+}

@@ -1,0 +1,71 @@
+//! How the gate talks to Kapso: the API root, the polling interval, the deadlines, how many
+//! requests may be in flight and the rate budget.
+
+use super::error::UsageError;
+use super::parse;
+use crate::cli::Args;
+use crate::config::Config;
+use crate::defaults;
+use reqwest::Url;
+use std::time::Duration;
+
+/// Timing, concurrency and the endpoint.
+#[derive(Debug, Clone)]
+pub struct Connection {
+    /// API root without a trailing slash.
+    pub base_url: Url,
+    pub poll_interval: Duration,
+    /// One deadline for the whole gate.
+    pub timeout: Duration,
+    pub request_timeout: Duration,
+    pub concurrency: usize,
+    /// Requests per `rate_window`; 0 means no client-side limit.
+    pub rate_limit: u32,
+    pub rate_window: Duration,
+}
+
+/// Resolves each value: flag or variable, then the config file, then the default. Each raw
+/// text is parsed once.
+pub fn resolve(args: &Args, config: &Config) -> Result<Connection, UsageError> {
+    let duration = |option: &'static str, flag: &Option<String>, file: &Option<String>, default: Duration| match flag
+        .as_ref()
+        .or(file.as_ref())
+    {
+        Some(raw) => parse::duration(option, raw),
+        None => Ok(default),
+    };
+    let base_url = match args.base_url.as_ref().or(config.base_url.as_ref()) {
+        Some(raw) => parse::base_url(raw)?,
+        None => parse::base_url(defaults::BASE_URL)?,
+    };
+    let concurrency = match (&args.concurrency, config.concurrency) {
+        (Some(raw), _) => parse::number("concurrency", raw, 1..=defaults::MAX_CONCURRENCY)?,
+        (None, Some(n)) if (1..=defaults::MAX_CONCURRENCY).contains(&(n as usize)) => n as usize,
+        (None, Some(n)) => return Err(parse::out_of_range("concurrency", n, 1..=defaults::MAX_CONCURRENCY)),
+        (None, None) => defaults::CONCURRENCY,
+    };
+    let rate_limit = match (&args.rate_limit, config.rate_limit) {
+        (Some(raw), _) => parse::number("rate-limit", raw, 0..=1_000_000)?,
+        (None, Some(n)) => n,
+        (None, None) => defaults::RATE_LIMIT,
+    };
+    Ok(Connection {
+        base_url,
+        poll_interval: duration(
+            "poll-interval",
+            &args.poll_interval,
+            &config.poll_interval,
+            defaults::POLL_INTERVAL,
+        )?,
+        timeout: duration("timeout", &args.timeout, &config.timeout, defaults::TIMEOUT)?,
+        request_timeout: duration(
+            "request-timeout",
+            &args.request_timeout,
+            &config.request_timeout,
+            defaults::REQUEST_TIMEOUT,
+        )?,
+        concurrency,
+        rate_limit,
+        rate_window: duration("rate-window", &args.rate_window, &None, defaults::RATE_WINDOW)?,
+    })
+}

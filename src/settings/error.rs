@@ -1,0 +1,56 @@
+//! Why the options cannot be used. Each message names the option and what to do.
+
+use crate::baseline::BaselineError;
+use crate::cli::API_KEY_VAR;
+use crate::config::ConfigError;
+use crate::ids::IdError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum UsageError {
+    #[error("{API_KEY_VAR} is not set: export the project API key (in GitHub Actions, pass it from a secret)")]
+    MissingKey,
+    #[error("{API_KEY_VAR} is not a usable header value: it must be printable ASCII without spaces")]
+    BadKey,
+    #[error("no test cases selected: pass test case IDs, KAPSO_TEST_CASE_IDS, --suite or --agent")]
+    EmptySelection,
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Baseline(#[from] BaselineError),
+    #[error("--max-drop needs --baseline: there is nothing to compare scores with")]
+    MaxDropWithoutBaseline,
+    #[error("threshold {value} for test case {case} in the config file is not a finite number >= 0")]
+    BadCaseThreshold { case: String, value: f64 },
+    #[error("trials {value} for test case {case} in the config file is not from 1 to {max}", max = crate::defaults::MAX_TRIALS)]
+    BadCaseTrials { case: String, value: u32 },
+    #[error("--max-drop {0:?} is not a finite number >= 0")]
+    BadMaxDrop(String),
+    #[error("invalid test case ID: {0}")]
+    BadCaseId(IdError),
+    #[error("invalid test suite ID: {0}")]
+    BadSuiteId(IdError),
+    #[error("invalid agent ID: {0}")]
+    BadAgentId(IdError),
+    #[error("--threshold {0:?} is not a finite number >= 0")]
+    BadThreshold(String),
+    #[error("--{option} {value:?} is not a duration ({reason}); use e.g. 5s, 1500ms, 2m")]
+    BadDuration {
+        option: &'static str,
+        value: String,
+        reason: String,
+    },
+    #[error("--{option} must be greater than zero")]
+    ZeroDuration { option: &'static str },
+    #[error("--{option} {value:?} is not a whole number{range}")]
+    BadNumber {
+        option: &'static str,
+        value: String,
+        range: String,
+    },
+    #[error("--base-url {0:?} is not a valid URL")]
+    BadUrl(String),
+    #[error("--base-url must use https: the API key would travel in clear text (http is allowed only for localhost, 127.0.0.0/8 and ::1)")]
+    InsecureUrl,
+    #[error("--base-url must not contain a user name, password, query or fragment")]
+    UrlExtras,
+}

@@ -1,0 +1,280 @@
+//! Validated settings: a pure function from raw `Args`, the captured `Env` and the files they
+//! name to a `Settings` with nothing optional left. Every check happens here, before any
+//! request is sent. Each concern has its own resolver: the selection, the gating policy, the
+//! connection (timing and budget) and the report destinations; the defaults are one table.
+
+mod connection;
+mod error;
+mod outputs;
+pub mod parse;
+mod policy;
+mod selection;
+
+use crate::baseline::Baseline;
+use crate::cli::{Args, Env};
+use crate::config::Config;
+use crate::defaults;
+use crate::secret::ApiKey;
+use std::path::PathBuf;
+
+pub use connection::Connection;
+pub use error::UsageError;
+pub use outputs::{GithubTargets, Outputs};
+pub use policy::{CasePolicy, Policy};
+pub use selection::Selection;
+
+/// How much the gate says on stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Verbosity {
+    Quiet,
+    Normal,
+    /// Also each created run and each retry.
+    Verbose,
+}
+
+/// Everything the run needs, validated.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub api_key: ApiKey,
+    pub selection: Selection,
+    pub policy: Policy,
+    pub connection: Connection,
+    pub outputs: Outputs,
+    pub dry_run: bool,
+    pub state_file: Option<PathBuf>,
+    /// Delay a new run's first poll by what finished runs took (off only for benchmarks).
+    pub learn_durations: bool,
+    pub verbosity: Verbosity,
+}
+
+/// Files the settings depend on, read before validation so that validation stays pure.
+#[derive(Debug, Clone, Default)]
+pub struct Inputs {
+    pub config: Option<Config>,
+    pub baseline: Option<Baseline>,
+}
+
+impl Inputs {
+    /// Reads the config and baseline files named in `args`.
+    pub fn read(args: &Args) -> Result<Inputs, UsageError> {
+        Ok(Inputs {
+            config: args.config.as_deref().map(Config::load).transpose()?,
+            baseline: args.baseline.as_deref().map(Baseline::load).transpose()?,
+        })
+    }
+}
+
+impl Settings {
+    /// Validates `args` and `env` with no files (tests and callers without a config file).
+    pub fn resolve(args: &Args, env: &Env) -> Result<Settings, UsageError> {
+        Settings::resolve_with(args, env, &Inputs::default())
+    }
+
+    /// Validates `args`, `env` and the files already read into `inputs`. Pure: no I/O.
+    /// Precedence for each option: flag, then its environment variable (both in `args`), then
+    /// the config file, then the built-in default.
+    pub fn resolve_with(args: &Args, env: &Env, inputs: &Inputs) -> Result<Settings, UsageError> {
+        let api_key = match env.api_key.clone() {
+            Some(key) if !key.expose().is_empty() => key,
+            _ => return Err(UsageError::MissingKey),
+        };
+        if !api_key.expose().bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(UsageError::BadKey);
+        }
+        let default_config = Config::default();
+        let config = inputs.config.as_ref().unwrap_or(&default_config);
+        let verbosity = match (args.quiet, args.verbose) {
+            (true, _) => Verbosity::Quiet,
+            (false, 0) => Verbosity::Normal,
+            (false, _) => Verbosity::Verbose,
+        };
+        Ok(Settings {
+            api_key,
+            selection: selection::resolve(args, config)?,
+            policy: policy::resolve(args, config, inputs.baseline.as_ref())?,
+            connection: connection::resolve(args, config)?,
+            outputs: Outputs::resolve(args, env),
+            dry_run: args.dry_run,
+            state_file: args.state_file.clone(),
+            learn_durations: !args.no_duration_model,
+            verbosity,
+        })
+    }
+
+    /// The policy that applies to one case.
+    pub fn case_policy(&self, case_id: &str) -> CasePolicy {
+        self.policy.for_case(case_id)
+    }
+}
+
+/// What a usage-error report shows of the options: the threshold when it is valid (else the
+/// default; a config file is not read when the options are invalid) and the base URL without
+/// credentials, query or fragment.
+pub fn usage_context(args: Option<&Args>) -> (f64, String) {
+    let threshold = args
+        .and_then(|a| a.threshold.as_deref())
+        .and_then(parse::non_negative)
+        .unwrap_or(defaults::THRESHOLD);
+    let raw_url = args.and_then(|a| a.base_url.as_deref()).unwrap_or(defaults::BASE_URL);
+    (threshold, parse::displayable_url(raw_url))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+    use std::time::Duration;
+
+    fn env_with_key() -> Env {
+        Env {
+            api_key: Some(ApiKey::new("k")),
+            ..Env::default()
+        }
+    }
+
+    fn resolve(argv: &[&str]) -> Result<Settings, UsageError> {
+        let mut full = vec!["kapso-gate"];
+        full.extend_from_slice(argv);
+        let args = Args::try_parse_from(full).expect("clap accepts these");
+        Settings::resolve(&args, &env_with_key())
+    }
+
+    #[test]
+    fn defaults_resolve() {
+        let s = resolve(&["case-1"]).expect("valid");
+        assert_eq!(s.policy.threshold, 0.8);
+        assert_eq!(s.connection.poll_interval, Duration::from_secs(5));
+        assert_eq!(s.connection.timeout, Duration::from_secs(1800));
+        assert_eq!(s.connection.concurrency, 8);
+        assert_eq!(s.connection.rate_limit, 100);
+        assert_eq!(s.connection.base_url.as_str(), "https://app.kapso.ai/api/v1");
+    }
+
+    #[test]
+    fn ids_are_split_and_deduplicated_in_order() {
+        let s = resolve(&[
+            "b",
+            "a",
+            "b",
+            "--test-case-ids",
+            "c\na b",
+            "--suite",
+            "s1,s2",
+            "--suite",
+            "s1",
+        ])
+        .expect("valid");
+        assert_eq!(s.selection.case_ids, vec!["b", "a", "c"]);
+        assert_eq!(s.selection.duplicates_dropped, 3);
+        assert_eq!(s.selection.suite_ids, vec!["s1", "s2"]);
+    }
+
+    #[test]
+    fn bad_inputs_are_usage_errors() {
+        assert!(matches!(resolve(&[]), Err(UsageError::EmptySelection)));
+        assert!(
+            matches!(resolve(&["a b"]), Err(UsageError::BadCaseId(_))),
+            "arguments are not split"
+        );
+        assert!(matches!(
+            resolve(&["a", "--threshold", "NaN"]),
+            Err(UsageError::BadThreshold(_))
+        ));
+        assert!(matches!(
+            resolve(&["a", "--threshold", "-0.1"]),
+            Err(UsageError::BadThreshold(_))
+        ));
+        assert!(matches!(
+            resolve(&["a", "--threshold", "inf"]),
+            Err(UsageError::BadThreshold(_))
+        ));
+        assert!(matches!(
+            resolve(&["a", "--poll-interval", "soon"]),
+            Err(UsageError::BadDuration { .. })
+        ));
+        assert!(matches!(
+            resolve(&["a", "--timeout", "0s"]),
+            Err(UsageError::ZeroDuration { .. })
+        ));
+        assert!(matches!(
+            resolve(&["a", "--concurrency", "0"]),
+            Err(UsageError::BadNumber { .. })
+        ));
+        assert!(matches!(
+            resolve(&["a", "--base-url", "http://example.com"]),
+            Err(UsageError::InsecureUrl)
+        ));
+        assert!(matches!(
+            resolve(&["a", "--base-url", "ftp://example.com"]),
+            Err(UsageError::BadUrl(_))
+        ));
+        assert!(matches!(
+            resolve(&["a", "--base-url", "https://u:p@example.com"]),
+            Err(UsageError::UrlExtras)
+        ));
+        assert!(matches!(resolve(&[".."]), Err(UsageError::BadCaseId(_))));
+    }
+
+    #[test]
+    fn loopback_http_is_allowed() {
+        for url in [
+            "http://localhost:3000/api/v1/",
+            "http://127.0.0.2:1",
+            "http://[::1]:8080",
+        ] {
+            let s = resolve(&["a", "--base-url", url]).expect(url);
+            assert!(!s.connection.base_url.as_str().ends_with("//"));
+        }
+    }
+
+    #[test]
+    fn config_values_apply_under_flags() {
+        let config =
+            Config::parse("threshold = 0.6\ntrials = 3\naggregate = \"min\"\ntimeout = \"2m\"\ntest-cases = [\"x\"]")
+                .expect("valid config");
+        let inputs = Inputs {
+            config: Some(config),
+            baseline: None,
+        };
+        let args = Args::try_parse_from(["kapso-gate", "--trials", "2"]).expect("parses");
+        let s = Settings::resolve_with(&args, &env_with_key(), &inputs).expect("valid");
+        assert_eq!(s.policy.threshold, 0.6);
+        assert_eq!(s.policy.trials, 2, "the flag wins over the file");
+        assert_eq!(s.policy.aggregate, crate::verdict::Aggregate::Min);
+        assert_eq!(s.connection.timeout, Duration::from_secs(120));
+        assert_eq!(
+            s.selection.case_ids,
+            vec!["x"],
+            "the file's selection applies when none is given"
+        );
+        let bad = Config::parse("trials = 51\ntest-cases = [\"x\"]").expect("parses");
+        let inputs = Inputs {
+            config: Some(bad),
+            baseline: None,
+        };
+        let args = Args::try_parse_from(["kapso-gate"]).expect("parses");
+        assert!(matches!(
+            Settings::resolve_with(&args, &env_with_key(), &inputs),
+            Err(UsageError::BadNumber { option: "trials", .. })
+        ));
+    }
+
+    #[test]
+    fn missing_or_blank_key_is_refused() {
+        let args = Args::try_parse_from(["kapso-gate", "a"]).expect("parses");
+        assert!(matches!(
+            Settings::resolve(&args, &Env::default()),
+            Err(UsageError::MissingKey)
+        ));
+        let blank = Env {
+            api_key: Some(ApiKey::new(" \n")),
+            ..Env::default()
+        };
+        assert!(matches!(Settings::resolve(&args, &blank), Err(UsageError::MissingKey)));
+        let spaced = Env {
+            api_key: Some(ApiKey::new("a b")),
+            ..Env::default()
+        };
+        assert!(matches!(Settings::resolve(&args, &spaced), Err(UsageError::BadKey)));
+    }
+}

@@ -1,0 +1,44 @@
+//! Where reports go. Resolved on its own, from the raw arguments and the environment, because
+//! even a usage error must be reported to every destination the user asked for.
+
+use crate::cli::{Args, Env};
+use std::path::PathBuf;
+
+/// Every report destination.
+#[derive(Debug, Clone, Default)]
+pub struct Outputs {
+    pub json: Option<PathBuf>,
+    pub junit: Option<PathBuf>,
+    /// Set when running in GitHub Actions.
+    pub github: Option<GithubTargets>,
+}
+
+/// GitHub's file commands.
+#[derive(Debug, Clone, Default)]
+pub struct GithubTargets {
+    pub step_summary: Option<PathBuf>,
+    pub output: Option<PathBuf>,
+}
+
+impl Outputs {
+    /// The destinations the environment names, for when the arguments cannot be parsed.
+    pub fn from_env(env: &Env) -> Outputs {
+        Outputs {
+            json: env.json.clone(),
+            junit: env.junit.clone(),
+            github: env.github_actions.then(|| GithubTargets {
+                step_summary: env.github_step_summary.clone(),
+                output: env.github_output.clone(),
+            }),
+        }
+    }
+
+    /// The destinations of parsed arguments (flags win over their variables, in clap).
+    pub fn resolve(args: &Args, env: &Env) -> Outputs {
+        Outputs {
+            json: args.json.clone().filter(|p| !p.as_os_str().is_empty()),
+            junit: args.junit.clone().filter(|p| !p.as_os_str().is_empty()),
+            ..Outputs::from_env(env)
+        }
+    }
+}
