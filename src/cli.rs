@@ -300,6 +300,18 @@ mod tests {
     }
 
     #[test]
+    fn readme_options_table_shows_the_defaults() {
+        let readme = include_str!("../README.md");
+        for (long, value) in crate::defaults::shown() {
+            let row = readme
+                .lines()
+                .find(|l| l.starts_with(&format!("| `--{long} ")))
+                .unwrap_or_else(|| panic!("README has no options row for --{long}"));
+            assert!(row.contains(&format!("| `{value}` |")), "--{long} row lacks `{value}`: {row}");
+        }
+    }
+
+    #[test]
     fn aggregate_is_a_value_enum() {
         let args = Args::parse_iter(["kapso-gate", "--aggregate", "MEDIAN"]).expect("parses");
         assert_eq!(args.aggregate, Some(Aggregate::Median));
