@@ -242,6 +242,18 @@ pub fn empty_kapso_vars(
         .collect()
 }
 
+/// Whether a GitHub `pull_request` event payload comes from a fork: its head repository is not
+/// its base repository.
+pub fn is_fork_pull_request(event_json: &str) -> bool {
+    let Ok(event) = serde_json::from_str::<serde_json::Value>(event_json) else {
+        return false;
+    };
+    let pr = &event["pull_request"];
+    let repo = |side: &str| pr[side]["repo"]["full_name"].as_str().map(str::to_owned);
+    pr["head"]["repo"]["fork"].as_bool() == Some(true)
+        || matches!((repo("head"), repo("base")), (Some(head), Some(base)) if head != base)
+}
+
 /// The environment the gate reads outside clap, captured once so tests can inject it.
 #[derive(Debug, Clone, Default)]
 pub struct Env {
@@ -254,6 +266,11 @@ pub struct Env {
     pub github_actions: bool,
     pub github_step_summary: Option<PathBuf>,
     pub github_output: Option<PathBuf>,
+    pub github_workspace: Option<PathBuf>,
+    /// `GITHUB_EVENT_NAME` and `GITHUB_EVENT_PATH`, to explain a key missing on a fork's
+    /// pull request.
+    pub github_event_name: Option<String>,
+    pub github_event_path: Option<PathBuf>,
 }
 
 impl Env {
@@ -273,6 +290,9 @@ impl Env {
             github_actions: lookup(GITHUB_ACTIONS_VAR).as_deref() == Some("true"),
             github_step_summary: non_empty(GITHUB_STEP_SUMMARY_VAR).map(PathBuf::from),
             github_output: non_empty(GITHUB_OUTPUT_VAR).map(PathBuf::from),
+            github_workspace: non_empty("GITHUB_WORKSPACE").map(PathBuf::from),
+            github_event_name: non_empty("GITHUB_EVENT_NAME"),
+            github_event_path: non_empty("GITHUB_EVENT_PATH").map(PathBuf::from),
         }
     }
 }
@@ -307,7 +327,10 @@ mod tests {
                 .lines()
                 .find(|l| l.starts_with(&format!("| `--{long} ")))
                 .unwrap_or_else(|| panic!("README has no options row for --{long}"));
-            assert!(row.contains(&format!("| `{value}` |")), "--{long} row lacks `{value}`: {row}");
+            assert!(
+                row.contains(&format!("| `{value}` |")),
+                "--{long} row lacks `{value}`: {row}"
+            );
         }
     }
 

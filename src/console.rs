@@ -5,17 +5,18 @@ use kapso_gate::outcome::TrialResult;
 use kapso_gate::report::build::trial_report;
 use kapso_gate::report::terminal::{self, Style};
 use kapso_gate::report::text::{display_name, fmt_duration, sanitize};
-use kapso_gate::report::DryRunReport;
 use kapso_gate::scheduler::Event;
 use kapso_gate::settings::{Settings, Verbosity};
 use kapso_gate::Progress;
-use std::io::Write;
 use std::time::Duration;
+
+use crate::stdio::Stdio;
 
 /// Prints progress as it happens.
 #[derive(Debug)]
 pub struct Console {
     style: Style,
+    io: Stdio,
     verbosity: Verbosity,
     timeout: Duration,
     threshold: f64,
@@ -24,9 +25,10 @@ pub struct Console {
 }
 
 impl Console {
-    pub fn new(settings: &Settings, style: Style) -> Console {
+    pub fn new(settings: &Settings, style: Style, io: Stdio) -> Console {
         Console {
             style,
+            io,
             verbosity: settings.verbosity,
             timeout: settings.connection.timeout,
             threshold: settings.policy.threshold,
@@ -58,15 +60,15 @@ impl Console {
                         self.timeout,
                         plan.duplicates_dropped,
                     );
-                    eprintln!("{line}");
+                    self.io.err_line(&line);
                     if reattached > 0 {
-                        eprintln!(
+                        self.io.err_line(&format!(
                             "re-attaching to {reattached} run(s) recorded in the state file; no new runs for them"
-                        );
+                        ));
                     }
                 }
             }
-            Progress::Warning(message) => eprintln!("warning: {}", sanitize(message, false)),
+            Progress::Warning(message) => self.io.err_line(&format!("warning: {}", sanitize(message, false))),
             Progress::Run(event) => self.event(&event),
         }
     }
@@ -98,33 +100,28 @@ impl Console {
                     Some((job.trial, trials)),
                     self.style,
                 );
-                let mut out = std::io::stdout().lock();
-                let _ = writeln!(out, "{line}");
-                let _ = out.flush();
+                self.io.out(&format!("{line}\n"));
             }
             Event::Heartbeat { pending, elapsed } if self.verbosity > Verbosity::Quiet => {
-                eprintln!("{}", terminal::heartbeat_line(*pending, *elapsed));
+                self.io.err_line(&terminal::heartbeat_line(*pending, *elapsed));
             }
-            Event::RunCreated { job, run_id } if self.verbosity >= Verbosity::Verbose => eprintln!(
-                "created run {} for test case {} (trial {})",
-                sanitize(run_id, false),
-                sanitize(&job.test_case_id, false),
-                job.trial + 1
-            ),
-            Event::Retrying { job, error, after } if self.verbosity >= Verbosity::Verbose => eprintln!(
-                "retrying a request for test case {} in {}: {}",
-                sanitize(&job.test_case_id, false),
-                fmt_duration(*after),
-                sanitize(&error.to_string(), false)
-            ),
+            Event::RunCreated { job, run_id } if self.verbosity >= Verbosity::Verbose => {
+                self.io.err_line(&format!(
+                    "created run {} for test case {} (trial {})",
+                    sanitize(run_id, false),
+                    sanitize(&job.test_case_id, false),
+                    job.trial + 1
+                ));
+            }
+            Event::Retrying { job, error, after } if self.verbosity >= Verbosity::Verbose => {
+                self.io.err_line(&format!(
+                    "retrying a request for test case {} in {}: {}",
+                    sanitize(&job.test_case_id, false),
+                    fmt_duration(*after),
+                    sanitize(&error.to_string(), false)
+                ));
+            }
             _ => {}
         }
     }
-}
-
-/// Prints the result of `--dry-run`.
-pub fn print_dry_run(result: &DryRunReport) {
-    let mut out = std::io::stdout().lock();
-    let _ = out.write_all(terminal::dry_run(result).as_bytes());
-    let _ = out.flush();
 }

@@ -3,31 +3,70 @@
 
 use std::fs;
 use std::io::{self, Write as _};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Writes `bytes` to a hidden temporary file beside `path`, then renames it over `path`.
-/// Creates missing parent directories. `rename` replaces an existing file on Unix and on
-/// Windows alike (Rust's `fs::rename` asks Windows to replace the target).
+/// Creates missing parent directories.
 pub fn replace_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    create_parent(path)?;
-    let file_name = path
-        .file_name()
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "the path names no file"))?;
-    let mut temp_name = std::ffi::OsString::from(".");
-    temp_name.push(file_name);
-    temp_name.push(format!(".{}.tmp", std::process::id()));
-    let temp = path.with_file_name(temp_name);
-    let result = fs::write(&temp, bytes).and_then(|()| fs::rename(&temp, path));
-    if result.is_err() {
-        let _ = fs::remove_file(&temp);
+    Pending::create(path)?.commit(bytes)
+}
+
+/// A file being replaced: its temporary file is open (so the folder is writable), and nothing
+/// is visible at the path until [`Pending::commit`]. Dropped uncommitted, it leaves nothing.
+#[derive(Debug)]
+pub struct Pending {
+    path: PathBuf,
+    temp: PathBuf,
+    file: Option<fs::File>,
+}
+
+impl Pending {
+    /// Opens a hidden temporary file beside `path`, creating missing parent directories.
+    pub fn create(path: &Path) -> io::Result<Pending> {
+        create_parent(path)?;
+        let file_name = path
+            .file_name()
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "the path names no file"))?;
+        let mut temp_name = std::ffi::OsString::from(".");
+        temp_name.push(file_name);
+        temp_name.push(format!(".{}.tmp", std::process::id()));
+        let temp = path.with_file_name(temp_name);
+        let file = fs::File::create(&temp)?;
+        Ok(Pending {
+            path: path.to_owned(),
+            temp,
+            file: Some(file),
+        })
     }
-    result
+
+    /// Writes `bytes` and renames the temporary file over the path. `rename` replaces an
+    /// existing file on Unix and on Windows alike (Rust's `fs::rename` asks Windows to replace
+    /// the target).
+    pub fn commit(mut self, bytes: &[u8]) -> io::Result<()> {
+        let mut file = self.file.take().ok_or_else(|| io::Error::other("already committed"))?;
+        file.write_all(bytes)?;
+        file.flush()?;
+        drop(file);
+        fs::rename(&self.temp, &self.path)
+    }
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        // After a successful rename the temporary file is gone and this does nothing.
+        let _ = fs::remove_file(&self.temp);
+    }
+}
+
+/// Opens `path` for appending, creating it (and its parent directories) when missing.
+pub fn open_append(path: &Path) -> io::Result<fs::File> {
+    create_parent(path)?;
+    fs::OpenOptions::new().create(true).append(true).open(path)
 }
 
 /// Appends `contents` to `path`, creating it (and its parent directories) when missing.
 pub fn append(path: &Path, contents: &str) -> io::Result<()> {
-    create_parent(path)?;
-    let mut file = fs::OpenOptions::new().create(true).append(true).open(path)?;
+    let mut file = open_append(path)?;
     file.write_all(contents.as_bytes())?;
     file.flush()
 }

@@ -1,17 +1,20 @@
-//! The `kapso-gate` binary: parse, run, write reports, map the verdict to an exit code.
+//! The `kapso-gate` binary: parse, run, write reports, map the verdict to an exit code. Every
+//! line it prints goes through `stdio`, the one place text leaves the process.
 
 use kapso_gate::cli::{Args, Env};
 use kapso_gate::exit::Exit;
 use kapso_gate::output::{self, Outputs};
-use kapso_gate::report::github;
 use kapso_gate::report::terminal::{self, Style};
-use kapso_gate::settings::{Inputs, Settings};
-use kapso_gate::{report, Interrupt, Progress};
+use kapso_gate::report::{build, github, Report};
+use kapso_gate::settings::{Inputs, Settings, UsageError};
+use kapso_gate::{Interrupt, Progress};
 
 mod console;
+mod stdio;
 use console::Console;
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::process::ExitCode;
+use stdio::Stdio;
 use tokio::sync::watch;
 
 fn main() -> ExitCode {
@@ -21,99 +24,120 @@ fn main() -> ExitCode {
         std::env::remove_var(name);
     }
     let env = Env::from_process();
+    let io = Stdio {
+        github: env.github_actions,
+    };
     if env.github_actions {
         if let Some(key) = env.api_key.as_ref().filter(|k| !k.expose().is_empty()) {
-            print!("{}", github::add_mask(key.expose()));
+            io.commands(&github::add_mask(key.expose()));
         }
     }
     let args = match Args::parse_process() {
         Ok(args) => args,
         Err(error) => {
-            let _ = error.print();
+            let text = error.render().to_string();
             if !error.use_stderr() {
-                return ExitCode::SUCCESS; // --help, --version
+                io.out(&text); // --help, --version
+                return ExitCode::SUCCESS;
             }
+            io.err(&text);
             // The report paths of the environment are still known: a usage error is reported.
             let message = error.kind().as_str().unwrap_or("invalid arguments").to_owned();
             let report = kapso_gate::usage_failure_report(&format!("{message}; see kapso-gate --help"), None);
-            return ExitCode::from(finish(&report, &Outputs::from_env(&env), &env));
+            return finish(report, &Outputs::from_env(&env), io, None);
         }
     };
     let settings = match Inputs::read(&args).and_then(|inputs| Settings::resolve_with(&args, &env, &inputs)) {
         Ok(settings) => settings,
         Err(error) => {
-            eprintln!("kapso-gate: error: {error}");
-            let report = kapso_gate::usage_failure_report(&error.to_string(), Some(&args));
-            return ExitCode::from(finish(&report, &Outputs::resolve(&args, &env), &env));
+            let message = usage_message(&error, &env);
+            io.err_line(&format!("kapso-gate: error: {message}"));
+            let report = kapso_gate::usage_failure_report(&message, Some(&args));
+            return finish(report, &Outputs::resolve(&args, &env), io, None);
         }
     };
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {
-            eprintln!("kapso-gate: error: could not start the async runtime: {error}");
+            io.err_line(&format!(
+                "kapso-gate: error: could not start the async runtime: {error}"
+            ));
             return ExitCode::from(Exit::Incomplete.code());
         }
     };
-    if settings.dry_run {
-        let result = runtime.block_on(kapso_gate::dry_run(&settings, watch::channel(None).1));
-        console::print_dry_run(&result);
-        return ExitCode::from(result.exit.code());
-    }
-    let report = runtime.block_on(run(&settings, &env));
-    ExitCode::from(finish(&report, &settings.outputs, &env))
-}
-
-/// GitHub annotations (after the summary) and every report file, on every exit path. Returns
-/// the exit code: a gate that passed but could not write a requested report exits 4, so a
-/// later step does not trip over a missing file without a reason.
-fn finish(report: &report::Report, outputs: &Outputs, env: &Env) -> u8 {
-    if env.github_actions {
-        let mut stdout = std::io::stdout().lock();
-        let _ = stdout.write_all(github::annotations(report).as_bytes());
-        let _ = stdout.flush();
-    }
-    let problems = output::write_files(report, outputs);
-    for problem in &problems {
-        eprintln!("kapso-gate: error: {problem}");
-    }
-    if report.exit_code == Exit::Passed.code() && !problems.is_empty() {
-        eprintln!(
-            "kapso-gate: every case passed, but a requested report is missing: exiting {}",
-            Exit::Incomplete.code()
-        );
-        return Exit::Incomplete.code();
-    }
-    report.exit_code
-}
-
-async fn run(settings: &Settings, env: &Env) -> report::Report {
     let style = Style {
         color: std::io::stdout().is_terminal() && !env.no_color,
     };
-    let (stop_tx, stop_rx) = watch::channel(None);
-    tokio::spawn(listen_for_signals(stop_tx));
-
-    let mut console = Console::new(settings, style);
-    let mut observer = |progress: Progress<'_>| console.progress(settings, progress);
-    let report = kapso_gate::run(settings, stop_rx, &mut observer).await;
-    print_summary(&report, style, env.github_actions);
-    report
+    if settings.dry_run {
+        let result = runtime.block_on(kapso_gate::dry_run(&settings, watch::channel(None).1));
+        io.out(&terminal::dry_run(&result));
+        return ExitCode::from(result.exit.code());
+    }
+    let report = runtime.block_on(run(&settings, io, style));
+    finish(report, &settings.outputs, io, Some(style))
 }
 
-/// In GitHub Actions the summary quotes feedback, so it goes inside a stop-commands block.
-fn print_summary(report: &report::Report, style: Style, github: bool) {
-    let mut summary = terminal::summary(report, style);
-    if github {
-        summary = github::inert(&summary);
+/// A usage error's message, with a hint when the key is missing on a fork's pull request
+/// (GitHub passes no secrets to such runs).
+fn usage_message(error: &UsageError, env: &Env) -> String {
+    let fork = matches!(error, UsageError::MissingKey)
+        && env
+            .github_event_name
+            .as_deref()
+            .is_some_and(|e| e.starts_with("pull_request"))
+        && env
+            .github_event_path
+            .as_deref()
+            .and_then(|p| std::fs::read_to_string(p).ok())
+            .is_some_and(|event| kapso_gate::cli::is_fork_pull_request(&event));
+    if fork {
+        format!("{error}. This run is for a pull request from a fork: GitHub does not pass secrets to workflows triggered from forks, so the gate cannot run here (see Troubleshooting in the README)")
+    } else {
+        error.to_string()
     }
-    let mut stdout = std::io::stdout().lock();
-    let _ = stdout.write_all(summary.as_bytes());
-    let _ = stdout.flush();
+}
+
+/// Settles the outcome, then prints the summary (when `style` is given) and the GitHub
+/// annotations and writes every report, on every exit path. A gate that passed but cannot
+/// write a requested report exits 4, and every report says so.
+fn finish(report: Report, outputs: &Outputs, io: Stdio, style: Option<Style>) -> ExitCode {
+    let (opened, mut problems) = output::open(outputs);
+    let report = build::settle(report, &problems);
+    if let Some(style) = style {
+        let summary = terminal::summary(&report, style);
+        // In GitHub Actions the summary quotes feedback, so it also goes in a stop-commands block.
+        if io.github {
+            io.commands(&github::inert(&summary));
+        } else {
+            io.out(&summary);
+        }
+    }
+    if io.github {
+        io.commands(&github::annotations(&report));
+    }
+    problems.extend(output::write(opened, &report));
+    for problem in &problems {
+        io.err_line(&format!("kapso-gate: error: {problem}"));
+    }
+    let mut code = report.exit_code;
+    if code == Exit::Passed.code() && !problems.is_empty() {
+        // Written after the outcome was settled (a disk that filled up): still fail closed.
+        code = Exit::Incomplete.code();
+    }
+    ExitCode::from(code)
+}
+
+async fn run(settings: &Settings, io: Stdio, style: Style) -> Report {
+    let (stop_tx, stop_rx) = watch::channel(None);
+    tokio::spawn(listen_for_signals(stop_tx, io));
+    let mut console = Console::new(settings, style, io);
+    let mut observer = |progress: Progress<'_>| console.progress(settings, progress);
+    kapso_gate::run(settings, stop_rx, &mut observer).await
 }
 
 /// The first SIGINT or SIGTERM asks the gate to stop (reports are still written); a second
 /// one exits at once.
-async fn listen_for_signals(stop: watch::Sender<Option<Interrupt>>) {
+async fn listen_for_signals(stop: watch::Sender<Option<Interrupt>>, io: Stdio) {
     use tokio::signal::unix::{signal, SignalKind};
     let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) else {
         return;
@@ -127,13 +151,13 @@ async fn listen_for_signals(stop: watch::Sender<Option<Interrupt>>) {
             _ = term.recv() => Interrupt::Sigterm,
         };
         if let Some(first) = received {
-            eprintln!("kapso-gate: second signal, exiting now");
+            io.err_line("kapso-gate: second signal, exiting now");
             std::process::exit(i32::from(kapso_gate::verdict::interrupt_exit(first).code()));
         }
-        eprintln!(
+        io.err_line(&format!(
             "kapso-gate: {} received, stopping (send it again to exit at once)",
             interrupt.name()
-        );
+        ));
         received = Some(interrupt);
         let _ = stop.send(Some(interrupt));
     }

@@ -64,10 +64,38 @@ impl fmt::Display for Status {
     }
 }
 
-/// Whether `score` meets `threshold` (inclusive). The one comparison every rule and every
-/// renderer uses, so that a score shown as passing is a score judged as passing.
+/// Scores, thresholds and score changes are compared as decimals with this many places, so a
+/// mean of 0.9, 0.6 and 0.9 is exactly 0.8 (binary floating point makes it 0.7999999999999999).
+/// Kapso sends two decimals; nine leave room for any scale and any mean of 50 trials.
+const DECIMALS: i32 = 9;
+
+/// `value` in units of 10^-DECIMALS, rounded to the nearest.
+fn units(value: f64) -> i128 {
+    (value * 10f64.powi(DECIMALS)).round() as i128
+}
+
+fn from_units(units: i128) -> f64 {
+    units as f64 / 10f64.powi(DECIMALS)
+}
+
+/// `numerator / denominator` rounded to the nearest unit (halves away from zero).
+fn divide_rounded(numerator: i128, denominator: i128) -> i128 {
+    let twice = 2 * numerator;
+    let sign = if twice < 0 { -1 } else { 1 };
+    (twice + sign * denominator) / (2 * denominator)
+}
+
+/// Whether `score` meets `threshold` (inclusive), compared as decimals. The one comparison
+/// every rule and every renderer uses, so that a score shown as passing is a score judged as
+/// passing.
 pub fn meets(score: f64, threshold: f64) -> bool {
-    score >= threshold
+    units(score) >= units(threshold)
+}
+
+/// Whether a score fell from `base` to `score` by more than `max_drop`, compared as decimals,
+/// so a drop of exactly `max_drop` passes.
+pub fn dropped_more_than(base: f64, score: f64, max_drop: f64) -> bool {
+    units(base) - units(score) > units(max_drop)
 }
 
 /// A finished run judged against a threshold: its status and, when it did not pass, why.
@@ -132,6 +160,15 @@ pub const fn unrun_status(exit: Exit) -> Status {
     }
 }
 
+/// The exit once the reports are written: a gate that passed but could not write a requested
+/// report exits incomplete, so a later step does not trip over a missing file without a reason.
+pub const fn with_missing_reports(exit: Exit, missing: bool) -> Exit {
+    match exit {
+        Exit::Passed if missing => Exit::Incomplete,
+        other => other,
+    }
+}
+
 /// The exit a signal earns.
 pub const fn interrupt_exit(interrupt: Interrupt) -> Exit {
     match interrupt {
@@ -151,24 +188,21 @@ pub enum Aggregate {
 }
 
 impl Aggregate {
+    /// The aggregate of `scores`, computed in decimal units (see [`meets`]) so it lands on
+    /// the decimal a person would compute.
     pub fn apply(self, scores: &[f64]) -> Option<f64> {
         if scores.is_empty() {
             return None;
         }
-        let mut sorted = scores.to_vec();
-        sorted.sort_by(f64::total_cmp);
-        Some(match self {
-            Aggregate::Mean => sorted.iter().sum::<f64>() / sorted.len() as f64,
+        let mut sorted: Vec<i128> = scores.iter().map(|s| units(*s)).collect();
+        sorted.sort_unstable();
+        let n = sorted.len();
+        Some(from_units(match self {
+            Aggregate::Mean => divide_rounded(sorted.iter().sum(), n as i128),
             Aggregate::Min => sorted[0],
-            Aggregate::Median => {
-                let mid = sorted.len() / 2;
-                if sorted.len() % 2 == 0 {
-                    (sorted[mid - 1] + sorted[mid]) / 2.0
-                } else {
-                    sorted[mid]
-                }
-            }
-        })
+            Aggregate::Median if n % 2 == 0 => divide_rounded(sorted[n / 2 - 1] + sorted[n / 2], 2),
+            Aggregate::Median => sorted[n / 2],
+        }))
     }
 
     pub const fn name(self) -> &'static str {
@@ -281,10 +315,9 @@ pub fn apply_baseline(
     let (Some(score), Some(base)) = (score, baseline) else {
         return unchanged;
     };
-    let delta = score - base;
-    // Scores carry two decimals; compare with a tolerance so 0.9 - 0.8 is not "more than 0.1".
+    let delta = from_units(units(score) - units(base));
     match max_drop {
-        Some(max) if status == Status::Passed && -delta > max + 1e-9 => BaselineCheck {
+        Some(max) if status == Status::Passed && dropped_more_than(base, score, max) => BaselineCheck {
             status: Status::Failed,
             delta: Some(delta),
             reason: Some(format!(
@@ -400,6 +433,40 @@ mod tests {
         );
         let (_, reason) = judge_run(&run(Some(0.5), None), 0.8);
         assert_eq!(reason.as_deref(), Some("score 0.5 is below the threshold 0.8"));
+    }
+
+    #[test]
+    fn scores_meet_thresholds_exactly_at_the_boundary() {
+        let trials = [0.9, 0.6, 0.9];
+        assert_ne!(
+            trials.iter().sum::<f64>() / 3.0,
+            0.8,
+            "binary floating point misses 0.8"
+        );
+        assert_eq!(Aggregate::Mean.apply(&trials), Some(0.8));
+        assert!(meets(0.8, 0.8));
+        assert!(!meets(0.79, 0.8));
+        let t = |score| TrialVerdict {
+            status: Status::Passed,
+            score: Some(score),
+        };
+        for (aggregate, scores) in [
+            (Aggregate::Mean, vec![0.9, 0.6, 0.9]),
+            (Aggregate::Mean, vec![0.7, 0.9, 0.8, 0.8]),
+            (Aggregate::Median, vec![0.7, 0.9]),
+            (Aggregate::Median, vec![0.1, 0.7, 0.9, 1.0]),
+            (Aggregate::Min, vec![0.8, 0.9]),
+        ] {
+            let trials: Vec<TrialVerdict> = scores.iter().map(|s| t(*s)).collect();
+            let verdict = judge_case(&trials, aggregate, 0.8);
+            assert_eq!(verdict.status, Status::Passed, "{aggregate:?} of {scores:?}");
+            assert_eq!(verdict.score, Some(0.8), "{aggregate:?} of {scores:?}");
+            let below = judge_case(&trials, aggregate, 0.800_000_001);
+            assert_eq!(below.status, Status::Failed, "{aggregate:?} of {scores:?} just below");
+        }
+        assert!(!dropped_more_than(0.9, 0.8, 0.1), "a drop of exactly max-drop passes");
+        assert!(!dropped_more_than(0.3, 0.2, 0.1));
+        assert!(dropped_more_than(0.9, 0.79, 0.1));
     }
 
     #[test]

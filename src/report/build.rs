@@ -182,6 +182,22 @@ pub fn stopped_report(
     report(info, cases, Some(message), Some(exit), Vec::new())
 }
 
+/// Settles the report once the destinations are known: a passing gate that cannot write a
+/// requested report becomes incomplete, with the problems as its message, before any
+/// destination is written, so every report agrees with the exit code.
+pub fn settle(mut report: Report, problems: &[String]) -> Report {
+    let verdict = verdict::with_missing_reports(report.verdict, !problems.is_empty());
+    if verdict != report.verdict {
+        report.verdict = verdict;
+        report.exit_code = verdict.code();
+        report.message = Some(format!(
+            "every case passed, but a requested report could not be written: {}",
+            problems.join("; ")
+        ));
+    }
+    report
+}
+
 pub fn rfc3339(at: SystemTime) -> String {
     humantime::format_rfc3339_millis(at).to_string()
 }

@@ -35,6 +35,44 @@ const ANNOTATION_FEEDBACK_CHARS: usize = 2_000;
 /// Longest case name in a title.
 const TITLE_NAME_CHARS: usize = 120;
 
+/// WORD JOINER: invisible, not white space (so the runner's `TrimStart` keeps it), and enough
+/// to break both command forms apart.
+const BREAK: char = '\u{2060}';
+
+/// Makes text inert as workflow commands for the GitHub runner, which reads its output line by
+/// line (a line ends at `\n`, `\r` or `\r\n`) and takes a line for a command when it starts
+/// with `::` after leading white space, or when it holds `##[` anywhere (the legacy form). A
+/// word joiner goes between the two colons and into every `##[`; the text reads the same.
+pub fn neutralise(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut at_line_start = true;
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        out.push(c);
+        match c {
+            '\n' | '\r' => at_line_start = true,
+            ':' if at_line_start && chars.peek() == Some(&':') => {
+                out.push(BREAK);
+                at_line_start = false;
+            }
+            c if at_line_start && c.is_whitespace() => {}
+            _ => at_line_start = false,
+        }
+        if out.ends_with("##[") {
+            out.pop();
+            out.push(BREAK);
+            out.push('[');
+        }
+    }
+    out
+}
+
+/// Breaks only the legacy `##[` form, for the gate's own workflow commands: their `::` must
+/// stay, and every untrusted part in them is escaped already.
+pub fn neutralise_legacy(text: &str) -> String {
+    text.replace("##[", "##\u{2060}[")
+}
+
 /// Escapes the data (message) part of a workflow command.
 pub fn escape_data(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
@@ -95,7 +133,7 @@ fn unused_token(occurs: impl Fn(&str) -> bool) -> String {
 /// `text` between `::stop-commands::<token>` and `::<token>::`: the runner takes none of its
 /// lines for a workflow command.
 fn stop_commands(text: &str, token: &str) -> String {
-    let mut out = format!("::stop-commands::{token}\n{text}");
+    let mut out = format!("::stop-commands::{token}\n{}", neutralise(text));
     if !out.ends_with('\n') {
         out.push('\n');
     }
@@ -281,6 +319,20 @@ mod tests {
         assert_eq!(escape_data("a%0Ab\r\n::error::x %25"), "a%250Ab%0D%0A::error::x %2525");
         assert_eq!(escape_property("a:b,c%\n"), "a%3Ab%2Cc%25%0A");
         assert_eq!(add_mask("kg-key"), "::add-mask::kg-key\n");
+    }
+
+    #[test]
+    fn neutralised_text_starts_no_command_in_either_form() {
+        assert_eq!(neutralise("::error::x"), ":\u{2060}:error::x");
+        assert_eq!(neutralise("  \t::warning::x"), "  \t:\u{2060}:warning::x");
+        assert_eq!(neutralise("ok\r::set-output::x"), "ok\r:\u{2060}:set-output::x");
+        assert_eq!(
+            neutralise("a ##[error]b ##[group]"),
+            "a ##\u{2060}[error]b ##\u{2060}[group]"
+        );
+        assert_eq!(neutralise("a :: b"), "a :: b", "only a line start matters for ::");
+        assert_eq!(neutralise("###[x"), "###\u{2060}[x");
+        assert_eq!(neutralise_legacy("::error::a ##[x"), "::error::a ##\u{2060}[x");
     }
 
     #[test]

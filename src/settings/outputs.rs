@@ -18,6 +18,8 @@ pub struct Outputs {
 pub struct GithubTargets {
     pub step_summary: Option<PathBuf>,
     pub output: Option<PathBuf>,
+    /// `GITHUB_WORKSPACE`: report paths inside it are announced relative to it.
+    pub workspace: Option<PathBuf>,
 }
 
 impl Outputs {
@@ -29,6 +31,7 @@ impl Outputs {
             github: env.github_actions.then(|| GithubTargets {
                 step_summary: env.github_step_summary.clone(),
                 output: env.github_output.clone(),
+                workspace: env.github_workspace.clone(),
             }),
         }
     }
