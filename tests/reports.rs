@@ -103,12 +103,17 @@ fn check_reports(files: &Files, out: &Finished, expected: &Expected) -> Value {
         assert!(case.attribute("classname").is_some_and(|c| !c.is_empty()));
         assert!(case.attribute("name").is_some_and(|c| !c.is_empty()));
         assert!(case.attribute("time").is_some_and(|t| t.parse::<f64>().is_ok()));
-        let properties: Vec<&str> = case
-            .descendants()
-            .filter(|n| n.has_tag_name("property"))
-            .filter_map(|n| n.attribute("name"))
-            .collect();
-        assert!(properties.contains(&"threshold"), "{properties:?}");
+        // junit-10.xsd has no <properties> in a <testcase>: the values are in <system-out>.
+        assert!(!case.descendants().any(|n| n.has_tag_name("properties")));
+        let system_out = case
+            .children()
+            .find(|n| n.has_tag_name("system-out"))
+            .and_then(|n| n.text())
+            .unwrap_or_default();
+        assert!(
+            system_out.contains("\nthreshold: ") && system_out.starts_with("test_case_id: "),
+            "{system_out}"
+        );
     }
 
     let summary = support::read(&files.summary);
@@ -253,6 +258,14 @@ fn validate(root: &Value, schema: &Value, value: &Value, path: &str) -> Vec<Stri
                     errors.push(format!("{path}: {value} is not {rule}"));
                 }
             }
+            "format" => {
+                assert_eq!(rule, "date-time", "the test validator supports only date-time");
+                if let Some(text) = value.as_str() {
+                    if !is_rfc3339(text) {
+                        errors.push(format!("{path}: {text:?} is not an RFC 3339 date-time"));
+                    }
+                }
+            }
             "minimum" => {
                 if let (Some(min), Some(v)) = (rule.as_f64(), value.as_f64()) {
                     if v < min {
@@ -302,6 +315,46 @@ fn validate(root: &Value, schema: &Value, value: &Value, path: &str) -> Vec<Stri
         }
     }
     errors
+}
+
+/// RFC 3339 `date-time`: `2026-01-01T10:00:00Z`, fractions and offsets allowed.
+fn is_rfc3339(text: &str) -> bool {
+    let b = text.as_bytes();
+    let digits = |range: std::ops::Range<usize>| b.get(range).is_some_and(|s| s.iter().all(u8::is_ascii_digit));
+    let shape = b.len() >= 20
+        && digits(0..4)
+        && b[4] == b'-'
+        && digits(5..7)
+        && b[7] == b'-'
+        && digits(8..10)
+        && matches!(b[10], b'T' | b't')
+        && digits(11..13)
+        && b[13] == b':'
+        && digits(14..16)
+        && b[16] == b':'
+        && digits(17..19);
+    if !shape {
+        return false;
+    }
+    let mut rest = &text[19..];
+    if let Some(fraction) = rest.strip_prefix('.') {
+        let n = fraction.bytes().take_while(u8::is_ascii_digit).count();
+        if n == 0 {
+            return false;
+        }
+        rest = &fraction[n..];
+    }
+    rest == "Z"
+        || rest == "z"
+        || (rest.len() == 6 && matches!(rest.as_bytes()[0], b'+' | b'-') && rest.as_bytes()[3] == b':')
+}
+
+#[test]
+fn the_date_time_check_can_fail() {
+    assert!(is_rfc3339("2026-01-01T10:00:00.123Z"));
+    assert!(is_rfc3339("2026-01-01T10:00:00+02:00"));
+    assert!(!is_rfc3339("yesterday"));
+    assert!(!is_rfc3339("2026-01-01 10:00:00"));
 }
 
 #[test]

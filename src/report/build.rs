@@ -46,8 +46,8 @@ pub fn trial_report(index: usize, outcome: &TrialOutcome, threshold: f64) -> Tri
             report.feedback = run.feedback.clone();
             report.error = run.error.clone();
             report.conversation = run.conversation.clone();
-            report.started_at = run.started_at.clone();
-            report.ended_at = run.ended_at.clone();
+            report.started_at = run.started_at.clone().filter(|t| is_rfc3339(t));
+            report.ended_at = run.ended_at.clone().filter(|t| is_rfc3339(t));
             report.duration_ms = server_duration(run.started_at.as_deref(), run.ended_at.as_deref())
                 .or_else(|| outcome.seen_finished_at?.duration_since(outcome.created_at?).ok())
                 .map(|d| d.as_millis() as u64);
@@ -202,6 +202,35 @@ pub fn rfc3339(at: SystemTime) -> String {
     humantime::format_rfc3339_millis(at).to_string()
 }
 
+/// Whether Kapso's timestamp is an RFC 3339 date-time (the report promises one, or null):
+/// `2026-01-01T10:00:00Z`, with optional fraction and offset.
+fn is_rfc3339(text: &str) -> bool {
+    let b = text.as_bytes();
+    let digits = |range: std::ops::Range<usize>| b.get(range).is_some_and(|s| s.iter().all(u8::is_ascii_digit));
+    let date_time = b.len() >= 20
+        && [4, 7].iter().all(|&i| b[i] == b'-')
+        && matches!(b[10], b'T' | b't')
+        && [13, 16].iter().all(|&i| b[i] == b':')
+        && [0..4, 5..7, 8..10, 11..13, 14..16, 17..19].into_iter().all(digits);
+    if !date_time {
+        return false;
+    }
+    let mut zone = &text[19..];
+    if let Some(fraction) = zone.strip_prefix('.') {
+        let n = fraction.bytes().take_while(u8::is_ascii_digit).count();
+        if n == 0 {
+            return false;
+        }
+        zone = &fraction[n..];
+    }
+    let z = zone.as_bytes();
+    matches!(zone, "Z" | "z")
+        || (z.len() == 6
+            && matches!(z[0], b'+' | b'-')
+            && z[3] == b':'
+            && [1..3, 4..6].iter().all(|r| z[r.clone()].iter().all(u8::is_ascii_digit)))
+}
+
 /// Duration from Kapso's own timestamps, when both parse.
 fn server_duration(started: Option<&str>, ended: Option<&str>) -> Option<Duration> {
     let parse = |s: &str| {
@@ -229,6 +258,22 @@ mod tests {
             created_at: None,
             seen_finished_at: None,
         }
+    }
+
+    #[test]
+    fn only_rfc3339_timestamps_reach_the_report() {
+        assert!(is_rfc3339("2026-01-01T10:00:00.000Z"));
+        assert!(is_rfc3339("2026-01-01T10:00:12.500+00:00"));
+        assert!(!is_rfc3339("2026-01-01 10:00:00"));
+        assert!(!is_rfc3339("2026-01-01T10:00:00"));
+        assert!(!is_rfc3339("soon"));
+        let mut odd = finished(Some(0.9));
+        if let TrialResult::Finished(run) = &mut odd.result {
+            run.started_at = Some("last tuesday".into());
+        }
+        let trial = trial_report(0, &odd, 0.8);
+        assert_eq!(trial.started_at, None);
+        assert!(trial.ended_at.is_some());
     }
 
     #[test]

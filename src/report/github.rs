@@ -32,6 +32,12 @@ pub const OUTPUT_NAMES: &[&str] = &[
 
 /// Longest feedback quoted in an annotation; the group below it and the reports have it all.
 const ANNOTATION_FEEDBACK_CHARS: usize = 2_000;
+/// GitHub cuts an annotation's message at 4,096 characters; the gate stays below this.
+pub const ANNOTATION_MESSAGE_CHARS: usize = 4_000;
+/// Longest reason (and score details) in an annotation.
+const ANNOTATION_REASON_CHARS: usize = 500;
+/// Longest Kapso error text in an annotation.
+const ANNOTATION_ERROR_CHARS: usize = 1_000;
 /// Longest case name in a title.
 const TITLE_NAME_CHARS: usize = 120;
 
@@ -220,30 +226,45 @@ fn title(case: &CaseReport) -> String {
     format!("kapso-gate: {label} {}{blocking}, {score}", case.status.name())
 }
 
-/// The reason, the error, and the start of the judge's feedback.
+/// The reason, the error, and the start of the judge's feedback, within GitHub's limit for an
+/// annotation message: every part has a share, and when anything is cut, the message ends with
+/// a pointer to where the whole text is (the runner would cut that pointer off otherwise).
 fn annotation_message(case: &CaseReport) -> String {
+    const POINTER: &str = "(truncated: the full feedback is in the log group, the job summary and the JSON report)";
+    let mut cut = false;
+    let mut part = |text: &str, max: usize| {
+        let clean = sanitize(text, true);
+        let shown = truncate(&clean, max);
+        cut |= shown.len() != clean.len();
+        shown
+    };
     let mut parts: Vec<String> = Vec::new();
     if let Some(reason) = &case.reason {
-        parts.push(reason.clone());
+        parts.push(part(reason, ANNOTATION_REASON_CHARS));
     }
     if let Some(error) = case.error_beyond_reason() {
-        parts.push(format!("error: {error}"));
+        parts.push(format!("error: {}", part(error, ANNOTATION_ERROR_CHARS)));
     }
     if let Some(details) = case.score_details() {
-        parts.push(details);
+        parts.push(part(&details, ANNOTATION_REASON_CHARS));
     }
     if let Some(feedback) = case.feedback.as_deref().map(str::trim).filter(|f| !f.is_empty()) {
-        let mut quoted = truncate(feedback, ANNOTATION_FEEDBACK_CHARS);
-        if quoted.len() < feedback.len() {
-            quoted
-                .push_str("\n(truncated: the full feedback is in the log group, the job summary and the JSON report)");
-        }
-        parts.push(quoted);
+        let used: usize = parts.iter().map(|p| p.chars().count() + 2).sum();
+        let room = ANNOTATION_MESSAGE_CHARS.saturating_sub(used + POINTER.len() + 2);
+        parts.push(part(feedback, room.min(ANNOTATION_FEEDBACK_CHARS)));
     }
     if parts.is_empty() {
-        parts.push(format!("test case {} {}", case.test_case_id, case.status.name()));
+        parts.push(part(
+            &format!("test case {} {}", case.test_case_id, case.status.name()),
+            ANNOTATION_REASON_CHARS,
+        ));
     }
-    sanitize(&parts.join("\n\n"), true)
+    let mut message = parts.join("\n\n");
+    if cut {
+        message.push('\n');
+        message.push_str(POINTER);
+    }
+    message
 }
 
 /// The multi-line block inside a group: untrusted, so the caller wraps it in stop-commands.
@@ -417,6 +438,21 @@ mod tests {
         assert!(annotation
             .ends_with("(truncated: the full feedback is in the log group, the job summary and the JSON report)"));
         assert!(out.len() > 200_000, "the group has the whole feedback");
+    }
+
+    #[test]
+    fn annotation_messages_stay_under_the_limit_with_the_pointer() {
+        let mut bad = case("c1", Status::Errored);
+        bad.reason = Some(format!("Kapso reported an error: {}", "r".repeat(9_000)));
+        bad.error = Some("e".repeat(9_000));
+        bad.feedback = Some("f".repeat(9_000));
+        let message = annotation_message(&bad);
+        assert!(message.chars().count() <= ANNOTATION_MESSAGE_CHARS, "{}", message.len());
+        assert!(message.ends_with("the job summary and the JSON report)"));
+        assert!(message.contains("error: eee"), "the error has its share");
+        assert!(message.contains("fff"), "the feedback has its share");
+        let short = annotation_message(&case("c2", Status::Failed));
+        assert!(!short.contains("truncated"), "{short}");
     }
 
     #[test]

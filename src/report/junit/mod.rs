@@ -5,18 +5,23 @@
 //! Mapping: `failed` and `errored` → `<failure>` with the feedback (and Kapso's error) as text;
 //! `rejected`, `incomplete` and `cancelled` → `<error>` with the reason; a non-blocking
 //! (quarantined) case that did not pass → `<skipped>`, because it does not fail the gate and a
-//! `<failure>` would turn the CI's test view red anyway. Score, threshold and run ID are
-//! `<properties>` of the test case (as pytest writes them) and repeated as the first lines of
-//! `<system-out>`, followed by the conversation, for UIs that ignore per-case properties.
+//! `<failure>` would turn the CI's test view red anyway. The test case ID, status, score,
+//! threshold, run ID and details are the first lines of `<system-out>`, followed by the
+//! conversation: the widely used `junit-10.xsd` (Jenkins xUnit, also shipped by pytest) has no
+//! `<properties>` inside `<testcase>`, and `tests/edges.rs` validates against it.
 //!
-//! Always well-formed XML 1.0: text and attributes are entity-escaped (no CDATA, so `]]>` is
-//! plain text), and characters XML 1.0 forbids are replaced by a visible `\u{..}` escape.
+//! This file maps the model to JUnit's elements; `xml.rs` writes them, always well-formed
+//! XML 1.0.
+
+mod xml;
 
 use super::model::{CaseReport, Report};
 use super::text::{fmt_delta, fmt_score};
 use crate::verdict::Status;
 use serde_json::Value;
 use std::fmt::Write as _;
+pub use xml::{attr, text};
+use xml::{close, element, open, seconds};
 
 /// The `<testsuite>` (and `classname`) of cases that belong to no Kapso suite.
 pub const AD_HOC_SUITE: &str = "kapso-gate";
@@ -27,15 +32,24 @@ pub fn render(report: &Report) -> String {
     let suites = group_by_suite(report);
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let total = tally(report.cases.iter());
-    let _ = writeln!(
-        out,
-        "<testsuites name=\"kapso-gate\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\" time=\"{}\" timestamp=\"{}\">",
-        total.tests,
-        total.failures,
-        total.errors,
-        total.skipped,
-        seconds(report.duration_ms),
-        attr(&report.started_at)
+    let (tests, failures, errors) = (
+        total.tests.to_string(),
+        total.failures.to_string(),
+        total.errors.to_string(),
+    );
+    let time = seconds(report.duration_ms);
+    open(
+        &mut out,
+        0,
+        "testsuites",
+        &[
+            ("name", "kapso-gate"),
+            ("tests", &tests),
+            ("failures", &failures),
+            ("errors", &errors),
+            ("time", &time),
+        ],
+        false,
     );
     for (name, cases) in &suites {
         render_suite(&mut out, report, &one_line(name), cases);
@@ -43,7 +57,7 @@ pub fn render(report: &Report) -> String {
     if suites.is_empty() {
         render_suite(&mut out, report, AD_HOC_SUITE, &[]);
     }
-    out.push_str("</testsuites>\n");
+    close(&mut out, 0, "testsuites");
     out
 }
 
@@ -83,113 +97,44 @@ fn tally<'a>(cases: impl Iterator<Item = &'a CaseReport>) -> Tally {
         t.time_ms += case.duration_ms.unwrap_or(0);
         match outcome(case) {
             Outcome::Passed => {}
-            Outcome::Failure => t.failures += 1,
-            Outcome::Error => t.errors += 1,
-            Outcome::Skipped => t.skipped += 1,
+            Outcome::Failure { .. } => t.failures += 1,
+            Outcome::Error { .. } => t.errors += 1,
+            Outcome::Skipped { .. } => t.skipped += 1,
         }
     }
     t
 }
 
+/// The JUnit element a case becomes: the whole status-to-element mapping.
+#[derive(Debug, PartialEq)]
 enum Outcome {
     Passed,
-    Failure,
-    Error,
-    Skipped,
+    /// `<failure>`: the case ran and did not pass (scored below, crashed, no score).
+    Failure {
+        message: String,
+        body: String,
+    },
+    /// `<error>`: the case got no verdict (rejected, incomplete, cancelled).
+    Error {
+        message: String,
+    },
+    /// `<skipped>`: a non-blocking (quarantined) case that did not pass.
+    Skipped {
+        message: String,
+    },
 }
 
 fn outcome(case: &CaseReport) -> Outcome {
+    let reason = case.reason.clone().unwrap_or_else(|| case.status.name().to_owned());
     match case.status {
         Status::Passed => Outcome::Passed,
-        _ if !case.blocking => Outcome::Skipped,
-        Status::Failed | Status::Errored => Outcome::Failure,
-        Status::Rejected | Status::Incomplete | Status::Cancelled => Outcome::Error,
-    }
-}
-
-fn render_suite(out: &mut String, report: &Report, name: &str, cases: &[&CaseReport]) {
-    let t = tally(cases.iter().copied());
-    let _ = writeln!(
-        out,
-        "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\" time=\"{}\" timestamp=\"{}\">",
-        attr(name),
-        t.tests,
-        t.failures,
-        t.errors,
-        t.skipped,
-        seconds(t.time_ms),
-        attr(&report.started_at)
-    );
-    out.push_str("    <properties>\n");
-    property(out, 6, "verdict", report.verdict.name());
-    property(out, 6, "exit_code", &report.exit_code.to_string());
-    property(out, 6, "threshold", &fmt_score(report.threshold));
-    property(out, 6, "tool_version", &report.version);
-    if let Some(message) = &report.message {
-        property(out, 6, "message", message);
-    }
-    out.push_str("    </properties>\n");
-    for case in cases {
-        render_case(out, case);
-    }
-    if let Some(message) = &report.message {
-        let _ = writeln!(out, "    <system-err>{}</system-err>", text(message));
-    }
-    out.push_str("  </testsuite>\n");
-}
-
-fn render_case(out: &mut String, case: &CaseReport) {
-    let classname = suite_name(case).unwrap_or(AD_HOC_CLASSNAME);
-    let _ = writeln!(
-        out,
-        "    <testcase classname=\"{}\" name=\"{}\" time=\"{}\">",
-        attr(&one_line(classname)),
-        attr(&one_line(&case_name(case))),
-        seconds(case.duration_ms.unwrap_or(0))
-    );
-    out.push_str("      <properties>\n");
-    property(out, 8, "test_case_id", &case.test_case_id);
-    property(out, 8, "status", case.status.name());
-    if let Some(score) = case.score {
-        property(out, 8, "score", &fmt_score(score));
-    }
-    property(out, 8, "threshold", &fmt_score(case.threshold));
-    if let Some(run_id) = &case.run_id {
-        property(out, 8, "run_id", run_id);
-    }
-    if !case.blocking {
-        property(out, 8, "blocking", "false");
-    }
-    if let Some(scores) = case.trial_scores() {
-        property(out, 8, "trial_scores", &scores);
-    }
-    if let Some(spread) = case.score_spread {
-        property(out, 8, "score_spread", &fmt_score(spread));
-    }
-    if let Some(base) = case.baseline_score {
-        property(out, 8, "baseline_score", &fmt_score(base));
-    }
-    if let Some(delta) = case.delta {
-        property(out, 8, "delta", &fmt_delta(delta));
-    }
-    if let Some(note) = &case.note {
-        property(out, 8, "note", note);
-    }
-    out.push_str("      </properties>\n");
-    let reason = case.reason.as_deref().unwrap_or(case.status.name());
-    match outcome(case) {
-        Outcome::Passed => {}
-        Outcome::Skipped => {
-            let _ = writeln!(
-                out,
-                "      <skipped message=\"{}\"/>",
-                attr(&match &case.note {
-                    Some(note) => format!("non-blocking ({note}): {}: {reason}", case.status.name()),
-                    None => format!("non-blocking: {}: {reason}", case.status.name()),
-                })
-            );
-        }
-        Outcome::Failure => {
+        _ if !case.blocking => Outcome::Skipped {
+            message: match &case.note {
+                Some(note) => format!("non-blocking ({note}): {}: {reason}", case.status.name()),
+                None => format!("non-blocking: {}: {reason}", case.status.name()),
+            },
+        },
+        Status::Failed | Status::Errored => {
             let mut body = String::new();
             if let Some(error) = &case.error {
                 let _ = writeln!(body, "Kapso error: {error}");
@@ -197,26 +142,78 @@ fn render_case(out: &mut String, case: &CaseReport) {
             if let Some(feedback) = &case.feedback {
                 body.push_str(feedback);
             }
-            let _ = writeln!(
-                out,
-                "      <failure message=\"{}\" type=\"{}\">{}</failure>",
-                attr(reason),
-                case.status.name(),
-                text(&body)
-            );
+            Outcome::Failure { message: reason, body }
         }
-        Outcome::Error => {
-            let _ = writeln!(
-                out,
-                "      <error message=\"{}\" type=\"{}\">{}</error>",
-                attr(reason),
-                case.status.name(),
-                text(reason)
-            );
-        }
+        Status::Rejected | Status::Incomplete | Status::Cancelled => Outcome::Error { message: reason },
     }
-    let _ = writeln!(out, "      <system-out>{}</system-out>", text(&system_out(case)));
-    out.push_str("    </testcase>\n");
+}
+
+fn render_suite(out: &mut String, report: &Report, name: &str, cases: &[&CaseReport]) {
+    let t = tally(cases.iter().copied());
+    let counts = [t.tests, t.failures, t.errors, t.skipped].map(|n| n.to_string());
+    let time = seconds(t.time_ms);
+    open(
+        out,
+        2,
+        "testsuite",
+        &[
+            ("name", name),
+            ("tests", &counts[0]),
+            ("failures", &counts[1]),
+            ("errors", &counts[2]),
+            ("skipped", &counts[3]),
+            ("time", &time),
+            ("timestamp", &report.started_at),
+        ],
+        false,
+    );
+    open(out, 4, "properties", &[], false);
+    let exit_code = report.exit_code.to_string();
+    let threshold = fmt_score(report.threshold);
+    let mut properties = vec![
+        ("verdict", report.verdict.name()),
+        ("exit_code", exit_code.as_str()),
+        ("threshold", threshold.as_str()),
+        ("tool_version", report.version.as_str()),
+    ];
+    if let Some(message) = &report.message {
+        properties.push(("message", message));
+    }
+    for (name, value) in properties {
+        open(out, 6, "property", &[("name", name), ("value", value)], true);
+    }
+    close(out, 4, "properties");
+    for case in cases {
+        render_case(out, case);
+    }
+    if let Some(message) = &report.message {
+        element(out, 4, "system-err", &[], message);
+    }
+    close(out, 2, "testsuite");
+}
+
+fn render_case(out: &mut String, case: &CaseReport) {
+    let classname = one_line(suite_name(case).unwrap_or(AD_HOC_CLASSNAME));
+    let name = one_line(&case_name(case));
+    let time = seconds(case.duration_ms.unwrap_or(0));
+    open(
+        out,
+        4,
+        "testcase",
+        &[("classname", &classname), ("name", &name), ("time", &time)],
+        false,
+    );
+    let kind = case.status.name();
+    match outcome(case) {
+        Outcome::Passed => {}
+        Outcome::Skipped { message } => open(out, 6, "skipped", &[("message", &message)], true),
+        Outcome::Failure { message, body } => {
+            element(out, 6, "failure", &[("message", &message), ("type", kind)], &body);
+        }
+        Outcome::Error { message } => element(out, 6, "error", &[("message", &message), ("type", kind)], &message),
+    }
+    element(out, 6, "system-out", &[], &system_out(case));
+    close(out, 4, "testcase");
 }
 
 /// `Refund policy (tc_123)`: the name people know and the ID to look it up by.
@@ -229,8 +226,9 @@ fn one_line(text: &str) -> String {
     text.replace("\r\n", " ").replace(['\n', '\r'], " ")
 }
 
+/// The case's values, one per line, then the conversation.
 fn system_out(case: &CaseReport) -> String {
-    let mut out = format!("status: {}\n", case.status.name());
+    let mut out = format!("test_case_id: {}\nstatus: {}\n", case.test_case_id, case.status.name());
     if !case.blocking {
         out.push_str("blocking: false\n");
     }
@@ -239,8 +237,14 @@ fn system_out(case: &CaseReport) -> String {
     if let Some(run_id) = &case.run_id {
         let _ = writeln!(out, "run_id: {run_id}");
     }
-    if let Some(details) = case.score_details() {
-        let _ = writeln!(out, "details: {details}");
+    if let Some(scores) = case.trial_scores() {
+        let _ = writeln!(out, "trial_scores: {scores}");
+    }
+    if let Some(spread) = case.score_spread {
+        let _ = writeln!(out, "score_spread: {}", fmt_score(spread));
+    }
+    if let (Some(base), Some(delta)) = (case.baseline_score, case.delta) {
+        let _ = writeln!(out, "baseline_score: {}\ndelta: {}", fmt_score(base), fmt_delta(delta));
     }
     if let Some(note) = &case.note {
         let _ = writeln!(out, "note: {note}");
@@ -287,61 +291,6 @@ fn conversation_text(conversation: &Value) -> String {
     out
 }
 
-fn property(out: &mut String, indent: usize, name: &str, value: &str) {
-    let _ = writeln!(
-        out,
-        "{:indent$}<property name=\"{}\" value=\"{}\"/>",
-        "",
-        attr(name),
-        attr(value)
-    );
-}
-
-/// Seconds with millisecond precision, as JUnit readers expect.
-fn seconds(ms: u64) -> String {
-    format!("{}.{:03}", ms / 1000, ms % 1000)
-}
-
-/// Escapes element text.
-pub fn text(raw: &str) -> String {
-    escape(raw, false)
-}
-
-/// Escapes an attribute value; newlines and tabs become character references so that
-/// attribute-value normalisation keeps them.
-pub fn attr(raw: &str) -> String {
-    escape(raw, true)
-}
-
-fn escape(raw: &str, attribute: bool) -> String {
-    let mut out = String::with_capacity(raw.len());
-    for c in raw.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            '\n' if attribute => out.push_str("&#10;"),
-            '\r' if attribute => out.push_str("&#13;"),
-            '\t' if attribute => out.push_str("&#9;"),
-            // Text would normalise `\r\n` to `\n` anyway; a reference keeps a lone `\r`.
-            '\r' => out.push_str("&#13;"),
-            '\n' | '\t' => out.push(c),
-            c if forbidden_in_xml(c) => {
-                let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
-            }
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// Characters outside XML 1.0's `Char` production (surrogates cannot occur in a `str`).
-fn forbidden_in_xml(c: char) -> bool {
-    matches!(c, '\u{0}'..='\u{8}' | '\u{b}' | '\u{c}' | '\u{e}'..='\u{1f}' | '\u{fffe}' | '\u{ffff}')
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -374,7 +323,7 @@ mod tests {
         assert_eq!(
             render(&r),
             r#"<?xml version="1.0" encoding="UTF-8"?>
-<testsuites name="kapso-gate" tests="5" failures="2" errors="1" skipped="1" time="20.000" timestamp="2026-01-01T10:00:00.000Z">
+<testsuites name="kapso-gate" tests="5" failures="2" errors="1" time="20.000">
   <testsuite name="Support" tests="1" failures="0" errors="0" skipped="0" time="12.500" timestamp="2026-01-01T10:00:00.000Z">
     <properties>
       <property name="verdict" value="failed"/>
@@ -383,14 +332,8 @@ mod tests {
       <property name="tool_version" value="0.1.0"/>
     </properties>
     <testcase classname="Support" name="Case c1 (c1)" time="12.500">
-      <properties>
-        <property name="test_case_id" value="c1"/>
-        <property name="status" value="passed"/>
-        <property name="score" value="0.9"/>
-        <property name="threshold" value="0.8"/>
-        <property name="run_id" value="run-c1"/>
-      </properties>
-      <system-out>status: passed
+      <system-out>test_case_id: c1
+status: passed
 score: 0.9
 threshold: 0.8
 run_id: run-c1
@@ -408,15 +351,9 @@ assistant: Hello!
       <property name="tool_version" value="0.1.0"/>
     </properties>
     <testcase classname="kapso" name="Case c2 (c2)" time="12.500">
-      <properties>
-        <property name="test_case_id" value="c2"/>
-        <property name="status" value="failed"/>
-        <property name="score" value="0.5"/>
-        <property name="threshold" value="0.8"/>
-        <property name="run_id" value="run-c2"/>
-      </properties>
       <failure message="score 0.5 is below the threshold 0.8" type="failed">Wrong hours.</failure>
-      <system-out>status: failed
+      <system-out>test_case_id: c2
+status: failed
 score: 0.5
 threshold: 0.8
 run_id: run-c2
@@ -426,41 +363,27 @@ assistant: Hello!
 </system-out>
     </testcase>
     <testcase classname="kapso" name="Case c3 (c3)" time="12.500">
-      <properties>
-        <property name="test_case_id" value="c3"/>
-        <property name="status" value="errored"/>
-        <property name="threshold" value="0.8"/>
-        <property name="run_id" value="run-c3"/>
-      </properties>
       <failure message="Kapso reported an error: boom" type="errored">Kapso error: boom
 </failure>
-      <system-out>status: errored
+      <system-out>test_case_id: c3
+status: errored
 score: -
 threshold: 0.8
 run_id: run-c3
 </system-out>
     </testcase>
     <testcase classname="kapso" name="Case c4 (c4)" time="0.000">
-      <properties>
-        <property name="test_case_id" value="c4"/>
-        <property name="status" value="rejected"/>
-        <property name="threshold" value="0.8"/>
-      </properties>
       <error message="HTTP 404: test case not found" type="rejected">HTTP 404: test case not found</error>
-      <system-out>status: rejected
+      <system-out>test_case_id: c4
+status: rejected
 score: -
 threshold: 0.8
 </system-out>
     </testcase>
     <testcase classname="kapso" name="Case c5 (c5)" time="0.000">
-      <properties>
-        <property name="test_case_id" value="c5"/>
-        <property name="status" value="incomplete"/>
-        <property name="threshold" value="0.8"/>
-        <property name="blocking" value="false"/>
-      </properties>
       <skipped message="non-blocking: incomplete: deadline reached"/>
-      <system-out>status: incomplete
+      <system-out>test_case_id: c5
+status: incomplete
 blocking: false
 score: -
 threshold: 0.8
@@ -478,7 +401,7 @@ threshold: 0.8
         assert_eq!(
             render(&r),
             r#"<?xml version="1.0" encoding="UTF-8"?>
-<testsuites name="kapso-gate" tests="0" failures="0" errors="0" skipped="0" time="20.000" timestamp="2026-01-01T10:00:00.000Z">
+<testsuites name="kapso-gate" tests="0" failures="0" errors="0" time="20.000">
   <testsuite name="kapso-gate" tests="0" failures="0" errors="0" skipped="0" time="0.000" timestamp="2026-01-01T10:00:00.000Z">
     <properties>
       <property name="verdict" value="usage"/>
