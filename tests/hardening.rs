@@ -116,6 +116,15 @@ fn cancel_with(signals: &[&str], dir: &Path) -> (Sim, Finished, Duration) {
     (sim, out, after_signal)
 }
 
+/// The `<system-out>` text of a JUnit test case, where the case's values are.
+fn system_out<'a>(testcase: &roxmltree::Node<'a, 'a>) -> &'a str {
+    testcase
+        .children()
+        .find(|n| n.has_tag_name("system-out"))
+        .and_then(|n| n.text())
+        .unwrap_or_default()
+}
+
 fn assert_cancelled_reports(sim: &Sim, out: &Finished, dir: &Path, verdict: &str, code: i64) {
     let report = json_report(&dir.join("report.json"));
     assert_eq!(report["verdict"], verdict, "{report:#}");
@@ -132,13 +141,7 @@ fn assert_cancelled_reports(sim: &Sim, out: &Finished, dir: &Path, verdict: &str
         let testcase = doc
             .descendants()
             .filter(|n| n.has_tag_name("testcase"))
-            .find(|n| {
-                n.descendants().any(|p| {
-                    p.has_tag_name("property")
-                        && p.attribute("name") == Some("test_case_id")
-                        && p.attribute("value") == Some(id)
-                })
-            })
+            .find(|n| system_out(n).starts_with(&format!("test_case_id: {id}\n")))
             .unwrap_or_else(|| panic!("no JUnit testcase for {id}\n{junit}"));
         let error = testcase
             .children()
@@ -146,9 +149,7 @@ fn assert_cancelled_reports(sim: &Sim, out: &Finished, dir: &Path, verdict: &str
             .unwrap_or_else(|| panic!("the JUnit testcase of {id} has no <error>\n{junit}"));
         assert_eq!(error.attribute("type"), Some("cancelled"), "{junit}");
         assert!(
-            testcase.descendants().any(|p| p.has_tag_name("property")
-                && p.attribute("name") == Some("run_id")
-                && p.attribute("value") == Some(run_id.as_str())),
+            system_out(&testcase).contains(&format!("\nrun_id: {run_id}\n")),
             "the JUnit testcase of {id} lacks its run ID {run_id}\n{junit}"
         );
         assert!(

@@ -282,12 +282,25 @@ fn xml_char(c: char) -> bool {
     matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{d7ff}' | '\u{e000}'..='\u{fffd}' | '\u{10000}'..)
 }
 
-fn property<'a>(node: roxmltree::Node<'a, 'a>, name: &str) -> Option<&'a str> {
+/// The `<system-out>` of a JUnit test case, where the case's values are (junit-10.xsd has no
+/// `<properties>` inside `<testcase>`).
+fn system_out<'a>(node: roxmltree::Node<'a, 'a>) -> &'a str {
     node.children()
-        .filter(|n| n.has_tag_name("properties"))
-        .flat_map(|p| p.children())
-        .find(|p| p.has_tag_name("property") && p.attribute("name") == Some(name))
-        .and_then(|p| p.attribute("value"))
+        .find(|n| n.has_tag_name("system-out"))
+        .and_then(|n| n.text())
+        .unwrap_or_default()
+}
+
+/// The value lines `<system-out>` starts with for `case`, up to the threshold.
+fn value_lines(case: &CaseReport) -> String {
+    let blocking = if case.blocking { "" } else { "blocking: false\n" };
+    let score = case.score.map(text::fmt_score).unwrap_or_else(|| "-".into());
+    format!(
+        "test_case_id: {}\nstatus: {}\n{blocking}score: {score}\nthreshold: {}\n",
+        xml_visible(&case.test_case_id),
+        case.status.name(),
+        text::fmt_score(case.threshold)
+    )
 }
 
 proptest! {
@@ -304,13 +317,15 @@ proptest! {
         let testcases: Vec<_> = doc.descendants().filter(|n| n.has_tag_name("testcase")).collect();
         prop_assert_eq!(testcases.len(), report.cases.len());
         for case in &report.cases {
-            let node = testcases
-                .iter()
-                .find(|n| property(**n, "test_case_id") == Some(xml_visible(&case.test_case_id).as_str()));
-            prop_assert!(node.is_some(), "no testcase with id {:?}\n{}", case.test_case_id, xml);
+            let values = value_lines(case);
+            let node = testcases.iter().find(|n| system_out(**n).starts_with(&values));
+            prop_assert!(node.is_some(), "no testcase starting {:?}\n{}", values, xml);
             let node = *node.unwrap_or(&testcases[0]);
-            let run_id = case.run_id.as_deref().map(xml_visible);
-            prop_assert_eq!(property(node, "run_id"), run_id.as_deref());
+            let rest = &system_out(node)[values.len()..];
+            match case.run_id.as_deref().map(xml_visible) {
+                Some(run_id) => prop_assert!(rest.starts_with(&format!("run_id: {run_id}\n")), "{}", rest),
+                None => prop_assert!(!rest.starts_with("run_id: "), "{}", rest),
+            }
             let display = case.display_name();
             let name = if display == case.test_case_id {
                 display.to_owned()
