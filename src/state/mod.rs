@@ -131,7 +131,8 @@ fn read(path: &Path) -> Result<Option<State>, StateError> {
 mod tests {
     use super::*;
 
-    fn selection(ids: &[&str], trials: u32) -> Vec<SelectedCase> {
+    /// A selection of `ids`, each with `trials`.
+    pub(super) fn selection(ids: &[&str], trials: u32) -> Vec<SelectedCase> {
         ids.iter()
             .map(|id| SelectedCase {
                 test_case_id: (*id).to_owned(),

@@ -86,16 +86,8 @@ fn selection_note(old: &[SelectedCase], new: &[SelectedCase]) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::super::tests::selection;
     use super::*;
-
-    fn selection(ids: &[&str], trials: u32) -> Vec<SelectedCase> {
-        ids.iter()
-            .map(|id| SelectedCase {
-                test_case_id: (*id).to_owned(),
-                trials,
-            })
-            .collect()
-    }
 
     fn run(case: &str, trial: usize) -> RecordedRun {
         RecordedRun {
