@@ -2,12 +2,11 @@
 //! test. Every test also checks the invariants that hold in every scenario (runs are created with
 //! `run_now: true`, no run is polled after it was seen finished, the key never shows).
 
-mod support;
-
+use crate::support;
+use crate::support::{assert_code, posts, runs_of, Finished, KEY};
 use kapso_sim::{CaseSpec, Endpoint, Fault, FaultAction, Scenario, Sim, SuiteSpec};
 use std::process::Command;
 use std::time::Duration;
-use support::{assert_code, posts, runs_of, Finished, KEY};
 
 /// Short enough to keep the file fast, long enough for at least one unfinished poll.
 const RUN_MS: u64 = 30;

@@ -6,8 +6,7 @@
 //! binary with the environment GitHub builds from `action.yml` (every variable set, empty where
 //! no input was given) against kapso-sim.
 
-mod support;
-
+use crate::support;
 use kapso_gate::cli::env_bindings;
 use kapso_gate::report::github::OUTPUT_NAMES;
 use kapso_sim::{CaseSpec, Scenario, Sim};

@@ -4,14 +4,13 @@
 //! against `docs/report.schema.json` with the small validator below; JUnit is parsed with
 //! roxmltree.
 
-mod support;
-
+use crate::support;
+use crate::support::{Finished, KEY};
 use kapso_gate::report::github::OUTPUT_NAMES;
 use kapso_sim::{CaseSpec, Scenario, Sim, SuiteSpec};
 use serde_json::Value;
 use std::path::PathBuf;
 use std::process::Command;
-use support::{Finished, KEY};
 
 const SCHEMA_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/report.schema.json");
 

@@ -2,14 +2,13 @@
 //! job is cancelled, re-run with a state file, redirected, answered by a hostile server, or sent
 //! through a proxy, and with a distinctive key that must show in no output, report or state file.
 
-mod support;
-
+use crate::support;
+use crate::support::{assert_code, posts, Finished, KEY};
 use kapso_sim::{CaseSpec, Endpoint, Fault, FaultAction, ForwardProxy, Scenario, Sim};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
-use support::{assert_code, posts, Finished, KEY};
 
 /// Short enough to keep the file fast, long enough for at least one unfinished poll.
 const RUN_MS: u64 = 30;

@@ -7,13 +7,12 @@
 //! creates the runs of a case concurrently, so a trial index in the report need not match the
 //! spec index: per-trial scores are compared as sorted lists.
 
-mod support;
-
+use crate::support;
+use crate::support::{assert_code, posts, runs_of, Finished, KEY};
 use kapso_sim::{AgentSpec, CaseSpec, Endpoint, Scenario, Sim, SuiteSpec, TrialSpec};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use support::{assert_code, posts, runs_of, Finished, KEY};
 
 /// Short enough to keep the file fast, long enough for at least one unfinished poll.
 const RUN_MS: u64 = 30;

@@ -1,8 +1,6 @@
 //! Shared helpers for the end-to-end tests: run the real `kapso-gate` binary against kapso-sim
 //! with a clean environment.
 
-#![allow(dead_code, reason = "each test file uses a different subset")]
-
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
