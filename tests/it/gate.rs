@@ -3,22 +3,16 @@
 //! `run_now: true`, no run is polled after it was seen finished, the key never shows).
 
 use crate::support;
-use crate::support::{assert_code, posts, runs_of, Finished, KEY};
+use crate::support::leak::{assert_no_secret_in_output, AddMask};
+use crate::support::{assert_code, case, posts, runs_of, Finished, KEY, RUN_MS};
 use kapso_sim::{CaseSpec, Endpoint, Fault, FaultAction, Scenario, Sim, SuiteSpec};
 use std::process::Command;
 use std::time::Duration;
 
-/// Short enough to keep the file fast, long enough for at least one unfinished poll.
-const RUN_MS: u64 = 30;
-
-fn case(id: &str, score: f64) -> CaseSpec {
-    CaseSpec::passing(id, score).duration_ms(RUN_MS)
-}
-
 /// Runs the gate and checks what must hold after every run against the simulator.
 fn run_checked(sim: &Sim, cmd: &mut Command) -> Finished {
     let out = support::run(cmd);
-    assert_no_secret(&out, KEY);
+    assert_no_secret_in_output(&out, KEY, AddMask::Forbidden);
     for run in sim.runs() {
         assert!(
             run.run_now,
@@ -42,19 +36,6 @@ fn run_checked(sim: &Sim, cmd: &mut Command) -> Finished {
         );
     }
     out
-}
-
-fn assert_no_secret(out: &Finished, secret: &str) {
-    assert!(
-        !out.stdout.contains(secret),
-        "the key leaked on stdout:\n{}",
-        out.stdout
-    );
-    assert!(
-        !out.stderr.contains(secret),
-        "the key leaked on stderr:\n{}",
-        out.stderr
-    );
 }
 
 #[test]
@@ -147,7 +128,7 @@ fn wrong_key_exits_three_after_exactly_one_request() {
             .args(["c1", "-vv"]),
     );
     assert_code(&out, 3);
-    assert_no_secret(&out, wrong);
+    assert_no_secret_in_output(&out, wrong, AddMask::Forbidden);
     let log = sim.requests();
     assert_eq!(log.len(), 1, "{log:#?}");
     assert_eq!(log[0].status, 401);
@@ -556,7 +537,7 @@ fn each_bad_input_exits_two_before_any_request() {
             };
         }
         let out = support::run(&mut cmd);
-        assert_no_secret(&out, KEY);
+        assert_no_secret_in_output(&out, KEY, AddMask::Forbidden);
         let reached = sim.requests().len() - before;
         if out.code != 2 || reached != 0 || !out.stderr.contains(input.says) {
             failures.push(format!(
@@ -858,7 +839,7 @@ fn key_never_appears_in_any_output() {
             .args(["ok", "low", "-vv"]),
     );
     assert_code(&out, 3);
-    assert_no_secret(&out, "kg-refused-key-Hs4Qm1");
+    assert_no_secret_in_output(&out, "kg-refused-key-Hs4Qm1", AddMask::Forbidden);
 }
 
 #[test]
@@ -870,7 +851,7 @@ fn help_lists_every_exit_code_and_hides_the_key() {
             .arg("--help"),
     );
     assert_code(&out, 0);
-    assert_no_secret(&out, KEY);
+    assert_no_secret_in_output(&out, KEY, AddMask::Forbidden);
     assert!(out.stdout.contains("KAPSO_API_KEY"), "{}", out.stdout);
     for (code, name) in [
         (0, "passed"),
@@ -935,7 +916,7 @@ fn no_color_wins_on_a_terminal() {
             .args(["-qec", &format!("'{gate}' ok low"), "/dev/null"])
             .stdin(std::process::Stdio::null());
         let out = support::run(&mut cmd);
-        assert_no_secret(&out, KEY);
+        assert_no_secret_in_output(&out, KEY, AddMask::Forbidden);
         assert_code(&out, 1);
         assert!(out.stdout.contains("low"), "{}", out.all_output());
         escapes.push(out.stdout.contains('\u{1b}'));

@@ -3,23 +3,19 @@
 //! through a proxy, and with a distinctive key that must show in no output, report or state file.
 
 use crate::support;
-use crate::support::{assert_code, posts, Finished, KEY};
+use crate::support::leak::{assert_no_secret, assert_no_secret_in_files, assert_no_secret_in_output, AddMask};
+use crate::support::report::{json_case, json_report, reason_of};
+use crate::support::{assert_code, case, posts, Finished, KEY, RUN_MS};
 use kapso_sim::{CaseSpec, Endpoint, Fault, FaultAction, ForwardProxy, Scenario, Sim};
 use serde_json::Value;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-/// Short enough to keep the file fast, long enough for at least one unfinished poll.
-const RUN_MS: u64 = 30;
 /// No test may take longer than this: a hang fails the test instead of blocking the suite.
 const HANG: Duration = Duration::from_secs(40);
-/// "Promptly" after a signal. The issue asks for one second; this bound only catches a hang.
+/// "Promptly" after a signal. The target is one second; this bound only catches a hang.
 const PROMPTLY: Duration = Duration::from_secs(5);
-
-fn case(id: &str, score: f64) -> CaseSpec {
-    CaseSpec::passing(id, score).duration_ms(RUN_MS)
-}
 
 fn run_id_of(sim: &Sim, case_id: &str) -> String {
     let runs: Vec<_> = sim.runs().into_iter().filter(|r| r.case_id == case_id).collect();
@@ -34,44 +30,13 @@ fn assert_sane(out: &Finished) {
         "the gate panicked\n--- stderr\n{}",
         out.stderr
     );
-    assert_no_key_in(&format!("{}\n{}", out.stdout, out.stderr), "stdout or stderr");
-}
-
-/// The key appears nowhere in `text`, except on a GitHub `::add-mask::` line (the one place it
-/// must appear, so that the runner can mask it).
-fn assert_no_key_in(text: &str, what: &str) {
-    for line in text.lines() {
-        if line.starts_with("::add-mask::") {
-            assert_eq!(
-                line,
-                format!("::add-mask::{KEY}"),
-                "an add-mask line masks the key only"
-            );
-            continue;
-        }
-        assert!(!line.contains(KEY), "the key leaked into {what}: {line}");
-    }
+    assert_no_secret_in_output(out, KEY, AddMask::Allowed);
 }
 
 fn run(cmd: &mut Command) -> Finished {
     let out = support::run_within(cmd, HANG);
     assert_sane(&out);
     out
-}
-
-fn json_report(path: &Path) -> Value {
-    serde_json::from_str(&support::read(path)).unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()))
-}
-
-fn json_case<'a>(report: &'a Value, id: &str) -> &'a Value {
-    report["cases"]
-        .as_array()
-        .and_then(|cases| cases.iter().find(|c| c["test_case_id"] == id))
-        .unwrap_or_else(|| panic!("case {id} missing from the JSON report\n{report:#}"))
-}
-
-fn reason_of(report: &Value, id: &str) -> String {
-    json_case(report, id)["reason"].as_str().unwrap_or_default().to_owned()
 }
 
 /// Waits until every case has a run and the gate has polled each at least once (so it holds
@@ -260,7 +225,7 @@ fn sigterm_while_resolving_a_suite_exits_143_promptly() {
 
 fn state_json(path: &Path) -> Value {
     let text = support::read(path);
-    assert_no_key_in(&text, "the state file");
+    assert_no_secret(&text, KEY, "the state file", AddMask::Allowed);
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("the state file is not JSON: {e}\n{text}"))
 }
 
@@ -825,20 +790,6 @@ fn https_proxy_tunnels_an_https_base_url() {
 // ---------------------------------------------------------------------------------------------
 // Leak check
 
-/// Every file under `dir`, recursively.
-fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            out.extend(files_under(&path));
-        } else {
-            out.push(path);
-        }
-    }
-    out
-}
-
 /// Every output destination the gate has, in `dir`.
 fn with_every_output(cmd: &mut Command, dir: &Path, flag: Option<&str>) {
     cmd.arg("--json")
@@ -852,15 +803,6 @@ fn with_every_output(cmd: &mut Command, dir: &Path, flag: Option<&str>) {
         .env("GITHUB_OUTPUT", dir.join("output"));
     if let Some(flag) = flag {
         cmd.arg(flag);
-    }
-}
-
-fn assert_no_key_in_files(dir: &Path, label: &str) {
-    let files = files_under(dir);
-    assert!(!files.is_empty(), "{label}: no file was written");
-    for file in files {
-        let text = String::from_utf8_lossy(&std::fs::read(&file).expect("reads")).into_owned();
-        assert!(!text.contains(KEY), "{label}: the key leaked into {}", file.display());
     }
 }
 
@@ -937,7 +879,7 @@ fn the_key_appears_in_no_output_report_or_state_file() {
                     with_every_output(&mut cmd, &dir, flag);
                     let out = run(&mut cmd);
                     assert!(out.code != 0 || *name == "slow", "{label}: {}", out.all_output());
-                    assert_no_key_in_files(&dir, &label);
+                    assert_no_secret_in_files(&dir, KEY, &label);
                 });
             }
         }
@@ -959,7 +901,7 @@ fn the_key_appears_in_no_output_report_or_state_file() {
             with_every_output(&mut again, &dir, Some("-vv"));
             let out = run(&mut again);
             assert!(out.code != 0, "{}", out.all_output());
-            assert_no_key_in_files(&dir, "cancel and re-attach");
+            assert_no_secret_in_files(&dir, KEY, "cancel and re-attach");
         });
         // Through a proxy.
         scope.spawn(|| {
@@ -971,7 +913,7 @@ fn the_key_appears_in_no_output_report_or_state_file() {
             with_every_output(&mut cmd, &dir, Some("-vv"));
             let out = run(&mut cmd);
             assert_code(&out, 1);
-            assert_no_key_in_files(&dir, "proxy");
+            assert_no_secret_in_files(&dir, KEY, "proxy");
         });
     });
     assert!(elsewhere.requests().is_empty(), "{:?}", elsewhere.requests());
@@ -1019,9 +961,9 @@ fn a_key_echoed_by_the_server_is_redacted_everywhere() {
         "the echoed reason is shown, redacted: {}",
         out.stdout
     );
-    assert_no_key_in(&out.all_output(), "the output");
+    assert_no_secret(&out.all_output(), KEY, "the output", AddMask::Allowed);
     for file in [&json, &junit, &summary, &outputs] {
-        assert_no_key_in(&support::read(file), &file.display().to_string());
+        assert_no_secret(&support::read(file), KEY, &file.display().to_string(), AddMask::Allowed);
     }
     assert!(support::read(&json).contains("the user pasted *** into the chat"));
 }

@@ -5,6 +5,7 @@
 //! roxmltree.
 
 use crate::support;
+use crate::support::report::{github_outputs, json_report};
 use crate::support::{Finished, KEY};
 use kapso_gate::report::github::OUTPUT_NAMES;
 use kapso_sim::{CaseSpec, Scenario, Sim, SuiteSpec};
@@ -67,7 +68,7 @@ fn check_reports(files: &Files, out: &Finished, expected: &Expected) -> Value {
     check_workflow_commands(&out.stdout);
     check_workflow_commands(&out.stderr);
 
-    let json: Value = serde_json::from_str(&support::read(&files.json)).expect("the JSON report parses");
+    let json = json_report(&files.json);
     let schema: Value = serde_json::from_str(&support::read(PathBuf::from(SCHEMA_PATH).as_path())).expect("schema");
     let errors = validate(&schema, &schema, &json, "$");
     assert!(
@@ -127,7 +128,7 @@ fn check_reports(files: &Files, out: &Finished, expected: &Expected) -> Value {
         "{summary:.3000}"
     );
 
-    let outputs = parse_outputs(&support::read(&files.output));
+    let outputs = github_outputs(&support::read(&files.output));
     let names: Vec<&str> = outputs.iter().map(|(name, _)| name.as_str()).collect();
     assert_eq!(
         names, OUTPUT_NAMES,
@@ -182,27 +183,6 @@ fn check_workflow_commands(stream: &str) {
         );
     }
     assert!(stopped.is_none(), "unterminated stop-commands block");
-}
-
-/// `name<<DELIMITER\nvalue\nDELIMITER\n` entries, in order.
-fn parse_outputs(text: &str) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    let mut lines = text.lines();
-    while let Some(line) = lines.next() {
-        let (name, delimiter) = line
-            .split_once("<<")
-            .unwrap_or_else(|| panic!("not a delimited output: {line}"));
-        let mut value: Vec<&str> = Vec::new();
-        loop {
-            let next = lines.next().unwrap_or_else(|| panic!("unterminated output {name}"));
-            if next == delimiter {
-                break;
-            }
-            value.push(next);
-        }
-        out.push((name.to_owned(), value.join("\n")));
-    }
-    out
 }
 
 /// Validates `value` against `schema`, supporting exactly the JSON Schema subset the report
@@ -547,7 +527,7 @@ fn hostile_text_stays_data_on_every_surface() {
     assert!(out
         .stdout
         .contains("::error title=kapso-gate%3A Evil ↵ %3A%3Aerror%3A%3Ax %250A %2525"));
-    let outputs = parse_outputs(&support::read(&files.output));
+    let outputs = github_outputs(&support::read(&files.output));
     assert_eq!(outputs.len(), OUTPUT_NAMES.len());
 }
 
@@ -572,7 +552,7 @@ fn an_unknown_flag_is_reported_as_a_usage_error() {
         support::read(&files.output)
     );
     assert!(support::read(&files.summary).contains("usage"));
-    let report: Value = serde_json::from_str(&support::read(&files.json)).expect("JSON report");
+    let report = json_report(&files.json);
     assert_eq!(report["verdict"], "usage");
     assert_eq!(report["exit_code"], 2);
 }
