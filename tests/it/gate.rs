@@ -1,5 +1,5 @@
-//! The issue's end-to-end list: the real `kapso-gate` binary against kapso-sim, one scenario per
-//! test. Every test also checks the invariants that hold in every scenario (runs are created with
+//! The gate's end-to-end scenarios: the real `kapso-gate` binary against kapso-sim, one scenario
+//! per test. Every test also checks the invariants that hold in every scenario (runs are created with
 //! `run_now: true`, no run is polled after it was seen finished, the key never shows).
 
 use crate::support;
@@ -549,7 +549,7 @@ fn each_bad_input_exits_two_before_any_request() {
     assert!(failures.is_empty(), "\n{}", failures.join("\n"));
 }
 
-/// The issue: "IDs must be non-empty and free of whitespace"; only the environment variable is a
+/// The ID rule: IDs must be non-empty and free of whitespace; only the environment variable is a
 /// list split on commas, spaces and newlines. A positional argument is one ID.
 #[test]
 fn positional_id_with_a_space_exits_two_before_any_request() {

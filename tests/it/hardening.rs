@@ -1,6 +1,6 @@
-//! Issue 7, "Hardening", end to end: the real `kapso-gate` binary against kapso-sim when the CI
-//! job is cancelled, re-run with a state file, redirected, answered by a hostile server, or sent
-//! through a proxy, and with a distinctive key that must show in no output, report or state file.
+//! Hardening, end to end: the real `kapso-gate` binary against kapso-sim when the CI job is
+//! cancelled, re-run with a state file, redirected, answered by a hostile server, or sent through
+//! a proxy, and with a distinctive key that must show in no output, report or state file.
 
 use crate::support;
 use crate::support::leak::{assert_no_secret, assert_no_secret_in_files, assert_no_secret_in_output, AddMask};

@@ -626,9 +626,9 @@ fn the_quarantine_note_is_shown_in_the_reports() {
 
 #[test]
 fn a_gate_of_only_quarantined_cases_is_not_failed_by_them() {
-    // The issue: a non-blocking case "cannot fail the gate". With nothing blocking left, a failing
-    // quarantined case must not turn the gate red (exit 1) nor be reported as a usage error
-    // without explanation.
+    // A non-blocking case cannot fail the gate. With nothing blocking left, a failing quarantined
+    // case must not turn the gate red (exit 1) nor be reported as a usage error without
+    // explanation.
     let sim = Sim::start(Scenario::new(KEY).case(steady("flaky", 0.3)));
     let dir = support::temp_dir("only-quarantine");
     let config = write(&dir, "gate.toml", "[cases.flaky]\nblocking = false\n");
