@@ -401,6 +401,124 @@ struct BadInput {
     says: &'static str,
 }
 
+/// Every input the gate must refuse with exit 2 before sending anything.
+const BAD_INPUTS: &[BadInput] = &[
+    BadInput {
+        what: "missing key",
+        args: &["c1"],
+        env: &[("KAPSO_API_KEY", None)],
+        says: "KAPSO_API_KEY",
+    },
+    BadInput {
+        what: "empty key",
+        args: &["c1"],
+        env: &[("KAPSO_API_KEY", Some(""))],
+        says: "KAPSO_API_KEY",
+    },
+    BadInput {
+        what: "empty selection",
+        args: &[],
+        env: &[],
+        says: "no test cases",
+    },
+    BadInput {
+        what: "selection of separators only",
+        args: &[],
+        env: &[("KAPSO_TEST_CASE_IDS", Some(" ,\n, "))],
+        says: "no test cases",
+    },
+    BadInput {
+        what: "threshold NaN",
+        args: &["c1", "--threshold", "NaN"],
+        env: &[],
+        says: "threshold",
+    },
+    BadInput {
+        what: "threshold -1",
+        args: &["c1", "--threshold=-1"],
+        env: &[],
+        says: "threshold",
+    },
+    BadInput {
+        what: "threshold abc",
+        args: &["c1", "--threshold", "abc"],
+        env: &[],
+        says: "threshold",
+    },
+    BadInput {
+        what: "threshold inf from the environment",
+        args: &["c1"],
+        env: &[("KAPSO_THRESHOLD", Some("inf"))],
+        says: "threshold",
+    },
+    BadInput {
+        what: "bad poll interval",
+        args: &["c1", "--poll-interval", "soon"],
+        env: &[],
+        says: "poll-interval",
+    },
+    BadInput {
+        what: "bad timeout from the environment",
+        args: &["c1"],
+        env: &[("KAPSO_TIMEOUT", Some("forever"))],
+        says: "timeout",
+    },
+    BadInput {
+        what: "bad request timeout",
+        args: &["c1", "--request-timeout", "10 parsecs"],
+        env: &[],
+        says: "request-timeout",
+    },
+    BadInput {
+        what: "http on a non-loopback host",
+        args: &["c1", "--base-url", "http://example.com/api/v1"],
+        env: &[],
+        says: "clear text",
+    },
+    BadInput {
+        what: "http on a host that only looks like loopback",
+        args: &["c1", "--base-url", "http://127.0.0.1.nip.io/api/v1"],
+        env: &[],
+        says: "clear text",
+    },
+    BadInput {
+        what: "not a URL",
+        args: &["c1", "--base-url", "app.kapso.ai"],
+        env: &[],
+        says: "base-url",
+    },
+    BadInput {
+        what: "dot-dot ID",
+        args: &["c1", ".."],
+        env: &[],
+        says: "ID",
+    },
+    BadInput {
+        what: "dot ID",
+        args: &["."],
+        env: &[],
+        says: "ID",
+    },
+    BadInput {
+        what: "ID with a control character",
+        args: &["c1", "a\u{7}b"],
+        env: &[],
+        says: "ID",
+    },
+    BadInput {
+        what: "ID with an escape sequence",
+        args: &["c\u{1b}[31m1"],
+        env: &[],
+        says: "ID",
+    },
+    BadInput {
+        what: "dot-dot suite ID",
+        args: &["--suite", ".."],
+        env: &[],
+        says: "ID",
+    },
+];
+
 #[test]
 fn each_bad_input_exits_two_before_any_request() {
     let sim = Sim::start(
@@ -409,124 +527,8 @@ fn each_bad_input_exits_two_before_any_request() {
             .case(case("a", 0.9))
             .case(case("b", 0.9)),
     );
-    let inputs = [
-        BadInput {
-            what: "missing key",
-            args: &["c1"],
-            env: &[("KAPSO_API_KEY", None)],
-            says: "KAPSO_API_KEY",
-        },
-        BadInput {
-            what: "empty key",
-            args: &["c1"],
-            env: &[("KAPSO_API_KEY", Some(""))],
-            says: "KAPSO_API_KEY",
-        },
-        BadInput {
-            what: "empty selection",
-            args: &[],
-            env: &[],
-            says: "no test cases",
-        },
-        BadInput {
-            what: "selection of separators only",
-            args: &[],
-            env: &[("KAPSO_TEST_CASE_IDS", Some(" ,\n, "))],
-            says: "no test cases",
-        },
-        BadInput {
-            what: "threshold NaN",
-            args: &["c1", "--threshold", "NaN"],
-            env: &[],
-            says: "threshold",
-        },
-        BadInput {
-            what: "threshold -1",
-            args: &["c1", "--threshold=-1"],
-            env: &[],
-            says: "threshold",
-        },
-        BadInput {
-            what: "threshold abc",
-            args: &["c1", "--threshold", "abc"],
-            env: &[],
-            says: "threshold",
-        },
-        BadInput {
-            what: "threshold inf from the environment",
-            args: &["c1"],
-            env: &[("KAPSO_THRESHOLD", Some("inf"))],
-            says: "threshold",
-        },
-        BadInput {
-            what: "bad poll interval",
-            args: &["c1", "--poll-interval", "soon"],
-            env: &[],
-            says: "poll-interval",
-        },
-        BadInput {
-            what: "bad timeout from the environment",
-            args: &["c1"],
-            env: &[("KAPSO_TIMEOUT", Some("forever"))],
-            says: "timeout",
-        },
-        BadInput {
-            what: "bad request timeout",
-            args: &["c1", "--request-timeout", "10 parsecs"],
-            env: &[],
-            says: "request-timeout",
-        },
-        BadInput {
-            what: "http on a non-loopback host",
-            args: &["c1", "--base-url", "http://example.com/api/v1"],
-            env: &[],
-            says: "clear text",
-        },
-        BadInput {
-            what: "http on a host that only looks like loopback",
-            args: &["c1", "--base-url", "http://127.0.0.1.nip.io/api/v1"],
-            env: &[],
-            says: "clear text",
-        },
-        BadInput {
-            what: "not a URL",
-            args: &["c1", "--base-url", "app.kapso.ai"],
-            env: &[],
-            says: "base-url",
-        },
-        BadInput {
-            what: "dot-dot ID",
-            args: &["c1", ".."],
-            env: &[],
-            says: "ID",
-        },
-        BadInput {
-            what: "dot ID",
-            args: &["."],
-            env: &[],
-            says: "ID",
-        },
-        BadInput {
-            what: "ID with a control character",
-            args: &["c1", "a\u{7}b"],
-            env: &[],
-            says: "ID",
-        },
-        BadInput {
-            what: "ID with an escape sequence",
-            args: &["c\u{1b}[31m1"],
-            env: &[],
-            says: "ID",
-        },
-        BadInput {
-            what: "dot-dot suite ID",
-            args: &["--suite", ".."],
-            env: &[],
-            says: "ID",
-        },
-    ];
     let mut failures = Vec::new();
-    for input in &inputs {
+    for input in BAD_INPUTS {
         let before = sim.requests().len();
         let mut cmd = support::gate(&sim.base_url());
         cmd.args(input.args);

@@ -288,13 +288,19 @@ fn a_rerun_with_the_state_file_reattaches_instead_of_creating_runs() {
         second.stderr
     );
 
+    rerun_after_changes(&sim, &state);
+}
+
+/// Re-runs with the state file after the selection and then the threshold changed: each change
+/// is explained, and only the added case gets a run.
+fn rerun_after_changes(sim: &Sim, state: &Path) {
     // A case is added: the others are re-used, only the new one is created.
     let third = run(support::gate(&sim.base_url())
         .args(["c1", "c2", "c3"])
         .arg("--state-file")
-        .arg(&state));
+        .arg(state));
     assert_code(&third, 0);
-    let posted: Vec<String> = posts(&sim).into_iter().map(|r| r.path).collect();
+    let posted: Vec<String> = posts(sim).into_iter().map(|r| r.path).collect();
     assert_eq!(posted.len(), 3, "only the added case got a run: {posted:?}");
     assert!(posted[2].contains("/test_cases/c3/"), "{posted:?}");
     let warning = third
@@ -306,7 +312,7 @@ fn a_rerun_with_the_state_file_reattaches_instead_of_creating_runs() {
         warning.contains("1 cases added") || warning.contains("added"),
         "{warning}"
     );
-    let recorded = state_json(&state);
+    let recorded = state_json(state);
     assert_eq!(
         recorded["runs"].as_array().map(Vec::len),
         Some(3),
@@ -317,9 +323,9 @@ fn a_rerun_with_the_state_file_reattaches_instead_of_creating_runs() {
     let fourth = run(support::gate(&sim.base_url())
         .args(["c1", "c2", "c3", "--threshold", "0.5"])
         .arg("--state-file")
-        .arg(&state));
+        .arg(state));
     assert_code(&fourth, 0);
-    assert_eq!(posts(&sim).len(), 3, "{}", fourth.all_output());
+    assert_eq!(posts(sim).len(), 3, "{}", fourth.all_output());
     assert!(
         fourth
             .stderr
@@ -328,7 +334,7 @@ fn a_rerun_with_the_state_file_reattaches_instead_of_creating_runs() {
         "the changed threshold is not explained\n{}",
         fourth.stderr
     );
-    state_json(&state);
+    state_json(state);
 }
 
 /// Runs are recorded per case and trial: a re-run with `--trials 2` re-attaches to both trials
@@ -970,11 +976,9 @@ fn with_every_output(cmd: &mut Command, dir: &Path, flag: Option<&str>) {
     }
 }
 
-#[test]
-fn the_key_appears_in_no_output_report_or_state_file() {
-    let elsewhere = Sim::start(Scenario::new(KEY).case(case("c1", 0.9)));
-    let redirect_to = format!("{}/test_runs/x", elsewhere.base_url());
-    let scenarios: Vec<(&str, Scenario, Vec<&str>)> = vec![
+/// The scenarios of the leak check: a name, the simulator, and the gate's arguments.
+fn leak_scenarios(redirect_to: &str) -> Vec<(&'static str, Scenario, Vec<&'static str>)> {
+    vec![
         (
             "mixed",
             Scenario::new(KEY)
@@ -1000,7 +1004,7 @@ fn the_key_appears_in_no_output_report_or_state_file() {
                 .case(case("ok", 0.9))
                 .fault(Fault::on(Endpoint::GetRun).then(FaultAction::Redirect {
                     status: 302,
-                    location: redirect_to.clone(),
+                    location: redirect_to.to_owned(),
                 })),
             vec!["ok"],
         ),
@@ -1030,7 +1034,48 @@ fn the_key_appears_in_no_output_report_or_state_file() {
                 .fault(Fault::on(Endpoint::GetRun).then(FaultAction::delay(1_000))),
             vec!["ok", "--request-timeout", "200ms"],
         ),
-    ];
+    ]
+}
+
+/// The leak check of a cancelled run re-attached by a second one, with every output.
+fn leak_check_cancel_and_reattach() {
+    let sim = Sim::start(stuck_scenario(&["c1", "c2"]));
+    let dir = support::temp_dir("leak-cancel");
+    let mut cmd = support::gate(&sim.base_url());
+    cmd.args(["c1", "c2"]).env("KAPSO_TIMEOUT", "2s");
+    with_every_output(&mut cmd, &dir, Some("-vv"));
+    let gate = support::spawn(&mut cmd);
+    wait_for_polled_runs(&sim, 2);
+    gate.signal("INT");
+    let out = gate.finish(HANG);
+    assert_sane(&out);
+    assert_code(&out, 130);
+    let mut again = support::gate(&sim.base_url());
+    again.args(["c1", "c2", "c3"]).env("KAPSO_TIMEOUT", "1s");
+    with_every_output(&mut again, &dir, Some("-vv"));
+    let out = run(&mut again);
+    assert!(out.code != 0, "{}", out.all_output());
+    assert_no_secret_in_files(&dir, KEY, "cancel and re-attach");
+}
+
+/// The leak check of a run through a proxy, with every output.
+fn leak_check_through_a_proxy() {
+    let sim = Sim::start(Scenario::new(KEY).case(case("c1", 0.3).feedback("x")));
+    let proxy = ForwardProxy::start();
+    let dir = support::temp_dir("leak-proxy");
+    let mut cmd = support::gate(&sim.base_url());
+    cmd.arg("c1").env("HTTP_PROXY", proxy.url());
+    with_every_output(&mut cmd, &dir, Some("-vv"));
+    let out = run(&mut cmd);
+    assert_code(&out, 1);
+    assert_no_secret_in_files(&dir, KEY, "proxy");
+}
+
+#[test]
+fn the_key_appears_in_no_output_report_or_state_file() {
+    let elsewhere = Sim::start(Scenario::new(KEY).case(case("c1", 0.9)));
+    let redirect_to = format!("{}/test_runs/x", elsewhere.base_url());
+    let scenarios = leak_scenarios(&redirect_to);
     std::thread::scope(|scope| {
         for (name, scenario, args) in &scenarios {
             for flag in [None, Some("-v"), Some("-vv")] {
@@ -1047,38 +1092,8 @@ fn the_key_appears_in_no_output_report_or_state_file() {
                 });
             }
         }
-        // Cancelled, then re-attached, with every output.
-        scope.spawn(|| {
-            let sim = Sim::start(stuck_scenario(&["c1", "c2"]));
-            let dir = support::temp_dir("leak-cancel");
-            let mut cmd = support::gate(&sim.base_url());
-            cmd.args(["c1", "c2"]).env("KAPSO_TIMEOUT", "2s");
-            with_every_output(&mut cmd, &dir, Some("-vv"));
-            let gate = support::spawn(&mut cmd);
-            wait_for_polled_runs(&sim, 2);
-            gate.signal("INT");
-            let out = gate.finish(HANG);
-            assert_sane(&out);
-            assert_code(&out, 130);
-            let mut again = support::gate(&sim.base_url());
-            again.args(["c1", "c2", "c3"]).env("KAPSO_TIMEOUT", "1s");
-            with_every_output(&mut again, &dir, Some("-vv"));
-            let out = run(&mut again);
-            assert!(out.code != 0, "{}", out.all_output());
-            assert_no_secret_in_files(&dir, KEY, "cancel and re-attach");
-        });
-        // Through a proxy.
-        scope.spawn(|| {
-            let sim = Sim::start(Scenario::new(KEY).case(case("c1", 0.3).feedback("x")));
-            let proxy = ForwardProxy::start();
-            let dir = support::temp_dir("leak-proxy");
-            let mut cmd = support::gate(&sim.base_url());
-            cmd.arg("c1").env("HTTP_PROXY", proxy.url());
-            with_every_output(&mut cmd, &dir, Some("-vv"));
-            let out = run(&mut cmd);
-            assert_code(&out, 1);
-            assert_no_secret_in_files(&dir, KEY, "proxy");
-        });
+        scope.spawn(leak_check_cancel_and_reattach);
+        scope.spawn(leak_check_through_a_proxy);
     });
     assert!(elsewhere.requests().is_empty(), "{:?}", elsewhere.requests());
 }

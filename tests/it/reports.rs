@@ -80,16 +80,22 @@ fn check_reports(files: &Files, out: &Finished, expected: &Expected) -> Value {
     assert_eq!(json["exit_code"], expected.code);
     assert_eq!(json["cases"].as_array().map(Vec::len), Some(expected.total));
 
-    let xml = support::read(&files.junit);
-    let doc = roxmltree::Document::parse(&xml).expect("the JUnit report is well-formed XML");
+    let count = |field: &str| json["counts"][field].as_u64().unwrap_or_default();
+    check_junit(&support::read(&files.junit), expected, count);
+    check_summary(&support::read(&files.summary), expected);
+    check_outputs(files, expected, count);
+    json
+}
+
+/// The JUnit report has one testcase per case, with the JSON report's failures and errors.
+fn check_junit(xml: &str, expected: &Expected, n: impl Fn(&str) -> u64) {
+    let doc = roxmltree::Document::parse(xml).expect("the JUnit report is well-formed XML");
     let root = doc.root_element();
     assert_eq!(root.tag_name().name(), "testsuites");
     let testcases: Vec<_> = doc.descendants().filter(|n| n.has_tag_name("testcase")).collect();
     assert_eq!(testcases.len(), expected.total, "one testcase per case");
     assert_eq!(root.attribute("tests"), Some(expected.total.to_string().as_str()));
-    let counts = &json["counts"];
     let count = |tag: &str| doc.descendants().filter(|n| n.has_tag_name(tag)).count() as u64;
-    let n = |field: &str| counts[field].as_u64().unwrap_or_default();
     assert_eq!(count("failure"), n("failed") + n("errored"));
     assert_eq!(count("error"), n("rejected") + n("incomplete") + n("cancelled"));
     assert_eq!(root.attribute("failures"), Some(count("failure").to_string().as_str()));
@@ -110,8 +116,10 @@ fn check_reports(files: &Files, out: &Finished, expected: &Expected) -> Value {
             .collect();
         assert!(properties.contains(&"threshold"), "{properties:?}");
     }
+}
 
-    let summary = support::read(&files.summary);
+/// The step summary opens with the verdict and has a table row per case.
+fn check_summary(summary: &str, expected: &Expected) {
     assert!(
         summary.starts_with(&format!(
             "### {} kapso-gate {}",
@@ -127,7 +135,10 @@ fn check_reports(files: &Files, out: &Finished, expected: &Expected) -> Value {
         if expected.total == 0 { 0 } else { expected.total + 2 },
         "{summary:.3000}"
     );
+}
 
+/// GitHub's outputs are every declared one, agreeing with the JSON report's counts.
+fn check_outputs(files: &Files, expected: &Expected, n: impl Fn(&str) -> u64) {
     let outputs = github_outputs(&support::read(&files.output));
     let names: Vec<&str> = outputs.iter().map(|(name, _)| name.as_str()).collect();
     assert_eq!(
@@ -142,7 +153,6 @@ fn check_reports(files: &Files, out: &Finished, expected: &Expected) -> Value {
         assert_eq!(output(status), Some(n(status).to_string().as_str()), "{status}");
     }
     assert_eq!(output("json-report"), files.json.to_str());
-    json
 }
 
 /// No line the runner would read as a workflow command (it trims leading whitespace) comes
@@ -185,6 +195,25 @@ fn check_workflow_commands(stream: &str) {
     assert!(stopped.is_none(), "unterminated stop-commands block");
 }
 
+/// Whether `value` is of the type, or one of the types, that `rule` names.
+fn has_type(rule: &Value, value: &Value) -> bool {
+    let types: Vec<&str> = match rule {
+        Value::String(t) => vec![t.as_str()],
+        Value::Array(ts) => ts.iter().filter_map(Value::as_str).collect(),
+        _ => panic!("bad type rule {rule}"),
+    };
+    types.iter().any(|t| match *t {
+        "null" => value.is_null(),
+        "boolean" => value.is_boolean(),
+        "string" => value.is_string(),
+        "number" => value.is_number(),
+        "integer" => value.is_u64() || value.is_i64(),
+        "array" => value.is_array(),
+        "object" => value.is_object(),
+        other => panic!("unknown type {other}"),
+    })
+}
+
 /// Validates `value` against `schema`, supporting exactly the JSON Schema subset the report
 /// schema uses (and refusing any other keyword, so the schema cannot silently outgrow it).
 fn validate(root: &Value, schema: &Value, value: &Value, path: &str) -> Vec<String> {
@@ -203,22 +232,7 @@ fn validate(root: &Value, schema: &Value, value: &Value, path: &str) -> Vec<Stri
                 errors.extend(validate(root, &root["$defs"][name], value, path));
             }
             "type" => {
-                let types: Vec<&str> = match rule {
-                    Value::String(t) => vec![t.as_str()],
-                    Value::Array(ts) => ts.iter().filter_map(Value::as_str).collect(),
-                    _ => panic!("bad type rule {rule}"),
-                };
-                let ok = types.iter().any(|t| match *t {
-                    "null" => value.is_null(),
-                    "boolean" => value.is_boolean(),
-                    "string" => value.is_string(),
-                    "number" => value.is_number(),
-                    "integer" => value.is_u64() || value.is_i64(),
-                    "array" => value.is_array(),
-                    "object" => value.is_object(),
-                    other => panic!("unknown type {other}"),
-                });
-                if !ok {
+                if !has_type(rule, value) {
                     errors.push(format!("{path}: {value} is not of type {rule}"));
                 }
             }
