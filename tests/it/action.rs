@@ -6,8 +6,8 @@
 //! binary with the environment GitHub builds from `action.yml` (every variable set, empty where
 //! no input was given) against kapso-sim.
 
-mod support;
-
+use crate::support;
+use crate::support::report::github_outputs;
 use kapso_gate::cli::env_bindings;
 use kapso_gate::report::github::OUTPUT_NAMES;
 use kapso_sim::{CaseSpec, Scenario, Sim};
@@ -171,24 +171,6 @@ fn inputs_leave_defaults_to_the_binary() {
     }
 }
 
-/// The step outputs written to `$GITHUB_OUTPUT`: `name<<delimiter`, value lines, delimiter.
-fn output_names(text: &str) -> Vec<String> {
-    let mut names = Vec::new();
-    let mut lines = text.lines();
-    while let Some(line) = lines.next() {
-        let (name, delimiter) = line
-            .split_once("<<")
-            .unwrap_or_else(|| panic!("not a heredoc output: {line:?}"));
-        names.push(name.to_owned());
-        for value in lines.by_ref() {
-            if value == delimiter {
-                break;
-            }
-        }
-    }
-    names
-}
-
 /// GitHub sets every `runs.env` variable, to an empty string when the workflow leaves the input
 /// out; the binary must take an empty variable as unset. The outputs it writes are the declared ones.
 #[test]
@@ -216,7 +198,10 @@ fn the_binary_runs_with_the_environment_the_action_builds() {
     }
     let out = support::run_within(&mut cmd, Duration::from_secs(60));
     assert_eq!(out.code, 0, "{}", out.all_output());
-    let mut written = output_names(&support::read(&github_output));
+    let mut written: Vec<String> = github_outputs(&support::read(&github_output))
+        .into_iter()
+        .map(|(name, _)| name)
+        .collect();
     let mut declared = keys(&action()["outputs"], "outputs");
     written.sort();
     declared.sort();

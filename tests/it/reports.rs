@@ -4,14 +4,14 @@
 //! against `docs/report.schema.json` with the small validator below; JUnit is parsed with
 //! roxmltree.
 
-mod support;
-
+use crate::support;
+use crate::support::report::{github_outputs, json_report};
+use crate::support::{Finished, KEY};
 use kapso_gate::report::github::OUTPUT_NAMES;
 use kapso_sim::{CaseSpec, Scenario, Sim, SuiteSpec};
 use serde_json::Value;
 use std::path::PathBuf;
 use std::process::Command;
-use support::{Finished, KEY};
 
 const SCHEMA_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/report.schema.json");
 
@@ -68,7 +68,7 @@ fn check_reports(files: &Files, out: &Finished, expected: &Expected) -> Value {
     check_workflow_commands(&out.stdout);
     check_workflow_commands(&out.stderr);
 
-    let json: Value = serde_json::from_str(&support::read(&files.json)).expect("the JSON report parses");
+    let json = json_report(&files.json);
     let schema: Value = serde_json::from_str(&support::read(PathBuf::from(SCHEMA_PATH).as_path())).expect("schema");
     let errors = validate(&schema, &schema, &json, "$");
     assert!(
@@ -80,16 +80,22 @@ fn check_reports(files: &Files, out: &Finished, expected: &Expected) -> Value {
     assert_eq!(json["exit_code"], expected.code);
     assert_eq!(json["cases"].as_array().map(Vec::len), Some(expected.total));
 
-    let xml = support::read(&files.junit);
-    let doc = roxmltree::Document::parse(&xml).expect("the JUnit report is well-formed XML");
+    let count = |field: &str| json["counts"][field].as_u64().unwrap_or_default();
+    check_junit(&support::read(&files.junit), expected, count);
+    check_summary(&support::read(&files.summary), expected);
+    check_outputs(files, expected, count);
+    json
+}
+
+/// The JUnit report has one testcase per case, with the JSON report's failures and errors.
+fn check_junit(xml: &str, expected: &Expected, n: impl Fn(&str) -> u64) {
+    let doc = roxmltree::Document::parse(xml).expect("the JUnit report is well-formed XML");
     let root = doc.root_element();
     assert_eq!(root.tag_name().name(), "testsuites");
     let testcases: Vec<_> = doc.descendants().filter(|n| n.has_tag_name("testcase")).collect();
     assert_eq!(testcases.len(), expected.total, "one testcase per case");
     assert_eq!(root.attribute("tests"), Some(expected.total.to_string().as_str()));
-    let counts = &json["counts"];
     let count = |tag: &str| doc.descendants().filter(|n| n.has_tag_name(tag)).count() as u64;
-    let n = |field: &str| counts[field].as_u64().unwrap_or_default();
     assert_eq!(count("failure"), n("failed") + n("errored"));
     assert_eq!(count("error"), n("rejected") + n("incomplete") + n("cancelled"));
     assert_eq!(root.attribute("failures"), Some(count("failure").to_string().as_str()));
@@ -115,8 +121,10 @@ fn check_reports(files: &Files, out: &Finished, expected: &Expected) -> Value {
             "{system_out}"
         );
     }
+}
 
-    let summary = support::read(&files.summary);
+/// The step summary opens with the verdict and has a table row per case.
+fn check_summary(summary: &str, expected: &Expected) {
     assert!(
         summary.starts_with(&format!(
             "### {} kapso-gate {}",
@@ -132,8 +140,11 @@ fn check_reports(files: &Files, out: &Finished, expected: &Expected) -> Value {
         if expected.total == 0 { 0 } else { expected.total + 2 },
         "{summary:.3000}"
     );
+}
 
-    let outputs = parse_outputs(&support::read(&files.output));
+/// GitHub's outputs are every declared one, agreeing with the JSON report's counts.
+fn check_outputs(files: &Files, expected: &Expected, n: impl Fn(&str) -> u64) {
+    let outputs = github_outputs(&support::read(&files.output));
     let names: Vec<&str> = outputs.iter().map(|(name, _)| name.as_str()).collect();
     assert_eq!(
         names, OUTPUT_NAMES,
@@ -147,7 +158,6 @@ fn check_reports(files: &Files, out: &Finished, expected: &Expected) -> Value {
         assert_eq!(output(status), Some(n(status).to_string().as_str()), "{status}");
     }
     assert_eq!(output("json-report"), files.json.to_str());
-    json
 }
 
 /// No line the runner would read as a workflow command (it trims leading whitespace) comes
@@ -190,25 +200,23 @@ fn check_workflow_commands(stream: &str) {
     assert!(stopped.is_none(), "unterminated stop-commands block");
 }
 
-/// `name<<DELIMITER\nvalue\nDELIMITER\n` entries, in order.
-fn parse_outputs(text: &str) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    let mut lines = text.lines();
-    while let Some(line) = lines.next() {
-        let (name, delimiter) = line
-            .split_once("<<")
-            .unwrap_or_else(|| panic!("not a delimited output: {line}"));
-        let mut value: Vec<&str> = Vec::new();
-        loop {
-            let next = lines.next().unwrap_or_else(|| panic!("unterminated output {name}"));
-            if next == delimiter {
-                break;
-            }
-            value.push(next);
-        }
-        out.push((name.to_owned(), value.join("\n")));
-    }
-    out
+/// Whether `value` is of the type, or one of the types, that `rule` names.
+fn has_type(rule: &Value, value: &Value) -> bool {
+    let types: Vec<&str> = match rule {
+        Value::String(t) => vec![t.as_str()],
+        Value::Array(ts) => ts.iter().filter_map(Value::as_str).collect(),
+        _ => panic!("bad type rule {rule}"),
+    };
+    types.iter().any(|t| match *t {
+        "null" => value.is_null(),
+        "boolean" => value.is_boolean(),
+        "string" => value.is_string(),
+        "number" => value.is_number(),
+        "integer" => value.is_u64() || value.is_i64(),
+        "array" => value.is_array(),
+        "object" => value.is_object(),
+        other => panic!("unknown type {other}"),
+    })
 }
 
 /// Validates `value` against `schema`, supporting exactly the JSON Schema subset the report
@@ -229,22 +237,7 @@ fn validate(root: &Value, schema: &Value, value: &Value, path: &str) -> Vec<Stri
                 errors.extend(validate(root, &root["$defs"][name], value, path));
             }
             "type" => {
-                let types: Vec<&str> = match rule {
-                    Value::String(t) => vec![t.as_str()],
-                    Value::Array(ts) => ts.iter().filter_map(Value::as_str).collect(),
-                    _ => panic!("bad type rule {rule}"),
-                };
-                let ok = types.iter().any(|t| match *t {
-                    "null" => value.is_null(),
-                    "boolean" => value.is_boolean(),
-                    "string" => value.is_string(),
-                    "number" => value.is_number(),
-                    "integer" => value.is_u64() || value.is_i64(),
-                    "array" => value.is_array(),
-                    "object" => value.is_object(),
-                    other => panic!("unknown type {other}"),
-                });
-                if !ok {
+                if !has_type(rule, value) {
                     errors.push(format!("{path}: {value} is not of type {rule}"));
                 }
             }
@@ -601,7 +594,7 @@ fn hostile_text_stays_data_on_every_surface() {
     assert!(out
         .stdout
         .contains("::error title=kapso-gate%3A Evil ↵ %3A%3Aerror%3A%3Ax %250A %2525"));
-    let outputs = parse_outputs(&support::read(&files.output));
+    let outputs = github_outputs(&support::read(&files.output));
     assert_eq!(outputs.len(), OUTPUT_NAMES.len());
 }
 
@@ -626,7 +619,7 @@ fn an_unknown_flag_is_reported_as_a_usage_error() {
         support::read(&files.output)
     );
     assert!(support::read(&files.summary).contains("usage"));
-    let report: Value = serde_json::from_str(&support::read(&files.json)).expect("JSON report");
+    let report = json_report(&files.json);
     assert_eq!(report["verdict"], "usage");
     assert_eq!(report["exit_code"], 2);
 }

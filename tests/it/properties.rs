@@ -1,6 +1,7 @@
-//! Property tests (issue 7): the response parser never panics on arbitrary bytes or JSON, the
-//! escapers keep any string inert (valid XML 1.0, no workflow command, one Markdown table cell,
-//! no terminal control), and ID encoding round-trips and always yields one path segment.
+//! Property tests of the defences against hostile input: the response parser never panics on
+//! arbitrary bytes or JSON, the escapers keep any string inert (valid XML 1.0, no workflow
+//! command, one Markdown table cell, no terminal control), and ID encoding round-trips and always
+//! yields one path segment.
 
 use kapso_gate::client::wire;
 use kapso_gate::exit::Exit;

@@ -4,8 +4,8 @@
 use kapso_gate::cli::env_bindings;
 use kapso_gate::exit::Exit;
 
-const README: &str = include_str!("../README.md");
-const CI_RUN: &str = include_str!("../.ci/run");
+const README: &str = include_str!("../../README.md");
+const CI_RUN: &str = include_str!("../../.ci/run");
 
 #[test]
 fn front_door_has_exactly_the_demo_and_the_test_command() {

@@ -1,7 +1,13 @@
 //! Shared helpers for the end-to-end tests: run the real `kapso-gate` binary against kapso-sim
-//! with a clean environment.
+//! with a clean environment. The invariants several modules check live in submodules: `leak`
+//! (the key shows nowhere), `report` (reading the JSON report, GitHub outputs, and what every
+//! report surface must show) and `sim` (the usual case and what the simulator recorded).
 
-#![allow(dead_code, reason = "each test file uses a different subset")]
+pub mod leak;
+pub mod report;
+pub mod sim;
+
+pub use sim::{case, posts, runs_of, RUN_MS};
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -21,16 +27,6 @@ pub fn gate(base_url: &str) -> Command {
         .env("KAPSO_TIMEOUT", "60s")
         .stdin(Stdio::null());
     cmd
-}
-
-/// The run creations the simulator received.
-pub fn posts(sim: &kapso_sim::Sim) -> Vec<kapso_sim::LoggedRequest> {
-    sim.requests().into_iter().filter(|r| r.method == "POST").collect()
-}
-
-/// How many runs the simulator created for `case_id`.
-pub fn runs_of(sim: &kapso_sim::Sim, case_id: &str) -> usize {
-    sim.runs().iter().filter(|r| r.case_id == case_id).count()
 }
 
 /// Asserts the exit code, showing both streams when it differs.

@@ -1,25 +1,18 @@
-//! The issue's end-to-end list: the real `kapso-gate` binary against kapso-sim, one scenario per
-//! test. Every test also checks the invariants that hold in every scenario (runs are created with
+//! The gate's end-to-end scenarios: the real `kapso-gate` binary against kapso-sim, one scenario
+//! per test. Every test also checks the invariants that hold in every scenario (runs are created with
 //! `run_now: true`, no run is polled after it was seen finished, the key never shows).
 
-mod support;
-
+use crate::support;
+use crate::support::leak::{assert_no_secret_in_output, AddMask};
+use crate::support::{assert_code, case, posts, runs_of, Finished, KEY, RUN_MS};
 use kapso_sim::{CaseSpec, Endpoint, Fault, FaultAction, Scenario, Sim, SuiteSpec};
 use std::process::Command;
 use std::time::Duration;
-use support::{assert_code, posts, runs_of, Finished, KEY};
-
-/// Short enough to keep the file fast, long enough for at least one unfinished poll.
-const RUN_MS: u64 = 30;
-
-fn case(id: &str, score: f64) -> CaseSpec {
-    CaseSpec::passing(id, score).duration_ms(RUN_MS)
-}
 
 /// Runs the gate and checks what must hold after every run against the simulator.
 fn run_checked(sim: &Sim, cmd: &mut Command) -> Finished {
     let out = support::run(cmd);
-    assert_no_secret(&out, KEY);
+    assert_no_secret_in_output(&out, KEY, AddMask::Forbidden);
     for run in sim.runs() {
         assert!(
             run.run_now,
@@ -43,19 +36,6 @@ fn run_checked(sim: &Sim, cmd: &mut Command) -> Finished {
         );
     }
     out
-}
-
-fn assert_no_secret(out: &Finished, secret: &str) {
-    assert!(
-        !out.stdout.contains(secret),
-        "the key leaked on stdout:\n{}",
-        out.stdout
-    );
-    assert!(
-        !out.stderr.contains(secret),
-        "the key leaked on stderr:\n{}",
-        out.stderr
-    );
 }
 
 #[test]
@@ -148,7 +128,7 @@ fn wrong_key_exits_three_after_exactly_one_request() {
             .args(["c1", "-vv"]),
     );
     assert_code(&out, 3);
-    assert_no_secret(&out, wrong);
+    assert_no_secret_in_output(&out, wrong, AddMask::Forbidden);
     let log = sim.requests();
     assert_eq!(log.len(), 1, "{log:#?}");
     assert_eq!(log[0].status, 401);
@@ -421,6 +401,124 @@ struct BadInput {
     says: &'static str,
 }
 
+/// Every input the gate must refuse with exit 2 before sending anything.
+const BAD_INPUTS: &[BadInput] = &[
+    BadInput {
+        what: "missing key",
+        args: &["c1"],
+        env: &[("KAPSO_API_KEY", None)],
+        says: "KAPSO_API_KEY",
+    },
+    BadInput {
+        what: "empty key",
+        args: &["c1"],
+        env: &[("KAPSO_API_KEY", Some(""))],
+        says: "KAPSO_API_KEY",
+    },
+    BadInput {
+        what: "empty selection",
+        args: &[],
+        env: &[],
+        says: "no test cases",
+    },
+    BadInput {
+        what: "selection of separators only",
+        args: &[],
+        env: &[("KAPSO_TEST_CASE_IDS", Some(" ,\n, "))],
+        says: "no test cases",
+    },
+    BadInput {
+        what: "threshold NaN",
+        args: &["c1", "--threshold", "NaN"],
+        env: &[],
+        says: "threshold",
+    },
+    BadInput {
+        what: "threshold -1",
+        args: &["c1", "--threshold=-1"],
+        env: &[],
+        says: "threshold",
+    },
+    BadInput {
+        what: "threshold abc",
+        args: &["c1", "--threshold", "abc"],
+        env: &[],
+        says: "threshold",
+    },
+    BadInput {
+        what: "threshold inf from the environment",
+        args: &["c1"],
+        env: &[("KAPSO_THRESHOLD", Some("inf"))],
+        says: "threshold",
+    },
+    BadInput {
+        what: "bad poll interval",
+        args: &["c1", "--poll-interval", "soon"],
+        env: &[],
+        says: "poll-interval",
+    },
+    BadInput {
+        what: "bad timeout from the environment",
+        args: &["c1"],
+        env: &[("KAPSO_TIMEOUT", Some("forever"))],
+        says: "timeout",
+    },
+    BadInput {
+        what: "bad request timeout",
+        args: &["c1", "--request-timeout", "10 parsecs"],
+        env: &[],
+        says: "request-timeout",
+    },
+    BadInput {
+        what: "http on a non-loopback host",
+        args: &["c1", "--base-url", "http://example.com/api/v1"],
+        env: &[],
+        says: "clear text",
+    },
+    BadInput {
+        what: "http on a host that only looks like loopback",
+        args: &["c1", "--base-url", "http://127.0.0.1.nip.io/api/v1"],
+        env: &[],
+        says: "clear text",
+    },
+    BadInput {
+        what: "not a URL",
+        args: &["c1", "--base-url", "app.kapso.ai"],
+        env: &[],
+        says: "base-url",
+    },
+    BadInput {
+        what: "dot-dot ID",
+        args: &["c1", ".."],
+        env: &[],
+        says: "ID",
+    },
+    BadInput {
+        what: "dot ID",
+        args: &["."],
+        env: &[],
+        says: "ID",
+    },
+    BadInput {
+        what: "ID with a control character",
+        args: &["c1", "a\u{7}b"],
+        env: &[],
+        says: "ID",
+    },
+    BadInput {
+        what: "ID with an escape sequence",
+        args: &["c\u{1b}[31m1"],
+        env: &[],
+        says: "ID",
+    },
+    BadInput {
+        what: "dot-dot suite ID",
+        args: &["--suite", ".."],
+        env: &[],
+        says: "ID",
+    },
+];
+
 #[test]
 fn each_bad_input_exits_two_before_any_request() {
     let sim = Sim::start(
@@ -429,124 +527,8 @@ fn each_bad_input_exits_two_before_any_request() {
             .case(case("a", 0.9))
             .case(case("b", 0.9)),
     );
-    let inputs = [
-        BadInput {
-            what: "missing key",
-            args: &["c1"],
-            env: &[("KAPSO_API_KEY", None)],
-            says: "KAPSO_API_KEY",
-        },
-        BadInput {
-            what: "empty key",
-            args: &["c1"],
-            env: &[("KAPSO_API_KEY", Some(""))],
-            says: "KAPSO_API_KEY",
-        },
-        BadInput {
-            what: "empty selection",
-            args: &[],
-            env: &[],
-            says: "no test cases",
-        },
-        BadInput {
-            what: "selection of separators only",
-            args: &[],
-            env: &[("KAPSO_TEST_CASE_IDS", Some(" ,\n, "))],
-            says: "no test cases",
-        },
-        BadInput {
-            what: "threshold NaN",
-            args: &["c1", "--threshold", "NaN"],
-            env: &[],
-            says: "threshold",
-        },
-        BadInput {
-            what: "threshold -1",
-            args: &["c1", "--threshold=-1"],
-            env: &[],
-            says: "threshold",
-        },
-        BadInput {
-            what: "threshold abc",
-            args: &["c1", "--threshold", "abc"],
-            env: &[],
-            says: "threshold",
-        },
-        BadInput {
-            what: "threshold inf from the environment",
-            args: &["c1"],
-            env: &[("KAPSO_THRESHOLD", Some("inf"))],
-            says: "threshold",
-        },
-        BadInput {
-            what: "bad poll interval",
-            args: &["c1", "--poll-interval", "soon"],
-            env: &[],
-            says: "poll-interval",
-        },
-        BadInput {
-            what: "bad timeout from the environment",
-            args: &["c1"],
-            env: &[("KAPSO_TIMEOUT", Some("forever"))],
-            says: "timeout",
-        },
-        BadInput {
-            what: "bad request timeout",
-            args: &["c1", "--request-timeout", "10 parsecs"],
-            env: &[],
-            says: "request-timeout",
-        },
-        BadInput {
-            what: "http on a non-loopback host",
-            args: &["c1", "--base-url", "http://example.com/api/v1"],
-            env: &[],
-            says: "clear text",
-        },
-        BadInput {
-            what: "http on a host that only looks like loopback",
-            args: &["c1", "--base-url", "http://127.0.0.1.nip.io/api/v1"],
-            env: &[],
-            says: "clear text",
-        },
-        BadInput {
-            what: "not a URL",
-            args: &["c1", "--base-url", "app.kapso.ai"],
-            env: &[],
-            says: "base-url",
-        },
-        BadInput {
-            what: "dot-dot ID",
-            args: &["c1", ".."],
-            env: &[],
-            says: "ID",
-        },
-        BadInput {
-            what: "dot ID",
-            args: &["."],
-            env: &[],
-            says: "ID",
-        },
-        BadInput {
-            what: "ID with a control character",
-            args: &["c1", "a\u{7}b"],
-            env: &[],
-            says: "ID",
-        },
-        BadInput {
-            what: "ID with an escape sequence",
-            args: &["c\u{1b}[31m1"],
-            env: &[],
-            says: "ID",
-        },
-        BadInput {
-            what: "dot-dot suite ID",
-            args: &["--suite", ".."],
-            env: &[],
-            says: "ID",
-        },
-    ];
     let mut failures = Vec::new();
-    for input in &inputs {
+    for input in BAD_INPUTS {
         let before = sim.requests().len();
         let mut cmd = support::gate(&sim.base_url());
         cmd.args(input.args);
@@ -557,7 +539,7 @@ fn each_bad_input_exits_two_before_any_request() {
             };
         }
         let out = support::run(&mut cmd);
-        assert_no_secret(&out, KEY);
+        assert_no_secret_in_output(&out, KEY, AddMask::Forbidden);
         let reached = sim.requests().len() - before;
         if out.code != 2 || reached != 0 || !out.stderr.contains(input.says) {
             failures.push(format!(
@@ -569,7 +551,7 @@ fn each_bad_input_exits_two_before_any_request() {
     assert!(failures.is_empty(), "\n{}", failures.join("\n"));
 }
 
-/// The issue: "IDs must be non-empty and free of whitespace"; only the environment variable is a
+/// The ID rule: IDs must be non-empty and free of whitespace; only the environment variable is a
 /// list split on commas, spaces and newlines. A positional argument is one ID.
 #[test]
 fn positional_id_with_a_space_exits_two_before_any_request() {
@@ -859,7 +841,7 @@ fn key_never_appears_in_any_output() {
             .args(["ok", "low", "-vv"]),
     );
     assert_code(&out, 3);
-    assert_no_secret(&out, "kg-refused-key-Hs4Qm1");
+    assert_no_secret_in_output(&out, "kg-refused-key-Hs4Qm1", AddMask::Forbidden);
 }
 
 #[test]
@@ -871,7 +853,7 @@ fn help_lists_every_exit_code_and_hides_the_key() {
             .arg("--help"),
     );
     assert_code(&out, 0);
-    assert_no_secret(&out, KEY);
+    assert_no_secret_in_output(&out, KEY, AddMask::Forbidden);
     assert!(out.stdout.contains("KAPSO_API_KEY"), "{}", out.stdout);
     for (code, name) in [
         (0, "passed"),
@@ -936,7 +918,7 @@ fn no_color_wins_on_a_terminal() {
             .args(["-qec", &format!("'{gate}' ok low"), "/dev/null"])
             .stdin(std::process::Stdio::null());
         let out = support::run(&mut cmd);
-        assert_no_secret(&out, KEY);
+        assert_no_secret_in_output(&out, KEY, AddMask::Forbidden);
         assert_code(&out, 1);
         assert!(out.stdout.contains("low"), "{}", out.all_output());
         escapes.push(out.stdout.contains('\u{1b}'));

@@ -3,8 +3,7 @@
 //! log or run records; the only timing checks are lower bounds (gaps that must be at least so
 //! long).
 
-mod support;
-
+use crate::support;
 use kapso_sim::{CaseSpec, Endpoint, Fault, FaultAction, LoggedRequest, RunRecord, Scenario, Sim};
 use std::time::Duration;
 

@@ -1,7 +1,6 @@
 //! The simplest end-to-end check: one passing case against the simulator.
 
-mod support;
-
+use crate::support;
 use kapso_sim::{CaseSpec, Scenario, Sim};
 
 #[test]

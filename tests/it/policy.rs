@@ -7,27 +7,20 @@
 //! creates the runs of a case concurrently, so a trial index in the report need not match the
 //! spec index: per-trial scores are compared as sorted lists.
 
-mod support;
-
+use crate::support;
+use crate::support::leak::{assert_no_secret_in_output, AddMask};
+use crate::support::report::{json_case, json_report, status_of, Surfaces};
+use crate::support::{assert_code, case as steady, posts, runs_of, Finished, KEY, RUN_MS};
 use kapso_sim::{AgentSpec, CaseSpec, Endpoint, Scenario, Sim, SuiteSpec, TrialSpec};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use support::{assert_code, posts, runs_of, Finished, KEY};
-
-/// Short enough to keep the file fast, long enough for at least one unfinished poll.
-const RUN_MS: u64 = 30;
 
 /// A case whose successive runs score `scores` in turn.
 fn varying(id: &str, scores: &[f64]) -> CaseSpec {
     scores.iter().fold(CaseSpec::new(id), |case, &score| {
         case.trial(TrialSpec::scored(score).duration_ms(RUN_MS))
     })
-}
-
-/// A case whose every run scores `score`.
-fn steady(id: &str, score: f64) -> CaseSpec {
-    CaseSpec::passing(id, score).duration_ms(RUN_MS)
 }
 
 /// Scores compare with this tolerance (means of decimals are not exact in binary).
@@ -55,33 +48,13 @@ fn run_json(cmd: &mut Command, dir: &Path) -> (Finished, Value) {
     let out = support::run(cmd.arg("--json").arg(&json));
     // In GitHub Actions the key is registered as a secret with `::add-mask::`; nothing else may
     // show it.
-    let leaked = out
-        .all_output()
-        .lines()
-        .any(|line| line.contains(KEY) && !line.starts_with("::add-mask::"));
-    assert!(!leaked, "the key leaked\n{}", out.all_output());
-    let text = support::read(&json);
-    let report: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("report is not JSON: {e}\n{text}"));
-    (out, report)
+    assert_no_secret_in_output(&out, KEY, AddMask::Allowed);
+    (out, json_report(&json))
 }
 
 /// Makes the gate believe it runs in GitHub Actions and write its job summary to `summary`.
 fn with_step_summary<'a>(cmd: &'a mut Command, summary: &Path) -> &'a mut Command {
     cmd.env("GITHUB_ACTIONS", "true").env("GITHUB_STEP_SUMMARY", summary)
-}
-
-/// The report entry of one case.
-fn case_of<'a>(report: &'a Value, id: &str) -> &'a Value {
-    report["cases"]
-        .as_array()
-        .expect("cases array")
-        .iter()
-        .find(|c| c["test_case_id"] == id)
-        .unwrap_or_else(|| panic!("case {id} missing from the report\n{report:#}"))
-}
-
-fn status_of(report: &Value, id: &str) -> String {
-    case_of(report, id)["status"].as_str().expect("status").to_owned()
 }
 
 /// The trials' scores of a case, sorted.
@@ -167,7 +140,7 @@ fn mean_median_and_min_give_different_verdicts() {
         for (id, status, score) in cases {
             assert_eq!(status_of(&report, id), status, "{aggregate} of {id}\n{}", out.stdout);
             assert_close(
-                case_of(&report, id)["score"].as_f64(),
+                json_case(&report, id)["score"].as_f64(),
                 score,
                 &format!("{aggregate} score of {id}"),
             );
@@ -177,7 +150,7 @@ fn mean_median_and_min_give_different_verdicts() {
             .find(|(_, status, _)| *status == "failed")
             .expect("a failing case")
             .0;
-        let reason = case_of(&report, failing)["reason"]
+        let reason = json_case(&report, failing)["reason"]
             .as_str()
             .unwrap_or_default()
             .to_owned();
@@ -224,7 +197,7 @@ fn median_of_an_even_number_of_trials_averages_the_middle_two() {
     assert_eq!(runs_of(&sim, "even"), 4);
     assert_eq!(report["trials"], 4);
     assert_eq!(report["aggregate"], "median");
-    assert_close(case_of(&report, "even")["score"].as_f64(), 0.8, "median");
+    assert_close(json_case(&report, "even")["score"].as_f64(), 0.8, "median");
 }
 
 #[test]
@@ -236,7 +209,7 @@ fn default_aggregate_is_the_mean_of_one_trial() {
     assert_eq!(sim.runs().len(), 1, "one trial by default");
     assert_eq!(report["trials"], 1);
     assert_eq!(report["aggregate"], "mean");
-    let case = case_of(&report, "once");
+    let case = json_case(&report, "once");
     assert_eq!(case["trials"].as_array().map(Vec::len), Some(1));
     assert!(case["score_spread"].is_null(), "no spread for one trial: {case:#}");
 }
@@ -261,7 +234,7 @@ fn a_crashed_trial_errors_the_case_whatever_the_others_scored() {
         );
         assert_code(&out, 1);
         assert_eq!(runs_of(&sim, "crashy"), 3);
-        let case = case_of(&report, "crashy");
+        let case = json_case(&report, "crashy");
         assert_eq!(case["status"], "errored", "{aggregate}: {case:#}");
         assert_eq!(
             trial_scores(case),
@@ -321,7 +294,7 @@ fn trials_create_that_many_runs_in_flight_together_and_the_json_shows_each_score
     );
 
     assert_eq!(report["trials"], 3);
-    let noisy = case_of(&report, "noisy");
+    let noisy = json_case(&report, "noisy");
     assert_eq!(noisy["status"], "failed");
     assert_eq!(trial_scores(noisy), vec![0.6, 0.8, 0.9]);
     assert_close(noisy["score"].as_f64(), 2.3 / 3.0, "mean");
@@ -344,7 +317,7 @@ fn trials_create_that_many_runs_in_flight_together_and_the_json_shows_each_score
     run_ids.dedup();
     assert_eq!(run_ids.len(), 3, "each trial has its own run");
 
-    let calm = case_of(&report, "calm");
+    let calm = json_case(&report, "calm");
     assert_eq!(calm["status"], "passed");
     assert_eq!(trial_scores(calm), vec![0.95, 0.95, 0.95]);
     assert_close(calm["score_spread"].as_f64(), 0.0, "spread of equal scores");
@@ -377,42 +350,24 @@ fn every_report_format_shows_each_trial_score_and_the_spread() {
         &dir,
     );
     assert_code(&out, 1);
-    let mut missing = Vec::new();
-    let outputs = [
-        ("terminal", out.stdout.clone()),
-        ("job summary (markdown)", support::read(&summary)),
-        ("JUnit", support::read(&junit)),
+    let cases = [
+        ("noisy", ["0.91", "0.62", "0.77"], "0.29"),
+        ("wobbly", ["0.99", "0.59", "0.97"], "0.4"),
     ];
-    for (format, text) in &outputs {
-        // Markdown escapes punctuation (`0\\.3`); compare the text as rendered.
-        let text = text.replace('\\', "");
-        for (case, scores, spread) in [
-            ("noisy", ["0.91", "0.62", "0.77"], "0.29"),
-            ("wobbly", ["0.99", "0.59", "0.97"], "0.4"),
-        ] {
-            for score in scores {
-                if !text.contains(score) {
-                    missing.push(format!("{format}: trial score {score} of {case}"));
-                }
-            }
-            if !text.contains(&format!("spread {spread}"))
-                && !text.contains(&format!("spread: {spread}"))
-                && !text.contains(&format!("\"spread\" value=\"{spread}\""))
-            {
-                missing.push(format!("{format}: spread {spread} of {case}"));
-            }
-        }
-    }
-    assert!(
-        missing.is_empty(),
-        "missing from the reports:\n  {}\n\n{}",
-        missing.join("\n  "),
-        outputs
+    Surfaces::of(&out, &summary, &junit).assert_every_case_shown(&cases, |text, (case, scores, spread)| {
+        let mut missing: Vec<String> = scores
             .iter()
-            .map(|(f, t)| format!("--- {f}\n{t}"))
-            .collect::<Vec<_>>()
-            .join("\n")
-    );
+            .filter(|score| !text.contains(*score))
+            .map(|score| format!("trial score {score} of {case}"))
+            .collect();
+        if !text.contains(&format!("spread {spread}"))
+            && !text.contains(&format!("spread: {spread}"))
+            && !text.contains(&format!("\"spread\" value=\"{spread}\""))
+        {
+            missing.push(format!("spread {spread} of {case}"));
+        }
+        missing
+    });
 }
 
 #[test]
@@ -468,17 +423,17 @@ note = "judge is harsh on small talk"
     );
     assert_code(&out, 1);
     assert_eq!(report["threshold"], 0.8);
-    let strict = case_of(&report, "strict");
+    let strict = json_case(&report, "strict");
     assert_eq!(strict["status"], "failed", "0.85 is below its own 0.9: {strict:#}");
     assert_eq!(strict["threshold"], 0.9);
     assert!(
         strict["reason"].as_str().unwrap_or_default().contains("0.9"),
         "{strict:#}"
     );
-    let lenient = case_of(&report, "lenient");
+    let lenient = json_case(&report, "lenient");
     assert_eq!(lenient["status"], "passed", "0.6 meets its own 0.5: {lenient:#}");
     assert_eq!(lenient["threshold"], 0.5);
-    let plain = case_of(&report, "plain");
+    let plain = json_case(&report, "plain");
     assert_eq!(plain["status"], "passed");
     assert_eq!(plain["threshold"], 0.8);
     assert!(out.stdout.contains("0.9"), "{}", out.stdout);
@@ -492,8 +447,8 @@ note = "judge is harsh on small talk"
         &dir,
     );
     assert_code(&out, 0);
-    assert_eq!(case_of(&report, "lenient")["threshold"], 0.5);
-    assert_eq!(case_of(&report, "plain")["threshold"], 0.85);
+    assert_eq!(json_case(&report, "lenient")["threshold"], 0.5);
+    assert_eq!(json_case(&report, "plain")["threshold"], 0.85);
 }
 
 #[test]
@@ -528,9 +483,12 @@ trials = 1
     assert_eq!(runs_of(&sim, "once"), 1);
     assert_eq!(runs_of(&sim, "default"), 2, "the config's global trials");
     assert_eq!(report["trials"], 2);
-    assert_eq!(trial_scores(case_of(&report, "many")), vec![0.8, 0.85, 0.9, 1.0]);
-    assert_eq!(case_of(&report, "once")["trials"].as_array().map(Vec::len), Some(1));
-    assert_eq!(case_of(&report, "default")["trials"].as_array().map(Vec::len), Some(2));
+    assert_eq!(trial_scores(json_case(&report, "many")), vec![0.8, 0.85, 0.9, 1.0]);
+    assert_eq!(json_case(&report, "once")["trials"].as_array().map(Vec::len), Some(1));
+    assert_eq!(
+        json_case(&report, "default")["trials"].as_array().map(Vec::len),
+        Some(2)
+    );
 
     // --trials replaces the global default, not the per-case entries.
     let sim = Sim::start(
@@ -596,13 +554,13 @@ blocking = false
     assert_eq!(report["counts"]["failed"], 1);
     assert_eq!(report["counts"]["errored"], 1);
     assert_eq!(report["counts"]["passed"], 1);
-    let flaky = case_of(&report, "flaky");
+    let flaky = json_case(&report, "flaky");
     assert_eq!(flaky["status"], "failed");
     assert_eq!(flaky["blocking"], false);
     assert_close(flaky["score"].as_f64(), 0.3, "score");
-    assert_eq!(case_of(&report, "crashy")["status"], "errored");
-    assert_eq!(case_of(&report, "crashy")["blocking"], false);
-    assert_eq!(case_of(&report, "good")["blocking"], true);
+    assert_eq!(json_case(&report, "crashy")["status"], "errored");
+    assert_eq!(json_case(&report, "crashy")["blocking"], false);
+    assert_eq!(json_case(&report, "good")["blocking"], true);
 
     assert!(
         out.stdout.contains("non-blocking"),
@@ -655,25 +613,22 @@ fn the_quarantine_note_is_shown_in_the_reports() {
         &dir,
     );
     assert_code(&out, 0);
-    let mut missing = Vec::new();
-    for (format, text) in [
-        ("JSON", report.to_string()),
-        ("terminal", out.stdout.clone()),
-        ("job summary (markdown)", support::read(&summary)),
-        ("JUnit", support::read(&junit)),
-    ] {
-        if !text.replace('\\', "").contains(note) {
-            missing.push(format);
-        }
-    }
-    assert!(missing.is_empty(), "the note {note:?} is missing from: {missing:?}");
+    Surfaces::of(&out, &summary, &junit)
+        .with("JSON", report.to_string())
+        .assert_every_case_shown(&[note], |text, note| {
+            if text.contains(note) {
+                Vec::new()
+            } else {
+                vec![format!("the note {note:?}")]
+            }
+        });
 }
 
 #[test]
 fn a_gate_of_only_quarantined_cases_is_not_failed_by_them() {
-    // The issue: a non-blocking case "cannot fail the gate". With nothing blocking left, a failing
-    // quarantined case must not turn the gate red (exit 1) nor be reported as a usage error
-    // without explanation.
+    // A non-blocking case cannot fail the gate. With nothing blocking left, a failing quarantined
+    // case must not turn the gate red (exit 1) nor be reported as a usage error without
+    // explanation.
     let sim = Sim::start(Scenario::new(KEY).case(steady("flaky", 0.3)));
     let dir = support::temp_dir("only-quarantine");
     let config = write(&dir, "gate.toml", "[cases.flaky]\nblocking = false\n");
@@ -849,7 +804,7 @@ fn a_drop_beyond_the_tolerance_fails_a_passing_case() {
         &dir,
     );
     assert_code(&out, 1);
-    let dropped = case_of(&report, "dropped");
+    let dropped = json_case(&report, "dropped");
     assert_eq!(
         dropped["status"], "failed",
         "0.85 passes 0.8 but fell by 0.1: {dropped:#}"
@@ -862,10 +817,10 @@ fn a_drop_beyond_the_tolerance_fails_a_passing_case() {
         "the reason mentions the baseline: {reason}"
     );
     assert_eq!(status_of(&report, "dipped"), "passed", "a drop of 0.03 is tolerated");
-    assert_close(case_of(&report, "dipped")["delta"].as_f64(), -0.03, "delta");
+    assert_close(json_case(&report, "dipped")["delta"].as_f64(), -0.03, "delta");
     assert_eq!(status_of(&report, "rose"), "passed");
-    assert_close(case_of(&report, "rose")["delta"].as_f64(), 0.05, "delta");
-    let new = case_of(&report, "new");
+    assert_close(json_case(&report, "rose")["delta"].as_f64(), 0.05, "delta");
+    let new = json_case(&report, "new");
     assert_eq!(
         new["status"], "passed",
         "a case absent from the baseline is judged as usual"
@@ -896,9 +851,9 @@ fn a_drop_within_the_tolerance_passes_and_deltas_are_reported() {
         &dir,
     );
     assert_code(&out, 0);
-    assert_close(case_of(&report, "edge")["delta"].as_f64(), -0.1, "delta");
-    assert_close(case_of(&report, "edge")["baseline_score"].as_f64(), 0.9, "baseline");
-    assert_close(case_of(&report, "dipped")["delta"].as_f64(), -0.03, "delta");
+    assert_close(json_case(&report, "edge")["delta"].as_f64(), -0.1, "delta");
+    assert_close(json_case(&report, "edge")["baseline_score"].as_f64(), 0.9, "baseline");
+    assert_close(json_case(&report, "dipped")["delta"].as_f64(), -0.03, "delta");
 
     // Without --max-drop the baseline only reports: a large drop does not fail.
     let sim = Sim::start(
@@ -913,7 +868,7 @@ fn a_drop_within_the_tolerance_passes_and_deltas_are_reported() {
         &dir,
     );
     assert_code(&out, 0);
-    assert_close(case_of(&report, "dipped")["delta"].as_f64(), -0.14, "delta");
+    assert_close(json_case(&report, "dipped")["delta"].as_f64(), -0.14, "delta");
 }
 
 #[test]
@@ -939,34 +894,17 @@ fn every_report_format_shows_the_delta_per_case() {
     assert_code(&out, 1);
     assert_eq!(status_of(&report, "sliding"), "failed");
     assert_eq!(status_of(&report, "steady-case"), "passed");
-    let mut missing = Vec::new();
-    let outputs = [
-        ("terminal", out.stdout.clone()),
-        ("job summary (markdown)", support::read(&summary)),
-        ("JUnit", support::read(&junit)),
-    ];
-    for (format, text) in &outputs {
-        // Markdown escapes punctuation (`0\\.3`); compare the text as rendered.
-        let text = text.replace('\\', "");
-        for (case, delta) in [("steady-case", "0.03"), ("sliding", "0.14")] {
-            let shown = ["-", "\u{2212}", "fell by ", "change -"]
-                .iter()
-                .any(|sign| text.contains(&format!("{sign}{delta}")));
-            if !shown {
-                missing.push(format!("{format}: delta -{delta} of {case}"));
-            }
-        }
-    }
-    assert!(
-        missing.is_empty(),
-        "missing from the reports:\n  {}\n\n{}",
-        missing.join("\n  "),
-        outputs
+    let cases = [("steady-case", "0.03"), ("sliding", "0.14")];
+    Surfaces::of(&out, &summary, &junit).assert_every_case_shown(&cases, |text, (case, delta)| {
+        let shown = ["-", "\u{2212}", "fell by ", "change -"]
             .iter()
-            .map(|(f, t)| format!("--- {f}\n{t}"))
-            .collect::<Vec<_>>()
-            .join("\n")
-    );
+            .any(|sign| text.contains(&format!("{sign}{delta}")));
+        if shown {
+            Vec::new()
+        } else {
+            vec![format!("delta -{delta} of {case}")]
+        }
+    });
 }
 
 #[test]
@@ -1054,8 +992,8 @@ fn agent_expands_every_case_of_every_suite_of_the_agent() {
             .any(|r| r.endpoint == Endpoint::ListAgentSuites && r.path.contains("/agents/bot/test_suites")),
         "the agent's suites were listed"
     );
-    assert_eq!(case_of(&report, "a3")["suite_id"], "support");
-    assert_eq!(case_of(&report, "a1")["suite_id"], "billing");
+    assert_eq!(json_case(&report, "a3")["suite_id"], "support");
+    assert_eq!(json_case(&report, "a1")["suite_id"], "billing");
 
     // Repeatable, and through KAPSO_AGENT_IDS.
     let sim = Sim::start(agent_scenario());

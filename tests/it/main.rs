@@ -1,0 +1,25 @@
+//! The integration tests, built as one binary so the shared helpers in `support` compile once
+//! and every helper is used by some module (no per-file `dead_code` allowances).
+//!
+//! - `smoke`: one passing case, the per-run lines and `-q`.
+//! - `gate`: the end-to-end scenarios of the gate (exit codes, retries, selection, bad input).
+//! - `budget`: the rate budget and the poll scheduler, read from the simulator's request log.
+//! - `policy`: trials and aggregates, per-case config, quarantine, baselines, `--agent`, `--dry-run`.
+//! - `reports`: every report surface (JSON against its schema, JUnit, GitHub summary and outputs).
+//! - `hardening`: cancellation, re-attaching with a state file, hostile servers, redirects,
+//!   proxies, and the key in no output.
+//! - `properties`: property tests of the parser, the escapers and the ID encoding.
+//! - `action`: the GitHub Action, the Dockerfiles and the workflow examples match the binary.
+//! - `readme`: the README matches the binary.
+
+mod support;
+
+mod action;
+mod budget;
+mod gate;
+mod hardening;
+mod policy;
+mod properties;
+mod readme;
+mod reports;
+mod smoke;
