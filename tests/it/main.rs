@@ -11,11 +11,14 @@
 //! - `properties`: property tests of the parser, the escapers and the ID encoding.
 //! - `action`: the GitHub Action, the Dockerfiles and the workflow examples match the binary.
 //! - `readme`: the README matches the binary.
+//! - `edges`: untrusted text never acts as a workflow command (a model of the runner), scores at
+//!   the threshold, settled reports, workspace paths, annotation size, JUnit against its schema.
 
 mod support;
 
 mod action;
 mod budget;
+mod edges;
 mod gate;
 mod hardening;
 mod policy;

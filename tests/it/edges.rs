@@ -4,13 +4,11 @@
 //! written, report paths and annotation sizes fit GitHub, the JUnit file is valid against
 //! `junit-10.xsd`, and a key missing on a fork's pull request is explained.
 
-mod support;
-
+use crate::support::{self, assert_code, gate, run, temp_dir, Finished, KEY};
 use kapso_sim::{CaseSpec, Endpoint, Fault, FaultAction, Scenario, Sim, SuiteSpec, TrialSpec};
 use serde_json::Value;
 use std::path::Path;
 use std::process::Command;
-use support::{assert_code, gate, run, temp_dir, Finished, KEY};
 
 /// How the GitHub runner reads a step's output, after actions/runner's `ActionCommandManager`
 /// and `ActionCommand`: the output is split into lines at `\n`, `\r\n` and `\r`; a line is a
