@@ -1,9 +1,7 @@
 //! The pull-request comment against the fake GitHub REST API of kapso-sim, through the public
 //! API `main` uses: `CommentConfig::from_env`, then `publish`.
 
-use kapso_gate::comment::{
-    self, CommentConfig, CommentFailure, CommentOutcome, CommentSkip, ForgeToken, RunContext,
-};
+use kapso_gate::comment::{self, CommentConfig, CommentFailure, CommentOutcome, CommentSkip, ForgeToken, RunContext};
 use kapso_sim::github::{FakeGithub, GithubFault, ACTIONS_BOT};
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -64,7 +62,10 @@ async fn run_default(vars: &HashMap<String, String>) -> CommentOutcome {
 }
 
 fn requests_summary(fake: &FakeGithub) -> Vec<String> {
-    fake.requests().iter().map(|r| format!("{} {} {}", r.method, r.path, r.status)).collect()
+    fake.requests()
+        .iter()
+        .map(|r| format!("{} {} {}", r.method, r.path, r.status))
+        .collect()
 }
 
 #[tokio::test]
@@ -81,8 +82,12 @@ async fn first_run_creates_later_runs_update_one_comment() {
             url: Some(format!("https://github.com/acme/bot/pull/7#issuecomment-{id}"))
         }
     );
-    assert!(comments[0].body.starts_with("<!-- kapso-gate:evals/gate -->\n### ❌ kapso-gate failed"));
-    assert!(comments[0].body.contains("[workflow run](https://github.com/acme/bot/actions/runs/9001)"));
+    assert!(comments[0]
+        .body
+        .starts_with("<!-- kapso-gate:evals/gate -->\n### ❌ kapso-gate failed"));
+    assert!(comments[0]
+        .body
+        .contains("[workflow run](https://github.com/acme/bot/actions/runs/9001)"));
 
     let second = run(&vars, None, "### ✅ kapso-gate passed\n", comment::DEFAULT_DEADLINE).await;
     assert!(matches!(second, CommentOutcome::Updated { .. }), "{second}");
@@ -102,7 +107,9 @@ async fn first_run_creates_later_runs_update_one_comment() {
     for request in fake.requests() {
         assert_eq!(request.header("authorization"), Some(&*format!("Bearer {TOKEN}")));
         assert_eq!(request.header("accept"), Some("application/vnd.github+json"));
-        assert!(request.header("user-agent").is_some_and(|ua| ua.starts_with("kapso-gate/")));
+        assert!(request
+            .header("user-agent")
+            .is_some_and(|ua| ua.starts_with("kapso-gate/")));
     }
 }
 
@@ -144,8 +151,18 @@ async fn the_marker_on_page_two_is_found_and_updated() {
         fake.add_comment(REPO, PR, &body, "octocat");
     }
     let ours = fake.add_comment(REPO, PR, "<!-- kapso-gate:evals/gate -->\nold", ACTIONS_BOT);
-    fake.add_comment(REPO, PR, "<!-- kapso-gate:evals/gate -->\na later duplicate", ACTIONS_BOT);
-    fake.add_comment(REPO, PR + 1, "<!-- kapso-gate:evals/gate -->\nanother pull request", ACTIONS_BOT);
+    fake.add_comment(
+        REPO,
+        PR,
+        "<!-- kapso-gate:evals/gate -->\na later duplicate",
+        ACTIONS_BOT,
+    );
+    fake.add_comment(
+        REPO,
+        PR + 1,
+        "<!-- kapso-gate:evals/gate -->\nanother pull request",
+        ACTIONS_BOT,
+    );
     let outcome = run_default(&vars).await;
     assert!(matches!(outcome, CommentOutcome::Updated { .. }), "{outcome}");
     assert_eq!(fake.comments().len(), 123, "nothing created");
@@ -164,15 +181,36 @@ async fn the_marker_on_page_two_is_found_and_updated() {
 #[tokio::test]
 async fn refusals_and_failures_are_outcomes() {
     let cases = [
-        (GithubFault::Status(403), CommentOutcome::Skipped(CommentSkip::Forbidden)),
-        (GithubFault::Status(500), CommentOutcome::Failed(CommentFailure::Status(500))),
-        (GithubFault::Status(401), CommentOutcome::Failed(CommentFailure::Status(401))),
-        (GithubFault::Status(404), CommentOutcome::Failed(CommentFailure::Status(404))),
-        (GithubFault::Status(429), CommentOutcome::Failed(CommentFailure::RateLimited)),
-        (GithubFault::RateLimited, CommentOutcome::Failed(CommentFailure::RateLimited)),
+        (
+            GithubFault::Status(403),
+            CommentOutcome::Skipped(CommentSkip::Forbidden),
+        ),
+        (
+            GithubFault::Status(500),
+            CommentOutcome::Failed(CommentFailure::Status(500)),
+        ),
+        (
+            GithubFault::Status(401),
+            CommentOutcome::Failed(CommentFailure::Status(401)),
+        ),
+        (
+            GithubFault::Status(404),
+            CommentOutcome::Failed(CommentFailure::Status(404)),
+        ),
+        (
+            GithubFault::Status(429),
+            CommentOutcome::Failed(CommentFailure::RateLimited),
+        ),
+        (
+            GithubFault::RateLimited,
+            CommentOutcome::Failed(CommentFailure::RateLimited),
+        ),
         (GithubFault::NotJson, CommentOutcome::Failed(CommentFailure::Unreadable)),
         (GithubFault::HalfBody, CommentOutcome::Failed(CommentFailure::Transport)),
-        (GithubFault::Huge(33 * 1024 * 1024), CommentOutcome::Failed(CommentFailure::TooLarge)),
+        (
+            GithubFault::Huge(33 * 1024 * 1024),
+            CommentOutcome::Failed(CommentFailure::TooLarge),
+        ),
     ];
     for (fault, expected) in cases {
         let fake = FakeGithub::start(TOKEN);
@@ -228,7 +266,10 @@ async fn the_token_is_in_no_outcome() {
     let created = run_default(&vars).await;
     let config = CommentConfig::from_env(|n| vars.get(n).cloned(), ForgeToken::new(TOKEN), None).expect("a config");
     let shown = format!("{echoed} {echoed:?} {created} {created:?} {config:?} {config:#?}");
-    assert!(!shown.contains(TOKEN) && !shown.contains("fakeWorkflowToken"), "{shown}");
+    assert!(
+        !shown.contains(TOKEN) && !shown.contains("fakeWorkflowToken"),
+        "{shown}"
+    );
     assert!(!fake.comments().iter().any(|c| c.body.contains("fakeWorkflowToken")));
 }
 
@@ -240,11 +281,20 @@ async fn hostile_feedback_stays_inert() {
     let summary = "<details><summary>❌ failed: @everyone (c1)</summary>\n\n\
                    ping \\@everyone about \\#1 and GH\\-2\n\n\
                    ````text\n@everyone #1\n```\n</details>\n@everyone\n````\n\n</details>\n";
-    assert!(matches!(run(&vars, None, summary, comment::DEFAULT_DEADLINE).await, CommentOutcome::Created { .. }));
+    assert!(matches!(
+        run(&vars, None, summary, comment::DEFAULT_DEADLINE).await,
+        CommentOutcome::Created { .. }
+    ));
     let body = fake.comments().remove(0).body;
     let wj = '\u{2060}';
-    assert!(body.contains(&format!("<summary>❌ failed: @{wj}everyone (c1)</summary>")), "{body}");
-    assert!(body.contains(&format!("ping \\@{wj}everyone about \\#{wj}1 and GH\\-{wj}2")), "{body}");
+    assert!(
+        body.contains(&format!("<summary>❌ failed: @{wj}everyone (c1)</summary>")),
+        "{body}"
+    );
+    assert!(
+        body.contains(&format!("ping \\@{wj}everyone about \\#{wj}1 and GH\\-{wj}2")),
+        "{body}"
+    );
     assert!(
         body.contains("\n````text\n@everyone #1\n```\n</details>\n@everyone\n````\n\n</details>\n"),
         "the feedback block is intact and still closes where it did: {body}"
@@ -255,7 +305,10 @@ async fn hostile_feedback_stays_inert() {
 async fn a_huge_summary_fits_githubs_limit() {
     let fake = FakeGithub::start(TOKEN);
     let vars = actions_env(&fake, &event_file("huge", REPO));
-    let summary = format!("### ❌ failed\n\n````text\n{}\n````\n", "🎉 feedback line\n".repeat(20_000));
+    let summary = format!(
+        "### ❌ failed\n\n````text\n{}\n````\n",
+        "🎉 feedback line\n".repeat(20_000)
+    );
     let outcome = run(&vars, None, &summary, comment::DEFAULT_DEADLINE).await;
     assert!(matches!(outcome, CommentOutcome::Created { .. }), "{outcome}");
     let body = fake.comments().remove(0).body;
@@ -269,5 +322,8 @@ async fn enterprise_server_paths() {
     let vars = actions_env(&fake, &event_file("ghes", REPO));
     assert!(fake.api_url().ends_with("/api/v3"));
     assert!(matches!(run_default(&vars).await, CommentOutcome::Created { .. }));
-    assert!(fake.requests().iter().all(|r| r.path.starts_with("/api/v3/repos/acme/bot/")));
+    assert!(fake
+        .requests()
+        .iter()
+        .all(|r| r.path.starts_with("/api/v3/repos/acme/bot/")));
 }

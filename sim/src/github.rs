@@ -332,7 +332,10 @@ fn faulty(fault: &GithubFault, request: &Request) -> Response {
 /// The routes, after the User-Agent and token checks.
 fn handle(shared: &Shared, request: &Request) -> Response {
     if request.header("user-agent").is_none_or(str::is_empty) {
-        return error(403, "Request forbidden by administrative rules. Please make sure your request has a User-Agent header");
+        return error(
+            403,
+            "Request forbidden by administrative rules. Please make sure your request has a User-Agent header",
+        );
     }
     let authorization = request.header("authorization").unwrap_or("");
     let token = authorization

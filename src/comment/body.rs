@@ -118,7 +118,12 @@ fn footer_line(footer: &Footer) -> String {
         None => {}
     }
     let at = humantime::format_rfc3339_seconds(footer.at).to_string();
-    let _ = writeln!(line, " · {} · key `{}`</sub>", at.replace('T', " ").replace('Z', " UTC"), footer.key);
+    let _ = writeln!(
+        line,
+        " · {} · key `{}`</sub>",
+        at.replace('T', " ").replace('Z', " UTC"),
+        footer.key
+    );
     line
 }
 
@@ -268,7 +273,13 @@ fn literal_after(chars: &[char], i: usize) -> Option<char> {
 
 /// Up to `n` characters before `chars[i]`, in order, with escaping backslashes dropped.
 fn literals_before(chars: &[char], i: usize, n: usize) -> Vec<char> {
-    let mut out: Vec<char> = chars[..i].iter().rev().filter(|c| **c != '\\').take(n).copied().collect();
+    let mut out: Vec<char> = chars[..i]
+        .iter()
+        .rev()
+        .filter(|c| **c != '\\')
+        .take(n)
+        .copied()
+        .collect();
     out.reverse();
     out
 }

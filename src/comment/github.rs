@@ -96,7 +96,9 @@ fn classify(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> CommentFail
     let exhausted = headers
         .get("x-ratelimit-remaining")
         .is_some_and(|v| v.as_bytes() == b"0");
-    let says_rate_limit = String::from_utf8_lossy(body).to_ascii_lowercase().contains("rate limit");
+    let says_rate_limit = String::from_utf8_lossy(body)
+        .to_ascii_lowercase()
+        .contains("rate limit");
     match status.as_u16() {
         429 => CommentFailure::RateLimited,
         403 if exhausted || headers.contains_key(RETRY_AFTER) || says_rate_limit => CommentFailure::RateLimited,
@@ -188,7 +190,11 @@ mod tests {
     fn forbidden_or_rate_limited() {
         let forbidden = StatusCode::FORBIDDEN;
         assert_eq!(
-            classify(forbidden, &HeaderMap::new(), b"{\"message\":\"Resource not accessible by integration\"}"),
+            classify(
+                forbidden,
+                &HeaderMap::new(),
+                b"{\"message\":\"Resource not accessible by integration\"}"
+            ),
             CommentFailure::Forbidden
         );
         assert_eq!(
@@ -200,7 +206,11 @@ mod tests {
             CommentFailure::RateLimited
         );
         assert_eq!(
-            classify(forbidden, &HeaderMap::new(), b"You have exceeded a secondary rate limit"),
+            classify(
+                forbidden,
+                &HeaderMap::new(),
+                b"You have exceeded a secondary rate limit"
+            ),
             CommentFailure::RateLimited
         );
         assert_eq!(

@@ -238,7 +238,11 @@ impl CommentConfig {
                 .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
                 .take(40)
                 .collect();
-            return Err(CommentSkip::NotPullRequest(if shown.is_empty() { "unknown".into() } else { shown }));
+            return Err(CommentSkip::NotPullRequest(if shown.is_empty() {
+                "unknown".into()
+            } else {
+                shown
+            }));
         }
         let path = var(vars::GITHUB_EVENT_PATH).ok_or(CommentSkip::Event(event::EventError::NotPullRequest))?;
         let pr = event::read(Path::new(&path)).map_err(CommentSkip::Event)?;
@@ -258,7 +262,11 @@ impl CommentConfig {
             (Some(server), Some(id)) if is_digits(&id) => Some(format!("{server}/{repository}/actions/runs/{id}")),
             _ => None,
         };
-        let commit = pr.head_sha.clone().or_else(|| var(vars::GITHUB_SHA)).filter(|s| is_sha(s));
+        let commit = pr
+            .head_sha
+            .clone()
+            .or_else(|| var(vars::GITHUB_SHA))
+            .filter(|s| is_sha(s));
         let key = key.filter(|k| !k.trim().is_empty()).unwrap_or_else(|| {
             format!(
                 "{}/{}",
@@ -284,10 +292,13 @@ impl CommentConfig {
     fn footer(&self, context: &RunContext) -> body::Footer {
         let Forge::Github(target) = &self.forge;
         let commit = self.commit.as_ref().map(|sha| {
-            let page = target
-                .server_url
-                .as_ref()
-                .map(|s| format!("{}/{}/commit/{sha}", s.as_str().trim_end_matches('/'), target.repository));
+            let page = target.server_url.as_ref().map(|s| {
+                format!(
+                    "{}/{}/commit/{sha}",
+                    s.as_str().trim_end_matches('/'),
+                    target.repository
+                )
+            });
             (sha.clone(), page)
         });
         body::Footer {
@@ -309,7 +320,8 @@ fn safe_api_url(raw: &str) -> Option<Url> {
         Host::Ipv6(ip) => ip.is_loopback(),
     };
     let scheme_ok = url.scheme() == "https" || (url.scheme() == "http" && loopback);
-    let clean = url.username().is_empty() && url.password().is_none() && url.query().is_none() && url.fragment().is_none();
+    let clean =
+        url.username().is_empty() && url.password().is_none() && url.query().is_none() && url.fragment().is_none();
     (scheme_ok && clean).then_some(url)
 }
 

@@ -52,8 +52,15 @@ fn reads_a_pull_request_run() {
     assert_eq!(target.pull_request, 7);
     assert_eq!(target.token.expose(), TOKEN);
     assert_eq!(config.key, "Agent_evals/gate");
-    assert_eq!(config.run_url.as_deref(), Some("https://github.com/acme/bot/actions/runs/9001"));
-    assert_eq!(config.commit.as_deref(), Some(HEAD_SHA), "the pull request's head, not the merge commit");
+    assert_eq!(
+        config.run_url.as_deref(),
+        Some("https://github.com/acme/bot/actions/runs/9001")
+    );
+    assert_eq!(
+        config.commit.as_deref(),
+        Some(HEAD_SHA),
+        "the pull request's head, not the merge commit"
+    );
     assert_eq!(config.deadline, DEFAULT_DEADLINE);
     assert!(!format!("{config:?} {config:#?}").contains("unitTestToken"));
 }
@@ -62,8 +69,8 @@ fn reads_a_pull_request_run() {
 fn explicit_token_and_key_win() {
     let vars = env(&event_file("explicit", "acme/bot"));
     let token = ForgeToken::new("ghp_explicitOne123");
-    let config = CommentConfig::from_env(|n| vars.get(n).cloned(), token, Some("matrix --> py3.12".into()))
-        .expect("a config");
+    let config =
+        CommentConfig::from_env(|n| vars.get(n).cloned(), token, Some("matrix --> py3.12".into())).expect("a config");
     assert_eq!(github(&config).token.expose(), "ghp_explicitOne123");
     assert_eq!(config.key, "matrix_-_py3.12");
     let mut without = vars.clone();
@@ -92,7 +99,10 @@ fn only_pull_request_events_in_github_actions() {
     other.insert("GITHUB_EVENT_NAME".into(), "pull_request_target".into());
     assert!(config(&other).is_ok());
     other.insert("GITHUB_EVENT_PATH".into(), "/nonexistent/event.json".into());
-    assert!(matches!(config_err(&other), CommentSkip::Event(event::EventError::Read(_))));
+    assert!(matches!(
+        config_err(&other),
+        CommentSkip::Event(event::EventError::Read(_))
+    ));
 }
 
 #[test]
@@ -101,7 +111,11 @@ fn a_fork_is_refused_before_anything_else() {
     assert_eq!(config_err(&vars), CommentSkip::Fork);
     let mut no_token = vars.clone();
     no_token.remove("GITHUB_TOKEN");
-    assert_eq!(config_err(&no_token), CommentSkip::Fork, "the notice names the real reason");
+    assert_eq!(
+        config_err(&no_token),
+        CommentSkip::Fork,
+        "the notice names the real reason"
+    );
 }
 
 #[test]
@@ -112,7 +126,10 @@ fn the_token_goes_only_to_a_safe_api() {
         v.insert("GITHUB_API_URL".into(), url.into());
         config(&v).map(|c| github(&c).api_url.to_string())
     };
-    assert_eq!(with_api("https://ghe.example.com/api/v3"), Ok("https://ghe.example.com/api/v3".into()));
+    assert_eq!(
+        with_api("https://ghe.example.com/api/v3"),
+        Ok("https://ghe.example.com/api/v3".into())
+    );
     assert_eq!(with_api("http://127.0.0.1:8080"), Ok("http://127.0.0.1:8080/".into()));
     assert_eq!(with_api("http://[::1]:8080/api"), Ok("http://[::1]:8080/api".into()));
     assert_eq!(with_api("http://localhost:1"), Ok("http://localhost:1/".into()));
@@ -139,7 +156,11 @@ fn repository_and_links_are_validated() {
     let mut v = vars.clone();
     v.insert("GITHUB_SERVER_URL".into(), "https://x.example/a)(b".into());
     v.insert("GITHUB_RUN_ID".into(), "12".into());
-    assert_eq!(config(&v).expect("a config").run_url, None, "a URL that would break the link");
+    assert_eq!(
+        config(&v).expect("a config").run_url,
+        None,
+        "a URL that would break the link"
+    );
     v = vars.clone();
     v.insert("GITHUB_RUN_ID".into(), "12/../../x".into());
     assert_eq!(config(&v).expect("a config").run_url, None);
@@ -157,7 +178,9 @@ fn outcomes_are_one_line_and_never_fatal() {
     assert_eq!(created.level(), Level::Info);
     let fork = CommentOutcome::Skipped(CommentSkip::Fork);
     assert_eq!(fork.level(), Level::Notice);
-    assert!(fork.to_string().starts_with("pull request comment skipped: the pull request comes from a fork"));
+    assert!(fork
+        .to_string()
+        .starts_with("pull request comment skipped: the pull request comes from a fork"));
     let forbidden = CommentOutcome::Skipped(CommentSkip::Forbidden);
     assert!(forbidden.to_string().contains("permissions: pull-requests: write"));
     let failed = CommentOutcome::Failed(CommentFailure::Status(500));

@@ -43,7 +43,9 @@ fn live_references(markdown: &str) -> Vec<String> {
         let live = match c {
             '@' => next.is_ascii_alphanumeric(),
             '#' => next.is_ascii_digit() && (i == 0 || chars[i - 1] != '&'),
-            '-' => next.is_ascii_digit() && i >= 2 && chars[i - 2..i].iter().collect::<String>().eq_ignore_ascii_case("gh"),
+            '-' => {
+                next.is_ascii_digit() && i >= 2 && chars[i - 2..i].iter().collect::<String>().eq_ignore_ascii_case("gh")
+            }
             ':' => next == '/',
             _ => false,
         };
@@ -73,19 +75,33 @@ fn keys_cannot_close_the_comment() {
     assert_eq!(sanitize_key(&"k".repeat(500)).len(), 100);
     for raw in ["-->", "--!>", "a-->b", "- - >", "\n-->\n"] {
         let m = marker(&sanitize_key(raw));
-        assert_eq!(m.matches("--").count(), 2, "{m}: only the marker's own `<!--` and `-->`");
+        assert_eq!(
+            m.matches("--").count(),
+            2,
+            "{m}: only the marker's own `<!--` and `-->`"
+        );
         assert!(m.starts_with("<!-- kapso-gate:") && m.ends_with(" -->"));
     }
 }
 
 #[test]
 fn neutralises_mentions_and_references() {
-    assert_eq!(neutralise("hi @everyone and @acme/team"), format!("hi @{WJ}everyone and @{WJ}acme/team"));
-    assert_eq!(neutralise("see #1, acme/bot#12"), format!("see #{WJ}1, acme/bot#{WJ}12"));
+    assert_eq!(
+        neutralise("hi @everyone and @acme/team"),
+        format!("hi @{WJ}everyone and @{WJ}acme/team")
+    );
+    assert_eq!(
+        neutralise("see #1, acme/bot#12"),
+        format!("see #{WJ}1, acme/bot#{WJ}12")
+    );
     assert_eq!(neutralise("GH-123 gh\\-9"), format!("GH-{WJ}123 gh\\-{WJ}9"));
     assert_eq!(neutralise("\\@admin \\#7"), format!("\\@{WJ}admin \\#{WJ}7"));
     assert_eq!(neutralise("https\\://e.vil/x"), format!("https\\:{WJ}//e.vil/x"));
-    assert_eq!(neutralise("it&#39;s #x @ 1 a-1"), "it&#39;s #x @ 1 a-1", "nothing to neutralise");
+    assert_eq!(
+        neutralise("it&#39;s #x @ 1 a-1"),
+        "it&#39;s #x @ 1 a-1",
+        "nothing to neutralise"
+    );
     let fenced = "before @a\n````text\n@everyone #1 ``` x\n```\n````\nafter #2\n";
     assert_eq!(
         neutralise(fenced),
@@ -97,8 +113,16 @@ fn neutralises_mentions_and_references() {
         format!("~~~\n```\n~~~\n@{WJ}x\n"),
         "a backtick line inside a tilde fence opens nothing"
     );
-    assert_eq!(neutralise("    ```\n@x\n"), format!("    ```\n@{WJ}x\n"), "indented four: not a fence");
-    assert_eq!(neutralise("```a`b\n@x\n"), format!("```a`b\n@{WJ}x\n"), "backtick in the info string: not a fence");
+    assert_eq!(
+        neutralise("    ```\n@x\n"),
+        format!("    ```\n@{WJ}x\n"),
+        "indented four: not a fence"
+    );
+    assert_eq!(
+        neutralise("```a`b\n@x\n"),
+        format!("```a`b\n@{WJ}x\n"),
+        "backtick in the info string: not a fence"
+    );
 }
 
 fn hostile_report() -> crate::report::Report {
@@ -112,17 +136,30 @@ fn hostile_report() -> crate::report::Report {
 #[test]
 fn hostile_feedback_stays_inert() {
     let summary = markdown::render(&hostile_report(), SUMMARY_MAX_BYTES);
-    assert!(!live_references(&summary).is_empty(), "the renderer alone leaves them live");
+    assert!(
+        !live_references(&summary).is_empty(),
+        "the renderer alone leaves them live"
+    );
     let comment = compose(&summary, &footer());
     let (untrusted, own_footer) = comment.rsplit_once("\n<sub>kapso-gate · ").expect("the footer");
-    assert!(own_footer.contains("(https://github.com/acme/bot/actions/runs/42)"), "the footer's links stay live");
+    assert!(
+        own_footer.contains("(https://github.com/acme/bot/actions/runs/42)"),
+        "the footer's links stay live"
+    );
     assert_eq!(live_references(untrusted), Vec::<String>::new(), "{comment}");
     // The feedback stays in its block, unchanged: its fences are shorter than the block's.
     let opening = "\n`````text\n";
     let start = comment.find(opening).expect("a fenced block") + opening.len();
     let end = start + comment[start..].find("\n`````\n").expect("its closing fence");
-    assert_eq!(&comment[start..end], "@everyone look at #1\n```\n</details>\n@everyone #1 outside?\n````");
-    assert_eq!(comment.matches("</details>").count(), 2, "one real close, one inert in the code block");
+    assert_eq!(
+        &comment[start..end],
+        "@everyone look at #1\n```\n</details>\n@everyone #1 outside?\n````"
+    );
+    assert_eq!(
+        comment.matches("</details>").count(),
+        2,
+        "one real close, one inert in the code block"
+    );
     assert_eq!(Blocks::default(), end_state(&comment), "every block is closed");
 }
 
@@ -134,7 +171,10 @@ fn end_state(markdown: &str) -> Blocks {
 fn composes_marker_summary_and_footer() {
     let summary = markdown::render(&report(vec![case("c1", Status::Passed)]), SUMMARY_MAX_BYTES);
     let comment = compose(&summary, &footer());
-    assert!(comment.starts_with("<!-- kapso-gate:CI/gate -->\n### ✅ kapso-gate passed"), "{comment}");
+    assert!(
+        comment.starts_with("<!-- kapso-gate:CI/gate -->\n### ✅ kapso-gate passed"),
+        "{comment}"
+    );
     assert!(comment.ends_with(
         "\n<sub>kapso-gate · [workflow run](https://github.com/acme/bot/actions/runs/42) · commit [`0123456789ab`](https://github.com/acme/bot/commit/0123456789abcdef0123456789abcdef01234567) · 2026-09-21 14:13:20 UTC · key `CI/gate`</sub>\n"
     ), "{comment}");
@@ -157,7 +197,10 @@ fn a_huge_summary_is_cut_with_closed_blocks_and_a_pointer() {
         })
         .collect();
     let summary = markdown::render(&report(cases), markdown::GITHUB_SUMMARY_BUDGET);
-    assert!(summary.chars().count() > GITHUB_COMMENT_LIMIT, "the test needs a summary over the limit");
+    assert!(
+        summary.chars().count() > GITHUB_COMMENT_LIMIT,
+        "the test needs a summary over the limit"
+    );
     let comment = compose(&summary, &footer());
     assert!(github_len(&comment) <= COMMENT_BUDGET, "{}", github_len(&comment));
     assert!(comment.chars().count() < GITHUB_COMMENT_LIMIT);
@@ -171,7 +214,10 @@ fn a_huge_summary_is_cut_with_closed_blocks_and_a_pointer() {
 
 #[test]
 fn a_cut_inside_a_long_code_line_closes_the_fence() {
-    let markdown = format!("intro\n<details><summary>s</summary>\n\n````text\n{}\n````\n\n</details>\n", "y".repeat(5_000));
+    let markdown = format!(
+        "intro\n<details><summary>s</summary>\n\n````text\n{}\n````\n\n</details>\n",
+        "y".repeat(5_000)
+    );
     let (cut, was_cut) = fit(&markdown, 1_000);
     assert!(was_cut);
     assert!(github_len(&cut) <= 1_000, "{}", github_len(&cut));
