@@ -327,3 +327,87 @@ async fn enterprise_server_paths() {
         .iter()
         .all(|r| r.path.starts_with("/api/v3/repos/acme/bot/")));
 }
+
+mod gitlab {
+    use super::*;
+    use kapso_sim::gitlab::FakeGitlab;
+
+    const GL_TOKEN: &str = "glpat-fakeProjectToken8Hn";
+
+    fn gitlab_env(fake: &FakeGitlab, source_project: &str) -> HashMap<String, String> {
+        [
+            ("GITLAB_CI", "true"),
+            ("CI_API_V4_URL", fake.api_url().as_str()),
+            ("CI_MERGE_REQUEST_IID", "12"),
+            ("CI_MERGE_REQUEST_PROJECT_ID", "345"),
+            ("CI_MERGE_REQUEST_SOURCE_PROJECT_ID", source_project),
+            ("CI_MERGE_REQUEST_PROJECT_URL", "https://gitlab.example.com/acme/bot"),
+            ("CI_JOB_NAME", "gate"),
+            ("GITLAB_TOKEN", GL_TOKEN),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+    }
+
+    #[tokio::test]
+    async fn creates_then_updates_one_note() {
+        let fake = FakeGitlab::start(GL_TOKEN);
+        let vars = gitlab_env(&fake, "345");
+        for i in 0..130 {
+            fake.add_note("345", 12, &format!("review note {i}"), "octocat");
+        }
+        let first = run_default(&vars).await;
+        let id = fake.notes().last().expect("a note").id;
+        assert_eq!(
+            first,
+            CommentOutcome::Created {
+                url: Some(format!(
+                    "https://gitlab.example.com/acme/bot/-/merge_requests/12#note_{id}"
+                ))
+            }
+        );
+        let second = run_default(&vars).await;
+        assert!(matches!(second, CommentOutcome::Updated { .. }), "{second}");
+        let ours: Vec<_> = fake
+            .notes()
+            .into_iter()
+            .filter(|n| n.body.starts_with("<!-- kapso-gate:gate -->\n"))
+            .collect();
+        assert_eq!(ours.len(), 1);
+        assert_eq!((ours[0].id, ours[0].edits), (id, 1));
+        let paths: Vec<String> = fake
+            .requests()
+            .iter()
+            .map(|r| format!("{} {}", r.method, r.path))
+            .collect();
+        let list = "/api/v4/projects/345/merge_requests/12/notes";
+        assert_eq!(
+            paths,
+            [
+                format!("GET {list}?per_page=100&page=1&sort=asc&order_by=created_at"),
+                format!("GET {list}?per_page=100&page=2&sort=asc&order_by=created_at"),
+                format!("POST {list}"),
+                format!("GET {list}?per_page=100&page=1&sort=asc&order_by=created_at"),
+                format!("GET {list}?per_page=100&page=2&sort=asc&order_by=created_at"),
+                format!("PUT {list}/{id}"),
+            ]
+        );
+        for request in fake.requests() {
+            assert_eq!(request.header("private-token"), Some(GL_TOKEN));
+            assert_eq!(request.header("authorization"), None);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_fork_or_a_refusal_is_a_notice() {
+        let fake = FakeGitlab::start(GL_TOKEN);
+        let fork = run_default(&gitlab_env(&fake, "999")).await;
+        assert_eq!(fork, CommentOutcome::Skipped(CommentSkip::Fork));
+        assert!(fake.requests().is_empty());
+        fake.fault(GithubFault::Status(403));
+        let refused = run_default(&gitlab_env(&fake, "345")).await;
+        assert_eq!(refused, CommentOutcome::Skipped(CommentSkip::Forbidden));
+        assert!(!format!("{refused} {refused:?}").contains("fakeProjectToken"));
+    }
+}

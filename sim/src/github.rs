@@ -85,22 +85,30 @@ struct Rule {
 }
 
 #[derive(Debug, Default)]
-struct Store {
-    comments: Vec<FakeComment>,
+pub(crate) struct Store {
+    pub comments: Vec<FakeComment>,
     requests: Vec<GithubRequest>,
     rules: VecDeque<Rule>,
-    next_id: u64,
+    pub next_id: u64,
+}
+
+/// Which forge's API the server speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Dialect {
+    Github,
+    Gitlab,
 }
 
 #[derive(Debug)]
-struct Shared {
-    token: String,
-    prefix: String,
+pub(crate) struct Shared {
+    pub token: String,
+    pub prefix: String,
+    pub dialect: Dialect,
     store: Mutex<Store>,
 }
 
 impl Shared {
-    fn lock(&self) -> MutexGuard<'_, Store> {
+    pub fn lock(&self) -> MutexGuard<'_, Store> {
         self.store.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -146,9 +154,14 @@ impl FakeGithub {
     /// # Panics
     /// When no port can be bound.
     pub fn start_with_prefix(token: &str, prefix: &str) -> FakeGithub {
+        Self::start_speaking(Dialect::Github, token, prefix)
+    }
+
+    pub(crate) fn start_speaking(dialect: Dialect, token: &str, prefix: &str) -> FakeGithub {
         let shared = Arc::new(Shared {
             token: token.to_owned(),
             prefix: prefix.trim_end_matches('/').to_owned(),
+            dialect,
             store: Mutex::new(Store {
                 next_id: 1_000,
                 ..Store::default()
@@ -284,7 +297,7 @@ fn set_status(shared: &Shared, index: usize, status: u16) {
     }
 }
 
-fn error(status: u16, message: &str) -> Response {
+pub(crate) fn error(status: u16, message: &str) -> Response {
     Response::json(
         status,
         &json!({ "message": message, "documentation_url": "https://docs.github.com/rest" }),
@@ -329,8 +342,15 @@ fn faulty(fault: &GithubFault, request: &Request) -> Response {
     }
 }
 
-/// The routes, after the User-Agent and token checks.
 fn handle(shared: &Shared, request: &Request) -> Response {
+    match shared.dialect {
+        Dialect::Github => handle_github(shared, request),
+        Dialect::Gitlab => crate::gitlab::handle(shared, request),
+    }
+}
+
+/// The routes, after the User-Agent and token checks.
+fn handle_github(shared: &Shared, request: &Request) -> Response {
     if request.header("user-agent").is_none_or(str::is_empty) {
         return error(
             403,
@@ -366,7 +386,7 @@ fn handle(shared: &Shared, request: &Request) -> Response {
     }
 }
 
-fn query_number(query: &str, name: &str) -> Option<usize> {
+pub(crate) fn query_number(query: &str, name: &str) -> Option<usize> {
     query
         .split('&')
         .filter_map(|pair| pair.split_once('='))
@@ -419,18 +439,23 @@ fn comment_json(request: &Request, c: &FakeComment) -> Value {
 
 /// The `body` of a create or update request, or the 4xx answer GitHub would give.
 fn comment_body(request: &Request) -> Result<String, Response> {
+    request_body(request, MAX_COMMENT_CHARS)
+}
+
+/// The `body` field of a JSON request, refused (422) over `max_chars` characters.
+pub(crate) fn request_body(request: &Request, max_chars: usize) -> Result<String, Response> {
     let value: Value = serde_json::from_slice(&request.body).map_err(|_| error(400, "Problems parsing JSON"))?;
     let body = value
         .get("body")
         .and_then(Value::as_str)
         .ok_or_else(|| error(422, "Validation Failed"))?;
-    if body.chars().count() > MAX_COMMENT_CHARS {
+    if body.chars().count() > max_chars {
         return Err(Response::json(
             422,
             &json!({
                 "message": "Validation Failed",
                 "errors": [{ "resource": "IssueComment", "code": "custom", "field": "body",
-                             "message": "body is too long (maximum is 65536 characters)" }],
+                             "message": format!("body is too long (maximum is {max_chars} characters)") }],
             }),
         ));
     }

@@ -4,14 +4,17 @@
 //!
 //! Neutralising: GitHub turns `@name`, `#123`, `owner/repo#123`, `GH-123` and URLs into mentions
 //! and cross-references *after* Markdown is rendered, in every text node outside code, so the
-//! backslash escapes of [`crate::report::markdown::inline`] do not stop them. A WORD JOINER
-//! (U+2060) is inserted right after the `@`, `#`, `GH-` or `:` instead: it is invisible, keeps
-//! the text readable and copyable, is no line-break opportunity (unlike U+200B) and has no
-//! emoji-joining meaning (unlike U+200D), and GitHub's patterns need a letter or digit there.
-//! Backticks would show the renderer's backslash escapes and change how the text looks.
-//! Fenced code blocks are left alone (GitHub links nothing inside them); everything else,
-//! inline code included, is neutralised, because a wrong guess about where a code span ends
-//! must never leave a mention live, and the joiner is invisible in code too.
+//! backslash escapes of [`crate::report::markdown::inline`] do not stop them; GitLab does the
+//! same with `!123`, `~label`, `%milestone`, `&123` and `$123` too, and runs a note's lines that
+//! start with `/` as quick actions. A WORD JOINER (U+2060) is inserted right after the `@`, `#`,
+//! `GH-`, `:`, `!`, `~`, `%`, `&` or `$` (and before a line's leading `/`) instead: it is
+//! invisible, keeps the text readable and copyable, is no line-break opportunity (unlike
+//! U+200B) and has no emoji-joining meaning (unlike U+200D), and the forges' patterns need a
+//! letter, digit or quote there. Backticks would show the renderer's backslash escapes and
+//! change how the text looks. Fenced code blocks are left alone (nothing is linked or run
+//! inside them); everything else, inline code included, is neutralised, because a wrong guess
+//! about where a code span ends must never leave a mention live, and the joiner is invisible
+//! in code too.
 
 use std::fmt::Write as _;
 use std::time::SystemTime;
@@ -215,8 +218,8 @@ impl Blocks {
     }
 }
 
-/// Inserts a word joiner wherever GitHub could see a mention, an issue reference or a URL,
-/// outside fenced code blocks.
+/// Inserts a word joiner wherever GitHub or GitLab could see a mention, a reference, a URL or
+/// a quick action, outside fenced code blocks.
 pub fn neutralise(markdown: &str) -> String {
     let mut out = String::with_capacity(markdown.len() + 64);
     let mut blocks = Blocks::default();
@@ -236,7 +239,12 @@ pub fn neutralise(markdown: &str) -> String {
 
 fn neutralise_line(line: &str, out: &mut String) {
     let chars: Vec<char> = line.chars().collect();
+    let indent = chars.iter().take_while(|c| **c == ' ' || **c == '\t').count();
     for (i, &c) in chars.iter().enumerate() {
+        if i == indent && c == '/' {
+            // Not at the start of the line any more: GitLab runs no quick action.
+            out.push(WORD_JOINER);
+        }
         out.push(c);
         if needs_joiner(&chars, i) {
             out.push(WORD_JOINER);
@@ -251,15 +259,23 @@ fn needs_joiner(chars: &[char], i: usize) -> bool {
     let before = literals_before(chars, i, 3);
     match chars[i] {
         '@' => next.is_some_and(|n| n.is_ascii_alphanumeric()),
-        // `&#39;` is the renderer's own entity for a quote, not text GitHub will see.
-        '#' => next.is_some_and(|n| n.is_ascii_digit()) && chars.get(i.wrapping_sub(1)) != Some(&'&'),
+        '#' => next.is_some_and(|n| n.is_ascii_digit()) && !is_numeric_entity(chars, i),
         '-' => {
             next.is_some_and(|n| n.is_ascii_digit())
                 && matches!(before.as_slice(), [.., g, h] if g.eq_ignore_ascii_case(&'g') && h.eq_ignore_ascii_case(&'h'))
         }
         ':' => next == Some('/'),
+        '!' | '&' | '$' => next.is_some_and(|n| n.is_ascii_digit()),
+        '~' | '%' => next.is_some_and(|n| n.is_ascii_alphanumeric() || n == '"'),
         _ => false,
     }
+}
+
+/// Whether the `#` at `i` is inside `&#39;` or the like: the renderer's own entity for a
+/// character, which GitHub sees decoded, never as `#39`.
+fn is_numeric_entity(chars: &[char], i: usize) -> bool {
+    let digits = chars[i + 1..].iter().take_while(|c| c.is_ascii_digit()).count();
+    i > 0 && chars[i - 1] == '&' && chars.get(i + 1 + digits) == Some(&';')
 }
 
 /// The character GitHub will see after `chars[i]`: a backslash escape counts as the character

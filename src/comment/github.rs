@@ -4,8 +4,8 @@
 //! text, so neither the token nor hostile text can leave through them.
 
 use super::token::ForgeToken;
-use super::{CommentFailure, NoteApi, Posted};
-use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE, LINK, RETRY_AFTER};
+use super::{CommentFailure, GithubTarget, NoteApi, Posted};
+use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, LINK, RETRY_AFTER};
 use reqwest::{Method, StatusCode};
 use serde::Deserialize;
 
@@ -17,19 +17,17 @@ const MAX_PAGES: usize = 100;
 const MAX_LIST_BYTES: usize = 32 * 1024 * 1024;
 /// Answers to a create or update repeat one comment.
 const MAX_ONE_BYTES: usize = 2 * 1024 * 1024;
-/// Error answers are read only to tell a rate limit from a refusal.
-const MAX_ERROR_BYTES: usize = 16 * 1024;
 
 /// One pull request's comments on one GitHub (github.com or Enterprise Server).
 #[derive(Debug)]
 pub(crate) struct GithubApi {
-    pub http: reqwest::Client,
+    http: reqwest::Client,
     /// `https://api.github.com` or `https://ghe.example.com/api/v3`, without a trailing slash.
-    pub api: String,
+    api: String,
     /// `owner/repo`, validated to URL-safe characters.
-    pub repository: String,
-    pub pull_request: u64,
-    pub token: ForgeToken,
+    repository: String,
+    pull_request: u64,
+    token: ForgeToken,
 }
 
 #[derive(Deserialize)]
@@ -45,6 +43,16 @@ struct Created {
 }
 
 impl GithubApi {
+    pub fn new(http: reqwest::Client, target: &GithubTarget) -> Self {
+        GithubApi {
+            http,
+            api: target.api_url.as_str().trim_end_matches('/').to_owned(),
+            repository: target.repository.clone(),
+            pull_request: target.pull_request,
+            token: target.token.clone(),
+        }
+    }
+
     fn headers(&self) -> Result<HeaderMap, CommentFailure> {
         let mut authorization = HeaderValue::from_str(&format!("Bearer {}", self.token.expose()))
             .map_err(|_| CommentFailure::InvalidToken)?;
@@ -56,7 +64,6 @@ impl GithubApi {
         Ok(headers)
     }
 
-    /// Sends one request; returns the headers and at most `limit` bytes of a 2xx body.
     async fn send(
         &self,
         method: Method,
@@ -64,23 +71,8 @@ impl GithubApi {
         body: Option<&str>,
         limit: usize,
     ) -> Result<(HeaderMap, Vec<u8>), CommentFailure> {
-        let mut request = self.http.request(method, url).headers(self.headers()?);
-        if let Some(body) = body {
-            let json = serde_json::json!({ "body": body }).to_string();
-            request = request.header(CONTENT_TYPE, "application/json").body(json);
-        }
-        let response = request.send().await.map_err(|e| super::transport_failure(&e))?;
-        let status = response.status();
-        let headers = response.headers().clone();
-        if status.is_success() {
-            let bytes = super::read_bounded(response, limit).await?;
-            return Ok((headers, bytes));
-        }
-        if status.is_redirection() {
-            return Err(CommentFailure::Redirected(status.as_u16()));
-        }
-        let text = super::read_bounded(response, MAX_ERROR_BYTES).await.unwrap_or_default();
-        Err(classify(status, &headers, &text))
+        let request = self.http.request(method, url).headers(self.headers()?);
+        super::send(request, body, limit, classify).await
     }
 
     fn comments_url(&self) -> String {
@@ -108,7 +100,7 @@ fn classify(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> CommentFail
 }
 
 /// Whether a `Link` header announces a next page. Its URL is not used.
-fn has_next_page(headers: &HeaderMap) -> bool {
+pub(crate) fn has_next_page(headers: &HeaderMap) -> bool {
     headers
         .get_all(LINK)
         .iter()
@@ -118,7 +110,7 @@ fn has_next_page(headers: &HeaderMap) -> bool {
 }
 
 /// Only a comment that starts with the marker line is ours: one that quotes it elsewhere is not.
-fn is_marked(body: &str, marker: &str) -> bool {
+pub(crate) fn is_marked(body: &str, marker: &str) -> bool {
     body.strip_prefix(marker)
         .is_some_and(|rest| rest.is_empty() || rest.starts_with(['\n', '\r']))
 }

@@ -14,37 +14,22 @@
 //! update); GitHub's REST API is the one built, a GitLab merge-request note would be a second.
 
 pub mod body;
+mod config;
 pub mod event;
 mod github;
+mod gitlab;
 pub mod token;
 
+pub use config::{vars, DEFAULT_GITHUB_API_URL};
+
 use std::fmt;
-use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 pub use token::ForgeToken;
-use url::{Host, Url};
+use url::Url;
 
 /// The whole comment step gives up after this long (it is not part of the gate's `--timeout`).
 pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(15);
-/// Where GitHub's API is when `GITHUB_API_URL` is not set.
-pub const DEFAULT_GITHUB_API_URL: &str = "https://api.github.com";
-
-/// The environment variables read, in one place.
-pub mod vars {
-    pub const GITHUB_ACTIONS: &str = "GITHUB_ACTIONS";
-    pub const GITHUB_EVENT_NAME: &str = "GITHUB_EVENT_NAME";
-    pub const GITHUB_EVENT_PATH: &str = "GITHUB_EVENT_PATH";
-    pub const GITHUB_TOKEN: &str = "GITHUB_TOKEN";
-    pub const GITHUB_API_URL: &str = "GITHUB_API_URL";
-    pub const GITHUB_SERVER_URL: &str = "GITHUB_SERVER_URL";
-    pub const GITHUB_REPOSITORY: &str = "GITHUB_REPOSITORY";
-    pub const GITHUB_RUN_ID: &str = "GITHUB_RUN_ID";
-    pub const GITHUB_SHA: &str = "GITHUB_SHA";
-    pub const GITHUB_WORKFLOW: &str = "GITHUB_WORKFLOW";
-    pub const GITHUB_JOB: &str = "GITHUB_JOB";
-}
-
 /// Where the comment goes and what its footer says; built by [`CommentConfig::from_env`].
 #[derive(Debug, Clone)]
 pub struct CommentConfig {
@@ -53,7 +38,7 @@ pub struct CommentConfig {
     pub key: String,
     /// The workflow run's page.
     pub run_url: Option<String>,
-    /// The commit judged (the pull request's head), with its page when known.
+    /// The commit judged (the pull request's head).
     pub commit: Option<String>,
     /// The whole step's deadline.
     pub deadline: Duration,
@@ -63,6 +48,7 @@ pub struct CommentConfig {
 #[derive(Debug, Clone)]
 pub enum Forge {
     Github(GithubTarget),
+    Gitlab(GitlabTarget),
 }
 
 /// A GitHub pull request.
@@ -70,12 +56,66 @@ pub enum Forge {
 pub struct GithubTarget {
     /// Checked: https, or http on a loopback address; no credentials, query or fragment.
     pub api_url: Url,
-    /// The web root (`GITHUB_SERVER_URL`), for links; `None` when unset or unusable.
-    pub server_url: Option<Url>,
+    /// The repository's page (`GITHUB_SERVER_URL/GITHUB_REPOSITORY`), for links; `None` when
+    /// unset or unusable in a Markdown link.
+    pub web_url: Option<String>,
     /// `owner/repo`.
     pub repository: String,
     pub pull_request: u64,
     pub token: ForgeToken,
+}
+
+/// A GitLab merge request.
+#[derive(Debug, Clone)]
+pub struct GitlabTarget {
+    /// `CI_API_V4_URL`, checked like [`GithubTarget::api_url`].
+    pub api_url: Url,
+    /// The project's page (`CI_MERGE_REQUEST_PROJECT_URL`), for links.
+    pub web_url: Option<String>,
+    /// The numeric project ID.
+    pub project: String,
+    /// The merge request's IID.
+    pub merge_request: u64,
+    pub token: ForgeToken,
+}
+
+impl Forge {
+    fn web_url(&self) -> Option<&str> {
+        match self {
+            Forge::Github(t) => t.web_url.as_deref(),
+            Forge::Gitlab(t) => t.web_url.as_deref(),
+        }
+    }
+
+    fn commit_page(&self, sha: &str) -> Option<String> {
+        let web = self.web_url()?;
+        Some(match self {
+            Forge::Github(_) => format!("{web}/commit/{sha}"),
+            Forge::Gitlab(_) => format!("{web}/-/commit/{sha}"),
+        })
+    }
+
+    fn comment_page(&self, id: u64) -> Option<String> {
+        let web = self.web_url()?;
+        Some(match self {
+            Forge::Github(t) => format!("{web}/pull/{}#issuecomment-{id}", t.pull_request),
+            Forge::Gitlab(t) => format!("{web}/-/merge_requests/{}#note_{id}", t.merge_request),
+        })
+    }
+}
+
+impl CommentConfig {
+    fn footer(&self, context: &RunContext) -> body::Footer {
+        body::Footer {
+            run_url: self.run_url.clone(),
+            commit: self
+                .commit
+                .as_ref()
+                .map(|sha| (sha.clone(), self.forge.commit_page(sha))),
+            at: context.at,
+            key: self.key.clone(),
+        }
+    }
 }
 
 /// Facts about this run that the environment does not give.
@@ -94,9 +134,12 @@ impl RunContext {
 /// Why no comment is attempted: nothing here is an error of the gate.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CommentSkip {
-    NotGithubActions,
+    /// Neither GitHub Actions nor GitLab CI.
+    NotInCi,
     /// Another event than `pull_request` or `pull_request_target` (its name, letters and `_` only).
     NotPullRequest(String),
+    /// A GitLab pipeline that is not for a merge request.
+    NotMergeRequest,
     Event(event::EventError),
     /// The head repository is not the base: the token cannot (or must not) write there.
     Fork,
@@ -111,19 +154,24 @@ pub enum CommentSkip {
 impl fmt::Display for CommentSkip {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::NotGithubActions => f.write_str("not running in GitHub Actions"),
+            Self::NotInCi => f.write_str("not running in GitHub Actions or GitLab CI"),
             Self::NotPullRequest(name) => write!(f, "the workflow event is {name}, not a pull request"),
+            Self::NotMergeRequest => f.write_str("the pipeline is not a merge request pipeline"),
             Self::Event(error) => write!(f, "{error} ({})", vars::GITHUB_EVENT_PATH),
             Self::Fork => f.write_str(
-                "the pull request comes from a fork, whose workflow token cannot comment; the step summary has the results",
+                "the pull request comes from a fork, whose token must not comment; the job's summary has the results",
             ),
-            Self::NoToken => f.write_str("no token: set the github-token input or GITHUB_TOKEN"),
-            Self::NoRepository => f.write_str("GITHUB_REPOSITORY is not set to owner/repo"),
+            Self::NoToken => {
+                f.write_str("no token: set the github-token input or GITHUB_TOKEN (GITLAB_TOKEN on GitLab)")
+            }
+            Self::NoRepository => {
+                f.write_str("GITHUB_REPOSITORY (CI_MERGE_REQUEST_PROJECT_ID on GitLab) is not set or not valid")
+            }
             Self::UnsafeApiUrl => f.write_str(
-                "GITHUB_API_URL must be an https URL (http only on a loopback address) without credentials",
+                "the API URL (GITHUB_API_URL or CI_API_V4_URL) must be https (http only on a loopback address), without credentials",
             ),
             Self::Forbidden => f.write_str(
-                "GitHub refused the comment (403): give the job `permissions: pull-requests: write`",
+                "the token may not comment (403): give the job `permissions: pull-requests: write`",
             ),
         }
     }
@@ -195,7 +243,9 @@ impl CommentOutcome {
     pub fn level(&self) -> Level {
         match self {
             Self::Created { .. } | Self::Updated { .. } => Level::Info,
-            Self::Skipped(CommentSkip::NotGithubActions | CommentSkip::NotPullRequest(_)) => Level::Info,
+            Self::Skipped(CommentSkip::NotInCi | CommentSkip::NotPullRequest(_) | CommentSkip::NotMergeRequest) => {
+                Level::Info
+            }
             Self::Skipped(_) => Level::Notice,
             Self::Failed(_) => Level::Warning,
         }
@@ -215,140 +265,6 @@ impl fmt::Display for CommentOutcome {
             ),
         }
     }
-}
-
-impl CommentConfig {
-    /// Everything the comment needs, from `lookup` (the process environment in `main`) and the
-    /// event file it names. `explicit_token` (the `github-token` input) wins over
-    /// `GITHUB_TOKEN`; `key` (`--comment-key`) over `GITHUB_WORKFLOW/GITHUB_JOB`. Checks in
-    /// the order a user would fix them; a fork is refused before the token is even looked at.
-    pub fn from_env(
-        lookup: impl Fn(&str) -> Option<String>,
-        explicit_token: Option<ForgeToken>,
-        key: Option<String>,
-    ) -> Result<CommentConfig, CommentSkip> {
-        let var = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
-        if var(vars::GITHUB_ACTIONS).as_deref() != Some("true") {
-            return Err(CommentSkip::NotGithubActions);
-        }
-        let event_name = var(vars::GITHUB_EVENT_NAME).unwrap_or_default();
-        if event_name != "pull_request" && event_name != "pull_request_target" {
-            let shown: String = event_name
-                .chars()
-                .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
-                .take(40)
-                .collect();
-            return Err(CommentSkip::NotPullRequest(if shown.is_empty() {
-                "unknown".into()
-            } else {
-                shown
-            }));
-        }
-        let path = var(vars::GITHUB_EVENT_PATH).ok_or(CommentSkip::Event(event::EventError::NotPullRequest))?;
-        let pr = event::read(Path::new(&path)).map_err(CommentSkip::Event)?;
-        if pr.from_fork {
-            return Err(CommentSkip::Fork);
-        }
-        let token = explicit_token
-            .or_else(|| var(vars::GITHUB_TOKEN).and_then(|t| ForgeToken::new(&t)))
-            .ok_or(CommentSkip::NoToken)?;
-        let api_url = var(vars::GITHUB_API_URL).unwrap_or_else(|| DEFAULT_GITHUB_API_URL.to_owned());
-        let api_url = safe_api_url(&api_url).ok_or(CommentSkip::UnsafeApiUrl)?;
-        let repository = var(vars::GITHUB_REPOSITORY)
-            .filter(|r| valid_repository(r))
-            .ok_or(CommentSkip::NoRepository)?;
-        let server_url = var(vars::GITHUB_SERVER_URL).and_then(|s| link_root(&s));
-        let run_url = match (&server_url, var(vars::GITHUB_RUN_ID)) {
-            (Some(server), Some(id)) if is_digits(&id) => Some(format!("{server}/{repository}/actions/runs/{id}")),
-            _ => None,
-        };
-        let commit = pr
-            .head_sha
-            .clone()
-            .or_else(|| var(vars::GITHUB_SHA))
-            .filter(|s| is_sha(s));
-        let key = key.filter(|k| !k.trim().is_empty()).unwrap_or_else(|| {
-            format!(
-                "{}/{}",
-                var(vars::GITHUB_WORKFLOW).unwrap_or_default(),
-                var(vars::GITHUB_JOB).unwrap_or_default()
-            )
-        });
-        Ok(CommentConfig {
-            forge: Forge::Github(GithubTarget {
-                api_url,
-                server_url: server_url.and_then(|s| Url::parse(&s).ok()),
-                repository,
-                pull_request: pr.number,
-                token,
-            }),
-            key: body::sanitize_key(&key),
-            run_url,
-            commit,
-            deadline: DEFAULT_DEADLINE,
-        })
-    }
-
-    fn footer(&self, context: &RunContext) -> body::Footer {
-        let Forge::Github(target) = &self.forge;
-        let commit = self.commit.as_ref().map(|sha| {
-            let page = target.server_url.as_ref().map(|s| {
-                format!(
-                    "{}/{}/commit/{sha}",
-                    s.as_str().trim_end_matches('/'),
-                    target.repository
-                )
-            });
-            (sha.clone(), page)
-        });
-        body::Footer {
-            run_url: self.run_url.clone(),
-            commit,
-            at: context.at,
-            key: self.key.clone(),
-        }
-    }
-}
-
-/// The API root if it is safe to send the token to: https, or http on a loopback address (for
-/// tests and local proxies); no user, password, query or fragment. No trailing slash.
-fn safe_api_url(raw: &str) -> Option<Url> {
-    let url = Url::parse(raw.trim()).ok()?;
-    let loopback = match url.host()? {
-        Host::Domain(name) => name.eq_ignore_ascii_case("localhost"),
-        Host::Ipv4(ip) => ip.is_loopback(),
-        Host::Ipv6(ip) => ip.is_loopback(),
-    };
-    let scheme_ok = url.scheme() == "https" || (url.scheme() == "http" && loopback);
-    let clean =
-        url.username().is_empty() && url.password().is_none() && url.query().is_none() && url.fragment().is_none();
-    (scheme_ok && clean).then_some(url)
-}
-
-/// The web root for links, only when it can go into a Markdown link as it is.
-fn link_root(raw: &str) -> Option<String> {
-    let url = Url::parse(raw.trim()).ok()?;
-    let root = url.as_str().trim_end_matches('/').to_owned();
-    let plain = root.chars().all(|c| c.is_ascii_alphanumeric() || "-._~:/".contains(c));
-    (matches!(url.scheme(), "https" | "http") && url.username().is_empty() && plain).then_some(root)
-}
-
-fn valid_repository(repository: &str) -> bool {
-    let safe = |part: &str| {
-        !part.is_empty()
-            && part != "."
-            && part != ".."
-            && part.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
-    };
-    matches!(repository.split_once('/'), Some((owner, name)) if safe(owner) && safe(name))
-}
-
-fn is_digits(text: &str) -> bool {
-    !text.is_empty() && text.len() <= 20 && text.chars().all(|c| c.is_ascii_digit())
-}
-
-fn is_sha(text: &str) -> bool {
-    (7..=64).contains(&text.len()) && text.chars().all(|c| c.is_ascii_hexdigit())
 }
 
 /// A comment the backend posted or updated.
@@ -371,14 +287,16 @@ pub(crate) trait NoteApi {
 pub async fn publish(config: &CommentConfig, markdown_summary: &str, context: &RunContext) -> CommentOutcome {
     let text = body::compose(markdown_summary, &config.footer(context));
     let marker = body::marker(&config.key);
-    let Forge::Github(target) = &config.forge;
-    let api = match github_api(target, config.deadline) {
-        Ok(api) => api,
+    let http = match http_client(config.deadline) {
+        Ok(http) => http,
         Err(failure) => return CommentOutcome::Failed(failure),
     };
     let work = async {
-        let result = upsert(&api, &marker, &text).await;
-        outcome(result, |id| comment_url(target, id))
+        let result = match &config.forge {
+            Forge::Github(target) => upsert(&github::GithubApi::new(http, target), &marker, &text).await,
+            Forge::Gitlab(target) => upsert(&gitlab::GitlabApi::new(http, target), &marker, &text).await,
+        };
+        outcome(result, |id| config.forge.comment_page(id))
     };
     tokio::time::timeout(config.deadline, work)
         .await
@@ -410,32 +328,46 @@ fn outcome(result: Result<(bool, Posted), CommentFailure>, url: impl Fn(u64) -> 
     }
 }
 
-fn comment_url(target: &GithubTarget, id: u64) -> Option<String> {
-    let server = target.server_url.as_ref()?;
-    Some(format!(
-        "{}/{}/pull/{}#issuecomment-{id}",
-        server.as_str().trim_end_matches('/'),
-        target.repository,
-        target.pull_request
-    ))
-}
-
-fn github_api(target: &GithubTarget, deadline: Duration) -> Result<github::GithubApi, CommentFailure> {
-    let http = reqwest::Client::builder()
+/// One client per publish: no redirects (one could take the token to another host), and no
+/// overall request timeout, because the step's deadline in [`publish`] covers every request.
+fn http_client(deadline: Duration) -> Result<reqwest::Client, CommentFailure> {
+    reqwest::Client::builder()
         .user_agent(concat!("kapso-gate/", env!("CARGO_PKG_VERSION")))
-        // No overall request timeout: the step's deadline in `publish` covers every request.
         .connect_timeout(deadline.min(Duration::from_secs(5)))
-        // A redirect could take the Authorization header to another host.
         .redirect(reqwest::redirect::Policy::none())
         .build()
-        .map_err(|_| CommentFailure::Client)?;
-    Ok(github::GithubApi {
-        http,
-        api: target.api_url.as_str().trim_end_matches('/').to_owned(),
-        repository: target.repository.clone(),
-        pull_request: target.pull_request,
-        token: target.token.clone(),
-    })
+        .map_err(|_| CommentFailure::Client)
+}
+
+/// Error answers are read only to tell a rate limit from a refusal.
+const MAX_ERROR_BYTES: usize = 16 * 1024;
+
+/// Sends one request with an optional `{"body": ...}` JSON; returns the headers and at most
+/// `limit` bytes of a 2xx answer. Other answers become the failure `classify` gives (from the
+/// status, headers and the start of the body); redirects are not followed.
+async fn send(
+    mut request: reqwest::RequestBuilder,
+    body: Option<&str>,
+    limit: usize,
+    classify: fn(reqwest::StatusCode, &reqwest::header::HeaderMap, &[u8]) -> CommentFailure,
+) -> Result<(reqwest::header::HeaderMap, Vec<u8>), CommentFailure> {
+    if let Some(body) = body {
+        let json = serde_json::json!({ "body": body }).to_string();
+        request = request
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(json);
+    }
+    let response = request.send().await.map_err(|e| transport_failure(&e))?;
+    let status = response.status();
+    let headers = response.headers().clone();
+    if status.is_success() {
+        return Ok((headers, read_bounded(response, limit).await?));
+    }
+    if status.is_redirection() {
+        return Err(CommentFailure::Redirected(status.as_u16()));
+    }
+    let text = read_bounded(response, MAX_ERROR_BYTES).await.unwrap_or_default();
+    Err(classify(status, &headers, &text))
 }
 
 /// A transport error as a failure without its text (which can name URLs).

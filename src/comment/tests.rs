@@ -1,6 +1,6 @@
 use super::*;
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 const TOKEN: &str = "ghs_unitTestToken9Kq2";
 const HEAD_SHA: &str = "0123456789abcdef0123456789abcdef01234567";
@@ -38,8 +38,10 @@ fn config(vars: &HashMap<String, String>) -> Result<CommentConfig, CommentSkip> 
 }
 
 fn github(config: &CommentConfig) -> &GithubTarget {
-    let Forge::Github(target) = &config.forge;
-    target
+    match &config.forge {
+        Forge::Github(target) => target,
+        Forge::Gitlab(_) => panic!("a GitHub target expected"),
+    }
 }
 
 #[test]
@@ -89,7 +91,7 @@ fn only_pull_request_events_in_github_actions() {
     let vars = env(&event_file("events", "acme/bot"));
     let mut other = vars.clone();
     other.remove("GITHUB_ACTIONS");
-    assert_eq!(config_err(&other), CommentSkip::NotGithubActions);
+    assert_eq!(config_err(&other), CommentSkip::NotInCi);
     other = vars.clone();
     other.insert("GITHUB_EVENT_NAME".into(), "push".into());
     assert_eq!(config_err(&other), CommentSkip::NotPullRequest("push".into()));
@@ -192,4 +194,57 @@ fn outcomes_are_one_line_and_never_fatal() {
     for outcome in [created, fork, forbidden, failed] {
         assert!(!outcome.to_string().contains('\n'));
     }
+}
+
+fn gitlab_env() -> HashMap<String, String> {
+    [
+        ("GITLAB_CI", "true"),
+        ("CI_API_V4_URL", "https://gitlab.example.com/api/v4"),
+        ("CI_MERGE_REQUEST_IID", "12"),
+        ("CI_MERGE_REQUEST_PROJECT_ID", "345"),
+        ("CI_MERGE_REQUEST_SOURCE_PROJECT_ID", "345"),
+        ("CI_MERGE_REQUEST_PROJECT_URL", "https://gitlab.example.com/acme/bot"),
+        ("CI_MERGE_REQUEST_SOURCE_BRANCH_SHA", HEAD_SHA),
+        ("CI_PIPELINE_URL", "https://gitlab.example.com/acme/bot/-/pipelines/77"),
+        ("CI_JOB_NAME", "kapso gate"),
+        ("GITLAB_TOKEN", "glpat-unitTestToken"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect()
+}
+
+#[test]
+fn reads_a_gitlab_merge_request_pipeline() {
+    let vars = gitlab_env();
+    let config = config(&vars).expect("a config");
+    let Forge::Gitlab(target) = &config.forge else {
+        panic!("a GitLab target expected");
+    };
+    assert_eq!(target.api_url.as_str(), "https://gitlab.example.com/api/v4");
+    assert_eq!((target.project.as_str(), target.merge_request), ("345", 12));
+    assert_eq!(target.token.expose(), "glpat-unitTestToken");
+    assert_eq!(config.key, "kapso_gate");
+    assert_eq!(
+        config.run_url.as_deref(),
+        Some("https://gitlab.example.com/acme/bot/-/pipelines/77")
+    );
+    assert_eq!(
+        config.forge.comment_page(9),
+        Some("https://gitlab.example.com/acme/bot/-/merge_requests/12#note_9".into())
+    );
+    assert!(!format!("{config:?}").contains("unitTestToken"));
+
+    let mut other = vars.clone();
+    other.insert("CI_MERGE_REQUEST_SOURCE_PROJECT_ID".into(), "999".into());
+    assert_eq!(config_err(&other), CommentSkip::Fork);
+    other = vars.clone();
+    other.remove("CI_MERGE_REQUEST_IID");
+    assert_eq!(config_err(&other), CommentSkip::NotMergeRequest);
+    other = vars.clone();
+    other.insert("CI_API_V4_URL".into(), "http://gitlab.example.com/api/v4".into());
+    assert_eq!(config_err(&other), CommentSkip::UnsafeApiUrl);
+    other = vars.clone();
+    other.remove("GITLAB_TOKEN");
+    assert_eq!(config_err(&other), CommentSkip::NoToken);
 }

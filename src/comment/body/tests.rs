@@ -41,8 +41,11 @@ fn live_references(markdown: &str) -> Vec<String> {
     for (i, c) in chars.iter().enumerate() {
         let next = chars.get(i + 1).copied().unwrap_or(' ');
         let live = match c {
+            '/' => chars[..i].iter().rev().take_while(|c| **c != '\n').all(|c| *c == ' '),
+            '!' | '&' | '$' => next.is_ascii_digit(),
+            '~' | '%' => next.is_ascii_alphanumeric() || next == '"',
             '@' => next.is_ascii_alphanumeric(),
-            '#' => next.is_ascii_digit() && (i == 0 || chars[i - 1] != '&'),
+            '#' => next.is_ascii_digit() && !is_entity(&chars, i),
             '-' => {
                 next.is_ascii_digit() && i >= 2 && chars[i - 2..i].iter().collect::<String>().eq_ignore_ascii_case("gh")
             }
@@ -54,6 +57,13 @@ fn live_references(markdown: &str) -> Vec<String> {
         }
     }
     found
+}
+
+/// `&#<digits>;` around the `#` at `i`.
+fn is_entity(chars: &[char], i: usize) -> bool {
+    let rest: String = chars[i + 1..].iter().collect();
+    let digits = rest.chars().take_while(char::is_ascii_digit).count();
+    i > 0 && chars[i - 1] == '&' && rest[digits..].starts_with(';')
 }
 
 #[test]
@@ -98,9 +108,23 @@ fn neutralises_mentions_and_references() {
     assert_eq!(neutralise("\\@admin \\#7"), format!("\\@{WJ}admin \\#{WJ}7"));
     assert_eq!(neutralise("https\\://e.vil/x"), format!("https\\:{WJ}//e.vil/x"));
     assert_eq!(
-        neutralise("it&#39;s #x @ 1 a-1"),
-        "it&#39;s #x @ 1 a-1",
+        neutralise("!12 ~bug ~\"p 1\" %v1 &3 $4 50% & ~ !"),
+        format!("!{WJ}12 ~{WJ}bug ~{WJ}\"p 1\" %{WJ}v1 &{WJ}3 ${WJ}4 50% & ~ !"),
+        "GitLab's references"
+    );
+    assert_eq!(
+        neutralise("/merge\n  /close now\na/b\n"),
+        format!("{WJ}/merge\n  {WJ}/close now\na/b\n")
+    );
+    assert_eq!(
+        neutralise("it&#39;s #x @ 1 a-1 &amp;"),
+        "it&#39;s #x @ 1 a-1 &amp;",
         "nothing to neutralise"
+    );
+    assert_eq!(
+        neutralise("&#1 &#12"),
+        format!("&#{WJ}1 &#{WJ}12"),
+        "no entity without its `;`"
     );
     let fenced = "before @a\n````text\n@everyone #1 ``` x\n```\n````\nafter #2\n";
     assert_eq!(
@@ -238,7 +262,7 @@ proptest! {
                 Just("~~~".to_owned()),
                 Just("<details><summary>x</summary>".to_owned()),
                 Just("</details>".to_owned()),
-                "[a-z@#🎉é `-]{0,300}",
+                "[a-z0-9@#!~%&$/🎉é `-]{0,300}",
             ],
             0..80,
         ),
