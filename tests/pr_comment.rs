@@ -179,6 +179,19 @@ async fn the_marker_on_page_two_is_found_and_updated() {
 }
 
 #[tokio::test]
+async fn a_persons_copy_of_the_marker_is_left_alone() {
+    let fake = FakeGithub::start(TOKEN);
+    let vars = actions_env(&fake, &event_file("impostor", REPO));
+    let copy = fake.add_comment(REPO, PR, "<!-- kapso-gate:evals/gate -->\nlooks official", "mallory");
+    assert!(matches!(run_default(&vars).await, CommentOutcome::Created { .. }));
+    assert!(matches!(run_default(&vars).await, CommentOutcome::Updated { .. }));
+    let comments = fake.comments();
+    assert_eq!(comments.len(), 2);
+    assert_eq!((comments[0].id, comments[0].edits), (copy, 0), "the workflow token's bot never edits it");
+    assert_eq!((comments[1].login.as_str(), comments[1].edits), (ACTIONS_BOT, 1));
+}
+
+#[tokio::test]
 async fn refusals_and_failures_are_outcomes() {
     let cases = [
         (

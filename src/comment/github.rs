@@ -35,6 +35,20 @@ struct Comment {
     id: u64,
     #[serde(default)]
     body: Option<String>,
+    #[serde(default)]
+    user: Option<User>,
+}
+
+#[derive(Deserialize)]
+struct User {
+    #[serde(rename = "type", default)]
+    kind: String,
+}
+
+impl Comment {
+    fn by_bot(&self) -> bool {
+        self.user.as_ref().is_some_and(|u| u.kind == "Bot")
+    }
 }
 
 #[derive(Deserialize)]
@@ -73,6 +87,13 @@ impl GithubApi {
     ) -> Result<(HeaderMap, Vec<u8>), CommentFailure> {
         let request = self.http.request(method, url).headers(self.headers()?);
         super::send(request, body, limit, classify).await
+    }
+
+    /// Installation tokens (the workflow's `GITHUB_TOKEN`, a GitHub App's) start with `ghs_`
+    /// and comment as a bot: then a marked comment by a person is someone else's copy of the
+    /// marker, and is left alone.
+    fn acts_as_bot(&self) -> bool {
+        self.token.expose().starts_with("ghs_")
     }
 
     fn comments_url(&self) -> String {
@@ -122,8 +143,10 @@ impl NoteApi for GithubApi {
             let url = format!("{base}?per_page={PER_PAGE}&page={page}");
             let (headers, bytes) = self.send(Method::GET, &url, None, MAX_LIST_BYTES).await?;
             let comments: Vec<Comment> = serde_json::from_slice(&bytes).map_err(|_| CommentFailure::Unreadable)?;
+            let only_bots = self.acts_as_bot();
             if let Some(found) = comments
                 .iter()
+                .filter(|c| c.by_bot() || !only_bots)
                 .find(|c| c.body.as_deref().is_some_and(|b| is_marked(b, marker)))
             {
                 return Ok(Some(found.id));

@@ -11,7 +11,8 @@
 //! [`CommentConfig::from_env`] reads everything from an injected environment lookup and makes
 //! no network call; a fork, a non-pull-request event or a missing token end there, as a
 //! [`CommentSkip`]. Backends implement the crate-private `NoteApi` (find by marker, create,
-//! update); GitHub's REST API is the one built, a GitLab merge-request note would be a second.
+//! update): GitHub's REST API (pull-request comments, github.com or Enterprise Server) and
+//! GitLab's (merge-request notes). `publish` must run inside a tokio runtime with time enabled.
 
 pub mod body;
 mod config;
@@ -30,6 +31,7 @@ use url::Url;
 
 /// The whole comment step gives up after this long (it is not part of the gate's `--timeout`).
 pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(15);
+
 /// Where the comment goes and what its footer says; built by [`CommentConfig::from_env`].
 #[derive(Debug, Clone)]
 pub struct CommentConfig {
@@ -145,9 +147,9 @@ pub enum CommentSkip {
     Fork,
     NoToken,
     NoRepository,
-    /// `GITHUB_API_URL` is not https (nor http on a loopback address), or carries credentials.
+    /// The API URL is not https (nor http on a loopback address), or carries credentials.
     UnsafeApiUrl,
-    /// GitHub answered 403: the token may not comment.
+    /// The API answered 403 (not a rate limit): the token may not comment.
     Forbidden,
 }
 
@@ -171,7 +173,7 @@ impl fmt::Display for CommentSkip {
                 "the API URL (GITHUB_API_URL or CI_API_V4_URL) must be https (http only on a loopback address), without credentials",
             ),
             Self::Forbidden => f.write_str(
-                "the token may not comment (403): give the job `permissions: pull-requests: write`",
+                "the token may not comment (403): on GitHub give the job `permissions: pull-requests: write`, on GitLab use a token with the api scope",
             ),
         }
     }
