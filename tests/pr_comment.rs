@@ -46,7 +46,7 @@ fn actions_env(fake: &FakeGithub, event: &std::path::Path) -> HashMap<String, St
     .collect()
 }
 
-/// What `main` does: build the config, publish within the deadline.
+/// What `main` does, with a chosen deadline: build the config, publish within the deadline.
 async fn run(vars: &HashMap<String, String>, key: Option<&str>, summary: &str, deadline: Duration) -> CommentOutcome {
     match CommentConfig::from_env(|name| vars.get(name).cloned(), None, key.map(str::to_owned)) {
         Ok(mut config) => {
@@ -57,8 +57,9 @@ async fn run(vars: &HashMap<String, String>, key: Option<&str>, summary: &str, d
     }
 }
 
+/// Exactly what `main` calls.
 async fn run_default(vars: &HashMap<String, String>) -> CommentOutcome {
-    run(vars, None, SUMMARY, comment::DEFAULT_DEADLINE).await
+    comment::publish_from_env(|name| vars.get(name).cloned(), None, None, SUMMARY, &RunContext::now()).await
 }
 
 fn requests_summary(fake: &FakeGithub) -> Vec<String> {
@@ -187,7 +188,11 @@ async fn a_persons_copy_of_the_marker_is_left_alone() {
     assert!(matches!(run_default(&vars).await, CommentOutcome::Updated { .. }));
     let comments = fake.comments();
     assert_eq!(comments.len(), 2);
-    assert_eq!((comments[0].id, comments[0].edits), (copy, 0), "the workflow token's bot never edits it");
+    assert_eq!(
+        (comments[0].id, comments[0].edits),
+        (copy, 0),
+        "the workflow token's bot never edits it"
+    );
     assert_eq!((comments[1].login.as_str(), comments[1].edits), (ACTIONS_BOT, 1));
 }
 

@@ -254,6 +254,26 @@ impl CommentOutcome {
     }
 }
 
+impl CommentOutcome {
+    /// The outcome for a GitHub Actions log, with a newline: skips that need the user's
+    /// attention as a `::notice` and failures as a `::warning` (both show on the run's page),
+    /// anything else as the plain line. Prefixed with `kapso-gate: `.
+    pub fn github_line(&self) -> String {
+        let text = format!("kapso-gate: {self}");
+        match self.level() {
+            Level::Info => format!("{text}\n"),
+            Level::Notice => format!(
+                "::notice title=kapso-gate::{}\n",
+                crate::report::github::escape_data(&text)
+            ),
+            Level::Warning => format!(
+                "::warning title=kapso-gate::{}\n",
+                crate::report::github::escape_data(&text)
+            ),
+        }
+    }
+}
+
 impl fmt::Display for CommentOutcome {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let at = |url: &Option<String>| url.as_deref().map(|u| format!(": {u}")).unwrap_or_default();
@@ -303,6 +323,20 @@ pub async fn publish(config: &CommentConfig, markdown_summary: &str, context: &R
     tokio::time::timeout(config.deadline, work)
         .await
         .unwrap_or(CommentOutcome::Failed(CommentFailure::Timeout(config.deadline)))
+}
+
+/// [`CommentConfig::from_env`] then [`publish`], for `main`: a skip becomes the outcome.
+pub async fn publish_from_env(
+    lookup: impl Fn(&str) -> Option<String>,
+    explicit_token: Option<ForgeToken>,
+    key: Option<String>,
+    markdown_summary: &str,
+    context: &RunContext,
+) -> CommentOutcome {
+    match CommentConfig::from_env(lookup, explicit_token, key) {
+        Ok(config) => publish(&config, markdown_summary, context).await,
+        Err(skip) => CommentOutcome::Skipped(skip),
+    }
 }
 
 /// Created (`true`) or updated, and the comment.

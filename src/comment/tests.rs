@@ -191,8 +191,20 @@ fn outcomes_are_one_line_and_never_fatal() {
         failed.to_string(),
         "pull request comment not posted: the API answered 500 (the gate's result and reports are unaffected)"
     );
+    assert_eq!(
+        created.github_line(),
+        "kapso-gate: pull request comment created: https://github.com/acme/bot/pull/7#issuecomment-5\n"
+    );
+    assert_eq!(
+        fork.github_line(),
+        format!("::notice title=kapso-gate::kapso-gate: {fork}\n")
+    );
+    assert!(failed
+        .github_line()
+        .starts_with("::warning title=kapso-gate::kapso-gate: pull request comment not posted: the API answered 500"));
     for outcome in [created, fork, forbidden, failed] {
         assert!(!outcome.to_string().contains('\n'));
+        assert_eq!(outcome.github_line().matches('\n').count(), 1);
     }
 }
 
