@@ -13,7 +13,23 @@ const PR: u64 = 7;
 const SUMMARY: &str = "### ❌ kapso-gate failed: 1 of 1 case did not pass (exit 1)\n";
 
 /// An event file for a pull request whose head is in `head_repo`.
-fn event_file(name: &str, head_repo: &str) -> PathBuf {
+/// An event file, removed when dropped.
+struct EventFile(PathBuf);
+
+impl Drop for EventFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+impl std::ops::Deref for EventFile {
+    type Target = std::path::Path;
+    fn deref(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+fn event_file(name: &str, head_repo: &str) -> EventFile {
     let path = std::env::temp_dir().join(format!("kapso-gate-pr-comment-{}-{name}.json", std::process::id()));
     let json = serde_json::json!({
         "number": PR,
@@ -24,7 +40,7 @@ fn event_file(name: &str, head_repo: &str) -> PathBuf {
         },
     });
     std::fs::write(&path, json.to_string()).expect("write the event file");
-    path
+    EventFile(path)
 }
 
 /// The variables of a GitHub Actions `pull_request` run against `fake`.
@@ -72,7 +88,8 @@ fn requests_summary(fake: &FakeGithub) -> Vec<String> {
 #[tokio::test]
 async fn first_run_creates_later_runs_update_one_comment() {
     let fake = FakeGithub::start(TOKEN);
-    let vars = actions_env(&fake, &event_file("create-update", REPO));
+    let event = event_file("create-update", REPO);
+    let vars = actions_env(&fake, &event);
     let first = run_default(&vars).await;
     let comments = fake.comments();
     assert_eq!(comments.len(), 1, "{first}");
@@ -117,7 +134,8 @@ async fn first_run_creates_later_runs_update_one_comment() {
 #[tokio::test]
 async fn another_key_makes_another_comment() {
     let fake = FakeGithub::start(TOKEN);
-    let vars = actions_env(&fake, &event_file("keys", REPO));
+    let event = event_file("keys", REPO);
+    let vars = actions_env(&fake, &event);
     assert!(matches!(run_default(&vars).await, CommentOutcome::Created { .. }));
     let other = run(&vars, Some("py3.12"), SUMMARY, comment::DEFAULT_DEADLINE).await;
     assert!(matches!(other, CommentOutcome::Created { .. }), "{other}");
@@ -132,7 +150,8 @@ async fn another_key_makes_another_comment() {
 #[tokio::test]
 async fn a_fork_makes_no_api_call() {
     let fake = FakeGithub::start(TOKEN);
-    let vars = actions_env(&fake, &event_file("fork", "mallory/bot"));
+    let event = event_file("fork", "mallory/bot");
+    let vars = actions_env(&fake, &event);
     let outcome = run_default(&vars).await;
     assert_eq!(outcome, CommentOutcome::Skipped(CommentSkip::Fork));
     assert_eq!(outcome.level(), comment::Level::Notice);
@@ -142,7 +161,8 @@ async fn a_fork_makes_no_api_call() {
 #[tokio::test]
 async fn the_marker_on_page_two_is_found_and_updated() {
     let fake = FakeGithub::start(TOKEN);
-    let vars = actions_env(&fake, &event_file("pages", REPO));
+    let event = event_file("pages", REPO);
+    let vars = actions_env(&fake, &event);
     for i in 0..120 {
         let body = if i == 5 {
             "quoting: <!-- kapso-gate:evals/gate -->\nnot ours".to_owned()
@@ -182,7 +202,8 @@ async fn the_marker_on_page_two_is_found_and_updated() {
 #[tokio::test]
 async fn a_persons_copy_of_the_marker_is_left_alone() {
     let fake = FakeGithub::start(TOKEN);
-    let vars = actions_env(&fake, &event_file("impostor", REPO));
+    let event = event_file("impostor", REPO);
+    let vars = actions_env(&fake, &event);
     let copy = fake.add_comment(REPO, PR, "<!-- kapso-gate:evals/gate -->\nlooks official", "mallory");
     assert!(matches!(run_default(&vars).await, CommentOutcome::Created { .. }));
     assert!(matches!(run_default(&vars).await, CommentOutcome::Updated { .. }));
@@ -232,7 +253,8 @@ async fn refusals_and_failures_are_outcomes() {
     ];
     for (fault, expected) in cases {
         let fake = FakeGithub::start(TOKEN);
-        let vars = actions_env(&fake, &event_file("faults", REPO));
+        let event = event_file("faults", REPO);
+        let vars = actions_env(&fake, &event);
         fake.fault(fault.clone());
         let outcome = run_default(&vars).await;
         assert_eq!(outcome, expected, "{fault:?}");
@@ -244,7 +266,8 @@ async fn refusals_and_failures_are_outcomes() {
 #[tokio::test]
 async fn a_403_on_create_is_a_notice() {
     let fake = FakeGithub::start(TOKEN);
-    let vars = actions_env(&fake, &event_file("read-only", REPO));
+    let event = event_file("read-only", REPO);
+    let vars = actions_env(&fake, &event);
     fake.fault_on("POST", GithubFault::Status(403));
     let outcome = run_default(&vars).await;
     assert_eq!(outcome, CommentOutcome::Skipped(CommentSkip::Forbidden));
@@ -254,7 +277,8 @@ async fn a_403_on_create_is_a_notice() {
 #[tokio::test]
 async fn a_slow_api_meets_the_deadline() {
     let fake = FakeGithub::start(TOKEN);
-    let vars = actions_env(&fake, &event_file("slow", REPO));
+    let event = event_file("slow", REPO);
+    let vars = actions_env(&fake, &event);
     fake.fault(GithubFault::Delay(Duration::from_secs(60)));
     let deadline = Duration::from_millis(300);
     let outcome = run(&vars, None, SUMMARY, deadline).await;
@@ -266,7 +290,8 @@ async fn a_slow_api_meets_the_deadline() {
 async fn redirects_are_not_followed() {
     let elsewhere = FakeGithub::start(TOKEN);
     let fake = FakeGithub::start(TOKEN);
-    let vars = actions_env(&fake, &event_file("redirect", REPO));
+    let event = event_file("redirect", REPO);
+    let vars = actions_env(&fake, &event);
     let target = format!("{}/repos/acme/bot/issues/7/comments", elsewhere.api_url());
     fake.fault(GithubFault::Redirect(target));
     let outcome = run_default(&vars).await;
@@ -277,7 +302,8 @@ async fn redirects_are_not_followed() {
 #[tokio::test]
 async fn the_token_is_in_no_outcome() {
     let fake = FakeGithub::start(TOKEN);
-    let vars = actions_env(&fake, &event_file("leak", REPO));
+    let event = event_file("leak", REPO);
+    let vars = actions_env(&fake, &event);
     fake.fault_on_times("GET", GithubFault::EchoAuthorization, 1);
     let echoed = run_default(&vars).await;
     assert_eq!(echoed, CommentOutcome::Failed(CommentFailure::Status(500)));
@@ -294,7 +320,8 @@ async fn the_token_is_in_no_outcome() {
 #[tokio::test]
 async fn hostile_feedback_stays_inert() {
     let fake = FakeGithub::start(TOKEN);
-    let vars = actions_env(&fake, &event_file("hostile", REPO));
+    let event = event_file("hostile", REPO);
+    let vars = actions_env(&fake, &event);
     // Shaped like the step summary: escaped text outside, feedback in a longer fence.
     let summary = "<details><summary>❌ failed: @everyone (c1)</summary>\n\n\
                    ping \\@everyone about \\#1 and GH\\-2\n\n\
@@ -322,7 +349,8 @@ async fn hostile_feedback_stays_inert() {
 #[tokio::test]
 async fn a_huge_summary_fits_githubs_limit() {
     let fake = FakeGithub::start(TOKEN);
-    let vars = actions_env(&fake, &event_file("huge", REPO));
+    let event = event_file("huge", REPO);
+    let vars = actions_env(&fake, &event);
     let summary = format!(
         "### ❌ failed\n\n````text\n{}\n````\n",
         "🎉 feedback line\n".repeat(20_000)
@@ -337,7 +365,8 @@ async fn a_huge_summary_fits_githubs_limit() {
 #[tokio::test]
 async fn enterprise_server_paths() {
     let fake = FakeGithub::start_with_prefix(TOKEN, "/api/v3");
-    let vars = actions_env(&fake, &event_file("ghes", REPO));
+    let event = event_file("ghes", REPO);
+    let vars = actions_env(&fake, &event);
     assert!(fake.api_url().ends_with("/api/v3"));
     assert!(matches!(run_default(&vars).await, CommentOutcome::Created { .. }));
     assert!(fake

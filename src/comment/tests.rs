@@ -6,13 +6,29 @@ const TOKEN: &str = "ghs_unitTestToken9Kq2";
 const HEAD_SHA: &str = "0123456789abcdef0123456789abcdef01234567";
 
 /// An event file unique to this test process and `name`.
-fn event_file(name: &str, head: &str) -> PathBuf {
+/// An event file, removed when dropped.
+struct EventFile(PathBuf);
+
+impl Drop for EventFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+impl std::ops::Deref for EventFile {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+fn event_file(name: &str, head: &str) -> EventFile {
     let path = std::env::temp_dir().join(format!("kapso-gate-comment-{}-{name}.json", std::process::id()));
     let json = format!(
         r#"{{"number":7,"pull_request":{{"number":7,"head":{{"sha":"{HEAD_SHA}","repo":{{"full_name":"{head}"}}}},"base":{{"sha":"x","repo":{{"full_name":"acme/bot"}}}}}}}}"#
     );
     std::fs::write(&path, json).expect("write the event file");
-    path
+    EventFile(path)
 }
 
 fn env(event: &Path) -> HashMap<String, String> {
@@ -46,7 +62,8 @@ fn github(config: &CommentConfig) -> &GithubTarget {
 
 #[test]
 fn reads_a_pull_request_run() {
-    let vars = env(&event_file("full", "acme/bot"));
+    let event = event_file("full", "acme/bot");
+    let vars = env(&event);
     let config = config(&vars).expect("a config");
     let target = github(&config);
     assert_eq!(target.api_url.as_str(), "https://api.github.com/");
@@ -69,7 +86,8 @@ fn reads_a_pull_request_run() {
 
 #[test]
 fn explicit_token_and_key_win() {
-    let vars = env(&event_file("explicit", "acme/bot"));
+    let event = event_file("explicit", "acme/bot");
+    let vars = env(&event);
     let token = ForgeToken::new("ghp_explicitOne123");
     let config =
         CommentConfig::from_env(|n| vars.get(n).cloned(), token, Some("matrix --> py3.12".into())).expect("a config");
@@ -88,7 +106,8 @@ fn config_err(vars: &HashMap<String, String>) -> CommentSkip {
 
 #[test]
 fn only_pull_request_events_in_github_actions() {
-    let vars = env(&event_file("events", "acme/bot"));
+    let event = event_file("events", "acme/bot");
+    let vars = env(&event);
     let mut other = vars.clone();
     other.remove("GITHUB_ACTIONS");
     assert_eq!(config_err(&other), CommentSkip::NotInCi);
@@ -109,7 +128,8 @@ fn only_pull_request_events_in_github_actions() {
 
 #[test]
 fn a_fork_is_refused_before_anything_else() {
-    let vars = env(&event_file("fork", "mallory/bot"));
+    let event = event_file("fork", "mallory/bot");
+    let vars = env(&event);
     assert_eq!(config_err(&vars), CommentSkip::Fork);
     let mut no_token = vars.clone();
     no_token.remove("GITHUB_TOKEN");
@@ -122,7 +142,8 @@ fn a_fork_is_refused_before_anything_else() {
 
 #[test]
 fn the_token_goes_only_to_a_safe_api() {
-    let vars = env(&event_file("urls", "acme/bot"));
+    let event = event_file("urls", "acme/bot");
+    let vars = env(&event);
     let with_api = |url: &str| {
         let mut v = vars.clone();
         v.insert("GITHUB_API_URL".into(), url.into());
@@ -149,7 +170,8 @@ fn the_token_goes_only_to_a_safe_api() {
 
 #[test]
 fn repository_and_links_are_validated() {
-    let vars = env(&event_file("repo", "acme/bot"));
+    let event = event_file("repo", "acme/bot");
+    let vars = env(&event);
     for bad in ["acme", "acme/bot/x", "../bot", "acme/..", "acme/b ot", "acme/bot?x"] {
         let mut v = vars.clone();
         v.insert("GITHUB_REPOSITORY".into(), bad.into());
