@@ -359,7 +359,7 @@ async fn a_huge_summary_fits_githubs_limit() {
     assert!(matches!(outcome, CommentOutcome::Created { .. }), "{outcome}");
     let body = fake.comments().remove(0).body;
     assert!(body.chars().count() <= 65_536);
-    assert!(body.contains("\n````\n\n*This comment is cut to stay under GitHub's comment size limit"));
+    assert!(body.contains("\n````\n\n*Cut to stay under the comment size limit: "));
 }
 
 #[tokio::test]

@@ -102,7 +102,7 @@ fn cut_notice(run_url: Option<&str>) -> String {
         None => "the workflow run".to_owned(),
     };
     format!(
-        "*This comment is cut to stay under GitHub's comment size limit: {run} has the full step summary, and the JSON report (`--json`, if uploaded as an artifact) has everything.*\n"
+        "*Cut to stay under the comment size limit: see the full summary in {run}, or the JSON report (`--json`) if the job keeps it as an artifact.*\n"
     )
 }
 

@@ -202,7 +202,7 @@ fn composes_marker_summary_and_footer() {
     assert!(comment.ends_with(
         "\n<sub>kapso-gate · [workflow run](https://github.com/acme/bot/actions/runs/42) · commit [`0123456789ab`](https://github.com/acme/bot/commit/0123456789abcdef0123456789abcdef01234567) · 2026-09-21 14:13:20 UTC · key `CI/gate`</sub>\n"
     ), "{comment}");
-    assert!(!comment.contains("This comment is cut"));
+    assert!(!comment.contains("*Cut to stay under"));
     let bare = Footer {
         run_url: None,
         commit: None,
@@ -229,7 +229,7 @@ fn a_huge_summary_is_cut_with_closed_blocks_and_a_pointer() {
     assert!(github_len(&comment) <= COMMENT_BUDGET, "{}", github_len(&comment));
     assert!(comment.chars().count() < GITHUB_COMMENT_LIMIT);
     assert!(comment.contains(
-        "*This comment is cut to stay under GitHub's comment size limit: the [workflow run](https://github.com/acme/bot/actions/runs/42) has the full step summary"
+        "\n*Cut to stay under the comment size limit: see the full summary in the [workflow run](https://github.com/acme/bot/actions/runs/42), or the JSON report (`--json`) if the job keeps it as an artifact.*\n"
     ));
     assert_eq!(end_state(&comment), Blocks::default(), "fences and details are closed");
     assert!(comment.starts_with("<!-- kapso-gate:CI/gate -->\n"));
