@@ -12,6 +12,7 @@ pub mod baseline;
 pub mod budget;
 pub mod cli;
 pub mod client;
+pub mod comment;
 pub mod config;
 pub mod defaults;
 pub mod dry_run;

@@ -5,7 +5,8 @@
 //! client at [`Sim::base_url`], then inspect [`Sim::requests`] and [`Sim::runs`]. Run state is
 //! computed from elapsed time: a run created with `run_now: true` is in progress until its
 //! trial's `duration_ms` has passed, then finished (or crashed). [`ForwardProxy`] is a tiny
-//! HTTP forward proxy for proxy tests.
+//! HTTP forward proxy for proxy tests. [`github::FakeGithub`] is a fake GitHub REST API for the
+//! pull-request comment, [`gitlab::FakeGitlab`] the same for GitLab merge-request notes.
 //!
 //! Each request goes through: rate limiting (every request counts; a 429 consumes no slot),
 //! then the next action of the first matching [`Fault`], then `X-API-Key` authentication, then
@@ -27,6 +28,8 @@
 
 mod api;
 mod background;
+pub mod github;
+pub mod gitlab;
 mod http;
 mod proxy;
 mod rate_limit;
