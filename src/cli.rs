@@ -8,6 +8,8 @@ use std::path::PathBuf;
 /// The API key variable: read from the environment only, never from a flag, because a flag value
 /// shows in process lists and CI logs.
 pub const API_KEY_VAR: &str = "KAPSO_API_KEY";
+/// The token for the pull-request comment: environment only, like the API key.
+pub const GITHUB_TOKEN_VAR: &str = "KAPSO_GITHUB_TOKEN";
 /// `NO_COLOR` (<https://no-color.org>): any non-empty value turns colour off.
 pub const NO_COLOR_VAR: &str = "NO_COLOR";
 /// Set to `true` by GitHub Actions runners.
@@ -141,6 +143,26 @@ pub struct Args {
     #[arg(long, env = "KAPSO_NO_DURATION_MODEL", hide_env_values = true, hide = true, value_parser = clap::builder::FalseyValueParser::new())]
     pub no_duration_model: bool,
 
+    /// Create or update one comment with the result on the pull request (GitHub Actions
+    /// pull_request runs, GitLab merge request pipelines); never changes the exit code
+    #[arg(long, env = "KAPSO_PR_COMMENT", hide_env_values = true, value_parser = clap::builder::FalseyValueParser::new())]
+    pub pr_comment: bool,
+
+    /// Which pull-request comment to update: runs with the same key share one comment
+    /// [default: the workflow and job name]
+    #[arg(long, value_name = "KEY", env = "KAPSO_COMMENT_KEY", hide_env_values = true)]
+    pub comment_key: Option<String>,
+
+    /// The pull-request comment's own deadline (hidden: for tests of a slow API)
+    #[arg(
+        long,
+        value_name = "DURATION",
+        env = "KAPSO_COMMENT_DEADLINE",
+        hide_env_values = true,
+        hide = true
+    )]
+    pub comment_deadline: Option<String>,
+
     /// Write the JSON report (schema_version 1) to this file
     #[arg(long, value_name = "PATH", env = "KAPSO_JSON", hide_env_values = true)]
     pub json: Option<PathBuf>,
@@ -220,10 +242,12 @@ pub fn env_bindings() -> Vec<EnvBinding> {
             Some(EnvBinding { option, var })
         })
         .collect();
-    out.push(EnvBinding {
-        option: "(environment only)".into(),
-        var: API_KEY_VAR.into(),
-    });
+    for var in [API_KEY_VAR, GITHUB_TOKEN_VAR] {
+        out.push(EnvBinding {
+            option: "(environment only)".into(),
+            var: var.into(),
+        });
+    }
     out
 }
 
@@ -259,6 +283,8 @@ pub fn is_fork_pull_request(event_json: &str) -> bool {
 pub struct Env {
     /// The key, already wrapped so that `Debug` of `Env` or `Settings` cannot show it.
     pub api_key: Option<crate::secret::ApiKey>,
+    /// `KAPSO_GITHUB_TOKEN`, the pull-request comment's token, wrapped likewise.
+    pub comment_token: Option<crate::comment::ForgeToken>,
     /// `KAPSO_JSON` and `KAPSO_JUNIT`, for reports when the arguments cannot be parsed.
     pub json: Option<PathBuf>,
     pub junit: Option<PathBuf>,
@@ -284,6 +310,7 @@ impl Env {
         let non_empty = |name: &str| lookup(name).filter(|v| !v.is_empty());
         Env {
             api_key: lookup(API_KEY_VAR).map(|k| crate::secret::ApiKey::new(&k)),
+            comment_token: lookup(GITHUB_TOKEN_VAR).and_then(|t| crate::comment::ForgeToken::new(&t)),
             json: non_empty("KAPSO_JSON").map(PathBuf::from),
             junit: non_empty("KAPSO_JUNIT").map(PathBuf::from),
             no_color: non_empty(NO_COLOR_VAR).is_some(),

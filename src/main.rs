@@ -2,6 +2,7 @@
 //! line it prints goes through `stdio`, the one place text leaves the process.
 
 use kapso_gate::cli::{Args, Env};
+use kapso_gate::comment;
 use kapso_gate::exit::Exit;
 use kapso_gate::output::{self, Outputs};
 use kapso_gate::report::terminal::{self, Style};
@@ -31,6 +32,9 @@ fn main() -> ExitCode {
         if let Some(key) = env.api_key.as_ref().filter(|k| !k.expose().is_empty()) {
             io.commands(&github::add_mask(key.expose()));
         }
+        if let Some(token) = &env.comment_token {
+            io.commands(&github::add_mask(token.expose()));
+        }
     }
     let args = match Args::parse_process() {
         Ok(args) => args,
@@ -44,7 +48,7 @@ fn main() -> ExitCode {
             // The report paths of the environment are still known: a usage error is reported.
             let message = error.kind().as_str().unwrap_or("invalid arguments").to_owned();
             let report = kapso_gate::usage_failure_report(&format!("{message}; see kapso-gate --help"), None);
-            return finish(report, &Outputs::from_env(&env), io, None);
+            return ExitCode::from(finish(report, &Outputs::from_env(&env), io, None).0);
         }
     };
     let settings = match Inputs::read(&args).and_then(|inputs| Settings::resolve_with(&args, &env, &inputs)) {
@@ -53,7 +57,7 @@ fn main() -> ExitCode {
             let message = usage_message(&error, &env);
             io.err_line(&format!("kapso-gate: error: {message}"));
             let report = kapso_gate::usage_failure_report(&message, Some(&args));
-            return finish(report, &Outputs::resolve(&args, &env), io, None);
+            return ExitCode::from(finish(report, &Outputs::resolve(&args, &env), io, None).0);
         }
     };
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
@@ -74,7 +78,40 @@ fn main() -> ExitCode {
         return ExitCode::from(result.exit.code());
     }
     let report = runtime.block_on(run(&settings, io, style));
-    finish(report, &settings.outputs, io, Some(style))
+    let (code, report) = finish(report, &settings.outputs, io, Some(style));
+    if settings.pr_comment {
+        runtime.block_on(comment_on_pull_request(&report, &env, &settings, io));
+    }
+    ExitCode::from(code)
+}
+
+/// Creates or updates the pull-request comment. Whatever happens, one line says so and nothing
+/// else changes: not the exit code, not a report. Skipped when the job is being cancelled.
+async fn comment_on_pull_request(report: &Report, env: &Env, settings: &Settings, io: Stdio) {
+    if matches!(report.verdict, Exit::Interrupted | Exit::Terminated) {
+        return;
+    }
+    let summary = kapso_gate::report::markdown::render(report, comment::body::SUMMARY_MAX_BYTES);
+    let config = comment::CommentConfig::from_env(
+        |name| std::env::var(name).ok(),
+        env.comment_token.clone(),
+        settings.comment_key.clone(),
+    );
+    let outcome = match config {
+        Ok(config) => {
+            let config = comment::CommentConfig {
+                deadline: settings.comment_deadline,
+                ..config
+            };
+            comment::publish(&config, &summary, &comment::RunContext::now()).await
+        }
+        Err(skip) => comment::CommentOutcome::Skipped(skip),
+    };
+    if io.github {
+        io.commands(&outcome.github_line());
+    } else {
+        io.err_line(&format!("kapso-gate: {outcome}"));
+    }
 }
 
 /// A usage error's message, with a hint when the key is missing on a fork's pull request
@@ -100,7 +137,7 @@ fn usage_message(error: &UsageError, env: &Env) -> String {
 /// Settles the outcome, then prints the summary (when `style` is given) and the GitHub
 /// annotations and writes every report, on every exit path. A gate that passed but cannot
 /// write a requested report exits 4, and every report says so.
-fn finish(report: Report, outputs: &Outputs, io: Stdio, style: Option<Style>) -> ExitCode {
+fn finish(report: Report, outputs: &Outputs, io: Stdio, style: Option<Style>) -> (u8, Report) {
     let (opened, mut problems) = output::open(outputs);
     let report = build::settle(report, &problems);
     if let Some(style) = style {
@@ -124,7 +161,7 @@ fn finish(report: Report, outputs: &Outputs, io: Stdio, style: Option<Style>) ->
         // Written after the outcome was settled (a disk that filled up): still fail closed.
         code = Exit::Incomplete.code();
     }
-    ExitCode::from(code)
+    (code, report)
 }
 
 async fn run(settings: &Settings, io: Stdio, style: Style) -> Report {

@@ -42,6 +42,12 @@ pub struct Settings {
     pub outputs: Outputs,
     pub dry_run: bool,
     pub state_file: Option<PathBuf>,
+    /// Create or update a comment with the result on the pull request.
+    pub pr_comment: bool,
+    /// Which comment to update (`None`: the workflow and job name).
+    pub comment_key: Option<String>,
+    /// The comment step's own deadline, outside `--timeout`.
+    pub comment_deadline: std::time::Duration,
     /// Delay a new run's first poll by what finished runs took (off only for benchmarks).
     pub learn_durations: bool,
     pub verbosity: Verbosity,
@@ -96,6 +102,12 @@ impl Settings {
             outputs: Outputs::resolve(args, env),
             dry_run: args.dry_run,
             state_file: args.state_file.clone(),
+            pr_comment: args.pr_comment,
+            comment_key: args.comment_key.clone().filter(|k| !k.trim().is_empty()),
+            comment_deadline: match &args.comment_deadline {
+                Some(raw) => parse::duration("comment-deadline", raw)?,
+                None => crate::comment::DEFAULT_DEADLINE,
+            },
             learn_durations: !args.no_duration_model,
             verbosity,
         })

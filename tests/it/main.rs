@@ -11,6 +11,8 @@
 //! - `properties`: property tests of the parser, the escapers and the ID encoding.
 //! - `action`: the GitHub Action, the Dockerfiles and the workflow examples match the binary.
 //! - `readme`: the README matches the binary.
+//! - `pr_comment`: the pull-request comment module against the fake GitHub and GitLab APIs;
+//!   `pr_comment_gate`: the same through the binary, reports unchanged by any comment problem.
 //! - `edges`: untrusted text never acts as a workflow command (a model of the runner), scores at
 //!   the threshold, settled reports, workspace paths, annotation size, JUnit against its schema.
 
@@ -22,6 +24,8 @@ mod edges;
 mod gate;
 mod hardening;
 mod policy;
+mod pr_comment;
+mod pr_comment_gate;
 mod properties;
 mod readme;
 mod reports;
