@@ -67,6 +67,11 @@ impl Console {
                 }
             }
             Progress::Warning(message) => eprintln!("warning: {}", sanitize(message, false)),
+            Progress::Note(message) => {
+                if self.verbosity > Verbosity::Quiet {
+                    eprintln!("{}", sanitize(message, false));
+                }
+            }
             Progress::Run(event) => self.event(&event),
         }
     }

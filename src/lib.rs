@@ -22,10 +22,13 @@ pub mod ids;
 pub mod outcome;
 pub mod output;
 pub mod plan;
+pub mod merge;
 pub mod report;
+pub mod rerun;
 pub mod scheduler;
 pub mod secret;
 pub mod settings;
+pub mod shard;
 pub mod state;
 pub mod verdict;
 

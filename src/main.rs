@@ -39,6 +39,9 @@ fn main() -> ExitCode {
             return ExitCode::from(finish(&report, &Outputs::from_env(&env), &env));
         }
     };
+    if !args.merge.is_empty() {
+        return ExitCode::from(merge(&args, &env));
+    }
     let settings = match Inputs::read(&args).and_then(|inputs| Settings::resolve_with(&args, &env, &inputs)) {
         Ok(settings) => settings,
         Err(error) => {
@@ -61,6 +64,25 @@ fn main() -> ExitCode {
     }
     let report = runtime.block_on(run(&settings, &env));
     ExitCode::from(finish(&report, &settings.outputs, &env))
+}
+
+/// `--merge`: one report from the shards' reports, written like a run's; nothing is sent.
+fn merge(args: &Args, env: &Env) -> u8 {
+    let outputs = Outputs::resolve(args, env);
+    let inputs = kapso_gate::merge::input_paths(&args.merge);
+    let report = match kapso_gate::merge::load(&inputs).and_then(kapso_gate::merge::merge) {
+        Ok(report) => report,
+        Err(error) => {
+            eprintln!("kapso-gate: error: {error}");
+            let report = kapso_gate::usage_failure_report(&error.to_string(), Some(args));
+            return finish(&report, &outputs, env);
+        }
+    };
+    let style = Style {
+        color: std::io::stdout().is_terminal() && !env.no_color,
+    };
+    print_summary(&report, style, env.github_actions);
+    finish(&report, &outputs, env)
 }
 
 /// GitHub annotations (after the summary) and every report file, on every exit path. Returns

@@ -125,6 +125,9 @@ fn render_suite(out: &mut String, report: &Report, name: &str, cases: &[&CaseRep
     property(out, 6, "exit_code", &report.exit_code.to_string());
     property(out, 6, "threshold", &fmt_score(report.threshold));
     property(out, 6, "tool_version", &report.version);
+    if let Some(shard) = &report.shard {
+        property(out, 6, "shard", &shard.label());
+    }
     if let Some(message) = &report.message {
         property(out, 6, "message", message);
     }
@@ -159,6 +162,9 @@ fn render_case(out: &mut String, case: &CaseReport) {
     }
     if !case.blocking {
         property(out, 8, "blocking", "false");
+    }
+    if case.carried_over {
+        property(out, 8, "carried_over", "true");
     }
     if let Some(scores) = case.trial_scores() {
         property(out, 8, "trial_scores", &scores);

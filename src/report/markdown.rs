@@ -29,6 +29,9 @@ const OMISSION_RESERVE: usize = 300;
 pub fn render(report: &Report, max_bytes: usize) -> String {
     let mut head = String::new();
     let _ = writeln!(head, "### {}\n", headline(report));
+    if let Some(shard) = report.shard_summary() {
+        let _ = writeln!(head, "{}\n", inline(&shard));
+    }
     if let Some(message) = report.message.as_deref().filter(|m| !m.trim().is_empty()) {
         let _ = writeln!(head, "**Error:** {}\n", inline(message));
     }

@@ -14,7 +14,9 @@ use crate::baseline::Baseline;
 use crate::cli::{Args, Env};
 use crate::config::Config;
 use crate::defaults;
+use crate::rerun::Rerun;
 use crate::secret::ApiKey;
+use crate::shard::{self, Shard};
 use std::path::PathBuf;
 
 pub use connection::Connection;
@@ -42,6 +44,10 @@ pub struct Settings {
     pub outputs: Outputs,
     pub dry_run: bool,
     pub state_file: Option<PathBuf>,
+    /// Run only this shard of the resolved selection.
+    pub shard: Option<Shard>,
+    /// The passes of an earlier report to carry over (`--rerun-failed`).
+    pub rerun: Option<Rerun>,
     /// Delay a new run's first poll by what finished runs took (off only for benchmarks).
     pub learn_durations: bool,
     pub verbosity: Verbosity,
@@ -52,6 +58,7 @@ pub struct Settings {
 pub struct Inputs {
     pub config: Option<Config>,
     pub baseline: Option<Baseline>,
+    pub rerun: Option<Rerun>,
 }
 
 impl Inputs {
@@ -60,6 +67,7 @@ impl Inputs {
         Ok(Inputs {
             config: args.config.as_deref().map(Config::load).transpose()?,
             baseline: args.baseline.as_deref().map(Baseline::load).transpose()?,
+            rerun: args.rerun_failed.as_deref().map(Rerun::load).transpose()?,
         })
     }
 }
@@ -96,6 +104,12 @@ impl Settings {
             outputs: Outputs::resolve(args, env),
             dry_run: args.dry_run,
             state_file: args.state_file.clone(),
+            shard: args
+                .shard
+                .as_deref()
+                .map(|raw| shard::resolve(raw, |name| env.parallel_var(name)))
+                .transpose()?,
+            rerun: inputs.rerun.clone(),
             learn_durations: !args.no_duration_model,
             verbosity,
         })
@@ -234,7 +248,7 @@ mod tests {
                 .expect("valid config");
         let inputs = Inputs {
             config: Some(config),
-            baseline: None,
+            ..Inputs::default()
         };
         let args = Args::try_parse_from(["kapso-gate", "--trials", "2"]).expect("parses");
         let s = Settings::resolve_with(&args, &env_with_key(), &inputs).expect("valid");
@@ -250,7 +264,7 @@ mod tests {
         let bad = Config::parse("trials = 51\ntest-cases = [\"x\"]").expect("parses");
         let inputs = Inputs {
             config: Some(bad),
-            baseline: None,
+            ..Inputs::default()
         };
         let args = Args::try_parse_from(["kapso-gate"]).expect("parses");
         assert!(matches!(
