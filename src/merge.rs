@@ -55,12 +55,12 @@ pub struct Named {
     pub report: Report,
 }
 
-/// The report paths of `--merge` values and `KAPSO_MERGE`: each value is split on newlines and
-/// commas (a multi-line action input works), blanks dropped.
+/// The report paths of `--merge` values and `KAPSO_MERGE`: each value is split on newlines (so a
+/// multi-line action input works; commas and spaces are legal in paths), blanks dropped.
 pub fn input_paths(values: &[String]) -> Vec<PathBuf> {
     values
         .iter()
-        .flat_map(|value| value.split(['\n', ',']))
+        .flat_map(|value| value.lines())
         .map(str::trim)
         .filter(|part| !part.is_empty())
         .map(PathBuf::from)
