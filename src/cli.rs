@@ -282,7 +282,10 @@ pub struct Env {
 impl Env {
     /// A CI parallel-job variable captured for `--shard auto`.
     pub fn parallel_var(&self, name: &str) -> Option<String> {
-        self.parallel_vars.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone())
+        self.parallel_vars
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
     }
 
     /// Reads the process environment.

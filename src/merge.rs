@@ -179,7 +179,11 @@ fn check(reports: &[Named]) -> Result<Vec<ShardRecord>, MergeError> {
     let mut owners: HashMap<&str, &str> = HashMap::new();
     for (position, named) in reports.iter().enumerate() {
         let file = named.file.clone();
-        let shard = named.report.shard.clone().ok_or(MergeError::NotAShard { file: file.clone() })?;
+        let shard = named
+            .report
+            .shard
+            .clone()
+            .ok_or(MergeError::NotAShard { file: file.clone() })?;
         if let Some(reference) = shards.first() {
             check_against(named, &shard, &first.file, &first.report, reference)?;
         }
@@ -224,7 +228,11 @@ fn check_against(
     let report = &named.report;
     let settings = [
         ("threshold", report.threshold.to_string(), first.threshold.to_string()),
-        ("aggregate", report.aggregate.name().to_owned(), first.aggregate.name().to_owned()),
+        (
+            "aggregate",
+            report.aggregate.name().to_owned(),
+            first.aggregate.name().to_owned(),
+        ),
         ("number of trials", report.trials.to_string(), first.trials.to_string()),
         ("base URL", report.base_url.clone(), first.base_url.clone()),
     ];
@@ -332,9 +340,16 @@ mod tests {
         ])
         .expect("merges");
         assert_eq!(merged.verdict, Exit::Incomplete);
-        assert!(merged.message.as_deref().is_some_and(|m| m.contains("shard 2/3 missing")));
+        assert!(merged
+            .message
+            .as_deref()
+            .is_some_and(|m| m.contains("shard 2/3 missing")));
         let failing = merge(vec![shard(1, vec![case("a", Status::Failed)])]).expect("merges");
-        assert_eq!(failing.verdict, Exit::Failed, "a failure is not hidden by a missing shard");
+        assert_eq!(
+            failing.verdict,
+            Exit::Failed,
+            "a failure is not hidden by a missing shard"
+        );
     }
 
     #[test]
@@ -351,9 +366,14 @@ mod tests {
         let error = merge(vec![shard(1, vec![]), other_selection]).expect_err("refused");
         assert!(matches!(&error, MergeError::Selection { file, .. } if file == "shard-2.json"));
 
-        let error = merge(vec![shard(1, vec![case("a", Status::Passed)]), shard(2, vec![case("a", Status::Passed)])])
-            .expect_err("refused");
-        assert!(error.to_string().contains("shard-2.json and shard-1.json both report test case a"));
+        let error = merge(vec![
+            shard(1, vec![case("a", Status::Passed)]),
+            shard(2, vec![case("a", Status::Passed)]),
+        ])
+        .expect_err("refused");
+        assert!(error
+            .to_string()
+            .contains("shard-2.json and shard-1.json both report test case a"));
 
         let error = merge(vec![shard(1, vec![]), shard(1, vec![])]).expect_err("refused");
         assert!(matches!(error, MergeError::DuplicateShard { .. }));

@@ -89,7 +89,10 @@ mod tests {
         assert_eq!(carried.run_id.as_deref(), Some("run-a"), "the earlier run ID is kept");
         assert_eq!((carried.blocking, carried.note.as_deref()), (false, Some("flaky")));
         assert!(rerun.carried("b", 0.8, true, None).is_none(), "a failure runs again");
-        assert!(rerun.carried("a", 0.9, true, None).is_none(), "another threshold runs again");
+        assert!(
+            rerun.carried("a", 0.9, true, None).is_none(),
+            "another threshold runs again"
+        );
         assert!(rerun.carried("c", 0.8, true, None).is_none(), "a new case runs");
     }
 

@@ -41,7 +41,10 @@ pub enum ShardError {
     Syntax(String),
     #[error("--shard {0:?}: N must be from 1 to {MAX_SHARDS} and K from 1 to N")]
     Range(String),
-    #[error("--shard auto found no parallel-job variables ({}); pass --shard K/N instead", auto_var_names())]
+    #[error(
+        "--shard auto found no parallel-job variables ({}); pass --shard K/N instead",
+        auto_var_names()
+    )]
     NoCiVariables,
     #[error("--shard auto: {system} sets {index_var}={index:?} and {total_var}={total:?}, which is not a shard of a parallel job")]
     BadCiVariables {
@@ -256,7 +259,10 @@ mod tests {
         let gitlab_zero = env(&[("CI_NODE_INDEX", "0"), ("CI_NODE_TOTAL", "3")]);
         assert!(matches!(
             resolve("auto", gitlab_zero),
-            Err(ShardError::BadCiVariables { system: "GitLab CI", .. })
+            Err(ShardError::BadCiVariables {
+                system: "GitLab CI",
+                ..
+            })
         ));
         let circle_past_end = env(&[("CIRCLE_NODE_INDEX", "3"), ("CIRCLE_NODE_TOTAL", "3")]);
         assert!(resolve("auto", circle_past_end).is_err());

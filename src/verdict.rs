@@ -525,7 +525,10 @@ mod tests {
             Exit::Failed,
             "a failure is never hidden"
         );
-        assert_eq!(merged_exit(&[(Rejected, true)], &[Exit::Rejected], true).0, Exit::Rejected);
+        assert_eq!(
+            merged_exit(&[(Rejected, true)], &[Exit::Rejected], true).0,
+            Exit::Rejected
+        );
         assert_eq!(merged_exit(&[], &[], true).0, Exit::Incomplete);
         assert_eq!(
             merged_exit(&[(Failed, false)], &passed, false).0,

@@ -87,7 +87,11 @@ fn run_three_shards(sim: &Sim, ids: &[String], dir: &Path) -> Vec<PathBuf> {
 
 fn merge(paths: &[PathBuf], json: &Path) -> support::Finished {
     let mut cmd = support::gate("http://127.0.0.1:9");
-    cmd.env_remove("KAPSO_API_KEY").arg("--json").arg(json).arg("--merge").args(paths);
+    cmd.env_remove("KAPSO_API_KEY")
+        .arg("--json")
+        .arg(json)
+        .arg("--merge")
+        .args(paths);
     support::run_within(&mut cmd, Duration::from_secs(30))
 }
 
@@ -198,7 +202,11 @@ fn merge_refuses_reports_that_do_not_belong_together() {
     assert_refused(&merge(&[paths[0].clone(), twice], &out_json), &out_json, "twice.json");
 
     let unsharded = edited(&paths[1], &dir.join("unsharded.json"), |r| r["shard"] = Value::Null);
-    assert_refused(&merge(&[paths[0].clone(), unsharded], &out_json), &out_json, "unsharded.json");
+    assert_refused(
+        &merge(&[paths[0].clone(), unsharded], &out_json),
+        &out_json,
+        "unsharded.json",
+    );
 }
 
 #[test]
@@ -247,7 +255,10 @@ fn rerun_failed_creates_runs_only_for_the_cases_that_did_not_pass() {
     let second_json = dir.join("second.json");
     let state = dir.join("state.json");
     let mut cmd = gate(&sim, &second_json);
-    cmd.arg("--rerun-failed").arg(&first_json).arg("--state-file").arg(&state);
+    cmd.arg("--rerun-failed")
+        .arg(&first_json)
+        .arg("--state-file")
+        .arg(&state);
     let second = support::run_within(cmd.args(ids), Duration::from_secs(30));
     support::assert_code(&second, 0);
     let new_runs: Vec<String> = sim.runs()[runs_before..].iter().map(|r| r.case_id.clone()).collect();
@@ -260,18 +271,29 @@ fn rerun_failed_creates_runs_only_for_the_cases_that_did_not_pass() {
     assert_eq!(rerun["counts"]["passed"], 4);
     for case in rerun["cases"].as_array().expect("cases") {
         let id = case["test_case_id"].as_str().expect("id");
-        let was = earlier["cases"].as_array().expect("cases").iter().find(|c| c["test_case_id"] == id);
+        let was = earlier["cases"]
+            .as_array()
+            .expect("cases")
+            .iter()
+            .find(|c| c["test_case_id"] == id);
         let was = was.expect("in the first report");
         let carried = id.starts_with("good");
         assert_eq!(case["carried_over"], carried, "{id}");
-        assert_eq!(case["run_id"] == was["run_id"], carried, "{id}: carried passes keep their run IDs");
+        assert_eq!(
+            case["run_id"] == was["run_id"],
+            carried,
+            "{id}: carried passes keep their run IDs"
+        );
     }
 
     // The same re-run again with the same state file re-attaches: no new run at all.
     let runs_after = sim.runs().len();
     let third_json = dir.join("third.json");
     let mut cmd = gate(&sim, &third_json);
-    cmd.arg("--rerun-failed").arg(&first_json).arg("--state-file").arg(&state);
+    cmd.arg("--rerun-failed")
+        .arg(&first_json)
+        .arg("--state-file")
+        .arg(&state);
     let third = support::run_within(cmd.args(ids), Duration::from_secs(30));
     support::assert_code(&third, 0);
     assert_eq!(sim.runs().len(), runs_after, "re-attached to the recorded runs");
@@ -308,4 +330,55 @@ fn shard_auto_reads_the_ci_variables_and_a_case_named_merge_still_runs() {
     let out = support::run_within(gate(&sim, &json).arg("merge"), Duration::from_secs(30));
     support::assert_code(&out, 0);
     assert_eq!(support::runs_of(&sim, "merge"), runs + 1);
+}
+
+#[test]
+fn more_shards_than_cases_leave_empty_shards_that_pass_and_merge_whole() {
+    let dir = support::temp_dir("empty-shards");
+    let sim = Sim::start(
+        Scenario::new(support::KEY)
+            .case(CaseSpec::passing("only-1", 0.9).duration_ms(50))
+            .case(CaseSpec::passing("only-2", 0.9).duration_ms(50)),
+    );
+    let paths: Vec<PathBuf> = (1..=5).map(|k| dir.join(format!("shard-{k}.json"))).collect();
+    let mut empty = 0;
+    for (i, path) in paths.iter().enumerate() {
+        let mut cmd = gate(&sim, path);
+        cmd.args(["--shard", &format!("{}/5", i + 1), "only-1", "only-2"]);
+        support::assert_code(&support::run_within(&mut cmd, Duration::from_secs(30)), 0);
+        let shard = report(path);
+        if shard["counts"]["total"] == 0 {
+            empty += 1;
+            assert_eq!(shard["verdict"], "passed");
+        }
+    }
+    assert!(empty >= 3, "two cases fill at most two of five shards");
+    let merged_json = dir.join("merged.json");
+    support::assert_code(&merge(&paths, &merged_json), 0);
+    assert_eq!(case_ids(&report(&merged_json)), ["only-1", "only-2"]);
+}
+
+/// The schema documents the shard record and `carried_over` exactly as the gate writes them
+/// (tests/reports.rs validates reports without a shard; this covers the fields it never sees).
+#[test]
+fn the_schema_documents_the_shard_fields_the_gate_writes() {
+    let dir = support::temp_dir("shard-schema");
+    let (_sim, _ids, paths) = two_shard_reports(&dir);
+    let schema: Value = serde_json::from_str(&support::read(Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/docs/report.schema.json"
+    ))))
+    .expect("schema");
+    let written = report(&paths[0]);
+    let keys = |v: &Value| {
+        let mut keys: Vec<String> = v.as_object().expect("object").keys().cloned().collect();
+        keys.sort();
+        keys
+    };
+    assert_eq!(keys(&written["shard"]), keys(&schema["$defs"]["shard"]["properties"]));
+    assert_eq!(schema["properties"]["shard"]["$ref"], "#/$defs/shard");
+    for case in written["cases"].as_array().expect("cases") {
+        assert_eq!(keys(case), keys(&schema["$defs"]["case"]["properties"]));
+        assert_eq!(case["carried_over"], false);
+    }
 }

@@ -366,6 +366,30 @@ mod tests {
     }
 
     #[test]
+    fn shard_and_carried_over_passes_are_properties() {
+        let mut carried = case("c1", Status::Passed);
+        carried.carried_over = true;
+        let mut r = report(vec![carried, case("c2", Status::Failed)]);
+        r.shard = Some(crate::report::ShardRecord {
+            index: 2,
+            total: 3,
+            selected: Some(6),
+            selection_digest: Some("00".into()),
+        });
+        let xml = render(&r);
+        assert_eq!(
+            xml.matches("<property name=\"shard\" value=\"2/3\"/>").count(),
+            1,
+            "{xml}"
+        );
+        assert_eq!(
+            xml.matches("<property name=\"carried_over\" value=\"true\"/>").count(),
+            1,
+            "{xml}"
+        );
+    }
+
+    #[test]
     fn one_suite_per_kapso_suite() {
         let mut passed = case("c1", Status::Passed);
         passed.suite_id = Some("s1".into());
