@@ -69,7 +69,11 @@ pub async fn dry_run(settings: &Settings, stop: watch::Receiver<Option<Interrupt
             check,
         });
     }
-    result.exit = verdict::overall(statuses);
+    result.exit = if settings.shard.is_some() && statuses.is_empty() {
+        verdict::empty_shard_exit()
+    } else {
+        verdict::overall(statuses)
+    };
     result.min_time = budget::min_time_under_budget(result.min_requests(), result.rate_limit, result.rate_window);
     result.requests_sent = client.stats().snapshot().sent;
     result

@@ -327,15 +327,17 @@ fn notes(settings: &Settings, gate: &Gate<'_>, plan: &Plan, to_run: &Plan) -> Ve
     notes
 }
 
-/// One job per trial of every case, re-attaching to recorded runs.
+/// One job per trial of every case, re-attaching to recorded runs, except to a run whose
+/// failure `--rerun-failed` is re-running (the state file may be the one that recorded it).
 fn jobs(settings: &Settings, plan: &Plan, reattach: &Reattach) -> Vec<Job> {
+    let being_rerun = |run_id: &str| settings.rerun.as_ref().is_some_and(|r| r.reruns(run_id));
     let mut jobs = Vec::new();
     for (case, planned) in plan.cases.iter().enumerate() {
         for trial in 0..settings.case_policy(&planned.id).trials as usize {
             let existing_run = reattach
                 .runs
                 .iter()
-                .find(|r| r.test_case_id == planned.id && r.trial == trial)
+                .find(|r| r.test_case_id == planned.id && r.trial == trial && !being_rerun(&r.run_id))
                 .map(|r| r.run_id.clone());
             jobs.push(Job {
                 case,

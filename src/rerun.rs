@@ -6,7 +6,7 @@ use crate::baseline::ReportFormatError;
 use crate::report::{CaseReport, Report, SCHEMA_VERSION};
 use crate::verdict::Status;
 use serde_json::Value;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 /// Why the earlier report cannot be used.
@@ -22,6 +22,8 @@ pub enum RerunError {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Rerun {
     passed: HashMap<String, CaseReport>,
+    /// Run IDs of the cases that did not pass: their results are what is being re-run.
+    not_passed_runs: HashSet<String>,
 }
 
 impl Rerun {
@@ -45,13 +47,24 @@ impl Rerun {
             });
         }
         let report: Report = serde_json::from_value(value).map_err(|e| ReportFormatError::NotJson(e.to_string()))?;
-        let passed = report
-            .cases
-            .into_iter()
-            .filter(|case| case.status == Status::Passed)
-            .map(|case| (case.test_case_id.clone(), case))
+        let (passed, not_passed): (Vec<CaseReport>, Vec<CaseReport>) =
+            report.cases.into_iter().partition(|case| case.status == Status::Passed);
+        let not_passed_runs = not_passed
+            .iter()
+            .flat_map(|case| {
+                case.trials
+                    .iter()
+                    .filter_map(|t| t.run_id.clone())
+                    .chain(case.run_id.clone())
+            })
             .collect();
-        Ok(Rerun { passed })
+        Ok(Rerun {
+            passed: passed
+                .into_iter()
+                .map(|case| (case.test_case_id.clone(), case))
+                .collect(),
+            not_passed_runs,
+        })
     }
 
     /// The earlier pass of `case_id`, marked as carried over, when it passed against the same
@@ -65,6 +78,12 @@ impl Rerun {
             note,
             ..case.clone()
         })
+    }
+
+    /// Whether `run_id` is a run of a case that did not pass in the report: a state file that
+    /// recorded it must not re-attach to it, or the failure would be read back, not re-run.
+    pub fn reruns(&self, run_id: &str) -> bool {
+        self.not_passed_runs.contains(run_id)
     }
 
     /// How many passes the report holds.
@@ -94,6 +113,7 @@ mod tests {
             "another threshold runs again"
         );
         assert!(rerun.carried("c", 0.8, true, None).is_none(), "a new case runs");
+        assert!(rerun.reruns("run-b") && !rerun.reruns("run-a"));
     }
 
     #[test]

@@ -247,13 +247,16 @@ fn rerun_failed_creates_runs_only_for_the_cases_that_did_not_pass() {
     let sim = Sim::start(scenario);
     let ids = ["good-1", "flaky-1", "good-2", "flaky-2"];
 
+    // The first run records its runs in the state file the re-runs use too (as a CI cache
+    // would restore it): the failed runs must be run again, not re-attached to.
     let first_json = dir.join("first.json");
-    let first = support::run_within(gate(&sim, &first_json).args(ids), Duration::from_secs(30));
+    let state = dir.join("state.json");
+    let mut cmd = gate(&sim, &first_json);
+    let first = support::run_within(cmd.arg("--state-file").arg(&state).args(ids), Duration::from_secs(30));
     support::assert_code(&first, 1);
     let runs_before = sim.runs().len();
 
     let second_json = dir.join("second.json");
-    let state = dir.join("state.json");
     let mut cmd = gate(&sim, &second_json);
     cmd.arg("--rerun-failed")
         .arg(&first_json)
