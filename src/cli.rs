@@ -101,6 +101,26 @@ pub struct Args {
     #[arg(long, env = "KAPSO_DRY_RUN", hide_env_values = true, value_parser = clap::builder::FalseyValueParser::new())]
     pub dry_run: bool,
 
+    /// Run only shard K of N (e.g. 2/3) of the selection, or `auto` from the CI's parallel-job variables
+    #[arg(long, value_name = "K/N", env = "KAPSO_SHARD", hide_env_values = true)]
+    pub shard: Option<String>,
+
+    /// Run only the cases that did not pass in this JSON report; carry its passes over
+    #[arg(long, value_name = "PATH", env = "KAPSO_RERUN_FAILED", hide_env_values = true)]
+    pub rerun_failed: Option<PathBuf>,
+
+    /// Merge these shard JSON reports (files or folders of *.json) into one verdict; runs nothing
+    #[arg(
+        long,
+        value_name = "REPORT",
+        env = "KAPSO_MERGE",
+        hide_env_values = true,
+        num_args = 1..,
+        action = ArgAction::Append,
+        conflicts_with = "test_case_ids"
+    )]
+    pub merge: Vec<String>,
+
     /// Record created run IDs here; a later run with the same file re-attaches to them
     #[arg(long, value_name = "PATH", env = "KAPSO_STATE_FILE", hide_env_values = true)]
     pub state_file: Option<PathBuf>,
@@ -297,9 +317,20 @@ pub struct Env {
     /// pull request.
     pub github_event_name: Option<String>,
     pub github_event_path: Option<PathBuf>,
+    /// The CI parallel-job variables `--shard auto` reads (see [`crate::shard::CI_SYSTEMS`]),
+    /// name and value, for those that are set.
+    pub parallel_vars: Vec<(String, String)>,
 }
 
 impl Env {
+    /// A CI parallel-job variable captured for `--shard auto`.
+    pub fn parallel_var(&self, name: &str) -> Option<String> {
+        self.parallel_vars
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
+    }
+
     /// Reads the process environment.
     pub fn from_process() -> Self {
         Self::from_lookup(|name| std::env::var_os(name).and_then(|v| v.into_string().ok()))
@@ -320,6 +351,9 @@ impl Env {
             github_workspace: non_empty("GITHUB_WORKSPACE").map(PathBuf::from),
             github_event_name: non_empty("GITHUB_EVENT_NAME"),
             github_event_path: non_empty("GITHUB_EVENT_PATH").map(PathBuf::from),
+            parallel_vars: crate::shard::auto_variables()
+                .filter_map(|name| Some((name.to_owned(), non_empty(name)?)))
+                .collect(),
         }
     }
 }

@@ -69,6 +69,11 @@ impl Console {
                 }
             }
             Progress::Warning(message) => self.io.err_line(&format!("warning: {}", sanitize(message, false))),
+            Progress::Note(message) => {
+                if self.verbosity > Verbosity::Quiet {
+                    self.io.err_line(&sanitize(message, false));
+                }
+            }
             Progress::Run(event) => self.event(&event),
         }
     }

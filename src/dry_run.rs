@@ -3,7 +3,7 @@
 
 use crate::budget;
 use crate::exit::Exit;
-use crate::gate::{client_for, resolve_plan};
+use crate::gate::{budget_limit, client_for, resolve_plan, shard_plan};
 use crate::outcome::Interrupt;
 use crate::plan;
 use crate::report::{DryRunCase, DryRunReport};
@@ -22,7 +22,7 @@ pub async fn dry_run(settings: &Settings, stop: watch::Receiver<Option<Interrupt
         requests_sent: 0,
         lookups: selection.suite_ids.len() + selection.agent_ids.len(),
         runs: 0,
-        rate_limit: connection.rate_limit,
+        rate_limit: budget_limit(settings),
         rate_window: connection.rate_window,
         min_time: Default::default(),
         exit: Exit::Passed,
@@ -45,6 +45,8 @@ pub async fn dry_run(settings: &Settings, stop: watch::Receiver<Option<Interrupt
             return result;
         }
     };
+    // A shard's dry run checks and counts only its own cases.
+    let (plan, _) = shard_plan(settings, plan);
     let checks = plan::check_cases(&client, &plan.cases, connection.concurrency, deadline).await;
     let mut statuses = Vec::new();
     for (case, check) in plan.cases.into_iter().zip(checks) {
@@ -67,7 +69,11 @@ pub async fn dry_run(settings: &Settings, stop: watch::Receiver<Option<Interrupt
             check,
         });
     }
-    result.exit = verdict::overall(statuses);
+    result.exit = if settings.shard.is_some() && statuses.is_empty() {
+        verdict::empty_shard_exit()
+    } else {
+        verdict::overall(statuses)
+    };
     result.min_time = budget::min_time_under_budget(result.min_requests(), result.rate_limit, result.rate_window);
     result.requests_sent = client.stats().snapshot().sent;
     result

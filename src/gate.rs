@@ -9,7 +9,7 @@ use crate::exit::Exit;
 use crate::outcome::{Interrupt, TrialOutcome};
 use crate::plan::{self, Plan, PlannedCase};
 use crate::report::build::{self, CaseSpec, RunInfo};
-use crate::report::{CaseReport, Report, RequestCounts, TrialReport};
+use crate::report::{CaseReport, Report, RequestCounts, ShardRecord, TrialReport};
 use crate::scheduler::{self, Job, Schedule};
 use crate::settings::{self, CasePolicy, Settings};
 use crate::state::{Reattach, SelectedCase, StateFile};
@@ -30,6 +30,8 @@ pub enum Progress<'a> {
     },
     /// Something worth telling the user that does not stop the gate.
     Warning(&'a str),
+    /// What this invocation covers (its shard, the passes carried over), before runs start.
+    Note(&'a str),
     /// Something the scheduler did.
     Run(scheduler::Event<'a>),
 }
@@ -40,10 +42,16 @@ pub async fn run(
     stop: watch::Receiver<Option<Interrupt>>,
     observer: &mut dyn FnMut(Progress<'_>),
 ) -> Report {
-    let gate = Gate {
+    let mut gate = Gate {
         settings,
         started_at: SystemTime::now(),
         deadline: Instant::now() + settings.connection.timeout,
+        shard: settings.shard.map(|shard| ShardRecord {
+            index: shard.index,
+            total: shard.total,
+            selected: None,
+            selection_digest: None,
+        }),
     };
     let client = match client_for(settings) {
         Ok(client) => client,
@@ -53,8 +61,14 @@ pub async fn run(
         Ok(plan) => plan,
         Err((exit, message, known)) => return gate.stopped(Some(&client), known, exit, message),
     };
+    let (plan, shard) = shard_plan(settings, plan);
+    gate.shard = shard;
     let mut warnings: Vec<String> = Vec::new();
-    let (mut state, reattach) = match open_state(settings, &plan) {
+    let (to_run, carried) = split_carried(settings, &plan);
+    for note in notes(settings, &gate, &plan, &to_run) {
+        observer(Progress::Note(&note));
+    }
+    let (mut state, reattach) = match open_state(settings, &to_run) {
         Ok(opened) => opened,
         Err(message) => return gate.stopped(Some(&client), plan.cases, Exit::Usage, message),
     };
@@ -62,9 +76,9 @@ pub async fn run(
         observer(Progress::Warning(note));
         warnings.push(note.clone());
     }
-    let jobs = jobs(settings, &plan, &reattach);
+    let jobs = jobs(settings, &to_run, &reattach);
     observer(Progress::Planned {
-        plan: &plan,
+        plan: &to_run,
         runs: jobs.len(),
         reattached: jobs.iter().filter(|j| j.existing_run.is_some()).count(),
     });
@@ -93,8 +107,11 @@ pub async fn run(
     .await;
     warnings.extend(state_error);
 
-    let cases = case_reports(settings, &plan, &jobs, &outcomes);
+    let ran = case_reports(settings, &to_run, &jobs, &outcomes);
+    let cases = in_selection_order(carried, ran);
     let forced = (*stop.borrow()).map(verdict::interrupt_exit);
+    let empty_shard = settings.shard.is_some() && cases.is_empty();
+    let forced = forced.or(empty_shard.then(verdict::empty_shard_exit));
     build::report(&gate.info(Some(&client)), cases, None, forced, warnings)
 }
 
@@ -103,6 +120,8 @@ struct Gate<'a> {
     settings: &'a Settings,
     started_at: SystemTime,
     deadline: Instant,
+    /// Known in full once the selection is resolved.
+    shard: Option<ShardRecord>,
 }
 
 impl Gate<'_> {
@@ -116,12 +135,18 @@ impl Gate<'_> {
             started_at: self.started_at,
             finished_at: SystemTime::now(),
             requests: client.map(|c| request_counts(c.stats().snapshot())).unwrap_or_default(),
+            shard: self.shard.clone(),
         }
     }
 
     /// The report of a gate that stopped before running anything.
     fn stopped(&self, client: Option<&KapsoClient>, known: Vec<PlannedCase>, exit: Exit, message: String) -> Report {
-        let specs = known.into_iter().map(|case| case_spec(self.settings, case)).collect();
+        // Each shard reports only its own part of what is known, so merging finds no duplicates.
+        let specs = known
+            .into_iter()
+            .filter(|case| self.settings.shard.is_none_or(|shard| shard.owns(&case.id)))
+            .map(|case| case_spec(self.settings, case))
+            .collect();
         build::stopped_report(&self.info(client), specs, self.settings.policy.aggregate, exit, message)
     }
 }
@@ -140,6 +165,7 @@ pub fn usage_failure_report(message: &str, args: Option<&Args>) -> Report {
         started_at: now,
         finished_at: now,
         requests: RequestCounts::default(),
+        shard: None,
     };
     build::stopped_report(&info, Vec::new(), Aggregate::default(), Exit::Usage, message.to_owned())
 }
@@ -147,13 +173,25 @@ pub fn usage_failure_report(message: &str, args: Option<&Args>) -> Report {
 /// The one client of a run, with the one rate budget every request draws from.
 pub(crate) fn client_for(settings: &Settings) -> Result<KapsoClient, client::BuildError> {
     let connection = &settings.connection;
-    let budget = Arc::new(RateBudget::new(connection.rate_limit, connection.rate_window));
+    let budget = Arc::new(RateBudget::new(budget_limit(settings), connection.rate_window));
     let config = ClientConfig {
         base_url: connection.base_url.clone(),
         api_key: settings.api_key.clone(),
         request_timeout: connection.request_timeout,
     };
     KapsoClient::new(&config, budget)
+}
+
+/// Requests per window this invocation may send. A shard spends only its share of the key's
+/// limit (the config file's or the default), because its siblings run at the same time on the
+/// same key; a limit given with `--rate-limit` or `KAPSO_RATE_LIMIT` is taken as this
+/// invocation's own.
+pub(crate) fn budget_limit(settings: &Settings) -> u32 {
+    let connection = &settings.connection;
+    match settings.shard {
+        Some(shard) if !connection.rate_limit_given => crate::shard::rate_share(connection.rate_limit, shard.total),
+        _ => connection.rate_limit,
+    }
 }
 
 pub(crate) fn request_counts(snapshot: StatsSnapshot) -> RequestCounts {
@@ -217,15 +255,89 @@ fn open_state(settings: &Settings, plan: &Plan) -> Result<(Option<StateFile>, Re
         .map_err(|e| e.to_string())
 }
 
-/// One job per trial of every case, re-attaching to recorded runs.
+/// This shard's part of the resolved plan, and the record its report carries.
+pub(crate) fn shard_plan(settings: &Settings, plan: Plan) -> (Plan, Option<ShardRecord>) {
+    let Some(shard) = settings.shard else {
+        return (plan, None);
+    };
+    let record = ShardRecord {
+        index: shard.index,
+        total: shard.total,
+        selected: Some(plan.cases.len()),
+        selection_digest: Some(crate::shard::selection_digest(plan.cases.iter().map(|c| c.id.as_str()))),
+    };
+    let cases = plan.cases.into_iter().filter(|case| shard.owns(&case.id)).collect();
+    (Plan { cases, ..plan }, Some(record))
+}
+
+/// The cases to run, and per case of `plan` the earlier pass carried over instead.
+fn split_carried(settings: &Settings, plan: &Plan) -> (Plan, Vec<Option<CaseReport>>) {
+    let carried: Vec<Option<CaseReport>> = plan
+        .cases
+        .iter()
+        .map(|case| {
+            let rerun = settings.rerun.as_ref()?;
+            let policy = settings.case_policy(&case.id);
+            rerun.carried(&case.id, policy.threshold, policy.blocking, policy.note)
+        })
+        .collect();
+    let cases = plan
+        .cases
+        .iter()
+        .zip(&carried)
+        .filter(|(_, carried)| carried.is_none())
+        .map(|(case, _)| case.clone())
+        .collect();
+    let to_run = Plan {
+        cases,
+        duplicates_dropped: plan.duplicates_dropped,
+    };
+    (to_run, carried)
+}
+
+/// The carried-over cases and the ones that ran, back in selection order.
+fn in_selection_order(carried: Vec<Option<CaseReport>>, ran: Vec<CaseReport>) -> Vec<CaseReport> {
+    let mut ran = ran.into_iter();
+    carried
+        .into_iter()
+        .filter_map(|carried| carried.or_else(|| ran.next()))
+        .collect()
+}
+
+/// What the user should know about the shard and the carried-over passes before runs start.
+fn notes(settings: &Settings, gate: &Gate<'_>, plan: &Plan, to_run: &Plan) -> Vec<String> {
+    let mut notes = Vec::new();
+    if let Some(record) = &gate.shard {
+        notes.push(format!(
+            "shard {}: {} of the {} selected cases, at most {} requests per {}",
+            record.label(),
+            plan.cases.len(),
+            record.selected.unwrap_or_default(),
+            budget_limit(settings),
+            humantime::format_duration(settings.connection.rate_window)
+        ));
+    }
+    if settings.rerun.is_some() {
+        notes.push(format!(
+            "--rerun-failed: {} passed case(s) carried over, {} to run",
+            plan.cases.len() - to_run.cases.len(),
+            to_run.cases.len()
+        ));
+    }
+    notes
+}
+
+/// One job per trial of every case, re-attaching to recorded runs, except to a run whose
+/// failure `--rerun-failed` is re-running (the state file may be the one that recorded it).
 fn jobs(settings: &Settings, plan: &Plan, reattach: &Reattach) -> Vec<Job> {
+    let being_rerun = |run_id: &str| settings.rerun.as_ref().is_some_and(|r| r.reruns(run_id));
     let mut jobs = Vec::new();
     for (case, planned) in plan.cases.iter().enumerate() {
         for trial in 0..settings.case_policy(&planned.id).trials as usize {
             let existing_run = reattach
                 .runs
                 .iter()
-                .find(|r| r.test_case_id == planned.id && r.trial == trial)
+                .find(|r| r.test_case_id == planned.id && r.trial == trial && !being_rerun(&r.run_id))
                 .map(|r| r.run_id.clone());
             jobs.push(Job {
                 case,

@@ -3,7 +3,10 @@
 //! Data flows one way: `cli::Args` → `settings::Settings` → `plan` (the cases) → `scheduler`
 //! (create, poll, deadline, cancellation, through `client` and `budget`) → `report::build`
 //! (statuses from `verdict`) → renderers in `report` → `output` (files). `gate` runs that
-//! flow; `dry_run` stops after the plan. The library never prints: progress goes to an
+//! flow; `dry_run` stops after the plan. With `--shard`, `shard` keeps this job's part of the
+//! plan (and its share of the rate budget); with `--rerun-failed`, `rerun` supplies the earlier
+//! passes carried over instead of run; `merge` turns the shards' reports into one report by the
+//! same verdict rules, without running anything. The library never prints: progress goes to an
 //! observer, results come back as a `Report`. `docs/ARCHITECTURE.md` is the map.
 
 #![cfg_attr(not(test), warn(clippy::print_stdout, clippy::print_stderr, clippy::unwrap_used))]
@@ -20,13 +23,16 @@ pub mod exit;
 pub mod file_write;
 pub mod gate;
 pub mod ids;
+pub mod merge;
 pub mod outcome;
 pub mod output;
 pub mod plan;
 pub mod report;
+pub mod rerun;
 pub mod scheduler;
 pub mod secret;
 pub mod settings;
+pub mod shard;
 pub mod state;
 pub mod verdict;
 

@@ -51,6 +51,9 @@ fn main() -> ExitCode {
             return ExitCode::from(finish(report, &Outputs::from_env(&env), io, None).0);
         }
     };
+    if !args.merge.is_empty() {
+        return ExitCode::from(merge(&args, &env, io));
+    }
     let settings = match Inputs::read(&args).and_then(|inputs| Settings::resolve_with(&args, &env, &inputs)) {
         Ok(settings) => settings,
         Err(error) => {
@@ -111,6 +114,25 @@ async fn comment_on_pull_request(report: &Report, env: &Env, settings: &Settings
         io.commands(&outcome.github_line());
     } else {
         io.err_line(&format!("kapso-gate: {outcome}"));
+    }
+}
+
+/// `--merge`: one report from the shards' reports, written like a run's; nothing is sent.
+fn merge(args: &Args, env: &Env, io: Stdio) -> u8 {
+    let outputs = Outputs::resolve(args, env);
+    let inputs = kapso_gate::merge::input_paths(&args.merge);
+    match kapso_gate::merge::load(&inputs).and_then(kapso_gate::merge::merge) {
+        Ok(report) => {
+            let style = Style {
+                color: std::io::stdout().is_terminal() && !env.no_color,
+            };
+            finish(report, &outputs, io, Some(style)).0
+        }
+        Err(error) => {
+            io.err_line(&format!("kapso-gate: error: {error}"));
+            let report = kapso_gate::usage_failure_report(&error.to_string(), Some(args));
+            finish(report, &outputs, io, None).0
+        }
     }
 }
 

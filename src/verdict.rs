@@ -359,6 +359,30 @@ pub fn gate_exit(cases: &[(Status, bool)], forced: Option<Exit>) -> (Exit, Optio
     (exit, None)
 }
 
+/// The exit of a shard that the partition gave no case (more shards than cases, or the hash's
+/// luck): it leaves nothing of the selection undecided, so it passes; the merged report judges
+/// the whole selection.
+pub const fn empty_shard_exit() -> Exit {
+    Exit::Passed
+}
+
+/// The exit of reports merged from shards, by the precedence of one run: a shard stopped by a
+/// signal gives its exit, then a shard's usage error; otherwise the cases decide by
+/// [`gate_exit`]. A missing shard counts as one blocking case without a verdict, so it makes a
+/// passing selection incomplete but never hides a failure.
+pub fn merged_exit(cases: &[(Status, bool)], shard_exits: &[Exit], shards_missing: bool) -> (Exit, Option<String>) {
+    let forced = shard_exits
+        .iter()
+        .copied()
+        .find(|exit| matches!(exit, Exit::Interrupted | Exit::Terminated))
+        .or_else(|| shard_exits.iter().copied().find(|exit| *exit == Exit::Usage));
+    let mut judged = cases.to_vec();
+    if shards_missing {
+        judged.push((Status::Incomplete, true));
+    }
+    gate_exit(&judged, forced)
+}
+
 /// The exit for a set of blocking case statuses, by the documented precedence:
 /// failed, then rejected, then incomplete, then passed. Cancellation is decided by the caller
 /// (a signal's exit code wins). An empty set never passes.
@@ -555,6 +579,33 @@ mod tests {
             Exit::Interrupted
         );
         assert_eq!(gate_exit(&[], None).0, Exit::Usage);
+    }
+
+    #[test]
+    fn merged_exits_follow_the_single_run_precedence() {
+        use Status::*;
+        let passed = [Exit::Passed];
+        assert_eq!(merged_exit(&[(Passed, true)], &passed, false).0, Exit::Passed);
+        assert_eq!(merged_exit(&[(Passed, true)], &passed, true).0, Exit::Incomplete);
+        assert_eq!(
+            merged_exit(&[(Failed, true)], &[Exit::Failed], true).0,
+            Exit::Failed,
+            "a failure is never hidden"
+        );
+        assert_eq!(
+            merged_exit(&[(Rejected, true)], &[Exit::Rejected], true).0,
+            Exit::Rejected
+        );
+        assert_eq!(merged_exit(&[], &[], true).0, Exit::Incomplete);
+        assert_eq!(
+            merged_exit(&[(Failed, false)], &passed, false).0,
+            Exit::Passed,
+            "quarantine as in one run"
+        );
+        let stopped = [Exit::Failed, Exit::Usage, Exit::Terminated];
+        assert_eq!(merged_exit(&[(Failed, true)], &stopped, false).0, Exit::Terminated);
+        assert_eq!(merged_exit(&[(Failed, true)], &stopped[..2], false).0, Exit::Usage);
+        assert_eq!(empty_shard_exit(), Exit::Passed);
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! constructor for a gate that stopped before running anything (a usage error, a suite that
 //! cannot be resolved, a state file that cannot be read).
 
-use super::model::{CaseReport, Counts, Report, RequestCounts, TrialReport, SCHEMA_VERSION};
+use super::model::{CaseReport, Counts, Report, RequestCounts, ShardRecord, TrialReport, SCHEMA_VERSION};
 use crate::exit::Exit;
 use crate::outcome::{TrialOutcome, TrialResult};
 use crate::plan::PlannedCase;
@@ -32,6 +32,8 @@ pub struct RunInfo {
     pub started_at: SystemTime,
     pub finished_at: SystemTime,
     pub requests: RequestCounts,
+    /// The shard this run covers, when sharded.
+    pub shard: Option<ShardRecord>,
 }
 
 /// Judges one trial.
@@ -102,6 +104,7 @@ pub fn case_report(
         feedback: rep.feedback,
         error: rep.error,
         run_id: rep.run_id,
+        carried_over: false,
         started_at: rep.started_at,
         ended_at: rep.ended_at,
         duration_ms: rep.duration_ms,
@@ -148,6 +151,7 @@ pub fn report(
             .unwrap_or_default()
             .as_millis() as u64,
         base_url: info.base_url.clone(),
+        shard: info.shard.clone(),
         counts: Counts::from_cases(&cases),
         requests: info.requests,
         warnings,

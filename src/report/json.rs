@@ -60,6 +60,7 @@ mod tests {
             "finished_at",
             "duration_ms",
             "base_url",
+            "shard",
             "counts",
             "requests",
             "warnings",

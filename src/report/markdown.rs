@@ -29,6 +29,10 @@ const OMISSION_RESERVE: usize = 300;
 pub fn render(report: &Report, max_bytes: usize) -> String {
     let mut head = String::new();
     let _ = writeln!(head, "### {}\n", headline(report));
+    // Built from numbers only: nothing to escape.
+    if let Some(shard) = report.shard_summary() {
+        let _ = writeln!(head, "{shard}\n");
+    }
     if let Some(message) = report.message.as_deref().filter(|m| !m.trim().is_empty()) {
         let _ = writeln!(head, "**Error:** {}\n", inline(message));
     }
@@ -325,6 +329,25 @@ mod tests {
              \n\
              <sub>kapso-gate 0.1.0 · threshold 0.8 · 20.0s · 0 requests (0 retried, 0 rate-limited)</sub>\n"
         );
+    }
+
+    #[test]
+    fn a_shard_says_which_part_it_covers() {
+        let mut carried = case("c1", Status::Passed);
+        carried.carried_over = true;
+        let mut r = report(vec![carried]);
+        r.shard = Some(crate::report::ShardRecord {
+            index: 1,
+            total: 3,
+            selected: Some(7),
+            selection_digest: None,
+        });
+        let summary = render(&r, GITHUB_SUMMARY_BUDGET);
+        assert!(
+            summary.contains("\nshard 1/3: 1 of the 7 selected cases\n"),
+            "{summary}"
+        );
+        assert!(summary.contains("carried over"), "{summary}");
     }
 
     #[test]

@@ -10,7 +10,9 @@ pub mod model;
 pub mod terminal;
 pub mod text;
 
-pub use model::{CaseReport, Counts, DryRunCase, DryRunReport, Report, RequestCounts, TrialReport, SCHEMA_VERSION};
+pub use model::{
+    CaseReport, Counts, DryRunCase, DryRunReport, Report, RequestCounts, ShardRecord, TrialReport, SCHEMA_VERSION,
+};
 
 /// Small deterministic reports for the renderers' exact-string tests.
 #[cfg(test)]
@@ -74,6 +76,7 @@ pub(crate) mod test_fixtures {
             feedback,
             error,
             run_id,
+            carried_over: false,
             started_at: trial.started_at.clone(),
             ended_at: trial.ended_at.clone(),
             duration_ms: trial.duration_ms,
@@ -102,6 +105,7 @@ pub(crate) mod test_fixtures {
             finished_at: "2026-01-01T10:00:20.000Z".into(),
             duration_ms: 20_000,
             base_url: "https://app.kapso.ai/api/v1".into(),
+            shard: None,
             counts: Counts::from_cases(&cases),
             requests: Default::default(),
             warnings: Vec::new(),

@@ -30,11 +30,35 @@ pub struct Report {
     pub finished_at: String,
     pub duration_ms: u64,
     pub base_url: String,
+    /// The shard this report covers (`--shard`); null for a whole selection, merged ones
+    /// included. Absent from reports of earlier versions.
+    #[serde(default)]
+    pub shard: Option<ShardRecord>,
     pub counts: Counts,
     pub requests: RequestCounts,
     pub warnings: Vec<String>,
     /// Every selected case, in selection order.
     pub cases: Vec<CaseReport>,
+}
+
+/// Which part of the selection a shard's report covers, and what that selection was, so that
+/// `--merge` can check the reports belong together.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShardRecord {
+    /// 1 to `total`.
+    pub index: u32,
+    pub total: u32,
+    /// Cases in the whole resolved selection (every shard); null when it was never resolved.
+    pub selected: Option<usize>,
+    /// [`crate::shard::selection_digest`] of the whole resolved selection; null likewise.
+    pub selection_digest: Option<String>,
+}
+
+impl ShardRecord {
+    /// `K/N`, as people and the CLI write it.
+    pub fn label(&self) -> String {
+        format!("{}/{}", self.index, self.total)
+    }
 }
 
 /// What the gate sent to Kapso.
@@ -107,6 +131,10 @@ pub struct CaseReport {
     /// Kapso's error message, when the run crashed.
     pub error: Option<String>,
     pub run_id: Option<String>,
+    /// True when the case passed in the report given to `--rerun-failed` and was not run
+    /// again: everything else here (run IDs included) is that report's.
+    #[serde(default)]
+    pub carried_over: bool,
     pub started_at: Option<String>,
     pub ended_at: Option<String>,
     pub duration_ms: Option<u64>,
@@ -163,6 +191,9 @@ impl CaseReport {
     /// shapes for its surface. Empty when there is nothing to add.
     pub fn details_with(&self, note: impl Fn(&str) -> String) -> String {
         let mut parts: Vec<String> = self.score_details().into_iter().collect();
+        if self.carried_over {
+            parts.push("carried over (passed in the --rerun-failed report)".to_owned());
+        }
         if let Some(text) = &self.note {
             parts.push(format!("note: {}", note(text)));
         }
@@ -254,6 +285,17 @@ impl Report {
         warnings.truncate(MAX_ANNOTATIONS);
         errors.extend(warnings);
         (errors, omitted)
+    }
+
+    /// One line on what part of the selection this report covers, when it is a shard's:
+    /// `shard 2/3: 20 of the 61 selected cases`. Every human-facing renderer shows it.
+    pub fn shard_summary(&self) -> Option<String> {
+        let shard = self.shard.as_ref()?;
+        let of = match shard.selected {
+            Some(selected) => format!("{} of the {selected} selected cases", self.cases.len()),
+            None => format!("{} cases", self.cases.len()),
+        };
+        Some(format!("shard {}: {of}", shard.label()))
     }
 
     /// Run IDs still executing on Kapso (there is no cancel endpoint), for the user to look up.

@@ -166,6 +166,9 @@ pub fn summary(report: &Report, style: Style) -> String {
                 .join(", ")
         );
     }
+    if let Some(shard) = report.shard_summary() {
+        let _ = writeln!(out, "\n{shard}");
+    }
     let _ = writeln!(out, "\n{}", verdict_line(report, style));
     out
 }

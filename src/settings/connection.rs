@@ -21,6 +21,10 @@ pub struct Connection {
     pub concurrency: usize,
     /// Requests per `rate_window`; 0 means no client-side limit.
     pub rate_limit: u32,
+    /// True when `--rate-limit` (or `KAPSO_RATE_LIMIT`) set `rate_limit` for this invocation;
+    /// false for the config file's value and the default, which describe the key's limit that
+    /// every shard shares.
+    pub rate_limit_given: bool,
     pub rate_window: Duration,
 }
 
@@ -66,6 +70,7 @@ pub fn resolve(args: &Args, config: &Config) -> Result<Connection, UsageError> {
         )?,
         concurrency,
         rate_limit,
+        rate_limit_given: args.rate_limit.is_some(),
         rate_window: duration("rate-window", &args.rate_window, &None, defaults::RATE_WINDOW)?,
     })
 }

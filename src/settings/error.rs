@@ -17,6 +17,10 @@ pub enum UsageError {
     Config(#[from] ConfigError),
     #[error(transparent)]
     Baseline(#[from] BaselineError),
+    #[error(transparent)]
+    Rerun(#[from] crate::rerun::RerunError),
+    #[error(transparent)]
+    Shard(#[from] crate::shard::ShardError),
     #[error("--max-drop needs --baseline: there is nothing to compare scores with")]
     MaxDropWithoutBaseline,
     #[error("threshold {value} for test case {case} in the config file is not a finite number >= 0")]

@@ -14,7 +14,9 @@ use crate::baseline::Baseline;
 use crate::cli::{Args, Env};
 use crate::config::Config;
 use crate::defaults;
+use crate::rerun::Rerun;
 use crate::secret::ApiKey;
+use crate::shard::{self, Shard};
 use std::path::PathBuf;
 
 pub use connection::Connection;
@@ -48,6 +50,10 @@ pub struct Settings {
     pub comment_key: Option<String>,
     /// The comment step's own deadline, outside `--timeout`.
     pub comment_deadline: std::time::Duration,
+    /// Run only this shard of the resolved selection.
+    pub shard: Option<Shard>,
+    /// The passes of an earlier report to carry over (`--rerun-failed`).
+    pub rerun: Option<Rerun>,
     /// Delay a new run's first poll by what finished runs took (off only for benchmarks).
     pub learn_durations: bool,
     pub verbosity: Verbosity,
@@ -58,6 +64,7 @@ pub struct Settings {
 pub struct Inputs {
     pub config: Option<Config>,
     pub baseline: Option<Baseline>,
+    pub rerun: Option<Rerun>,
 }
 
 impl Inputs {
@@ -66,6 +73,7 @@ impl Inputs {
         Ok(Inputs {
             config: args.config.as_deref().map(Config::load).transpose()?,
             baseline: args.baseline.as_deref().map(Baseline::load).transpose()?,
+            rerun: args.rerun_failed.as_deref().map(Rerun::load).transpose()?,
         })
     }
 }
@@ -108,6 +116,12 @@ impl Settings {
                 Some(raw) => parse::duration("comment-deadline", raw)?,
                 None => crate::comment::DEFAULT_DEADLINE,
             },
+            shard: args
+                .shard
+                .as_deref()
+                .map(|raw| shard::resolve(raw, |name| env.parallel_var(name)))
+                .transpose()?,
+            rerun: inputs.rerun.clone(),
             learn_durations: !args.no_duration_model,
             verbosity,
         })
@@ -246,7 +260,7 @@ mod tests {
                 .expect("valid config");
         let inputs = Inputs {
             config: Some(config),
-            baseline: None,
+            ..Inputs::default()
         };
         let args = Args::try_parse_from(["kapso-gate", "--trials", "2"]).expect("parses");
         let s = Settings::resolve_with(&args, &env_with_key(), &inputs).expect("valid");
@@ -262,7 +276,7 @@ mod tests {
         let bad = Config::parse("trials = 51\ntest-cases = [\"x\"]").expect("parses");
         let inputs = Inputs {
             config: Some(bad),
-            baseline: None,
+            ..Inputs::default()
         };
         let args = Args::try_parse_from(["kapso-gate"]).expect("parses");
         assert!(matches!(

@@ -13,6 +13,7 @@
 //! - `readme`: the README matches the binary.
 //! - `pr_comment`: the pull-request comment module against the fake GitHub and GitLab APIs;
 //!   `pr_comment_gate`: the same through the binary, reports unchanged by any comment problem.
+//! - `shards`: `--shard`, `--merge` and `--rerun-failed` end to end.
 //! - `edges`: untrusted text never acts as a workflow command (a model of the runner), scores at
 //!   the threshold, settled reports, workspace paths, annotation size, JUnit against its schema.
 
@@ -29,4 +30,5 @@ mod pr_comment_gate;
 mod properties;
 mod readme;
 mod reports;
+mod shards;
 mod smoke;

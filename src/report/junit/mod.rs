@@ -176,6 +176,10 @@ fn render_suite(out: &mut String, report: &Report, name: &str, cases: &[&CaseRep
         ("threshold", threshold.as_str()),
         ("tool_version", report.version.as_str()),
     ];
+    let shard = report.shard.as_ref().map(|s| s.label());
+    if let Some(shard) = &shard {
+        properties.push(("shard", shard));
+    }
     if let Some(message) = &report.message {
         properties.push(("message", message));
     }
@@ -231,6 +235,9 @@ fn system_out(case: &CaseReport) -> String {
     let mut out = format!("test_case_id: {}\nstatus: {}\n", case.test_case_id, case.status.name());
     if !case.blocking {
         out.push_str("blocking: false\n");
+    }
+    if case.carried_over {
+        out.push_str("carried_over: true\n");
     }
     let score = case.score.map(fmt_score).unwrap_or_else(|| "-".into());
     let _ = writeln!(out, "score: {score}\nthreshold: {}", fmt_score(case.threshold));
@@ -306,6 +313,30 @@ mod tests {
         assert_eq!(attr("l1\nl2\t\r"), "l1&#10;l2&#9;&#13;");
         assert_eq!(seconds(12_500), "12.500");
         assert_eq!(seconds(7), "0.007");
+    }
+
+    #[test]
+    fn the_shard_is_a_suite_property_and_a_carried_over_pass_says_so() {
+        let mut carried = case("c1", Status::Passed);
+        carried.carried_over = true;
+        let mut r = report(vec![carried, case("c2", Status::Failed)]);
+        r.shard = Some(crate::report::ShardRecord {
+            index: 2,
+            total: 3,
+            selected: Some(6),
+            selection_digest: Some("00".into()),
+        });
+        let xml = render(&r);
+        assert_eq!(
+            xml.matches("<property name=\"shard\" value=\"2/3\"/>").count(),
+            1,
+            "{xml}"
+        );
+        assert_eq!(
+            xml.matches("\ncarried_over: true\n").count(),
+            1,
+            "in <system-out>: junit-10.xsd has no properties in a testcase\n{xml}"
+        );
     }
 
     #[test]

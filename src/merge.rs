@@ -1,0 +1,390 @@
+//! `--merge`: the JSON reports of the shards of one selection in, one report out, with one
+//! verdict by the rules of a single run ([`crate::verdict::merged_exit`]). Refuses reports that
+//! do not belong together, naming the file; a missing shard leaves the verdict incomplete.
+//! [`merge`] is pure; [`load`] reads the files.
+
+use crate::exit::Exit;
+use crate::report::build::{self, RunInfo};
+use crate::report::{CaseReport, Report, RequestCounts, ShardRecord, SCHEMA_VERSION};
+use crate::verdict;
+use serde_json::Value;
+use std::collections::{BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+/// Why the reports cannot be merged. Every variant names the file at fault.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MergeError {
+    #[error("--merge needs at least one report file")]
+    NoReports,
+    #[error("cannot read {file}: {reason}")]
+    Unreadable { file: String, reason: String },
+    #[error("{file} is not a kapso-gate JSON report: {reason}")]
+    NotAReport { file: String, reason: String },
+    #[error("{file} has schema_version {found}; this kapso-gate merges schema_version {SCHEMA_VERSION} only")]
+    SchemaVersion { file: String, found: String },
+    #[error("{file} was not written with --shard, so it cannot be merged")]
+    NotAShard { file: String },
+    #[error("{file} is shard {shard} but {first} is of {total} shards: the reports come from different splits")]
+    ShardCount {
+        file: String,
+        shard: String,
+        first: String,
+        total: u32,
+    },
+    #[error("{file} was run with another {what} than {first} ({found} against {expected})")]
+    Setting {
+        file: String,
+        first: String,
+        what: &'static str,
+        found: String,
+        expected: String,
+    },
+    #[error("{file} covers another selection than {first}: the shards must resolve the same cases")]
+    Selection { file: String, first: String },
+    #[error("{file} and {other} are both shard {shard}")]
+    DuplicateShard { file: String, other: String, shard: String },
+    #[error("{file} and {other} both report test case {case}")]
+    DuplicateCase { file: String, other: String, case: String },
+}
+
+/// One report to merge, with the name it is known by (its path) for error messages.
+#[derive(Debug, Clone)]
+pub struct Named {
+    pub file: String,
+    pub report: Report,
+}
+
+/// The report paths of `--merge` values and `KAPSO_MERGE`: each value is split on newlines (so a
+/// multi-line action input works; commas and spaces are legal in paths), blanks dropped.
+pub fn input_paths(values: &[String]) -> Vec<PathBuf> {
+    values
+        .iter()
+        .flat_map(|value| value.lines())
+        .map(str::trim)
+        .filter(|part| !part.is_empty())
+        .map(PathBuf::from)
+        .collect()
+}
+
+/// Reads every report `inputs` names: files, or folders whose `*.json` files are taken in name
+/// order. Each text is checked for the schema version before it is parsed, so a report of
+/// another version is refused as such.
+pub fn load(inputs: &[PathBuf]) -> Result<Vec<Named>, MergeError> {
+    let mut files = Vec::new();
+    for input in inputs {
+        if input.is_dir() {
+            files.extend(json_files_in(input)?);
+        } else {
+            files.push(input.clone());
+        }
+    }
+    files
+        .iter()
+        .map(|path| {
+            let file = path.display().to_string();
+            let text = std::fs::read_to_string(path).map_err(|e| MergeError::Unreadable {
+                file: file.clone(),
+                reason: e.to_string(),
+            })?;
+            parse(&file, &text)
+        })
+        .collect()
+}
+
+fn json_files_in(dir: &Path) -> Result<Vec<PathBuf>, MergeError> {
+    let unreadable = |e: std::io::Error| MergeError::Unreadable {
+        file: dir.display().to_string(),
+        reason: e.to_string(),
+    };
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(unreadable)?
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .filter(|p| p.is_file() && p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+/// Parses one report's text.
+pub fn parse(file: &str, text: &str) -> Result<Named, MergeError> {
+    let not_a_report = |reason: String| MergeError::NotAReport {
+        file: file.to_owned(),
+        reason,
+    };
+    let value: Value = serde_json::from_str(text).map_err(|e| not_a_report(e.to_string()))?;
+    let version = value.get("schema_version").and_then(Value::as_u64);
+    if version != Some(u64::from(SCHEMA_VERSION)) {
+        return Err(MergeError::SchemaVersion {
+            file: file.to_owned(),
+            found: version.map_or_else(|| "none".to_owned(), |v| v.to_string()),
+        });
+    }
+    let report = serde_json::from_value(value).map_err(|e| not_a_report(e.to_string()))?;
+    Ok(Named {
+        file: file.to_owned(),
+        report,
+    })
+}
+
+/// Merges the shards' reports into the report of the whole selection.
+pub fn merge(mut reports: Vec<Named>) -> Result<Report, MergeError> {
+    let shards = check(&reports)?;
+    reports.sort_by_key(|named| named.report.shard.as_ref().map(|s| s.index));
+    let first = &reports[0].report;
+    let total = shards[0].total;
+    let present: BTreeSet<u32> = shards.iter().map(|s| s.index).collect();
+    let missing: Vec<String> = (1..=total)
+        .filter(|k| !present.contains(k))
+        .map(|k| format!("{k}/{total}"))
+        .collect();
+    let selected = shards.iter().find_map(|s| s.selected);
+    let cases: Vec<CaseReport> = reports.iter().flat_map(|n| n.report.cases.iter().cloned()).collect();
+    let short = selected.is_some_and(|n| missing.is_empty() && cases.len() < n);
+    let statuses: Vec<(verdict::Status, bool)> = cases.iter().map(|c| (c.status, c.blocking)).collect();
+    let shard_exits: Vec<Exit> = reports.iter().map(|n| n.report.verdict).collect();
+    let (exit, warning) = verdict::merged_exit(&statuses, &shard_exits, !missing.is_empty() || short);
+    let message = merged_message(&reports, &missing, short.then(|| (cases.len(), selected.unwrap_or(0))));
+    let mut warnings: Vec<String> = Vec::new();
+    for named in &reports {
+        let label = named.report.shard.as_ref().map(ShardRecord::label).unwrap_or_default();
+        warnings.extend(named.report.warnings.iter().map(|w| format!("shard {label}: {w}")));
+    }
+    warnings.extend(warning);
+    let info = RunInfo {
+        threshold: first.threshold,
+        aggregate: first.aggregate,
+        trials: first.trials,
+        base_url: first.base_url.clone(),
+        started_at: earliest(reports.iter().map(|n| n.report.started_at.as_str())),
+        finished_at: latest(reports.iter().map(|n| n.report.finished_at.as_str())),
+        requests: reports.iter().fold(RequestCounts::default(), |sum, n| RequestCounts {
+            sent: sum.sent + n.report.requests.sent,
+            retried: sum.retried + n.report.requests.retried,
+            rate_limited: sum.rate_limited + n.report.requests.rate_limited,
+        }),
+        shard: None,
+    };
+    let mut report = build::report(&info, cases, message, Some(exit), warnings);
+    let mut seen = BTreeSet::new();
+    report.warnings.retain(|w| seen.insert(w.clone()));
+    Ok(report)
+}
+
+/// Checks that the reports belong together; returns their shard records in input order.
+fn check(reports: &[Named]) -> Result<Vec<ShardRecord>, MergeError> {
+    let first = reports.first().ok_or(MergeError::NoReports)?;
+    let mut shards: Vec<ShardRecord> = Vec::new();
+    let mut owners: HashMap<&str, &str> = HashMap::new();
+    for (position, named) in reports.iter().enumerate() {
+        let file = named.file.clone();
+        let shard = named
+            .report
+            .shard
+            .clone()
+            .ok_or(MergeError::NotAShard { file: file.clone() })?;
+        if let Some(reference) = shards.first() {
+            check_against(named, &shard, &first.file, &first.report, reference)?;
+        }
+        if let Some(other) = shards.iter().position(|s| s.index == shard.index) {
+            return Err(MergeError::DuplicateShard {
+                file,
+                other: reports[other].file.clone(),
+                shard: shard.label(),
+            });
+        }
+        for case in &named.report.cases {
+            if let Some(other) = owners.insert(&case.test_case_id, &reports[position].file) {
+                return Err(MergeError::DuplicateCase {
+                    file,
+                    other: other.to_owned(),
+                    case: case.test_case_id.clone(),
+                });
+            }
+        }
+        shards.push(shard);
+    }
+    Ok(shards)
+}
+
+/// One report against the first: the same split, settings and selection.
+fn check_against(
+    named: &Named,
+    shard: &ShardRecord,
+    first_file: &str,
+    first: &Report,
+    reference: &ShardRecord,
+) -> Result<(), MergeError> {
+    let file = || named.file.clone();
+    if shard.total != reference.total {
+        return Err(MergeError::ShardCount {
+            file: file(),
+            shard: shard.label(),
+            first: first_file.to_owned(),
+            total: reference.total,
+        });
+    }
+    let report = &named.report;
+    let settings = [
+        ("threshold", report.threshold.to_string(), first.threshold.to_string()),
+        (
+            "aggregate",
+            report.aggregate.name().to_owned(),
+            first.aggregate.name().to_owned(),
+        ),
+        ("number of trials", report.trials.to_string(), first.trials.to_string()),
+        ("base URL", report.base_url.clone(), first.base_url.clone()),
+    ];
+    if let Some((what, found, expected)) = settings.into_iter().find(|(_, found, expected)| found != expected) {
+        return Err(MergeError::Setting {
+            file: file(),
+            first: first_file.to_owned(),
+            what,
+            found,
+            expected,
+        });
+    }
+    if known_and_different(&shard.selected, &reference.selected)
+        || known_and_different(&shard.selection_digest, &reference.selection_digest)
+    {
+        return Err(MergeError::Selection {
+            file: file(),
+            first: first_file.to_owned(),
+        });
+    }
+    Ok(())
+}
+
+/// A shard whose selection could not be resolved knows neither figure: it cannot conflict.
+fn known_and_different<T: PartialEq>(a: &Option<T>, b: &Option<T>) -> bool {
+    a.is_some() && b.is_some() && a != b
+}
+
+/// The merged gate-level message: missing shards first, then each shard's own message.
+fn merged_message(reports: &[Named], missing: &[String], short: Option<(usize, usize)>) -> Option<String> {
+    let mut parts = Vec::new();
+    if !missing.is_empty() {
+        let noun = if missing.len() == 1 { "shard" } else { "shards" };
+        parts.push(format!(
+            "{noun} {} missing: no report, so its cases have no verdict",
+            missing.join(", ")
+        ));
+    }
+    if let Some((found, selected)) = short {
+        parts.push(format!(
+            "the reports hold {found} of the {selected} selected cases: the rest have no verdict"
+        ));
+    }
+    for named in reports {
+        if let (Some(message), Some(shard)) = (&named.report.message, &named.report.shard) {
+            parts.push(format!("shard {}: {message}", shard.label()));
+        }
+    }
+    (!parts.is_empty()).then(|| parts.join("; "))
+}
+
+fn parse_time(text: &str) -> Option<SystemTime> {
+    humantime::parse_rfc3339_weak(text.trim()).ok()
+}
+
+fn earliest<'a>(times: impl Iterator<Item = &'a str>) -> SystemTime {
+    times.filter_map(parse_time).min().unwrap_or_else(SystemTime::now)
+}
+
+fn latest<'a>(times: impl Iterator<Item = &'a str>) -> SystemTime {
+    times.filter_map(parse_time).max().unwrap_or_else(SystemTime::now)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::test_fixtures::{case, report};
+    use crate::verdict::Status;
+
+    fn shard(index: u32, cases: Vec<CaseReport>) -> Named {
+        let mut report = report(cases);
+        report.shard = Some(ShardRecord {
+            index,
+            total: 3,
+            selected: Some(3),
+            selection_digest: Some("d".into()),
+        });
+        Named {
+            file: format!("shard-{index}.json"),
+            report,
+        }
+    }
+
+    #[test]
+    fn three_shards_make_one_report() {
+        let merged = merge(vec![
+            shard(3, vec![case("c", Status::Passed)]),
+            shard(1, vec![case("a", Status::Passed)]),
+            shard(2, vec![case("b", Status::Failed)]),
+        ])
+        .expect("merges");
+        assert_eq!(merged.verdict, Exit::Failed);
+        assert_eq!((merged.counts.total, merged.counts.failed), (3, 1));
+        let ids: Vec<&str> = merged.cases.iter().map(|c| c.test_case_id.as_str()).collect();
+        assert_eq!(ids, ["a", "b", "c"], "shard order");
+        assert_eq!(merged.shard, None);
+        assert_eq!(merged.message, None);
+    }
+
+    #[test]
+    fn a_missing_shard_is_incomplete_and_named() {
+        let merged = merge(vec![
+            shard(1, vec![case("a", Status::Passed)]),
+            shard(3, vec![case("c", Status::Passed)]),
+        ])
+        .expect("merges");
+        assert_eq!(merged.verdict, Exit::Incomplete);
+        assert!(merged
+            .message
+            .as_deref()
+            .is_some_and(|m| m.contains("shard 2/3 missing")));
+        let failing = merge(vec![shard(1, vec![case("a", Status::Failed)])]).expect("merges");
+        assert_eq!(
+            failing.verdict,
+            Exit::Failed,
+            "a failure is not hidden by a missing shard"
+        );
+    }
+
+    #[test]
+    fn refuses_reports_that_do_not_belong_together() {
+        let mut other_threshold = shard(2, vec![case("b", Status::Passed)]);
+        other_threshold.report.threshold = 0.9;
+        let error = merge(vec![shard(1, vec![]), other_threshold]).expect_err("refused");
+        assert!(matches!(&error, MergeError::Setting { file, what: "threshold", .. } if file == "shard-2.json"));
+
+        let mut other_selection = shard(2, vec![]);
+        if let Some(s) = other_selection.report.shard.as_mut() {
+            s.selection_digest = Some("e".into());
+        }
+        let error = merge(vec![shard(1, vec![]), other_selection]).expect_err("refused");
+        assert!(matches!(&error, MergeError::Selection { file, .. } if file == "shard-2.json"));
+
+        let error = merge(vec![
+            shard(1, vec![case("a", Status::Passed)]),
+            shard(2, vec![case("a", Status::Passed)]),
+        ])
+        .expect_err("refused");
+        assert!(error
+            .to_string()
+            .contains("shard-2.json and shard-1.json both report test case a"));
+
+        let error = merge(vec![shard(1, vec![]), shard(1, vec![])]).expect_err("refused");
+        assert!(matches!(error, MergeError::DuplicateShard { .. }));
+
+        let mut unsharded = shard(1, vec![]);
+        unsharded.report.shard = None;
+        assert!(matches!(merge(vec![unsharded]), Err(MergeError::NotAShard { .. })));
+        assert_eq!(merge(Vec::new()).expect_err("refused"), MergeError::NoReports);
+        assert!(matches!(
+            parse("old.json", "{\"schema_version\": 2}"),
+            Err(MergeError::SchemaVersion { file, .. }) if file == "old.json"
+        ));
+    }
+}
