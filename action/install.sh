@@ -122,7 +122,7 @@ install_release() {
     if ! curl --fail --location --silent --show-error --retry 3 --proto-redir '=https' \
         --output "$partial" "$base_url/$asset"; then
         rm -f "$partial"
-        die "could not download $base_url/$asset (release $version)"
+        die "could not download $base_url/$asset (release $version); KAPSO_GATE_DOWNLOAD_URL can point at a mirror of the release assets"
     fi
     actual=$(sha256_of "$partial")
     if [[ "$actual" != "$expected" ]]; then

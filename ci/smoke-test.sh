@@ -74,7 +74,10 @@ last="$work/last-run.log"
 gate() {
     local status=0
     (
-        export KAPSO_API_KEY=sim-demo-key KAPSO_BASE_URL="$sim_url" KAPSO_POLL_INTERVAL=200ms KAPSO_TIMEOUT=2m "$@"
+        export KAPSO_API_KEY=sim-demo-key KAPSO_BASE_URL="$sim_url" KAPSO_POLL_INTERVAL=200ms KAPSO_TIMEOUT=2m
+        for setting in "$@"; do
+            export "${setting?}"
+        done
         run_binary
     ) >"$last" 2>&1 || status=$?
     echo "$status"

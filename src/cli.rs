@@ -219,7 +219,9 @@ pub fn action_input_overrides(
     vars: impl IntoIterator<Item = (std::ffi::OsString, std::ffi::OsString)>,
 ) -> Vec<(String, std::ffi::OsString)> {
     let vars: Vec<(std::ffi::OsString, std::ffi::OsString)> = vars.into_iter().collect();
-    let in_actions = vars.iter().any(|(name, value)| name == "GITHUB_ACTIONS" && value == "true");
+    let in_actions = vars
+        .iter()
+        .any(|(name, value)| name == "GITHUB_ACTIONS" && value == "true");
     if !in_actions {
         return Vec::new();
     }

@@ -142,7 +142,10 @@ fn every_input_maps_to_a_variable_the_cli_reads() {
     let mapped: Vec<&String> = env.values().collect();
     for input in keys(&action["inputs"], "inputs") {
         let uses = mapped.iter().filter(|m| ***m == input).count();
-        assert_eq!(uses, 1, "input `{input}` must map to exactly one variable of the gate step");
+        assert_eq!(
+            uses, 1,
+            "input `{input}` must map to exactly one variable of the gate step"
+        );
     }
 }
 
@@ -182,7 +185,10 @@ fn action_installs_then_execs_the_binary() {
         step("install")["run"].as_str().map(str::trim),
         Some(r#"bash "$GITHUB_ACTION_PATH/action/install.sh""#)
     );
-    assert_eq!(step("gate")["run"].as_str().map(str::trim), Some(r#"exec "$KAPSO_GATE_BINARY""#));
+    assert_eq!(
+        step("gate")["run"].as_str().map(str::trim),
+        Some(r#"exec "$KAPSO_GATE_BINARY""#)
+    );
     assert_eq!(
         step("gate")["env"]["KAPSO_GATE_BINARY"].as_str(),
         Some("${{ steps.install.outputs.path }}")
@@ -339,8 +345,17 @@ fn an_input_wins_over_the_jobs_kapso_variable() {
     .into_iter()
     .collect();
     let out = support::run_within(&mut gate_step(&job_env, &given, &dir), Duration::from_secs(60));
-    assert_eq!(out.code, 0, "the inputs (threshold 0.85, case c1) win: {}", out.all_output());
-    assert_eq!(support::runs_of(&sim, "not-this-case"), 0, "the job's case IDs were replaced");
+    assert_eq!(
+        out.code,
+        0,
+        "the inputs (threshold 0.85, case c1) win: {}",
+        out.all_output()
+    );
+    assert_eq!(
+        support::runs_of(&sim, "not-this-case"),
+        0,
+        "the job's case IDs were replaced"
+    );
 
     given.remove("threshold");
     let out = support::run_within(&mut gate_step(&job_env, &given, &dir), Duration::from_secs(60));
@@ -350,7 +365,10 @@ fn an_input_wins_over_the_jobs_kapso_variable() {
         "without the input the job's KAPSO_THRESHOLD=0.95 applies (and the job's base URL): {}",
         out.all_output()
     );
-    assert!(support::read(&dir.join("github_output")).contains("verdict<<"), "outputs written");
+    assert!(
+        support::read(&dir.join("github_output")).contains("verdict<<"),
+        "outputs written"
+    );
 }
 
 /// Dockerfile instructions with continuation lines joined and comments dropped.
@@ -467,7 +485,10 @@ fn dockerignore_is_an_allowlist_of_the_workspace() {
     }
     for path in &allowed {
         let first = path.split('/').next().unwrap_or_default();
-        assert!(root().join(first).exists(), ".dockerignore allows {path}, which does not exist");
+        assert!(
+            root().join(first).exists(),
+            ".dockerignore allows {path}, which does not exist"
+        );
         for never in ["target", ".git", ".venv", ".env"] {
             assert_ne!(first, never, ".dockerignore must not let {never} in");
         }

@@ -108,14 +108,21 @@ struct Fixture {
 impl Fixture {
     /// An action directory; with `checksums` (asset → sha256), a release commit's action/release.
     fn new(name: &str, checksums: Option<&BTreeMap<String, String>>) -> Self {
+        Self::with_url(
+            name,
+            checksums,
+            &format!("https://github.invalid/o/r/releases/download/{VERSION}"),
+        )
+    }
+
+    /// As `new`, with `url` as the release's download location in action/release.
+    fn with_url(name: &str, checksums: Option<&BTreeMap<String, String>>, url: &str) -> Self {
         let root = temp_dir(name);
         let action = root.join("action-checkout");
         std::fs::create_dir_all(action.join("action")).expect("action dir");
         std::fs::write(action.join("action/install.sh"), SCRIPT).expect("script");
         if let Some(sums) = checksums {
-            let mut release = format!(
-                "# written by the release workflow\nversion {VERSION}\nurl https://github.invalid/o/r/releases/download/{VERSION}\n"
-            );
+            let mut release = format!("# written by the release workflow\nversion {VERSION}\nurl {url}\n");
             for (asset, sum) in sums {
                 release.push_str(&format!("sha256 {sum} {asset}\n"));
             }
@@ -210,7 +217,12 @@ fn each_platform_gets_its_own_verified_asset() {
             bodies[asset],
             "{os}/{arch} installed the wrong asset"
         );
-        assert_eq!(path.extension().is_some_and(|e| e == "exe"), os == "Windows", "{}", path.display());
+        assert_eq!(
+            path.extension().is_some_and(|e| e == "exe"),
+            os == "Windows",
+            "{}",
+            path.display()
+        );
         let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&path).expect("metadata").permissions());
         assert_eq!(mode & 0o111, 0o111, "{os}/{arch}: not executable");
     }
@@ -244,7 +256,11 @@ fn a_checksum_mismatch_is_refused_and_leaves_no_binary() {
     );
     assert!(out.stderr.contains("refusing to run it"), "{}", out.stderr);
     assert_eq!(fixture.installed_path(), None, "no path output");
-    assert_eq!(files_under(&fixture.tool_cache), Vec::<PathBuf>::new(), "no file left behind");
+    assert_eq!(
+        files_under(&fixture.tool_cache),
+        Vec::<PathBuf>::new(),
+        "no file left behind"
+    );
     assert_eq!(server.requests().len(), 1);
 }
 
@@ -277,7 +293,11 @@ fn a_tampered_cache_entry_is_downloaded_again() {
 
     let again = run(fixture.command("macOS", "ARM64", &server.url));
     assert!(again.ok, "{}", again.stderr);
-    assert_eq!(server.requests().len(), 2, "the tampered copy is replaced by a download");
+    assert_eq!(
+        server.requests().len(),
+        2,
+        "the tampered copy is replaced by a download"
+    );
     assert_eq!(
         std::fs::read(&installed).expect("binary"),
         bodies["kapso-gate-aarch64-apple-darwin"]
@@ -298,7 +318,8 @@ fn a_ref_without_a_release_builds_from_source() {
     )
     .expect("stub");
     let mut cmd = fixture.command("Linux", "X64", &server.url);
-    cmd.env("KAPSO_GATE_CARGO", &stub).env("CARGO_TARGET_DIR", fixture.action.join("target"));
+    cmd.env("KAPSO_GATE_CARGO", &stub)
+        .env("CARGO_TARGET_DIR", fixture.action.join("target"));
     std::fs::set_permissions(&stub, std::os::unix::fs::PermissionsExt::from_mode(0o755)).expect("chmod");
     let out = run(cmd);
     assert!(out.ok, "{}{}", out.stdout, out.stderr);
@@ -309,7 +330,10 @@ fn a_ref_without_a_release_builds_from_source() {
     );
     let args = std::fs::read_to_string(stub.with_file_name("cargo-args")).expect("cargo was called");
     assert!(args.starts_with("build --release --locked"), "{args}");
-    assert!(args.contains(&fixture.action.join("Cargo.toml").display().to_string()), "{args}");
+    assert!(
+        args.contains(&fixture.action.join("Cargo.toml").display().to_string()),
+        "{args}"
+    );
     assert_eq!(
         fixture.installed_path(),
         Some(fixture.action.join("target/release/kapso-gate"))
@@ -331,7 +355,11 @@ fn an_unreleased_platform_is_refused_clearly() {
             "{}",
             out.stderr
         );
-        assert!(out.stderr.contains("Windows X64"), "names what is released: {}", out.stderr);
+        assert!(
+            out.stderr.contains("Windows X64"),
+            "names what is released: {}",
+            out.stderr
+        );
         assert_eq!(fixture.installed_path(), None);
     }
     assert_eq!(server.requests(), Vec::<String>::new());
@@ -352,16 +380,20 @@ fn a_missing_asset_fails_without_leaving_a_file() {
 /// Without the override the script downloads from the location committed in action/release.
 #[test]
 fn the_committed_url_is_the_default_download_location() {
-    let (_, sums) = all_assets();
-    let fixture = Fixture::new("default-url", Some(&sums));
-    let mut cmd = fixture.command("Linux", "X64", "");
+    let (bodies, sums) = all_assets();
+    let server = AssetServer::start(bodies.clone());
+    let fixture = Fixture::with_url("default-url", Some(&sums), &server.url);
+    let mut cmd = fixture.command("Windows", "X64", "");
     cmd.env_remove("KAPSO_GATE_DOWNLOAD_URL");
     let out = run(cmd);
-    assert!(!out.ok, "github.invalid cannot resolve");
-    assert!(
-        out.stderr
-            .contains("https://github.invalid/o/r/releases/download/v1.4.2/kapso-gate-x86_64-unknown-linux-musl"),
-        "{}",
-        out.stderr
+    assert!(out.ok, "{}", out.stderr);
+    assert_eq!(
+        server.requests(),
+        [format!("/download/{VERSION}/kapso-gate-x86_64-pc-windows-msvc.exe")]
+    );
+    let path = fixture.installed_path().expect("path");
+    assert_eq!(
+        std::fs::read(path).expect("binary"),
+        bodies["kapso-gate-x86_64-pc-windows-msvc.exe"]
     );
 }
