@@ -94,7 +94,7 @@ echo "lint clean"
 step "build: static $target binary (as in the Dockerfile) and kapso-sim"
 cargo build --release --locked --target "$target"
 cargo build --locked -p kapso-sim
-binary="target/$target/release/kapso-gate"
+binary="${CARGO_TARGET_DIR:-target}/$target/release/kapso-gate"
 # glibc's ldd says "statically linked" for a static-pie binary and "not a dynamic executable"
 # for a static non-pie one.
 ldd "$binary" 2>&1 | grep -qE 'statically linked|not a dynamic executable' || fail "$binary is dynamically linked"
@@ -138,7 +138,7 @@ wait_listening() {
 step "start kapso-sim on 127.0.0.1"
 # Remove the logs first: the background process truncates its log only once it has forked.
 rm -f "$work/sim.log" "$work/tls.log"
-target/debug/kapso-sim --scenario sim/scenarios/demo.json --port 0 >"$work/sim.log" 2>&1 &
+"${CARGO_TARGET_DIR:-target}/debug/kapso-sim" --scenario sim/scenarios/demo.json --port 0 >"$work/sim.log" 2>&1 &
 pids+=("$!")
 sim_url=$(wait_listening "$work/sim.log")
 echo "kapso-sim at $sim_url"

@@ -158,8 +158,8 @@ impl Fixture {
         std::fs::read_to_string(&self.github_output)
             .expect("output file")
             .lines()
-            .filter_map(|l| l.strip_prefix("path="))
-            .last()
+            .rev()
+            .find_map(|l| l.strip_prefix("path="))
             .map(PathBuf::from)
     }
 }
