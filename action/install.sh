@@ -46,12 +46,13 @@ emit_path() {
     fi
 }
 
+# The SHA-256 of a file, read on stdin so that no file name (a Windows path) reaches the output.
 sha256_of() {
     local out
     if command -v sha256sum >/dev/null 2>&1; then
-        out=$(sha256sum "$1")
+        out=$(sha256sum <"$1")
     elif command -v shasum >/dev/null 2>&1; then
-        out=$(shasum -a 256 "$1")
+        out=$(shasum -a 256 <"$1")
     else
         die "neither sha256sum nor shasum is installed: cannot verify the download"
     fi
