@@ -303,6 +303,16 @@ cmp -s "$installed" "$binary" || fail "the installed binary differs from the ser
 downloads=$(grep -c "GET /$asset" "$work/http.log" || true)
 [[ "$downloads" == 5 ]] || fail "expected 5 downloads (cold installs only), the server saw $downloads"
 echo "ok: installed and verified; 5 cold installs downloaded, 5 cached ones did not"
+# The action's gate step as the runner runs it: the job's env holds a KAPSO_* variable, the step's
+# env the INPUT_* variables from the inputs (empty when left out); the input must win.
+: >"$work/release/gate-output"
+status=0
+env -i PATH="$PATH" GITHUB_ACTIONS=true GITHUB_OUTPUT="$work/release/gate-output" \
+    KAPSO_THRESHOLD=0.99 INPUT_THRESHOLD=0.8 INPUT_API_KEY=sim-demo-key INPUT_BASE_URL="$sim_url" \
+    INPUT_TEST_CASE_IDS="$passing_ids" INPUT_POLL_INTERVAL=200ms INPUT_JSON= INPUT_TRIALS= \
+    "$installed" >"$last_output" 2>&1 || status=$?
+expect_status 0 "$status" "the installed binary with the action's environment (input threshold beats KAPSO_THRESHOLD)"
+grep -qx 'passed' "$work/release/gate-output" || fail "no verdict output: $(cat "$work/release/gate-output")"
 echo "install, cold (download + verify): median $(median "${cold[@]}") ms of ${cold[*]}"
 echo "install, from the tool cache:      median $(median "${cached[@]}") ms of ${cached[*]}"
 

@@ -86,10 +86,17 @@ gate() {
 status=$(gate KAPSO_TEST_CASE_IDS="$passing_ids" KAPSO_JUNIT="$reports/pass.xml")
 [[ "$status" == 0 ]] || { cat "$last" >&2; fail "passing gate exited $status"; }
 grep -q 'failures="0"' "$reports/pass.xml" || fail "the JUnit report did not replace the stale file"
-echo "ok: passing gate (exit 0), JUnit report replaced the existing file"
+# Reports have \n line endings on every OS.
+if grep -q $'\r' "$reports/pass.xml"; then
+    fail "CR characters in the JUnit report"
+fi
+echo "ok: passing gate (exit 0), JUnit report replaced the existing file, LF line endings"
 
 status=$(gate KAPSO_TEST_SUITE_IDS="$failing_suite" KAPSO_JSON="$reports/fail.json")
 [[ "$status" == 1 ]] || { cat "$last" >&2; fail "failing gate exited $status, expected 1"; }
 grep -q '"verdict": *"failed"' "$reports/fail.json" || fail "no failed verdict in the JSON report"
+if grep -q $'\r' "$reports/fail.json"; then
+    fail "CR characters in the JSON report"
+fi
 echo "ok: failing gate (exit 1)"
 echo "smoke test: passed"
