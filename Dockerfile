@@ -1,12 +1,20 @@
-# syntax=docker/dockerfile:1
+# The kapso-gate image, built from source: for anyone who builds the image themselves, and for the
+# image build check in CI. Releases publish the same runtime layout to ghcr.io, built from the
+# released static binaries by ci/Dockerfile.prebuilt. (The GitHub Action no longer builds this
+# file: it installs a released binary, see action.yml.)
 #
-# The kapso-gate image. The GitHub Action (action.yml, `image: Dockerfile`) builds it on every
-# workflow run; releases publish the same runtime layout, built from the released static
-# binaries by ci/Dockerfile.prebuilt, to ghcr.io for every other CI system.
+# No `# syntax=` line: the engine's built-in frontend parses this file, so no floating
+# docker/dockerfile image is pulled.
 
 # ---- builder ------------------------------------------------------------------------------------
-# An exact Rust version, so every run of the action compiles the same binary the project tested.
-FROM rust:1.95.0-slim-trixie AS builder
+# An exact Rust version, pinned by digest so a rebuilt tag cannot change the compiler or the C
+# toolchain under the same name. The digest stands for the multi-arch index of the tag on
+# Docker Hub; it was recorded without pulling (the development machines reach no registry), and
+# the CI image build checks it: a digest that does not match the registry's fails the pull.
+# To update: pick the new tag, run
+#   docker buildx imagetools inspect rust:<tag> --format '{{json .Manifest.Digest}}'
+# and replace the tag and the digest together (tests/it/action.rs checks that both are present).
+FROM rust:1.95.0-slim-trixie@sha256:e14e87345b4d5964ddcc3491d27ee046a0f23820f340c3c1e24da6880141f7c0 AS builder
 
 # musl-tools: ring (rustls' crypto) compiles C for the musl target.
 # ca-certificates: the CA bundle copied into the runtime image (the client verifies TLS against
@@ -32,7 +40,7 @@ RUN set -eu; \
     /rootfs/usr/local/bin/kapso-gate --version
 
 # ---- runtime ------------------------------------------------------------------------------------
-# ci/Dockerfile.prebuilt repeats this stage for prebuilt binaries; tests/action.rs keeps the two
+# ci/Dockerfile.prebuilt repeats this stage for prebuilt binaries; tests/it/action.rs keeps the two
 # identical except for where /rootfs comes from.
 FROM scratch AS runtime
 COPY --from=builder /rootfs/ /

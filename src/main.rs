@@ -19,8 +19,11 @@ use stdio::Stdio;
 use tokio::sync::watch;
 
 fn main() -> ExitCode {
-    // Before anything reads the environment and while only this thread runs: an empty KAPSO_*
-    // variable (a GitHub Action input left out) means "not set".
+    // Before anything reads the environment and while only this thread runs: an action input
+    // (INPUT_*) beats the job's KAPSO_* variable, and an empty KAPSO_* variable means "not set".
+    for (name, value) in kapso_gate::cli::action_input_overrides(std::env::vars_os()) {
+        std::env::set_var(name, value);
+    }
     for name in kapso_gate::cli::empty_kapso_vars(std::env::vars_os()) {
         std::env::remove_var(name);
     }
@@ -194,30 +197,77 @@ async fn run(settings: &Settings, io: Stdio, style: Style) -> Report {
     kapso_gate::run(settings, stop_rx, &mut observer).await
 }
 
-/// The first SIGINT or SIGTERM asks the gate to stop (reports are still written); a second
-/// one exits at once.
+/// The first SIGINT or SIGTERM (Ctrl-C or Ctrl-Break on Windows) asks the gate to stop (reports
+/// are still written); a second one exits at once.
 async fn listen_for_signals(stop: watch::Sender<Option<Interrupt>>, io: Stdio) {
-    use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) else {
+    let Some(mut signals) = Signals::new() else {
         return;
     };
     let mut received: Option<Interrupt> = None;
     loop {
-        // Biased: when both are pending, SIGINT came first (the kernel delivers the lower number first).
-        let interrupt = tokio::select! {
-            biased;
-            _ = int.recv() => Interrupt::Sigint,
-            _ = term.recv() => Interrupt::Sigterm,
-        };
+        let (interrupt, name) = signals.recv().await;
         if let Some(first) = received {
             io.err_line("kapso-gate: second signal, exiting now");
             std::process::exit(i32::from(kapso_gate::verdict::interrupt_exit(first).code()));
         }
         io.err_line(&format!(
-            "kapso-gate: {} received, stopping (send it again to exit at once)",
-            interrupt.name()
+            "kapso-gate: {name} received, stopping (send it again to exit at once)"
         ));
         received = Some(interrupt);
         let _ = stop.send(Some(interrupt));
+    }
+}
+
+#[cfg(unix)]
+struct Signals {
+    int: tokio::signal::unix::Signal,
+    term: tokio::signal::unix::Signal,
+}
+
+#[cfg(unix)]
+impl Signals {
+    fn new() -> Option<Self> {
+        use tokio::signal::unix::{signal, SignalKind};
+        Some(Self {
+            int: signal(SignalKind::interrupt()).ok()?,
+            term: signal(SignalKind::terminate()).ok()?,
+        })
+    }
+
+    async fn recv(&mut self) -> (Interrupt, &'static str) {
+        // Biased: when both are pending, SIGINT came first (the kernel delivers the lower number first).
+        let interrupt = tokio::select! {
+            biased;
+            _ = self.int.recv() => Interrupt::Sigint,
+            _ = self.term.recv() => Interrupt::Sigterm,
+        };
+        (interrupt, interrupt.name())
+    }
+}
+
+/// Windows has no SIGTERM. Ctrl-C is the interrupt (exit 130, as SIGINT); Ctrl-Break is what
+/// the GitHub runner sends after Ctrl-C when a cancelled step does not stop, the place SIGTERM
+/// takes on Linux, so it maps to `Sigterm` (exit 143).
+#[cfg(windows)]
+struct Signals {
+    ctrl_c: tokio::signal::windows::CtrlC,
+    ctrl_break: tokio::signal::windows::CtrlBreak,
+}
+
+#[cfg(windows)]
+impl Signals {
+    fn new() -> Option<Self> {
+        Some(Self {
+            ctrl_c: tokio::signal::windows::ctrl_c().ok()?,
+            ctrl_break: tokio::signal::windows::ctrl_break().ok()?,
+        })
+    }
+
+    async fn recv(&mut self) -> (Interrupt, &'static str) {
+        tokio::select! {
+            biased;
+            _ = self.ctrl_c.recv() => (Interrupt::Sigint, "Ctrl-C"),
+            _ = self.ctrl_break.recv() => (Interrupt::Sigterm, "Ctrl-Break"),
+        }
     }
 }

@@ -1,10 +1,13 @@
-//! Keeps the GitHub Action and the image definition in step with the binary: `action.yml` maps one
-//! input to each environment variable the CLI reads (`cli::env_bindings`) and declares exactly the
-//! outputs the binary writes (`report::github::OUTPUT_NAMES`); the Dockerfile runs as root with an
-//! exec-form entrypoint, and its runtime stage matches `ci/Dockerfile.prebuilt`; the GitHub
-//! workflow examples only use inputs that exist and are the ones the docs show. One test runs the
-//! binary with the environment GitHub builds from `action.yml` (every variable set, empty where
-//! no input was given) against kapso-sim.
+//! Keeps the GitHub Action and the image definition in step with the binary: `action.yml` is a
+//! composite action whose install step runs `action/install.sh` and whose gate step gives each
+//! environment variable the CLI reads (`cli::env_bindings`) its own `INPUT_*` variable from one
+//! input, with no `${{ }}` expression in any script; it declares exactly the outputs the binary
+//! writes (`report::github::OUTPUT_NAMES`), taken from the gate step. The Dockerfile runs as root
+//! with an exec-form entrypoint from digest-pinned base images, and its runtime stage matches
+//! `ci/Dockerfile.prebuilt`; the GitHub workflow examples only use inputs that exist and are the
+//! ones the docs show. Two tests run the binary with the environment the runner builds for the
+//! gate step (the job's env, then the step's `INPUT_*` variables, empty where no input was given)
+//! against kapso-sim.
 
 use crate::support;
 use crate::support::report::github_outputs;
@@ -57,21 +60,47 @@ fn input_name(var: &str) -> String {
         .replace('_', "-")
 }
 
-/// `runs.env` as variable → input name, requiring each value to be exactly `${{ inputs.NAME }}`.
-fn env_to_input() -> BTreeMap<String, String> {
+/// The composite step with this `id`.
+fn step(id: &str) -> Yaml {
     let action = action();
-    let env = &action["runs"]["env"];
-    keys(env, "runs.env")
+    action["runs"]["steps"]
+        .as_vec()
+        .expect("runs.steps is a list")
+        .iter()
+        .find(|s| s["id"].as_str() == Some(id))
+        .unwrap_or_else(|| panic!("no step with id `{id}` in action.yml"))
+        .clone()
+}
+
+/// The variable the gate step sets for `var`: `KAPSO_THRESHOLD` → `INPUT_THRESHOLD`.
+fn input_var(var: &str) -> String {
+    let suffix = var
+        .strip_prefix("KAPSO_")
+        .unwrap_or_else(|| panic!("{var} does not start with KAPSO_"));
+    format!("{}{suffix}", kapso_gate::cli::ACTION_INPUT_PREFIX)
+}
+
+/// The gate step's env as the `KAPSO_*` variable each entry stands for → input name, requiring
+/// each value to be exactly `${{ inputs.NAME }}`. `KAPSO_GATE_BINARY` (the install step's
+/// output) is the only other entry allowed.
+fn env_to_input() -> BTreeMap<String, String> {
+    let gate = step("gate");
+    let env = &gate["env"];
+    keys(env, "the gate step's env")
         .into_iter()
+        .filter(|var| var != "KAPSO_GATE_BINARY")
         .map(|var| {
             let value = env[var.as_str()]
                 .as_str()
-                .unwrap_or_else(|| panic!("runs.env.{var} is not a string"));
+                .unwrap_or_else(|| panic!("env.{var} is not a string"));
             let input = value
                 .strip_prefix("${{ inputs.")
                 .and_then(|rest| rest.strip_suffix(" }}"))
-                .unwrap_or_else(|| panic!("runs.env.{var} must be exactly `${{{{ inputs.NAME }}}}`, got {value:?}"));
-            (var, input.to_owned())
+                .unwrap_or_else(|| panic!("env.{var} must be exactly `${{{{ inputs.NAME }}}}`, got {value:?}"));
+            let suffix = var
+                .strip_prefix(kapso_gate::cli::ACTION_INPUT_PREFIX)
+                .unwrap_or_else(|| panic!("the gate step's env.{var} is not an INPUT_* variable"));
+            (format!("KAPSO_{suffix}"), input.to_owned())
         })
         .collect()
 }
@@ -92,8 +121,8 @@ fn every_cli_variable_has_an_input() {
         assert_eq!(
             env.get(&binding.var),
             Some(&name),
-            "runs.env.{} must be `${{{{ inputs.{name} }}}}`",
-            binding.var
+            "the gate step's env.{} must be `${{{{ inputs.{name} }}}}`",
+            input_var(&binding.var)
         );
     }
 }
@@ -106,38 +135,68 @@ fn every_input_maps_to_a_variable_the_cli_reads() {
     for var in env.keys() {
         assert!(
             read_by_cli.contains(var),
-            "runs.env sets {var}, which the CLI does not read"
+            "the gate step sets {}, but the CLI does not read {var}",
+            input_var(var)
         );
     }
     let mapped: Vec<&String> = env.values().collect();
     for input in keys(&action["inputs"], "inputs") {
         let uses = mapped.iter().filter(|m| ***m == input).count();
-        assert_eq!(uses, 1, "input `{input}` must map to exactly one variable in runs.env");
+        assert_eq!(
+            uses, 1,
+            "input `{input}` must map to exactly one variable of the gate step"
+        );
     }
 }
 
 #[test]
 fn declared_outputs_are_the_ones_the_binary_writes() {
-    let mut declared = keys(&action()["outputs"], "outputs");
+    let action = action();
+    let mut declared = keys(&action["outputs"], "outputs");
     let mut written: Vec<String> = OUTPUT_NAMES.iter().map(|s| (*s).to_owned()).collect();
     declared.sort();
     written.sort();
     assert_eq!(declared, written, "action.yml outputs vs report::github::OUTPUT_NAMES");
-}
-
-#[test]
-fn action_runs_the_dockerfile_without_arguments() {
-    let action = action();
-    let runs = &action["runs"];
-    assert_eq!(runs["using"].as_str(), Some("docker"));
-    assert_eq!(runs["image"].as_str(), Some("Dockerfile"));
-    let run_keys = keys(runs, "runs");
-    for forbidden in ["args", "entrypoint", "pre-entrypoint", "post-entrypoint"] {
-        assert!(
-            !run_keys.iter().any(|k| k == forbidden),
-            "runs.{forbidden} is not allowed"
+    for name in declared {
+        assert_eq!(
+            action["outputs"][name.as_str()]["value"].as_str(),
+            Some(format!("${{{{ steps.gate.outputs.{name} }}}}").as_str()),
+            "output `{name}` must pass the gate step's output through"
         );
     }
+}
+
+/// Two steps, both bash (on every runner OS, Git Bash on Windows): install, then `exec` the
+/// installed binary without arguments, so the binary gets the runner's signals and its exit
+/// status is the step's.
+#[test]
+fn action_installs_then_execs_the_binary() {
+    let action = action();
+    let runs = &action["runs"];
+    assert_eq!(runs["using"].as_str(), Some("composite"));
+    let steps = runs["steps"].as_vec().expect("runs.steps");
+    let ids: Vec<&str> = steps.iter().map(|s| s["id"].as_str().unwrap_or_default()).collect();
+    assert_eq!(ids, ["install", "gate"]);
+    for step in steps {
+        assert_eq!(step["shell"].as_str(), Some("bash"), "{step:?}");
+        assert!(step["uses"].is_badvalue(), "no other actions: {step:?}");
+    }
+    assert_eq!(
+        step("install")["run"].as_str().map(str::trim),
+        Some(r#"bash "$GITHUB_ACTION_PATH/action/install.sh""#)
+    );
+    assert_eq!(
+        step("gate")["run"].as_str().map(str::trim),
+        Some(r#"exec "$KAPSO_GATE_BINARY""#)
+    );
+    assert_eq!(
+        step("gate")["env"]["KAPSO_GATE_BINARY"].as_str(),
+        Some("${{ steps.install.outputs.path }}")
+    );
+    assert!(
+        read("action/install.sh").contains("printf 'path=%s\\n'"),
+        "install.sh writes the `path` output the gate step reads"
+    );
     for key in ["name", "description", "author"] {
         assert!(action[key].as_str().is_some_and(|v| !v.is_empty()), "{key} missing");
     }
@@ -152,6 +211,40 @@ fn action_runs_the_dockerfile_without_arguments() {
             !description.contains("${{"),
             "input `{input}`: no expressions in descriptions"
         );
+    }
+}
+
+/// `${{ }}` inside a script is pasted into its text before bash parses it: an input holding
+/// `"; curl ... #` would run. Values reach scripts only through `env:`.
+#[test]
+fn no_expression_inside_any_run_script() {
+    let action = action();
+    let steps = action["runs"]["steps"].as_vec().expect("runs.steps");
+    let mut scripts = 0;
+    for step in steps {
+        if let Some(run) = step["run"].as_str() {
+            scripts += 1;
+            assert!(!run.contains("${{"), "an expression inside a run: script: {run:?}");
+        }
+    }
+    assert_eq!(scripts, steps.len(), "every step is a script");
+    // The YAML parse above would hide a `${{` in a block the parser reads differently; the raw
+    // text of every run: line and its continuation lines must not have one either.
+    let text = read("action.yml");
+    let mut in_run = None;
+    for line in text.lines() {
+        let indent = line.len() - line.trim_start().len();
+        if let Some(run_indent) = in_run {
+            if line.trim().is_empty() || indent > run_indent {
+                assert!(!line.contains("${{"), "an expression inside a run: script: {line:?}");
+                continue;
+            }
+            in_run = None;
+        }
+        if let Some(rest) = line.trim_start().strip_prefix("run:") {
+            assert!(!rest.contains("${{"), "an expression inside a run: script: {line:?}");
+            in_run = Some(indent);
+        }
     }
 }
 
@@ -179,14 +272,27 @@ fn inputs_leave_defaults_to_the_binary() {
     }
 }
 
-/// GitHub sets every `runs.env` variable, to an empty string when the workflow leaves the input
+/// The gate step's process environment as the runner assembles it: the job's env first, then
+/// the step's env (every `INPUT_*` variable, empty for an input the workflow left out) on top.
+fn gate_step(job_env: &[(&str, String)], given: &BTreeMap<&str, String>, dir: &Path) -> Command {
+    let mut env: BTreeMap<String, String> = job_env.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect();
+    env.insert("GITHUB_ACTIONS".into(), "true".into());
+    env.insert("GITHUB_OUTPUT".into(), dir.join("github_output").display().to_string());
+    for (var, input) in env_to_input() {
+        env.insert(input_var(&var), given.get(input.as_str()).cloned().unwrap_or_default());
+    }
+    std::fs::write(dir.join("github_output"), "").expect("output file");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_kapso-gate"));
+    cmd.env_clear().current_dir(dir).envs(env);
+    cmd
+}
+
+/// GitHub sets every step env variable, to an empty string when the workflow leaves the input
 /// out; the binary must take an empty variable as unset. The outputs it writes are the declared ones.
 #[test]
 fn the_binary_runs_with_the_environment_the_action_builds() {
     let sim = Sim::start(Scenario::new(support::KEY).case(CaseSpec::passing("c1", 0.9).duration_ms(50)));
     let dir = support::temp_dir("action-env");
-    let github_output = dir.join("github_output");
-    std::fs::write(&github_output, "").expect("output file");
     let given: BTreeMap<&str, String> = [
         ("api-key", support::KEY.to_owned()),
         ("test-case-ids", "c1\n".to_owned()),
@@ -196,17 +302,9 @@ fn the_binary_runs_with_the_environment_the_action_builds() {
     ]
     .into_iter()
     .collect();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_kapso-gate"));
-    cmd.env_clear()
-        .current_dir(&dir)
-        .env("GITHUB_ACTIONS", "true")
-        .env("GITHUB_OUTPUT", &github_output);
-    for (var, input) in env_to_input() {
-        cmd.env(var, given.get(input.as_str()).cloned().unwrap_or_default());
-    }
-    let out = support::run_within(&mut cmd, Duration::from_secs(60));
+    let out = support::run_within(&mut gate_step(&[], &given, &dir), Duration::from_secs(60));
     assert_eq!(out.code, 0, "{}", out.all_output());
-    let mut written: Vec<String> = github_outputs(&support::read(&github_output))
+    let mut written: Vec<String> = github_outputs(&support::read(&dir.join("github_output")))
         .into_iter()
         .map(|(name, _)| name)
         .collect();
@@ -216,6 +314,53 @@ fn the_binary_runs_with_the_environment_the_action_builds() {
     assert_eq!(
         written, declared,
         "outputs written by the binary vs declared in action.yml"
+    );
+}
+
+/// A `KAPSO_*` variable in the job's env (set for some other step, say) must not beat an input
+/// given to the action; an input left out leaves the job's value in force. The case scores 0.9:
+/// the job's threshold 0.95 fails it, the input's 0.85 passes it.
+#[test]
+fn an_input_wins_over_the_jobs_kapso_variable() {
+    let sim = Sim::start(Scenario::new(support::KEY).case(CaseSpec::passing("c1", 0.9).duration_ms(50)));
+    let dir = support::temp_dir("action-precedence");
+    let job_env = [
+        ("KAPSO_THRESHOLD", "0.95".to_owned()),
+        ("KAPSO_BASE_URL", sim.base_url()),
+        ("KAPSO_POLL_INTERVAL", "100ms".to_owned()),
+        ("KAPSO_TEST_CASE_IDS", "not-this-case".to_owned()),
+    ];
+    let mut given: BTreeMap<&str, String> = [
+        ("api-key", support::KEY.to_owned()),
+        ("test-case-ids", "c1".to_owned()),
+        ("threshold", "0.85".to_owned()),
+    ]
+    .into_iter()
+    .collect();
+    let out = support::run_within(&mut gate_step(&job_env, &given, &dir), Duration::from_secs(60));
+    assert_eq!(
+        out.code,
+        0,
+        "the inputs (threshold 0.85, case c1) win: {}",
+        out.all_output()
+    );
+    assert_eq!(
+        support::runs_of(&sim, "not-this-case"),
+        0,
+        "the job's case IDs were replaced"
+    );
+
+    given.remove("threshold");
+    let out = support::run_within(&mut gate_step(&job_env, &given, &dir), Duration::from_secs(60));
+    assert_eq!(
+        out.code,
+        1,
+        "without the input the job's KAPSO_THRESHOLD=0.95 applies (and the job's base URL): {}",
+        out.all_output()
+    );
+    assert!(
+        support::read(&dir.join("github_output")).contains("verdict<<"),
+        "outputs written"
     );
 }
 
@@ -286,15 +431,27 @@ fn dockerfiles_run_as_root_with_an_exec_form_entrypoint() {
 
 #[test]
 fn the_dockerfile_builds_a_static_binary_with_a_pinned_rust() {
-    let all = instructions(&read("Dockerfile"));
+    let text = read("Dockerfile");
+    assert!(
+        !text.lines().any(|l| l.trim_start().starts_with("# syntax=")),
+        "no `# syntax=` line: a floating frontend image"
+    );
+    let all = instructions(&text);
     let builder = all.iter().find(|i| keyword(i) == "FROM").expect("FROM");
     let image = builder.split_whitespace().nth(1).unwrap_or_default();
-    let tag = image
+    let (reference, digest) = image
+        .split_once("@sha256:")
+        .unwrap_or_else(|| panic!("the builder must be pinned by digest, got {image}"));
+    assert!(
+        digest.len() == 64 && digest.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()),
+        "not a sha256 digest: {digest}"
+    );
+    let tag = reference
         .strip_prefix("rust:")
         .expect("the builder is the official rust image");
     assert!(
         tag.split('-').next().is_some_and(|v| v.split('.').count() == 3),
-        "the builder must pin an exact Rust version, got {image}"
+        "the builder must name an exact Rust version next to its digest, got {image}"
     );
     let build = all
         .iter()
@@ -303,12 +460,31 @@ fn the_dockerfile_builds_a_static_binary_with_a_pinned_rust() {
     for needed in ["--release", "--locked", "unknown-linux-musl", "--version"] {
         assert!(build.contains(needed), "the build step lacks {needed}: {build}");
     }
+}
+
+/// `.dockerignore` is an allowlist: everything is excluded, then the workspace is let back in.
+#[test]
+fn dockerignore_is_an_allowlist_of_the_workspace() {
     let ignore = read(".dockerignore");
-    for kept_out in ["target/", ".git/"] {
+    let patterns: Vec<&str> = ignore
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .collect();
+    assert_eq!(patterns.first(), Some(&"*"), "the first pattern excludes everything");
+    let allowed: Vec<&str> = patterns.iter().filter_map(|p| p.strip_prefix('!')).collect();
+    for needed in ["Cargo.toml", "Cargo.lock", "src/", "sim/Cargo.toml", "sim/src/"] {
+        assert!(allowed.contains(&needed), ".dockerignore must allow {needed}");
+    }
+    for path in &allowed {
+        let first = path.split('/').next().unwrap_or_default();
         assert!(
-            ignore.lines().any(|l| l.trim() == kept_out),
-            ".dockerignore must list {kept_out}"
+            root().join(first).exists(),
+            ".dockerignore allows {path}, which does not exist"
         );
+        for never in ["target", ".git", ".venv", ".env"] {
+            assert_ne!(first, never, ".dockerignore must not let {never} in");
+        }
     }
 }
 

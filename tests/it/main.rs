@@ -11,6 +11,7 @@
 //! - `properties`: property tests of the parser, the escapers and the ID encoding.
 //! - `action`: the GitHub Action, the Dockerfiles and the workflow examples match the binary.
 //! - `readme`: the README matches the binary.
+//! - `install_script`: the action's installer against a local server of fake release assets.
 //! - `pr_comment`: the pull-request comment module against the fake GitHub and GitLab APIs;
 //!   `pr_comment_gate`: the same through the binary, reports unchanged by any comment problem.
 //! - `shards`: `--shard`, `--merge` and `--rerun-failed` end to end.
@@ -24,6 +25,7 @@ mod budget;
 mod edges;
 mod gate;
 mod hardening;
+mod install_script;
 mod policy;
 mod pr_comment;
 mod pr_comment_gate;
