@@ -11,6 +11,7 @@ pub mod baseline;
 pub mod budget;
 pub mod cli;
 pub mod client;
+pub mod confidence;
 pub mod config;
 pub mod exit;
 pub mod ids;
