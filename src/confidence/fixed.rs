@@ -1,7 +1,7 @@
 //! The fixed-sample interval for `--trials N`: the same confidence sequence, read once after the
 //! last trial, with bets aimed at where each end of the interval is expected to land.
 
-use super::sequential::{Aim, Sequential};
+use super::sequential::Sequential;
 use super::{in_unit_range, Interval};
 
 /// A `confidence` interval (e.g. 0.95) for the mean of `scores`, valid for any scores in [0, 1]
@@ -12,7 +12,7 @@ pub fn fixed_interval(scores: &[f64], confidence: f64) -> Option<Interval> {
         return None;
     }
     let horizon = u32::try_from(scores.len()).unwrap_or(u32::MAX);
-    let mut sequence = Sequential::aimed(confidence, Aim::Horizon(horizon))?;
+    let mut sequence = Sequential::for_interval(confidence, horizon)?;
     for &score in scores {
         sequence.push(score).ok()?;
     }

@@ -29,24 +29,28 @@
 //! decisions is at most `alpha / 2 <= 1 - C`.
 //!
 //! The interval is the same test run at every `m` in [0, 1]: the means that neither capital has
-//! ruled out. The fractions depend on the scores and the threshold but not on `m`, so the pass
-//! capital only falls as `m` grows and the fail capital only rises: the unrejected means form
-//! one interval `[lower, upper]`, found by bisection, and it covers the true mean at every trial
-//! at once with probability at least `C` (each end fails with probability at most `alpha / 2`).
+//! ruled out. The fractions depend on the earlier scores but not on `m`, so the pass capital
+//! only falls as `m` grows and the fail capital only rises: the unrejected means form one
+//! interval `[lower, upper]`, found by bisection, and it covers the true mean at every trial at
+//! once with probability at least `C` (each end fails with probability at most `alpha / 2`).
 //! The bisection is bracketed by the threshold itself, so the threshold lies outside the
-//! interval exactly when the decision is certain. The fractions are growth-optimal (Kelly) bets
-//! on the scores seen so far at the threshold, shrunk by one pseudo-score of 0 and one of 1 so
-//! that a single trial cannot make them reckless; any predictable choice keeps the guarantee,
-//! the choice only changes how fast a decision comes.
+//! interval exactly when the decision is certain.
+//!
+//! The fractions are growth-optimal (Kelly) bets at the threshold, fitted to the scores seen so
+//! far plus a pseudo-score of 0 and one of 1 (weight 0.05 each) so that one trial cannot make
+//! them reckless, and capped at 0.97 of the safe stake. Any predictable choice keeps the
+//! guarantee; this one only makes decisions come sooner. Because the bets aim at the
+//! threshold, the end of the interval facing the threshold is the tight one; the far end stays
+//! wide (a clearly failing case can show a lower end of 0).
 //!
 //! # The fixed-sample interval (see [`fixed_interval`])
-//! With `--trials N` all N scores are in before the gate looks, so the time-uniform Ville bound
-//! is not needed: Markov's inequality on the final capital is. The bets are Waudby-Smith &
-//! Ramdas' predictable plug-in stakes tuned to the horizon N, truncated to three quarters of
-//! the largest safe stake ("hedged capital"). Unlike a Student-t interval this is valid for any
-//! bounded scores and any N, including the skewed, two-valued and constant score lists an LLM
-//! judge produces with 2 to 10 trials, where a t-interval collapses to a point or covers far
-//! less than claimed.
+//! With `--trials N` the same confidence sequence is read once, after the N-th score, but each
+//! side's bets aim where the running mean and variance predict that end of the interval will
+//! land at N. A confidence sequence is in particular valid at the fixed time N, and it is at
+//! least as tight as betting capital read only at N with the same bets. Unlike a Student-t
+//! interval it is valid for any scores in [0, 1] and any N, including the skewed, two-valued
+//! and constant score lists an LLM judge produces in 2 to 10 trials, where a t-interval
+//! collapses to a point (ten perfect scores) or covers far less often than it claims.
 //!
 //! Also see Howard, Ramdas, McAuliffe & Sekhon, "Time-uniform, nonparametric, nonasymptotic
 //! confidence sequences" (Annals of Statistics, 2021) for the general theory of confidence
@@ -54,7 +58,7 @@
 
 mod bounds;
 mod fixed;
-pub(super) mod sequential;
+mod sequential;
 #[cfg(test)]
 mod simulation;
 mod spec;

@@ -4,26 +4,14 @@
 use super::{alpha, bounds, in_unit_range, Interval};
 use std::fmt;
 
-/// How boldly the capitals bet. Any values keep the guarantee; they only change how soon a
-/// decision comes (chosen with `examples/trials.rs`).
-#[derive(Debug, Clone, Copy)]
-pub(super) struct Tuning {
-    /// The largest fraction of the safe stake ever bet: a single score at the far end then
-    /// costs at most this share of a capital instead of all of it.
-    pub max_fraction: f64,
-    /// Weight of each of the two pseudo-scores (0 and 1) that shrink the first bets.
-    pub prior_weight: f64,
-    /// The share of `alpha` given to the pass side (the fail side gets the rest).
-    pub pass_share: f64,
-}
+/// The largest fraction of the safe stake ever bet: one score at the far end then costs at most
+/// 97 % of a capital instead of all of it. With the prior weight below, chosen by simulation
+/// (`examples/trials.rs`): any values keep the guarantee, they only change how soon a decision
+/// comes, and these let ten perfect scores in a row keep betting almost everything.
+const MAX_FRACTION: f64 = 0.97;
 
-impl Tuning {
-    pub const DEFAULT: Tuning = Tuning {
-        max_fraction: 0.97,
-        prior_weight: 0.05,
-        pass_share: 0.5,
-    };
-}
+/// Weight of each of the two pseudo-scores (0 and 1) that shrink the first bets.
+const PRIOR_WEIGHT: f64 = 0.05;
 
 /// The bets are tuned at the threshold, kept this far inside (0, 1) so that a threshold of 0
 /// or 1 still gives finite stakes (the decision there is already settled by the scores' range).
@@ -101,10 +89,8 @@ fn factor(side: Side, fraction: f64, x: f64, m: f64) -> f64 {
 #[derive(Debug, Clone)]
 pub struct Sequential {
     threshold: f64,
-    /// A capital that reaches its bar has ruled its hypothesis out: `1 / (alpha / 2)` each.
-    pass_bar: f64,
-    fail_bar: f64,
-    tuning: Tuning,
+    /// A capital that reaches this has ruled its hypothesis out: `1 / (alpha / 2)`.
+    bar: f64,
     aim: Aim,
     alpha: f64,
     scores: Vec<f64>,
@@ -125,19 +111,17 @@ impl Sequential {
     /// `None` unless `confidence` is strictly between 0 and 1 and `threshold` is finite. A
     /// threshold below 0 passes and one above 1 fails before any score (scores are in [0, 1]).
     pub fn new(confidence: f64, threshold: f64) -> Option<Sequential> {
-        Sequential::tuned(confidence, threshold, Tuning::DEFAULT, Aim::Threshold)
+        Sequential::aimed(confidence, threshold, Aim::Threshold)
     }
 
-    pub(super) fn tuned(confidence: f64, threshold: f64, tuning: Tuning, aim: Aim) -> Option<Sequential> {
+    pub(super) fn aimed(confidence: f64, threshold: f64, aim: Aim) -> Option<Sequential> {
         let alpha = alpha(confidence)?;
         if !threshold.is_finite() {
             return None;
         }
         let mut sequence = Sequential {
             threshold,
-            pass_bar: 1.0 / (alpha * tuning.pass_share),
-            fail_bar: 1.0 / (alpha * (1.0 - tuning.pass_share)),
-            tuning,
+            bar: 2.0 / alpha,
             aim,
             alpha,
             scores: Vec::new(),
@@ -231,7 +215,7 @@ impl Sequential {
             let fraction = if side == Side::Pass { pass_bet } else { fail_bet };
             capital.grow(factor(side, fraction, x, m));
         }
-        capital.peak >= if side == Side::Pass { self.pass_bar } else { self.fail_bar }
+        capital.peak >= self.bar
     }
 
     /// The certain decision the running capitals at the threshold support, if any. A fail wins
@@ -239,9 +223,9 @@ impl Sequential {
     /// happens for a threshold outside [0, 1], which cannot be both.
     fn certain_now(&self) -> Option<Decision> {
         let m = self.threshold;
-        if m > 1.0 || self.fail.peak >= self.fail_bar {
+        if m > 1.0 || self.fail.peak >= self.bar {
             Some(Decision::Fail)
-        } else if m < 0.0 || self.pass.peak >= self.pass_bar {
+        } else if m < 0.0 || self.pass.peak >= self.bar {
             Some(Decision::Pass)
         } else {
             None
@@ -262,8 +246,8 @@ impl Sequential {
             slope: -1.0 / (1.0 - fail_at),
         };
         (
-            kelly(&self.scores, self.sum, pass, self.next_bets.0, self.tuning),
-            kelly(&self.scores, self.sum, fail, self.next_bets.1, self.tuning),
+            kelly(&self.scores, self.sum, pass, self.next_bets.0),
+            kelly(&self.scores, self.sum, fail, self.next_bets.1),
         )
     }
 }
@@ -285,7 +269,7 @@ impl Sequential {
         let Aim::Horizon(n) = self.aim else {
             return (clamp(self.threshold), clamp(self.threshold));
         };
-        let weight = self.tuning.prior_weight;
+        let weight = PRIOR_WEIGHT;
         let count = 2.0 * weight + self.scores.len() as f64;
         let mean = (weight + self.sum) / count;
         let variance = ((weight + self.squares) / count - mean * mean).max(0.0);
@@ -295,8 +279,8 @@ impl Sequential {
 
     /// A sequence whose bets serve the interval rather than a threshold (the threshold it
     /// carries only brackets the bisection; its decision means nothing).
-    pub(super) fn aimed(confidence: f64, aim: Aim) -> Option<Sequential> {
-        Sequential::tuned(confidence, 0.5, Tuning::DEFAULT, aim)
+    pub(super) fn for_interval(confidence: f64, horizon: u32) -> Option<Sequential> {
+        Sequential::aimed(confidence, 0.5, Aim::Horizon(horizon))
     }
 }
 
@@ -307,18 +291,12 @@ struct Gain {
     slope: f64,
 }
 
-/// The fraction `f` in [0, `max_fraction`] that maximises the sum of `log(1 + f * gain(x))` over
-/// `scores` and the pseudo-scores 0 and 1 (weight `prior_weight` each): concave in `f`, solved
+/// The fraction `f` in [0, `MAX_FRACTION`] that maximises the sum of `log(1 + f * gain(x))` over
+/// `scores` and the pseudo-scores 0 and 1 (weight `PRIOR_WEIGHT` each): concave in `f`, solved
 /// by Newton steps kept inside a shrinking bracket, starting from the previous bet. The bet
 /// need not be exact (any fraction keeps the guarantee), so a loose tolerance keeps it cheap.
-fn kelly(scores: &[f64], sum: f64, gain: Gain, start: f64, tuning: Tuning) -> f64 {
-    let Tuning {
-        max_fraction,
-        prior_weight,
-        ..
-    } = tuning;
-    let at_zero = gain.offset * (2.0 * prior_weight + scores.len() as f64)
-        + gain.slope * (prior_weight + sum);
+fn kelly(scores: &[f64], sum: f64, gain: Gain, start: f64) -> f64 {
+    let at_zero = gain.offset * (2.0 * PRIOR_WEIGHT + scores.len() as f64) + gain.slope * (PRIOR_WEIGHT + sum);
     if at_zero <= 0.0 {
         return 0.0;
     }
@@ -326,7 +304,7 @@ fn kelly(scores: &[f64], sum: f64, gain: Gain, start: f64, tuning: Tuning) -> f6
     let derivatives = |f: f64| {
         let mut first = 0.0;
         let mut curvature = 0.0;
-        for (x, weight) in [(0.0, prior_weight), (1.0, prior_weight)] {
+        for (x, weight) in [(0.0, PRIOR_WEIGHT), (1.0, PRIOR_WEIGHT)] {
             let ratio = (gain.offset + gain.slope * x) / (1.0 + f * (gain.offset + gain.slope * x));
             first += weight * ratio;
             curvature += weight * ratio * ratio;
@@ -341,21 +319,25 @@ fn kelly(scores: &[f64], sum: f64, gain: Gain, start: f64, tuning: Tuning) -> f6
     };
     // Start from the previous bet: consecutive bets barely move, so one or two Newton steps
     // usually settle it, and a bet at the cap is confirmed by a single pass.
-    let (mut low, mut high) = (0.0, max_fraction);
-    let mut f = if start > low && start <= high { start } else { high / 2.0 };
+    let (mut low, mut high) = (0.0, MAX_FRACTION);
+    let mut f = if start > low && start <= high {
+        start
+    } else {
+        high / 2.0
+    };
     for _ in 0..30 {
         let (first, curvature) = derivatives(f);
         if first > 0.0 {
-            if f >= max_fraction {
-                return max_fraction;
+            if f >= MAX_FRACTION {
+                return MAX_FRACTION;
             }
             low = f;
         } else {
             high = f;
         }
         let mut next = f + first / curvature;
-        if next >= max_fraction && high >= max_fraction {
-            next = max_fraction;
+        if next >= MAX_FRACTION && high >= MAX_FRACTION {
+            next = MAX_FRACTION;
         } else if !(next > low && next < high) {
             next = low + (high - low) / 2.0;
         }
@@ -365,4 +347,71 @@ fn kelly(scores: &[f64], sum: f64, gain: Gain, start: f64, tuning: Tuning) -> f6
         f = next;
     }
     f
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refuses_bad_parameters_and_scores() {
+        assert!(Sequential::new(1.0, 0.8).is_none());
+        assert!(Sequential::new(0.0, 0.8).is_none());
+        assert!(Sequential::new(f64::NAN, 0.8).is_none());
+        assert!(Sequential::new(0.95, f64::INFINITY).is_none());
+        let mut sequence = Sequential::new(0.95, 0.8).expect("valid");
+        sequence.push(0.9).expect("in range");
+        for bad in [1.5, -0.1, f64::NAN, f64::INFINITY] {
+            let error = sequence.push(bad).expect_err("refused");
+            assert!(error.to_string().contains("outside 0 to 1"), "{error}");
+        }
+        assert_eq!(sequence.len(), 1);
+        assert_eq!(sequence.mean(), Some(0.9));
+    }
+
+    #[test]
+    fn before_any_score() {
+        let sequence = Sequential::new(0.95, 0.8).expect("valid");
+        assert!(sequence.is_empty());
+        assert_eq!(sequence.mean(), None);
+        assert_eq!(sequence.decision(), Decision::Undecided);
+        assert_eq!(sequence.interval(), Interval { lower: 0.0, upper: 1.0 });
+        // Scores are in [0, 1], so these thresholds are settled before the first trial.
+        assert_eq!(Sequential::new(0.95, 1.2).expect("valid").decision(), Decision::Fail);
+        assert_eq!(Sequential::new(0.95, -0.1).expect("valid").decision(), Decision::Pass);
+    }
+
+    /// The first trial at which `score`, repeated, makes the decision certain.
+    fn trials_to_decide(score: f64, threshold: f64) -> (Decision, usize) {
+        let mut sequence = Sequential::new(0.95, threshold).expect("valid");
+        while sequence.decision() == Decision::Undecided && sequence.len() < 50 {
+            sequence.push(score).expect("in range");
+        }
+        (sequence.decision(), sequence.len())
+    }
+
+    #[test]
+    fn a_clear_fail_is_certain_within_three_trials_but_never_after_one() {
+        // One score of 0.1 is too little: a judge with mean 0.8 gives 0 about one time in five.
+        let (decision, trials) = trials_to_decide(0.1, 0.8);
+        assert_eq!(decision, Decision::Fail);
+        assert!((2..=3).contains(&trials), "{trials}");
+    }
+
+    #[test]
+    fn perfect_scores_pass_only_once_chance_is_ruled_out() {
+        // A 0/1 judge with mean just under 0.8 gives n perfect scores in a row with probability
+        // about 0.8^n, which only falls under (1 - C) / 2 = 0.025 at n = 17: no valid test may
+        // pass sooner, and this one should not need much more.
+        let (decision, trials) = trials_to_decide(1.0, 0.8);
+        assert_eq!(decision, Decision::Pass);
+        assert!((17..=20).contains(&trials), "{trials}");
+        assert!(0.8f64.powi(trials as i32) <= 0.025);
+    }
+
+    #[test]
+    fn scores_exactly_at_the_threshold_never_decide() {
+        let (decision, trials) = trials_to_decide(0.8, 0.8);
+        assert_eq!((decision, trials), (Decision::Undecided, 50));
+    }
 }

@@ -172,7 +172,9 @@ mod tests {
 
     #[test]
     fn refused_specs_say_why() {
-        for text in ["", "abc", "2..", "..5", "2..=12", "2...12", "-1", "+3", "2.5", "2..x", "1..2..3"] {
+        for text in [
+            "", "abc", "2..", "..5", "2..=12", "2...12", "-1", "+3", "2.5", "2..x", "1..2..3",
+        ] {
             let error = text.parse::<Trials>().expect_err(text);
             assert_eq!(error, TrialsError::Malformed(text.to_owned()), "{text}");
             assert!(error.to_string().contains("MIN..MAX"), "{error}");
@@ -206,7 +208,11 @@ mod tests {
     fn inconclusive_policy() {
         assert_eq!("fail".parse(), Ok(Inconclusive::Fail));
         assert_eq!(" Estimate".parse(), Ok(Inconclusive::Estimate));
-        assert!("pass".parse::<Inconclusive>().expect_err("pass").to_string().contains("estimate, fail"));
+        assert!("pass"
+            .parse::<Inconclusive>()
+            .expect_err("pass")
+            .to_string()
+            .contains("estimate, fail"));
         assert_eq!(Inconclusive::default(), Inconclusive::Estimate);
         let undecided = Decision::Undecided;
         assert!(Inconclusive::Estimate.passes(undecided, 0.8, 0.8));
