@@ -20,9 +20,11 @@ const BET_MARGIN: f64 = 0.05;
 /// What the scores so far say about "mean >= threshold".
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Decision {
-    /// Certain: the mean is at or above the threshold, with error at most `1 - C`.
+    /// Certain: the mean is at or above the threshold; wrong with probability at most
+    /// `(1 - C) / 2`.
     Pass,
-    /// Certain: the mean is below the threshold, with error at most `1 - C`.
+    /// Certain: the mean is below the threshold; wrong with probability at most `(1 - C) / 2`
+    /// (a mean exactly at the threshold passes, so a fail there is wrong).
     Fail,
     /// The interval still contains the threshold.
     Undecided,
@@ -218,9 +220,9 @@ impl Sequential {
         capital.peak >= self.bar
     }
 
-    /// The certain decision the running capitals at the threshold support, if any. A fail wins
-    /// a tie: both at once needs a score equal to the threshold to move neither, so it only
-    /// happens for a threshold outside [0, 1], which cannot be both.
+    /// The certain decision the running capitals at the threshold support, if any. Called only
+    /// while undecided, and one score cannot lift both capitals (it sits on one side of the
+    /// threshold), so at most one side can have just reached the bar.
     fn certain_now(&self) -> Option<Decision> {
         let m = self.threshold;
         if m > 1.0 || self.fail.peak >= self.bar {

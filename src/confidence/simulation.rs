@@ -143,7 +143,7 @@ fn wrong_certain_decisions_stay_below_one_minus_confidence() {
             }
             let rate = wrongs as f64 / SEQUENCES as f64;
             eprintln!(
-                "| {confidence} | {} | {mean} | {rate:.4} | {:.4} | {:.2} |",
+                "| {confidence} | {} | {mean:.2} | {rate:.4} | {:.4} | {:.2} |",
                 judge.name(),
                 certain as f64 / SEQUENCES as f64,
                 trials as f64 / SEQUENCES as f64
