@@ -88,6 +88,11 @@ fn factor(side: Side, fraction: f64, x: f64, m: f64) -> f64 {
 /// Scores one trial at a time and says, after each, whether the case's mean is certainly at or
 /// above the threshold, certainly below it, or not known yet. Valid however the caller decides
 /// when to look or stop (see the module doc).
+///
+/// Push the scores in trial order (trial 0 first), holding back one that finishes before an
+/// earlier trial: the bets assume each score is a fresh draw, and the order in which runs
+/// finish can depend on their scores (long conversations may score lower). Trial order also
+/// makes the decision the same when a re-attached gate replays the scores.
 #[derive(Debug, Clone)]
 pub struct Sequential {
     threshold: f64,

@@ -36,9 +36,11 @@ impl Trials {
         }
     }
 
-    /// Whether a case with `done` trials whose decision is `decision` should get another.
-    pub fn wants_more(self, done: u32, decision: Decision) -> bool {
-        done < self.min() || (done < self.max() && decision == Decision::Undecided)
+    /// Whether a case should get another trial. `created` counts every run created for it,
+    /// finished or still running, so that runs in flight count towards MAX; `decision` comes
+    /// from the finished ones.
+    pub fn wants_more(self, created: u32, decision: Decision) -> bool {
+        created < self.min() || (created < self.max() && decision == Decision::Undecided)
     }
 }
 
