@@ -16,6 +16,7 @@ pub mod budget;
 pub mod cli;
 pub mod client;
 pub mod comment;
+pub mod confidence;
 pub mod config;
 pub mod defaults;
 pub mod dry_run;

@@ -1,0 +1,277 @@
+//! Monte Carlo checks of the guarantee: many simulated cases per setting, each run the way the
+//! gate runs a `MIN..MAX` case (decide after every trial, stop when certain), counting wrong
+//! certain decisions. Deterministic (a fixed-seed splitmix64) and small enough for a debug
+//! build. `cargo test --lib confidence -- --nocapture` prints the rates.
+
+use super::{fixed_interval, Decision, Sequential, Trials};
+
+const THRESHOLD: f64 = 0.8;
+const SEQUENCES: usize = 10_000;
+const RANGE: Trials = Trials::Sequential { min: 2, max: 20 };
+
+/// splitmix64: tiny, fast, and good enough to drive a simulation.
+struct Rng(u64);
+
+impl Rng {
+    fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in (0, 1): never exactly 0, so logarithms are safe.
+    fn uniform(&mut self) -> f64 {
+        ((self.next_u64() >> 11) as f64 + 0.5) / (1u64 << 53) as f64
+    }
+
+    fn normal(&mut self) -> f64 {
+        let (u, v) = (self.uniform(), self.uniform());
+        (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
+    }
+
+    /// Gamma(shape, 1) by Marsaglia & Tsang, with the usual boost for shape < 1.
+    fn gamma(&mut self, shape: f64) -> f64 {
+        if shape < 1.0 {
+            return self.gamma(shape + 1.0) * self.uniform().powf(1.0 / shape);
+        }
+        let d = shape - 1.0 / 3.0;
+        let c = 1.0 / (9.0 * d).sqrt();
+        loop {
+            let z = self.normal();
+            let v = (1.0 + c * z).powi(3);
+            if v > 0.0 && self.uniform().ln() < 0.5 * z * z + d - d * v + d * v.ln() {
+                return d * v;
+            }
+        }
+    }
+
+    fn beta(&mut self, a: f64, b: f64) -> f64 {
+        let x = self.gamma(a);
+        x / (x + self.gamma(b))
+    }
+}
+
+/// Score distributions on [0, 1], each with a chosen mean.
+#[derive(Debug, Clone, Copy)]
+enum Judge {
+    /// Beta with this concentration (a + b): 10 is a steady judge, 2 a scattered one.
+    Beta(f64),
+    /// 0 or 1: the most variable judge a mean allows.
+    TwoPoint,
+    /// Uniform on the widest interval around the mean that fits in [0, 1].
+    Uniform,
+    /// Always the mean.
+    PointMass,
+}
+
+impl Judge {
+    fn name(self) -> String {
+        match self {
+            Judge::Beta(k) => format!("beta (a+b={k})"),
+            Judge::TwoPoint => "two-point 0/1".to_owned(),
+            Judge::Uniform => "uniform".to_owned(),
+            Judge::PointMass => "point mass".to_owned(),
+        }
+    }
+
+    fn sample(self, mean: f64, rng: &mut Rng) -> f64 {
+        match self {
+            Judge::Beta(k) => rng.beta(mean * k, (1.0 - mean) * k),
+            Judge::TwoPoint => f64::from(u8::from(rng.uniform() < mean)),
+            Judge::Uniform => {
+                let half = mean.min(1.0 - mean);
+                mean - half + 2.0 * half * rng.uniform()
+            }
+            Judge::PointMass => mean,
+        }
+    }
+}
+
+const JUDGES: [Judge; 5] = [
+    Judge::Beta(10.0),
+    Judge::Beta(2.0),
+    Judge::TwoPoint,
+    Judge::Uniform,
+    Judge::PointMass,
+];
+
+/// Runs one case as the gate would and returns its decision and the trials it used.
+fn run_case(judge: Judge, mean: f64, confidence: f64, rng: &mut Rng) -> (Decision, u32) {
+    let mut sequence = Sequential::new(confidence, THRESHOLD).expect("valid parameters");
+    let mut done = 0;
+    while RANGE.wants_more(done, sequence.decision()) {
+        sequence.push(judge.sample(mean, rng)).expect("scores are in [0, 1]");
+        done += 1;
+    }
+    (sequence.decision(), done)
+}
+
+/// Wrong under the gate's inclusive rule: a pass when the true mean is below the threshold, a
+/// fail when it is at or above it (a pass at exactly the threshold is right).
+fn wrong(decision: Decision, mean: f64) -> bool {
+    match decision {
+        Decision::Pass => mean < THRESHOLD,
+        Decision::Fail => mean >= THRESHOLD,
+        Decision::Undecided => false,
+    }
+}
+
+/// The settings simulated: every judge at 95 %, and at 80 % the judge with the highest rate
+/// of wrong decisions (a lower confidence makes a broken bound show sooner).
+fn settings() -> Vec<(f64, Judge)> {
+    let mut settings: Vec<(f64, Judge)> = JUDGES.iter().map(|judge| (0.95, *judge)).collect();
+    settings.extend([(0.8, Judge::TwoPoint), (0.8, Judge::Beta(2.0))]);
+    settings
+}
+
+#[test]
+fn wrong_certain_decisions_stay_below_one_minus_confidence() {
+    let mut rng = Rng(0x6b61_7073_6f2d_6761);
+    let mut worst: f64 = 0.0;
+    eprintln!("| confidence | judge | true mean | wrong certain | certain | mean trials |");
+    eprintln!("|---|---|---|---|---|---|");
+    for (confidence, judge) in settings() {
+        for mean in [THRESHOLD - 0.02, THRESHOLD, THRESHOLD + 0.02] {
+            let (mut wrongs, mut certain, mut trials) = (0usize, 0usize, 0u64);
+            for _ in 0..SEQUENCES {
+                let (decision, used) = run_case(judge, mean, confidence, &mut rng);
+                wrongs += usize::from(wrong(decision, mean));
+                certain += usize::from(decision != Decision::Undecided);
+                trials += u64::from(used);
+            }
+            let rate = wrongs as f64 / SEQUENCES as f64;
+            eprintln!(
+                "| {confidence} | {} | {mean:.2} | {rate:.4} | {:.4} | {:.2} |",
+                judge.name(),
+                certain as f64 / SEQUENCES as f64,
+                trials as f64 / SEQUENCES as f64
+            );
+            // No slack: the guarantee is (1 - C) / 2 for each kind of wrong decision, and only
+            // one kind is possible at a given mean, so the bound asserted has room to spare.
+            assert!(rate <= 1.0 - confidence, "{} at {mean}: {rate}", judge.name());
+            worst = worst.max(rate / (1.0 - confidence));
+        }
+    }
+    eprintln!("worst wrong-decision rate as a share of 1 - C: {worst:.3}");
+}
+
+/// Two-sided Student-t quantiles at 97.5 % for 1 to 19 degrees of freedom.
+const T_975: [f64; 19] = [
+    12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131, 2.120,
+    2.110, 2.101, 2.093,
+];
+
+/// The point of anytime validity: a 95 % Student-t interval recomputed after every trial, with
+/// the same stopping rule, makes far more wrong certain decisions than 5 %.
+#[test]
+fn a_fixed_sample_interval_checked_after_every_trial_does_not_hold() {
+    let mut rng = Rng(0x742d_7465_7374);
+    let judge = Judge::Beta(10.0);
+    let mut wrongs = 0usize;
+    for _ in 0..SEQUENCES {
+        let (mut sum, mut squares) = (0.0, 0.0);
+        for n in 1..=RANGE.max() {
+            let x = judge.sample(THRESHOLD, &mut rng);
+            sum += x;
+            squares += x * x;
+            if n < RANGE.min() {
+                continue;
+            }
+            let count = f64::from(n);
+            let mean = sum / count;
+            let variance = ((squares - count * mean * mean) / (count - 1.0)).max(0.0);
+            let half = T_975[n as usize - 2] * (variance / count).sqrt();
+            if mean - half >= THRESHOLD {
+                break;
+            }
+            if mean + half < THRESHOLD {
+                wrongs += 1;
+                break;
+            }
+        }
+    }
+    let rate = wrongs as f64 / SEQUENCES as f64;
+    eprintln!("naive t-interval after every trial, true mean at the threshold: {rate:.4} wrong fails");
+    assert!(rate > 0.05, "{rate}");
+    // The anytime-valid sequence on the same judge, for contrast.
+    let mut wrongs = 0usize;
+    for _ in 0..SEQUENCES {
+        let (decision, _) = run_case(judge, THRESHOLD, 0.95, &mut rng);
+        wrongs += usize::from(wrong(decision, THRESHOLD));
+    }
+    let rate = wrongs as f64 / SEQUENCES as f64;
+    eprintln!("the confidence sequence on the same judge: {rate:.4} wrong fails");
+    assert!(rate <= 0.05, "{rate}");
+}
+
+/// The fixed-sample interval covers the true mean at least `C` of the time, for the judges
+/// and the small N the gate sees. 2,000 lists per setting: the slack is three standard errors
+/// of a rate of 5 %.
+#[test]
+fn the_fixed_sample_interval_covers_the_mean() {
+    const LISTS: usize = 2_000;
+    let slack = 3.0 * (0.05f64 * 0.95 / LISTS as f64).sqrt();
+    let mut rng = Rng(0x0066_6978_6564);
+    for judge in [Judge::Beta(10.0), Judge::Beta(2.0), Judge::TwoPoint, Judge::Uniform] {
+        for n in [2, 5, 10] {
+            for mean in [0.5, 0.8, 0.95] {
+                let mut misses = 0usize;
+                let mut width = 0.0;
+                for _ in 0..LISTS {
+                    let scores: Vec<f64> = (0..n).map(|_| judge.sample(mean, &mut rng)).collect();
+                    let interval = fixed_interval(&scores, 0.95).expect("valid scores");
+                    misses += usize::from(!interval.contains(mean));
+                    width += interval.upper - interval.lower;
+                }
+                let rate = misses as f64 / LISTS as f64;
+                eprintln!(
+                    "fixed N={n} {} mean {mean}: misses {rate:.4}, mean width {:.3}",
+                    judge.name(),
+                    width / LISTS as f64
+                );
+                assert!(rate <= 0.05 + slack, "{} N={n} mean {mean}: {rate}", judge.name());
+            }
+        }
+    }
+}
+
+/// The threshold lies outside the interval exactly when the decision is certain, on the side
+/// the decision says, after every trial, for thresholds inside and outside [0, 1].
+#[test]
+fn the_interval_and_the_decision_always_agree() {
+    let mut rng = Rng(0x0061_6772_6565);
+    let thresholds = [-0.1, 0.0, 0.05, 0.3, 0.5, 0.8, 0.95, 1.0, 1.2];
+    for (i, judge) in JUDGES.iter().cycle().take(60).enumerate() {
+        let mean = [0.0, 0.2, 0.5, 0.8, 0.9, 1.0][i % 6];
+        let scores: Vec<f64> = (0..20).map(|_| judge.sample(mean, &mut rng)).collect();
+        for threshold in thresholds {
+            let mut sequence = Sequential::new(0.9, threshold).expect("valid");
+            let mut previous = sequence.decision();
+            for &score in &scores {
+                sequence.push(score).expect("in range");
+                let interval = sequence.interval();
+                let decision = sequence.decision();
+                assert!(0.0 <= interval.lower && interval.lower <= interval.upper && interval.upper <= 1.0);
+                let expected = if threshold < interval.lower {
+                    Decision::Pass
+                } else if threshold > interval.upper {
+                    Decision::Fail
+                } else {
+                    Decision::Undecided
+                };
+                assert_eq!(
+                    decision,
+                    expected,
+                    "{} {mean} at {threshold}: {interval:?}",
+                    judge.name()
+                );
+                if previous != Decision::Undecided {
+                    assert_eq!(decision, previous, "a certain decision changed");
+                }
+                previous = decision;
+            }
+        }
+    }
+}
