@@ -64,7 +64,8 @@ pub struct Args {
     )]
     pub threshold: Option<String>,
 
-    /// Runs per test case; the case's score aggregates them
+    /// Runs per test case: N, or MIN..MAX to stop as soon as the verdict is certain at
+    /// --confidence (e.g. 2..12)
     #[arg(long, value_name = "N", env = "KAPSO_TRIALS", hide_env_values = true)]
     pub trials: Option<String>,
 
@@ -78,6 +79,14 @@ pub struct Args {
         ignore_case = true
     )]
     pub aggregate: Option<Aggregate>,
+
+    /// Confidence of the intervals reported and of sequential (MIN..MAX) decisions
+    #[arg(long, value_name = "C", env = "KAPSO_CONFIDENCE", hide_env_values = true)]
+    pub confidence: Option<String>,
+
+    /// A MIN..MAX case still uncertain at MAX: `estimate` judges it by its mean, `fail` fails it
+    #[arg(long, value_name = "HOW", env = "KAPSO_INCONCLUSIVE", hide_env_values = true)]
+    pub inconclusive: Option<String>,
 
     /// TOML file with default options and per-case thresholds, trials and blocking
     #[arg(long, value_name = "PATH", env = "KAPSO_CONFIG", hide_env_values = true)]

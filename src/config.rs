@@ -2,6 +2,7 @@
 //! entries (threshold, trials, blocking). Unknown keys are errors that name the key and line,
 //! so a typo cannot silently turn a gate off.
 
+use crate::confidence::{Trials, TrialsError};
 use crate::verdict::Aggregate;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -12,8 +13,10 @@ use std::path::Path;
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Config {
     pub threshold: Option<f64>,
-    pub trials: Option<u32>,
+    pub trials: Option<TrialsSetting>,
     pub aggregate: Option<Aggregate>,
+    pub confidence: Option<f64>,
+    pub inconclusive: Option<String>,
     pub max_drop: Option<f64>,
     pub base_url: Option<String>,
     pub poll_interval: Option<String>,
@@ -38,11 +41,29 @@ pub struct Config {
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct CaseConfig {
     pub threshold: Option<f64>,
-    pub trials: Option<u32>,
+    pub trials: Option<TrialsSetting>,
     /// `false` quarantines the case: it runs and is reported, but cannot fail the gate.
     pub blocking: Option<bool>,
     /// A note for people (for example, why the case is quarantined); shown in reports.
     pub note: Option<String>,
+}
+
+/// `trials = 3` or `trials = "2..12"`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum TrialsSetting {
+    Count(u32),
+    Spec(String),
+}
+
+impl TrialsSetting {
+    /// The setting as a trials spec, validated like `--trials`.
+    pub fn resolve(&self) -> Result<Trials, TrialsError> {
+        match self {
+            TrialsSetting::Count(n) => Trials::fixed(*n),
+            TrialsSetting::Spec(text) => text.parse(),
+        }
+    }
 }
 
 /// Why the config file cannot be used.
@@ -110,10 +131,15 @@ trials = 5
         )
         .expect("valid");
         assert_eq!(config.threshold, Some(0.75));
-        assert_eq!(config.trials, Some(3));
+        assert_eq!(config.trials, Some(TrialsSetting::Count(3)));
         assert_eq!(config.suites, vec!["s1"]);
         assert_eq!(config.cases["case-a"].blocking, Some(false));
-        assert_eq!(config.cases["case-b"].trials, Some(5));
+        assert_eq!(config.cases["case-b"].trials, Some(TrialsSetting::Count(5)));
+        let ranged = Config::parse("trials = \"2..12\"\n[cases.c]\ntrials = \"3..5\"").expect("valid");
+        assert_eq!(
+            ranged.trials.map(|t| t.resolve()),
+            Some(Ok(Trials::Sequential { min: 2, max: 12 }))
+        );
     }
 
     #[test]

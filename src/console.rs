@@ -48,7 +48,7 @@ impl Console {
                         (
                             display_name(c.name.as_deref(), &c.id).to_owned(),
                             policy.threshold,
-                            policy.trials as usize,
+                            policy.trials.max() as usize,
                         )
                     })
                     .collect();

@@ -2,11 +2,15 @@
 //! `--help` text shows them (see `cli::command`), and a test holds the README's options table
 //! to them, so the three cannot drift apart.
 
+use crate::confidence::{Inconclusive, Trials};
 use crate::verdict::Aggregate;
 use std::time::Duration;
 
 pub const THRESHOLD: f64 = 0.8;
-pub const TRIALS: u32 = 1;
+pub const TRIALS: Trials = Trials::Fixed(1);
+/// The confidence of the intervals and of sequential decisions.
+pub const CONFIDENCE: f64 = 0.95;
+pub const INCONCLUSIVE: Inconclusive = Inconclusive::Estimate;
 pub const AGGREGATE: Aggregate = Aggregate::Mean;
 pub const BASE_URL: &str = "https://app.kapso.ai/api/v1";
 pub const POLL_INTERVAL: Duration = Duration::from_secs(5);
@@ -17,8 +21,6 @@ pub const RATE_LIMIT: u32 = 100;
 /// The window the rate limit counts in (a hidden knob, for benchmarks that scale time).
 pub const RATE_WINDOW: Duration = Duration::from_secs(60);
 
-/// Trials per case are 1 to this.
-pub const MAX_TRIALS: u32 = 50;
 /// Requests in flight are 1 to this.
 pub const MAX_CONCURRENCY: usize = 256;
 
@@ -29,6 +31,8 @@ pub fn shown() -> Vec<(&'static str, String)> {
         ("threshold", crate::verdict::fmt_score(THRESHOLD)),
         ("trials", TRIALS.to_string()),
         ("aggregate", AGGREGATE.name().to_owned()),
+        ("confidence", crate::verdict::fmt_score(CONFIDENCE)),
+        ("inconclusive", INCONCLUSIVE.to_string()),
         ("base-url", BASE_URL.to_owned()),
         ("poll-interval", duration(POLL_INTERVAL)),
         ("timeout", duration(TIMEOUT)),

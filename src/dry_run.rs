@@ -22,6 +22,7 @@ pub async fn dry_run(settings: &Settings, stop: watch::Receiver<Option<Interrupt
         requests_sent: 0,
         lookups: selection.suite_ids.len() + selection.agent_ids.len(),
         runs: 0,
+        max_runs: 0,
         rate_limit: budget_limit(settings),
         rate_window: connection.rate_window,
         min_time: Default::default(),
@@ -51,7 +52,8 @@ pub async fn dry_run(settings: &Settings, stop: watch::Receiver<Option<Interrupt
     let mut statuses = Vec::new();
     for (case, check) in plan.cases.into_iter().zip(checks) {
         let policy = settings.case_policy(&case.id);
-        result.runs += policy.trials as usize;
+        result.runs += policy.trials.min() as usize;
+        result.max_runs += policy.trials.max() as usize;
         let (name, check) = match check {
             Ok(name) => (case.name.or(name), Ok(())),
             Err(failure) => (case.name, Err((failure.kind, failure.reason))),

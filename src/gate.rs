@@ -13,7 +13,7 @@ use crate::report::{CaseReport, Report, RequestCounts, ShardRecord, TrialReport}
 use crate::scheduler::{self, Job, Schedule};
 use crate::settings::{self, CasePolicy, Settings};
 use crate::state::{Reattach, SelectedCase, StateFile};
-use crate::verdict::{self, Aggregate};
+use crate::verdict::{self, Aggregate, Certainty};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use tokio::sync::watch;
@@ -130,7 +130,7 @@ impl Gate<'_> {
         RunInfo {
             threshold: settings.policy.threshold,
             aggregate: settings.policy.aggregate,
-            trials: settings.policy.trials,
+            trials: settings.policy.trials.max(),
             base_url: settings.connection.base_url.to_string(),
             started_at: self.started_at,
             finished_at: SystemTime::now(),
@@ -246,7 +246,7 @@ fn open_state(settings: &Settings, plan: &Plan) -> Result<(Option<StateFile>, Re
         .iter()
         .map(|case| SelectedCase {
             test_case_id: case.id.clone(),
-            trials: settings.case_policy(&case.id).trials,
+            trials: settings.case_policy(&case.id).trials.max(),
         })
         .collect();
     let connection = &settings.connection;
@@ -333,7 +333,7 @@ fn jobs(settings: &Settings, plan: &Plan, reattach: &Reattach) -> Vec<Job> {
     let being_rerun = |run_id: &str| settings.rerun.as_ref().is_some_and(|r| r.reruns(run_id));
     let mut jobs = Vec::new();
     for (case, planned) in plan.cases.iter().enumerate() {
-        for trial in 0..settings.case_policy(&planned.id).trials as usize {
+        for trial in 0..settings.case_policy(&planned.id).trials.min() as usize {
             let existing_run = reattach
                 .runs
                 .iter()
@@ -356,10 +356,15 @@ fn case_spec(settings: &Settings, case: PlannedCase) -> CaseSpec {
         threshold,
         blocking,
         note,
-        ..
+        trials,
     } = settings.case_policy(&case.id);
     let policy = &settings.policy;
     CaseSpec {
+        certainty: Certainty {
+            trials,
+            confidence: policy.confidence,
+            inconclusive: policy.inconclusive,
+        },
         baseline: policy.baseline.as_ref().and_then(|b| b.score(&case.id)),
         max_drop: policy.max_drop,
         case,

@@ -1,6 +1,7 @@
 //! The verdict rules, in one place every other part asks: what a finished run means, how the
 //! trials of a case combine, and which exit code a set of cases earns.
 
+use crate::confidence::{fixed_interval, Decision, Inconclusive, Interval, Sequential, Trials};
 use crate::exit::Exit;
 use crate::outcome::{FailureKind, FinishedRun, Interrupt};
 use serde::{Deserialize, Serialize};
@@ -234,6 +235,102 @@ pub struct CaseVerdict {
     pub representative: Option<usize>,
     /// Why a case of several trials failed, when the aggregate (not one trial) decided it.
     pub aggregate_reason: Option<String>,
+    /// The confidence interval of the mean score, when the case has one (two or more scored
+    /// trials, or MIN..MAX trials).
+    pub interval: Option<Interval>,
+    /// For MIN..MAX trials: whether the decision was certain at the confidence, or the case
+    /// reached MAX still uncertain (inconclusive).
+    pub certain: Option<bool>,
+}
+
+/// How certain a case's verdict must be: its trials spec, the confidence, and what an
+/// inconclusive case counts as.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Certainty {
+    pub trials: Trials,
+    pub confidence: f64,
+    pub inconclusive: Inconclusive,
+}
+
+/// The sequential decision over `scores` (in trial order), or `None` when a score lies outside
+/// [0, 1] (a different scale: the scale warning says so, and the mean decides as before).
+fn sequential(scores: &[f64], certainty: &Certainty, threshold: f64) -> Option<Sequential> {
+    let mut sequence = Sequential::new(certainty.confidence, threshold)?;
+    for score in scores {
+        sequence.push(*score).ok()?;
+    }
+    Some(sequence)
+}
+
+/// Whether a case should get another trial: MIN not reached yet, or MIN..MAX trials still
+/// uncertain and fewer than MAX created. `created` counts every run created for the case,
+/// finished or not; `finished` holds the verdicts of its finished trials in trial order. A
+/// trial without a score ends the trials: the case cannot pass any more.
+pub fn wants_more_trials(certainty: &Certainty, created: u32, finished: &[TrialVerdict], threshold: f64) -> bool {
+    if finished
+        .iter()
+        .any(|t| t.score.is_none() || t.status == Status::Errored)
+    {
+        return false;
+    }
+    let scores: Vec<f64> = finished.iter().filter_map(|t| t.score).collect();
+    let decision = match certainty.trials {
+        Trials::Fixed(_) => Decision::Undecided,
+        Trials::Sequential { .. } => {
+            sequential(&scores, certainty, threshold).map_or(Decision::Undecided, |s| s.decision())
+        }
+    };
+    certainty.trials.wants_more(created, decision)
+}
+
+/// [`judge_case`], then the certainty rules: for MIN..MAX trials the sequential decision
+/// decides (an inconclusive case by its mean, or failing with `--inconclusive fail`); for a
+/// fixed number of two or more trials the interval is reported beside the mean.
+pub fn judge_case_with(
+    trials: &[TrialVerdict],
+    aggregate: Aggregate,
+    threshold: f64,
+    certainty: &Certainty,
+) -> CaseVerdict {
+    let mut verdict = judge_case(trials, aggregate, threshold);
+    let judged = matches!(verdict.status, Status::Passed | Status::Failed);
+    let scores: Vec<f64> = trials.iter().filter_map(|t| t.score).collect();
+    if !judged || scores.is_empty() {
+        return verdict;
+    }
+    let percent = fmt_score(certainty.confidence * 100.0);
+    match certainty.trials {
+        Trials::Fixed(_) => verdict.interval = fixed_interval(&scores, certainty.confidence),
+        Trials::Sequential { .. } => {
+            let Some(sequence) = sequential(&scores, certainty, threshold) else {
+                return verdict;
+            };
+            let interval = sequence.interval();
+            let shown = format!("[{}, {}]", fmt_score(interval.lower), fmt_score(interval.upper));
+            let n = scores.len();
+            let mean = fmt_score(verdict.score.unwrap_or_default());
+            let t = fmt_score(threshold);
+            verdict.interval = Some(interval);
+            verdict.certain = Some(sequence.decision() != Decision::Undecided);
+            (verdict.status, verdict.aggregate_reason) = match (sequence.decision(), certainty.inconclusive) {
+                (Decision::Pass, _) => (Status::Passed, None),
+                (Decision::Fail, _) => (
+                    Status::Failed,
+                    Some(format!("mean score {mean} of {n} trials; its {percent}% interval {shown} lies below the threshold {t}")),
+                ),
+                (Decision::Undecided, Inconclusive::Fail) => (
+                    Status::Failed,
+                    Some(format!("inconclusive after {n} trials: the {percent}% interval {shown} still contains the threshold {t} (--inconclusive fail)")),
+                ),
+                (Decision::Undecided, Inconclusive::Estimate) if verdict.status == Status::Failed => (
+                    Status::Failed,
+                    Some(format!("inconclusive after {n} trials (the {percent}% interval {shown} contains the threshold {t}); judged by the mean score {mean}, below the threshold")),
+                ),
+                (Decision::Undecided, Inconclusive::Estimate) => (Status::Passed, None),
+            };
+        }
+    }
+    verdict
 }
 
 /// Combines the trials of a case. A trial without a verdict (rejected, incomplete, cancelled)
@@ -285,6 +382,8 @@ pub fn judge_case(trials: &[TrialVerdict], aggregate: Aggregate, threshold: f64)
         spread,
         representative,
         aggregate_reason,
+        interval: None,
+        certain: None,
     }
 }
 

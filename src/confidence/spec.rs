@@ -20,6 +20,20 @@ impl Trials {
     /// The most trials a case may have.
     pub const LIMIT: u32 = 50;
 
+    /// `Fixed(n)` when `n` is from 1 to [`Trials::LIMIT`].
+    pub fn fixed(n: u32) -> Result<Trials, TrialsError> {
+        if (1..=Trials::LIMIT).contains(&n) {
+            Ok(Trials::Fixed(n))
+        } else {
+            Err(TrialsError::OutOfRange(n.to_string()))
+        }
+    }
+
+    /// Whether trials continue while the decision is uncertain (`MIN..MAX`).
+    pub fn is_sequential(self) -> bool {
+        matches!(self, Trials::Sequential { .. })
+    }
+
     /// The trials every case runs before any decision.
     pub fn min(self) -> u32 {
         match self {
@@ -144,6 +158,15 @@ impl fmt::Display for InconclusiveError {
 }
 
 impl std::error::Error for InconclusiveError {}
+
+impl fmt::Display for Inconclusive {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Inconclusive::Estimate => "estimate",
+            Inconclusive::Fail => "fail",
+        })
+    }
+}
 
 impl FromStr for Inconclusive {
     type Err = InconclusiveError;

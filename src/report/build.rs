@@ -4,10 +4,11 @@
 //! cannot be resolved, a state file that cannot be read).
 
 use super::model::{CaseReport, Counts, Report, RequestCounts, ShardRecord, TrialReport, SCHEMA_VERSION};
+use super::model::{Certainty as ReportCertainty, IntervalKind, IntervalRecord};
 use crate::exit::Exit;
 use crate::outcome::{TrialOutcome, TrialResult};
 use crate::plan::PlannedCase;
-use crate::verdict::{self, Aggregate, Status, TrialVerdict};
+use crate::verdict::{self, Aggregate, Certainty, Status, TrialVerdict};
 use std::time::{Duration, SystemTime};
 
 /// What a case was asked to do: the case, the policy that applies to it, and its baseline.
@@ -20,6 +21,8 @@ pub struct CaseSpec {
     /// The case's score in the baseline report, when there is one.
     pub baseline: Option<f64>,
     pub max_drop: Option<f64>,
+    /// Its trials spec, the confidence and the inconclusive rule.
+    pub certainty: Certainty,
 }
 
 /// The invocation-wide facts the report records.
@@ -76,7 +79,7 @@ pub fn case_report(
             score: t.score,
         })
         .collect();
-    let judged = verdict::judge_case(&verdicts, aggregate, spec.threshold);
+    let judged = verdict::judge_case_with(&verdicts, aggregate, spec.threshold, &spec.certainty);
     let rep = judged
         .representative
         .map(|i| trials[i].clone())
@@ -105,6 +108,23 @@ pub fn case_report(
         error: rep.error,
         run_id: rep.run_id,
         carried_over: false,
+        interval: judged.interval.map(|i| IntervalRecord {
+            lower: i.lower,
+            upper: i.upper,
+            confidence: spec.certainty.confidence,
+            kind: if spec.certainty.trials.is_sequential() {
+                IntervalKind::Sequential
+            } else {
+                IntervalKind::Fixed
+            },
+        }),
+        decision: judged.certain.map(|certain| {
+            if certain {
+                ReportCertainty::Certain
+            } else {
+                ReportCertainty::Inconclusive
+            }
+        }),
         started_at: rep.started_at,
         ended_at: rep.ended_at,
         duration_ms: rep.duration_ms,
@@ -299,6 +319,11 @@ mod tests {
             note: None,
             baseline: None,
             max_drop: None,
+            certainty: Certainty {
+                trials: crate::confidence::Trials::Fixed(1),
+                confidence: 0.95,
+                inconclusive: crate::confidence::Inconclusive::Estimate,
+            },
         };
         let trials = vec![
             trial_report(0, &finished(Some(0.9)), 0.8),

@@ -77,6 +77,8 @@ pub(crate) mod test_fixtures {
             error,
             run_id,
             carried_over: false,
+            interval: None,
+            decision: None,
             started_at: trial.started_at.clone(),
             ended_at: trial.ended_at.clone(),
             duration_ms: trial.duration_ms,

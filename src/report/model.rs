@@ -109,6 +109,32 @@ impl Counts {
     }
 }
 
+/// A confidence interval for a case's mean score.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct IntervalRecord {
+    pub lower: f64,
+    pub upper: f64,
+    /// Its confidence, e.g. 0.95.
+    pub confidence: f64,
+    /// `sequential` (anytime-valid, for MIN..MAX trials) or `fixed` (for a fixed number).
+    pub kind: IntervalKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IntervalKind {
+    Sequential,
+    Fixed,
+}
+
+/// Whether a MIN..MAX case's verdict was certain at the confidence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Certainty {
+    Certain,
+    Inconclusive,
+}
+
 /// One selected test case.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CaseReport {
@@ -135,6 +161,14 @@ pub struct CaseReport {
     /// again: everything else here (run IDs included) is that report's.
     #[serde(default)]
     pub carried_over: bool,
+    /// The confidence interval of the mean score (two or more scored trials, or MIN..MAX
+    /// trials); null otherwise. Absent from reports of earlier versions.
+    #[serde(default)]
+    pub interval: Option<IntervalRecord>,
+    /// For MIN..MAX trials: `certain` when the interval left the threshold before MAX trials,
+    /// `inconclusive` when MAX was reached first; null otherwise. Absent from earlier reports.
+    #[serde(default)]
+    pub decision: Option<Certainty>,
     pub started_at: Option<String>,
     pub ended_at: Option<String>,
     pub duration_ms: Option<u64>,
@@ -169,6 +203,19 @@ impl CaseReport {
         }
         if let Some(spread) = self.score_spread {
             parts.push(format!("spread {}", fmt_score(spread)));
+        }
+        if let Some(interval) = &self.interval {
+            let decision = match self.decision {
+                Some(Certainty::Certain) => ", certain",
+                Some(Certainty::Inconclusive) => ", inconclusive",
+                None => "",
+            };
+            parts.push(format!(
+                "{}% interval [{}, {}]{decision}",
+                fmt_score(interval.confidence * 100.0),
+                fmt_score(interval.lower),
+                fmt_score(interval.upper)
+            ));
         }
         if let (Some(base), Some(delta)) = (self.baseline_score, self.delta) {
             parts.push(format!("baseline {}, change {}", fmt_score(base), fmt_delta(delta)));
@@ -318,8 +365,10 @@ pub struct DryRunReport {
     pub requests_sent: u64,
     /// Suite and agent lookups a real run needs.
     pub lookups: usize,
-    /// Runs a real run creates.
+    /// Runs a real run creates at the least (each case's MIN trials).
     pub runs: usize,
+    /// Runs a real run creates at the most (each case's MAX trials).
+    pub max_runs: usize,
     /// Requests per `rate_window`; 0 = no client-side limit.
     pub rate_limit: u32,
     pub rate_window: std::time::Duration,
@@ -341,7 +390,7 @@ impl DryRunReport {
 pub struct DryRunCase {
     pub test_case_id: String,
     pub name: Option<String>,
-    pub trials: u32,
+    pub trials: crate::confidence::Trials,
     pub threshold: f64,
     pub blocking: bool,
     /// `Err` when the case cannot be run: not found, key refused, or could not be checked.

@@ -302,9 +302,14 @@ pub fn dry_run(result: &DryRunReport) -> String {
     };
     let _ = writeln!(
         out,
-        "\n{} cases, {} runs. A real run needs at least {} requests ({} lookup{}, one creation and one poll per run); under {budget} that takes at least {}, plus the runs' own duration.",
+        "\n{} cases, {} runs{}. A real run needs at least {} requests ({} lookup{}, one creation and one poll per run); under {budget} that takes at least {}, plus the runs' own duration.",
         result.cases.len(),
         result.runs,
+        if result.max_runs > result.runs {
+            format!(" (up to {} while verdicts are uncertain)", result.max_runs)
+        } else {
+            String::new()
+        },
         result.min_requests(),
         result.lookups,
         if result.lookups == 1 { "" } else { "s" },

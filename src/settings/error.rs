@@ -2,6 +2,7 @@
 
 use crate::baseline::BaselineError;
 use crate::cli::API_KEY_VAR;
+use crate::confidence::{InconclusiveError, TrialsError};
 use crate::config::ConfigError;
 use crate::ids::IdError;
 
@@ -25,8 +26,16 @@ pub enum UsageError {
     MaxDropWithoutBaseline,
     #[error("threshold {value} for test case {case} in the config file is not a finite number >= 0")]
     BadCaseThreshold { case: String, value: f64 },
-    #[error("trials {value} for test case {case} in the config file is not from 1 to {max}", max = crate::defaults::MAX_TRIALS)]
-    BadCaseTrials { case: String, value: u32 },
+    #[error("test case {case} in the config file: {error}")]
+    BadCaseTrials { case: String, error: TrialsError },
+    #[error("--trials: {0}")]
+    BadTrials(TrialsError),
+    #[error("--confidence {0:?} is not a number between 0 and 1 (e.g. 0.95)")]
+    BadConfidence(String),
+    #[error(transparent)]
+    BadInconclusive(#[from] InconclusiveError),
+    #[error("--aggregate {0} cannot be used with trials MIN..MAX: a sequential decision is about the mean score")]
+    AggregateWithRange(&'static str),
     #[error("--max-drop {0:?} is not a finite number >= 0")]
     BadMaxDrop(String),
     #[error("invalid test case ID: {0}")]

@@ -265,7 +265,11 @@ mod tests {
         let args = Args::try_parse_from(["kapso-gate", "--trials", "2"]).expect("parses");
         let s = Settings::resolve_with(&args, &env_with_key(), &inputs).expect("valid");
         assert_eq!(s.policy.threshold, 0.6);
-        assert_eq!(s.policy.trials, 2, "the flag wins over the file");
+        assert_eq!(
+            s.policy.trials,
+            crate::confidence::Trials::Fixed(2),
+            "the flag wins over the file"
+        );
         assert_eq!(s.policy.aggregate, crate::verdict::Aggregate::Min);
         assert_eq!(s.connection.timeout, Duration::from_secs(120));
         assert_eq!(
@@ -281,7 +285,56 @@ mod tests {
         let args = Args::try_parse_from(["kapso-gate"]).expect("parses");
         assert!(matches!(
             Settings::resolve_with(&args, &env_with_key(), &inputs),
-            Err(UsageError::BadNumber { option: "trials", .. })
+            Err(UsageError::BadTrials(_))
+        ));
+    }
+
+    #[test]
+    fn trial_ranges_confidence_and_inconclusive() {
+        use crate::confidence::{Inconclusive, Trials};
+        let s = resolve(&[
+            "a",
+            "--trials",
+            "2..12",
+            "--confidence",
+            "0.9",
+            "--inconclusive",
+            "fail",
+        ])
+        .expect("valid");
+        assert_eq!(s.policy.trials, Trials::Sequential { min: 2, max: 12 });
+        assert_eq!(s.policy.confidence, 0.9);
+        assert_eq!(s.policy.inconclusive, Inconclusive::Fail);
+        assert!(matches!(
+            resolve(&["a", "--trials", "2..12", "--aggregate", "median"]),
+            Err(UsageError::AggregateWithRange("median"))
+        ));
+        assert!(resolve(&["a", "--trials", "3", "--aggregate", "median"]).is_ok());
+        assert!(matches!(
+            resolve(&["a", "--trials", "12..2"]),
+            Err(UsageError::BadTrials(_))
+        ));
+        assert!(matches!(
+            resolve(&["a", "--trials", "0..5"]),
+            Err(UsageError::BadTrials(_))
+        ));
+        assert!(matches!(
+            resolve(&["a", "--confidence", "1"]),
+            Err(UsageError::BadConfidence(_))
+        ));
+        assert!(matches!(
+            resolve(&["a", "--inconclusive", "maybe"]),
+            Err(UsageError::BadInconclusive(_))
+        ));
+        let config = Config::parse("[cases.a]\ntrials = \"2..6\"").expect("valid");
+        let inputs = Inputs {
+            config: Some(config),
+            ..Inputs::default()
+        };
+        let args = Args::try_parse_from(["kapso-gate", "a", "--aggregate", "min"]).expect("parses");
+        assert!(matches!(
+            Settings::resolve_with(&args, &env_with_key(), &inputs),
+            Err(UsageError::AggregateWithRange("min"))
         ));
     }
 

@@ -5,6 +5,7 @@ use super::error::UsageError;
 use super::parse;
 use crate::baseline::Baseline;
 use crate::cli::Args;
+use crate::confidence::{Inconclusive, Trials};
 use crate::config::{CaseConfig, Config};
 use crate::defaults;
 use crate::ids;
@@ -16,8 +17,12 @@ use std::collections::BTreeMap;
 pub struct Policy {
     pub threshold: f64,
     /// Runs per case, unless the config file says otherwise for a case.
-    pub trials: u32,
+    pub trials: Trials,
     pub aggregate: Aggregate,
+    /// Confidence of the reported intervals and of sequential decisions.
+    pub confidence: f64,
+    /// What a sequential case still uncertain at MAX counts as.
+    pub inconclusive: Inconclusive,
     /// Per-case overrides from the config file, keyed by test case ID.
     pub cases: BTreeMap<String, CaseConfig>,
     pub baseline: Option<Baseline>,
@@ -28,7 +33,7 @@ pub struct Policy {
 #[derive(Debug, Clone, PartialEq)]
 pub struct CasePolicy {
     pub threshold: f64,
-    pub trials: u32,
+    pub trials: Trials,
     pub blocking: bool,
     /// The config file's note for the case, shown in reports.
     pub note: Option<String>,
@@ -40,7 +45,11 @@ impl Policy {
         let entry = self.cases.get(case_id);
         CasePolicy {
             threshold: entry.and_then(|e| e.threshold).unwrap_or(self.threshold),
-            trials: entry.and_then(|e| e.trials).unwrap_or(self.trials),
+            // Validated when the settings were resolved.
+            trials: entry
+                .and_then(|e| e.trials.as_ref())
+                .and_then(|t| t.resolve().ok())
+                .unwrap_or(self.trials),
             blocking: entry.and_then(|e| e.blocking).unwrap_or(true),
             note: entry.and_then(|e| e.note.clone()).filter(|n| !n.trim().is_empty()),
         }
@@ -56,17 +65,30 @@ pub fn resolve(args: &Args, config: &Config, baseline: Option<&Baseline>) -> Res
             None => defaults::THRESHOLD,
         },
     };
-    let trials = match &args.trials {
-        Some(raw) => parse::number("trials", raw, 1..=defaults::MAX_TRIALS)?,
-        None => match config.trials {
-            Some(value) if (1..=defaults::MAX_TRIALS).contains(&value) => value,
-            Some(value) => return Err(parse::out_of_range("trials", value, 1..=defaults::MAX_TRIALS)),
-            None => defaults::TRIALS,
-        },
+    let trials = match (&args.trials, &config.trials) {
+        (Some(raw), _) => raw.parse().map_err(UsageError::BadTrials)?,
+        (None, Some(setting)) => setting.resolve().map_err(UsageError::BadTrials)?,
+        (None, None) => defaults::TRIALS,
     };
+    let aggregate = args.aggregate.or(config.aggregate).unwrap_or(defaults::AGGREGATE);
+    let mut sequential = trials.is_sequential();
     for (case, entry) in &config.cases {
-        check_case(case, entry)?;
+        sequential |= check_case(case, entry)?.is_some_and(Trials::is_sequential);
     }
+    if sequential && aggregate != Aggregate::Mean {
+        return Err(UsageError::AggregateWithRange(aggregate.name()));
+    }
+    let confidence = match (&args.confidence, config.confidence) {
+        (Some(raw), _) => {
+            confidence_value(raw.trim().parse().ok()).ok_or_else(|| UsageError::BadConfidence(raw.clone()))?
+        }
+        (None, Some(value)) => confidence_value(Some(value)).ok_or(UsageError::BadConfidence(value.to_string()))?,
+        (None, None) => defaults::CONFIDENCE,
+    };
+    let inconclusive = match args.inconclusive.as_ref().or(config.inconclusive.as_ref()) {
+        Some(raw) => raw.parse()?,
+        None => defaults::INCONCLUSIVE,
+    };
     let max_drop = match (&args.max_drop, config.max_drop) {
         (Some(raw), _) => Some(parse::non_negative(raw).ok_or_else(|| UsageError::BadMaxDrop(raw.clone()))?),
         (None, Some(value)) => {
@@ -80,14 +102,22 @@ pub fn resolve(args: &Args, config: &Config, baseline: Option<&Baseline>) -> Res
     Ok(Policy {
         threshold,
         trials,
-        aggregate: args.aggregate.or(config.aggregate).unwrap_or(defaults::AGGREGATE),
+        aggregate,
+        confidence,
+        inconclusive,
         cases: config.cases.clone(),
         baseline: baseline.cloned(),
         max_drop,
     })
 }
 
-fn check_case(case: &str, entry: &CaseConfig) -> Result<(), UsageError> {
+/// A confidence strictly between 0 and 1.
+fn confidence_value(value: Option<f64>) -> Option<f64> {
+    value.filter(|c| *c > 0.0 && *c < 1.0)
+}
+
+/// Validates one case's entry; returns its trials when it sets them.
+fn check_case(case: &str, entry: &CaseConfig) -> Result<Option<Trials>, UsageError> {
     ids::validate(case).map_err(UsageError::BadCaseId)?;
     if let Some(value) = entry.threshold.filter(|v| parse::finite_non_negative(*v).is_none()) {
         return Err(UsageError::BadCaseThreshold {
@@ -95,11 +125,13 @@ fn check_case(case: &str, entry: &CaseConfig) -> Result<(), UsageError> {
             value,
         });
     }
-    if let Some(value) = entry.trials.filter(|v| !(1..=defaults::MAX_TRIALS).contains(v)) {
-        return Err(UsageError::BadCaseTrials {
+    entry
+        .trials
+        .as_ref()
+        .map(|t| t.resolve())
+        .transpose()
+        .map_err(|error| UsageError::BadCaseTrials {
             case: case.to_owned(),
-            value,
-        });
-    }
-    Ok(())
+            error,
+        })
 }
