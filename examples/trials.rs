@@ -17,72 +17,10 @@ use kapso_gate::confidence::{Decision, Sequential, Trials};
 const THRESHOLD: f64 = 0.8;
 const MEANS: [f64; 6] = [0.3, 0.5, 0.7, 0.8, 0.9, 1.0];
 
-/// splitmix64, so every run of the benchmark prints the same figures.
-struct Rng(u64);
-
-impl Rng {
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn uniform(&mut self) -> f64 {
-        ((self.next_u64() >> 11) as f64 + 0.5) / (1u64 << 53) as f64
-    }
-
-    fn normal(&mut self) -> f64 {
-        let (u, v) = (self.uniform(), self.uniform());
-        (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
-    }
-
-    /// Gamma(shape, 1) by Marsaglia & Tsang, boosted for shape < 1.
-    fn gamma(&mut self, shape: f64) -> f64 {
-        if shape < 1.0 {
-            return self.gamma(shape + 1.0) * self.uniform().powf(1.0 / shape);
-        }
-        let d = shape - 1.0 / 3.0;
-        let c = 1.0 / (9.0 * d).sqrt();
-        loop {
-            let z = self.normal();
-            let v = (1.0 + c * z).powi(3);
-            if v > 0.0 && self.uniform().ln() < 0.5 * z * z + d - d * v + d * v.ln() {
-                return d * v;
-            }
-        }
-    }
-}
-
-/// How a judge scores a case whose true mean score is `mean`.
-#[derive(Debug, Clone, Copy)]
-enum Judge {
-    /// Beta with concentration a + b.
-    Beta(f64),
-    /// 1 with probability `mean`, else 0.
-    Bimodal,
-}
-
-impl Judge {
-    fn name(self) -> String {
-        match self {
-            Judge::Beta(k) => format!("Beta, a+b={k}"),
-            Judge::Bimodal => "bimodal 0/1".to_owned(),
-        }
-    }
-
-    fn sample(self, mean: f64, rng: &mut Rng) -> f64 {
-        match self {
-            _ if mean >= 1.0 => 1.0,
-            Judge::Beta(k) => {
-                let x = rng.gamma(mean * k);
-                x / (x + rng.gamma((1.0 - mean) * k))
-            }
-            Judge::Bimodal => f64::from(u8::from(rng.uniform() < mean)),
-        }
-    }
-}
+#[path = "../src/confidence/judges.rs"]
+#[expect(dead_code, reason = "the benchmark samples two of the judges the unit tests use")]
+mod judges;
+use judges::{Judge, Rng};
 
 /// Totals over the simulated cases of one row.
 #[derive(Debug, Default)]
@@ -134,7 +72,7 @@ fn main() {
     println!("Threshold {THRESHOLD}, confidence {confidence}, MIN 2, {cases} simulated cases per row.\n");
     println!("| judge | MAX | true mean | runs per case | saving vs MAX | pass | fail | inconclusive | wrong |");
     println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
-    for judge in [Judge::Beta(10.0), Judge::Beta(4.0), Judge::Bimodal] {
+    for judge in [Judge::Beta(10.0), Judge::Beta(4.0), Judge::TwoPoint] {
         for max in [10, 20] {
             for mean in MEANS {
                 let trials = Trials::Sequential { min: 2, max };

@@ -58,6 +58,8 @@
 
 mod bounds;
 mod fixed;
+#[cfg(test)]
+mod judges;
 mod sequential;
 #[cfg(test)]
 mod simulation;
