@@ -98,8 +98,11 @@ impl RateBudget {
 
     /// Learns from the server's `X-RateLimit-Limit` and `X-RateLimit-Remaining`: a lower limit
     /// replaces ours, and when the server counts more requests in its window than we do (another
-    /// job using the same key), the difference is recorded as spent now.
-    pub fn observe(&self, limit: Option<u32>, remaining: Option<u32>, now: Instant) {
+    /// job using the same key), the difference is recorded as spent. `reset` is when the server
+    /// said its window frees up (`Retry-After` on a 429, `X-RateLimit-Reset`): the requests it
+    /// counts and we do not are taken to leave the window then, so Remaining can slow the gate
+    /// down but never hold it beyond the reset the server announced.
+    pub fn observe(&self, limit: Option<u32>, remaining: Option<u32>, reset: Option<Duration>, now: Instant) {
         let mut state = self.lock();
         if let Some(server_limit) = limit.filter(|l| *l > 0) {
             if state.limit == 0 || server_limit < state.limit {
@@ -109,12 +112,37 @@ impl RateBudget {
         if let Some(remaining) = remaining {
             let limit = state.limit as usize;
             if limit > 0 {
+                let horizon = self.window + self.margin;
+                // An entry leaves the window one horizon after it was spent.
+                let spent_at = match reset {
+                    Some(reset) if reset < horizon => now.checked_sub(horizon - reset).unwrap_or(now),
+                    _ => now,
+                };
                 let used_by_server = limit.saturating_sub(remaining as usize);
                 while state.sent.len() < used_by_server {
-                    state.sent.push_back(now);
+                    let at = state.sent.partition_point(|t| *t <= spent_at);
+                    state.sent.insert(at, spent_at);
                 }
             }
         }
+    }
+
+    /// When the next request could be sent, without spending anything.
+    pub fn ready_at(&self, now: Instant) -> Instant {
+        let state = self.lock();
+        let mut ready = state.paused_until.filter(|t| *t > now).unwrap_or(now);
+        let limit = state.limit as usize;
+        let horizon = self.window + self.margin;
+        let live: Vec<Instant> = state
+            .sent
+            .iter()
+            .copied()
+            .filter(|t| now.duration_since(*t) < horizon)
+            .collect();
+        if limit > 0 && live.len() >= limit {
+            ready = ready.max(live[live.len() - limit] + horizon);
+        }
+        ready
     }
 
     /// The limit in force (after adaptation); 0 = unlimited.
@@ -179,12 +207,23 @@ mod tests {
     fn adapts_to_server_headers() {
         let budget = RateBudget::new(100, Duration::from_secs(60));
         let t0 = Instant::now();
-        budget.observe(Some(10), Some(2), t0);
+        budget.observe(Some(10), Some(2), None, t0);
         assert_eq!(budget.limit(), 10);
         assert!(budget.try_acquire(t0).is_ok());
         assert!(budget.try_acquire(t0).is_ok());
         assert!(budget.try_acquire(t0).is_err(), "server said only 2 remain");
-        budget.observe(Some(500), None, t0);
+        budget.observe(Some(500), None, None, t0);
         assert_eq!(budget.limit(), 10, "a higher server limit does not raise ours");
+    }
+
+    #[test]
+    fn nothing_remaining_holds_until_the_announced_reset_not_a_window() {
+        let budget = RateBudget::new(100, Duration::from_secs(60));
+        let t0 = Instant::now();
+        budget.observe(Some(100), Some(0), Some(Duration::from_secs(2)), t0);
+        let ready = budget.ready_at(t0);
+        assert!(ready <= t0 + Duration::from_secs(2), "held {:?}", ready - t0);
+        assert!(budget.try_acquire(t0 + Duration::from_secs(1)).is_err());
+        assert!(budget.try_acquire(t0 + Duration::from_secs(2)).is_ok());
     }
 }

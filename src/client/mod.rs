@@ -156,7 +156,6 @@ impl KapsoClient {
     async fn send(&self, request: reqwest::RequestBuilder) -> Result<Vec<u8>, RequestError> {
         self.stats.record_sent();
         let response = request.send().await.map_err(|e| transport_error(&e))?;
-        self.observe_rate_headers(&response);
         let status = response.status();
         if status.is_redirection() {
             let location = response
@@ -169,17 +168,19 @@ impl KapsoClient {
                 location,
             });
         }
-        if status == StatusCode::TOO_MANY_REQUESTS {
-            self.stats.record_rate_limited();
-        }
         let retry_after = response
             .headers()
             .get(RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| retry::parse_retry_after(v, SystemTime::now()));
-        if let (Some(wait), true) = (retry_after, status == StatusCode::TOO_MANY_REQUESTS) {
-            self.budget.pause_until(tokio::time::Instant::now() + wait);
+        let refused = status == StatusCode::TOO_MANY_REQUESTS;
+        if refused {
+            self.stats.record_rate_limited();
+            if let Some(wait) = retry_after {
+                self.budget.pause_until(tokio::time::Instant::now() + wait);
+            }
         }
+        self.observe_rate_headers(&response, retry_after.filter(|_| refused));
         let body = read_body(response).await.map(|body| self.key.redact(body));
         if status.is_success() {
             return body;
@@ -192,18 +193,18 @@ impl KapsoClient {
         })
     }
 
-    fn observe_rate_headers(&self, response: &Response) {
-        let number = |name: &str| {
-            response
-                .headers()
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.trim().parse::<u32>().ok())
-        };
+    /// Passes the server's rate headers to the budget. `retry_after` (a 429's) is the reset
+    /// that counts; otherwise `X-RateLimit-Reset`, when the server sends one.
+    fn observe_rate_headers(&self, response: &Response, retry_after: Option<Duration>) {
+        let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok());
+        let number = |name: &str| header(name).and_then(|v| v.trim().parse::<u32>().ok());
         let limit = number("x-ratelimit-limit");
         let remaining = number("x-ratelimit-remaining");
+        let reset = retry_after
+            .or_else(|| header("x-ratelimit-reset").and_then(|v| retry::parse_rate_limit_reset(v, SystemTime::now())));
         if limit.is_some() || remaining.is_some() {
-            self.budget.observe(limit, remaining, tokio::time::Instant::now());
+            self.budget
+                .observe(limit, remaining, reset, tokio::time::Instant::now());
         }
     }
 }

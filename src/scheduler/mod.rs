@@ -367,6 +367,8 @@ impl<'a, 'o> Scheduler<'a, 'o> {
         let Some(delay) = retry::next_delay(after, backoff.next()) else {
             return Err(format!("{error} (gave up after {} attempts)", slot.failures));
         };
+        // The retry goes when both its own delay and the shared budget allow: say that time.
+        let delay = delay.max(self.client.budget().ready_at(now).duration_since(now));
         if now + delay >= self.schedule.deadline {
             return Err(format!("{error}; the deadline passes before a retry could be sent"));
         }
