@@ -107,3 +107,80 @@ fn retry_after_with_nothing_remaining_waits_the_announced_time_not_a_window() {
         out.stderr
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Issue 11, point 4: a refused key costs one request
+
+/// Runs the gate over 50 cases with `key` and extra arguments; returns the exit code and the
+/// simulator's log.
+fn refused_gate(scenario: Scenario, key: &str, extra: &[&str]) -> (support::Finished, Vec<LoggedRequest>) {
+    let (scenario, ids) = cases(scenario, "k", 50, |_| 200);
+    let sim = Sim::start(scenario);
+    let mut cmd = support::gate(&sim.base_url());
+    cmd.env("KAPSO_API_KEY", key).env("KAPSO_CONCURRENCY", "16");
+    let out = support::run_within(cmd.args(extra).args(&ids), Duration::from_secs(60));
+    (out, log(&sim))
+}
+
+#[test]
+fn a_wrong_key_costs_exactly_one_request() {
+    let (out, requests) = refused_gate(Scenario::new(support::KEY), "kg-wrong-key", &[]);
+    support::assert_code(&out, 3);
+    assert_eq!(requests.len(), 1, "{}", summary(&requests));
+    assert_eq!(requests[0].status, 401);
+}
+
+#[test]
+fn an_account_without_credits_costs_exactly_one_request() {
+    let no_credits = Fault::on(Endpoint::CreateRun).times(50, FaultAction::status(402));
+    let (out, requests) = refused_gate(Scenario::new(support::KEY).fault(no_credits), support::KEY, &[]);
+    support::assert_code(&out, 3);
+    assert_eq!(requests.len(), 1, "{}", summary(&requests));
+    assert_eq!(requests[0].status, 402);
+}
+
+#[test]
+fn a_dry_run_with_a_wrong_key_costs_exactly_one_request() {
+    let (out, requests) = refused_gate(Scenario::new(support::KEY), "kg-wrong-key", &["--dry-run"]);
+    support::assert_code(&out, 3);
+    assert_eq!(requests.len(), 1, "{}", summary(&requests));
+    assert_eq!(requests[0].endpoint, Endpoint::GetCase);
+}
+
+#[test]
+fn a_dry_run_refused_for_credits_costs_exactly_one_request() {
+    let no_credits = Fault::on(Endpoint::GetCase).times(50, FaultAction::status(402));
+    let scenario = Scenario::new(support::KEY).fault(no_credits);
+    let (out, requests) = refused_gate(scenario, support::KEY, &["--dry-run"]);
+    support::assert_code(&out, 3);
+    assert_eq!(requests.len(), 1, "{}", summary(&requests));
+}
+
+#[test]
+fn once_the_key_works_requests_fan_out_again() {
+    // The counterpart: after the first success, creations do not wait for one another. Each
+    // creation takes 300 ms, so 8 creations one at a time would span 2.1 s of arrivals.
+    let slow = Fault::on(Endpoint::CreateRun).times(8, FaultAction::delay(300));
+    let (scenario, ids) = cases(Scenario::new(support::KEY).fault(slow), "fan", 8, |_| 100);
+    let sim = Sim::start(scenario);
+    let mut cmd = support::gate(&sim.base_url());
+    cmd.env("KAPSO_CONCURRENCY", "8").env("KAPSO_RATE_LIMIT", "0");
+    support::assert_code(&support::run_within(cmd.args(&ids), Duration::from_secs(60)), 0);
+    let posts: Vec<Duration> = log(&sim)
+        .iter()
+        .filter(|r| r.endpoint == Endpoint::CreateRun)
+        .map(|r| r.at)
+        .collect();
+    assert_eq!(posts.len(), 8);
+    // The second creation waits for the first answer; the third does not wait for the second
+    // (one at a time, it would arrive at least 300 ms later).
+    let gap = posts[2] - posts[1];
+    assert!(
+        gap < Duration::from_millis(300),
+        "creation 3 arrived {gap:?} after creation 2: they went one at a time"
+    );
+    assert!(
+        posts[1] - posts[0] >= Duration::from_millis(300),
+        "the first creation did not go alone"
+    );
+}

@@ -15,6 +15,7 @@ use crate::secret::ApiKey;
 use error::RequestError;
 use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, CONTENT_TYPE, LOCATION, RETRY_AFTER};
 use reqwest::{Response, StatusCode};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use wire::{TestCase, TestRun, TestSuite};
@@ -46,6 +47,9 @@ pub struct KapsoClient {
     base: String,
     budget: Arc<RateBudget>,
     stats: Arc<Stats>,
+    /// Set by the first success: Kapso accepted the key and the account. Until then requests
+    /// go one at a time, so a refused key (401, 402) costs exactly one request.
+    key_accepted: Arc<AtomicBool>,
     /// Kept only to redact it from response bodies that echo it.
     key: ApiKey,
 }
@@ -73,6 +77,7 @@ impl KapsoClient {
             base: config.base_url.as_str().trim_end_matches('/').to_owned(),
             budget,
             stats: Arc::new(Stats::default()),
+            key_accepted: Arc::new(AtomicBool::new(false)),
             key: config.api_key.clone(),
         })
     }
@@ -83,6 +88,21 @@ impl KapsoClient {
 
     pub fn stats(&self) -> &Arc<Stats> {
         &self.stats
+    }
+
+    /// Whether Kapso has answered any request with success yet.
+    pub fn key_accepted(&self) -> bool {
+        self.key_accepted.load(Ordering::Relaxed)
+    }
+
+    /// How many requests may be in flight: `concurrency` once the key is known to work, one
+    /// before, so that a refused key stops the gate after a single request.
+    pub fn fan_out(&self, concurrency: usize) -> usize {
+        if self.key_accepted() {
+            concurrency.max(1)
+        } else {
+            1
+        }
     }
 
     fn url(&self, segments: &[&str]) -> String {
@@ -183,6 +203,7 @@ impl KapsoClient {
         self.observe_rate_headers(&response, retry_after.filter(|_| refused));
         let body = read_body(response).await.map(|body| self.key.redact(body));
         if status.is_success() {
+            self.key_accepted.store(true, Ordering::Relaxed);
             return body;
         }
         let reason = body.ok().and_then(|b| wire::error_reason(&b));

@@ -175,7 +175,7 @@ impl<'a, 'o> Scheduler<'a, 'o> {
 
         while self.pending > 0 {
             let now = Instant::now();
-            let has_capacity = self.tasks.len() < self.schedule.concurrency;
+            let has_capacity = self.tasks.len() < self.client.fan_out(self.schedule.concurrency);
             let next_work = if has_capacity { self.next_work_at() } else { None };
             let work_due = next_work.is_some_and(|t| t <= now);
             let wake_at = next_work.filter(|t| *t > now).unwrap_or(deadline);
