@@ -1,7 +1,15 @@
 //! The one rate budget every request draws from: suite lookups, run creation, polling and
-//! retries alike. A sliding window (at most `limit` requests in any `window`), a shared pause
-//! that a 429's `Retry-After` sets for everyone, and adaptation to the server's
-//! `X-RateLimit-Limit` / `X-RateLimit-Remaining` headers.
+//! retries alike. Requests are paced by a GCRA (generic cell rate algorithm, a leaky bucket):
+//! one request every `window / limit`, with a burst of one, so no window of any length a server
+//! may count in (a sliding minute, a fixed minute, ten seconds, a token bucket) sees more than
+//! its share. A 429's `Retry-After` pauses everyone until then, and no later. The limit follows
+//! the server's `X-RateLimit-Limit` (`auto`) or is a hard cap, and requests the server counts
+//! that we did not send (another job on the same key) slow us down.
+//!
+//! Why not the `governor` crate: its quota is fixed when the limiter is built (changing it
+//! means a new limiter and losing its state), it has no shared pause, and it cannot be told
+//! that another client spent part of the budget; all three are what this budget is for. The
+//! GCRA itself is a few lines.
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
@@ -15,43 +23,75 @@ use tokio::time::{sleep_until, Instant};
 #[must_use = "a permit is spent by sending a request"]
 pub struct Permit(());
 
+/// How the limit is chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Limit {
+    /// Start at this many requests per window and follow the server's `X-RateLimit-Limit` up
+    /// or down.
+    Auto(u32),
+    /// Never more than this many per window, whatever the server announces; a lower server
+    /// limit still slows us down. 0 = no client-side limit.
+    Cap(u32),
+}
+
+impl Limit {
+    /// The limit before the server says anything.
+    pub fn start(self) -> u32 {
+        match self {
+            Limit::Auto(n) | Limit::Cap(n) => n,
+        }
+    }
+}
+
 #[derive(Debug)]
 struct State {
-    /// Requests allowed per window; 0 = unlimited.
+    /// Requests allowed per window now; 0 = unlimited.
     limit: u32,
-    /// Send times within the current window, oldest first.
-    sent: VecDeque<Instant>,
+    /// Theoretical arrival time: the earliest moment the next request may go.
+    next_at: Option<Instant>,
     /// Nobody sends before this instant (a 429's Retry-After).
     paused_until: Option<Instant>,
+    /// Our sends within the last window, oldest first: what the server should count of ours.
+    sent: VecDeque<Instant>,
+    /// Requests the server counted that we did not send, by when they leave its window.
+    foreign: VecDeque<Instant>,
 }
 
 /// A shared, cancel-safe rate budget.
 #[derive(Debug)]
 pub struct RateBudget {
     state: Mutex<State>,
+    mode: Limit,
     window: Duration,
-    /// Added to the window so that a request sent exactly one window after another is not
-    /// counted in the same window by a server that receives it slightly earlier.
+    /// Added to the window so that requests that arrive a little closer together than they
+    /// were sent (network jitter) still fit any window the server counts in.
     margin: Duration,
 }
 
 impl RateBudget {
-    /// `limit` requests per `window`; `limit == 0` disables the client-side limit (pauses and
-    /// server-announced limits still apply).
-    pub fn new(limit: u32, window: Duration) -> Self {
+    /// A budget of `limit` requests per `window`.
+    pub fn new(limit: Limit, window: Duration) -> Self {
         RateBudget {
             state: Mutex::new(State {
-                limit,
-                sent: VecDeque::new(),
+                limit: limit.start(),
+                next_at: None,
                 paused_until: None,
+                sent: VecDeque::new(),
+                foreign: VecDeque::new(),
             }),
+            mode: limit,
             window,
-            margin: (window / 50).min(Duration::from_secs(1)),
+            margin: (window / 25).min(Duration::from_secs(2)),
         }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The spacing between two requests at `limit` per window.
+    fn interval(&self, limit: u32) -> Duration {
+        (self.window + self.margin) / limit.max(1)
     }
 
     /// Waits until a request may be sent and records it. Cancel-safe: dropping the future
@@ -68,24 +108,33 @@ impl RateBudget {
     /// Spends a slot at `now`, or says when one frees up.
     pub fn try_acquire(&self, now: Instant) -> Result<Permit, Instant> {
         let mut state = self.lock();
-        if let Some(until) = state.paused_until {
-            if until > now {
-                return Err(until);
-            }
-            state.paused_until = None;
+        let ready = Self::ready(&state, now);
+        if ready > now {
+            return Err(ready);
         }
-        let horizon = self.window + self.margin;
-        while state.sent.front().is_some_and(|t| now.duration_since(*t) >= horizon) {
-            state.sent.pop_front();
+        state.paused_until = None;
+        if state.limit > 0 {
+            let interval = self.interval(state.limit);
+            state.next_at = Some(state.next_at.map_or(now, |t| t.max(now)) + interval);
+            self.forget_old(&mut state, now);
+            state.sent.push_back(now);
         }
-        let limit = state.limit as usize;
-        if limit == 0 || state.sent.len() < limit {
-            if limit > 0 {
-                state.sent.push_back(now);
-            }
-            return Ok(Permit(()));
-        }
-        Err(state.sent[state.sent.len() - limit] + horizon)
+        Ok(Permit(()))
+    }
+
+    fn ready(state: &State, now: Instant) -> Instant {
+        let paused = state.paused_until.unwrap_or(now);
+        let paced = if state.limit == 0 {
+            now
+        } else {
+            state.next_at.unwrap_or(now)
+        };
+        now.max(paused).max(paced)
+    }
+
+    /// When the next request could be sent, without spending anything.
+    pub fn ready_at(&self, now: Instant) -> Instant {
+        Self::ready(&self.lock(), now)
     }
 
     /// Pauses every request until `until` (a 429's Retry-After). Never shortens a pause.
@@ -96,53 +145,55 @@ impl RateBudget {
         }
     }
 
-    /// Learns from the server's `X-RateLimit-Limit` and `X-RateLimit-Remaining`: a lower limit
-    /// replaces ours, and when the server counts more requests in its window than we do (another
-    /// job using the same key), the difference is recorded as spent. `reset` is when the server
-    /// said its window frees up (`Retry-After` on a 429, `X-RateLimit-Reset`): the requests it
-    /// counts and we do not are taken to leave the window then, so Remaining can slow the gate
-    /// down but never hold it beyond the reset the server announced.
-    pub fn observe(&self, limit: Option<u32>, remaining: Option<u32>, reset: Option<Duration>, now: Instant) {
-        let mut state = self.lock();
-        if let Some(server_limit) = limit.filter(|l| *l > 0) {
-            if state.limit == 0 || server_limit < state.limit {
-                state.limit = server_limit;
-            }
+    fn forget_old(&self, state: &mut State, now: Instant) {
+        let horizon = self.window + self.margin;
+        while state.sent.front().is_some_and(|t| now.duration_since(*t) >= horizon) {
+            state.sent.pop_front();
         }
-        if let Some(remaining) = remaining {
-            let limit = state.limit as usize;
-            if limit > 0 {
-                let horizon = self.window + self.margin;
-                // An entry leaves the window one horizon after it was spent.
-                let spent_at = match reset {
-                    Some(reset) if reset < horizon => now.checked_sub(horizon - reset).unwrap_or(now),
-                    _ => now,
-                };
-                let used_by_server = limit.saturating_sub(remaining as usize);
-                while state.sent.len() < used_by_server {
-                    let at = state.sent.partition_point(|t| *t <= spent_at);
-                    state.sent.insert(at, spent_at);
-                }
-            }
+        while state.foreign.front().is_some_and(|t| *t <= now) {
+            state.foreign.pop_front();
         }
     }
 
-    /// When the next request could be sent, without spending anything.
-    pub fn ready_at(&self, now: Instant) -> Instant {
-        let state = self.lock();
-        let mut ready = state.paused_until.filter(|t| *t > now).unwrap_or(now);
-        let limit = state.limit as usize;
-        let horizon = self.window + self.margin;
-        let live: Vec<Instant> = state
-            .sent
-            .iter()
-            .copied()
-            .filter(|t| now.duration_since(*t) < horizon)
-            .collect();
-        if limit > 0 && live.len() >= limit {
-            ready = ready.max(live[live.len() - limit] + horizon);
+    /// Learns from the server's rate headers. `limit` (`X-RateLimit-Limit`) becomes ours in
+    /// `auto` mode and lowers a cap. When the server counts more requests in its window than we
+    /// sent (`limit - remaining` above our own count: another job on the same key), each extra
+    /// request takes one of our slots. `reset` is when the server said its window frees up
+    /// (`X-RateLimit-Reset`): those requests are taken to leave the window then, so Remaining
+    /// can slow the gate down but never hold it beyond the reset the server announced.
+    pub fn observe(&self, limit: Option<u32>, remaining: Option<u32>, reset: Option<Duration>, now: Instant) {
+        let mut state = self.lock();
+        if let Some(server) = limit.filter(|l| *l > 0) {
+            state.limit = match self.mode {
+                Limit::Auto(_) => server,
+                Limit::Cap(0) => server,
+                Limit::Cap(cap) => cap.min(server),
+            };
         }
-        ready
+        let (Some(remaining), true) = (remaining, state.limit > 0) else {
+            return;
+        };
+        self.forget_old(&mut state, now);
+        let server_limit = limit.unwrap_or(state.limit) as usize;
+        let used_by_server = server_limit.saturating_sub(remaining as usize);
+        let known = state.sent.len() + state.foreign.len();
+        let extra = used_by_server.saturating_sub(known);
+        if extra == 0 {
+            return;
+        }
+        let horizon = self.window + self.margin;
+        let leaves_at = now + reset.map_or(horizon, |r| r.min(horizon));
+        let interval = self.interval(state.limit);
+        let pushed = state.next_at.map_or(now, |t| t.max(now)) + interval * u32::try_from(extra).unwrap_or(u32::MAX);
+        state.next_at = Some(pushed.min(leaves_at.max(state.next_at.unwrap_or(now))));
+        state.foreign.extend(std::iter::repeat_n(leaves_at, extra));
+    }
+
+    /// A 429 with its `Retry-After`: nobody sends before it passes, and from then on the pace
+    /// resumes (the refused request was not counted by the server).
+    pub fn refused(&self, retry_after: Duration, limit: Option<u32>, now: Instant) {
+        self.observe(limit, None, None, now);
+        self.pause_until(now + retry_after);
     }
 
     /// The limit in force (after adaptation); 0 = unlimited.
@@ -151,46 +202,76 @@ impl RateBudget {
     }
 }
 
-/// The earliest moment the last of `requests` can be sent when at most `limit` go out in any
-/// `window`: the first `limit` go at once, and each later batch one window after the previous.
+/// The earliest moment the last of `requests` can be sent when they go one every
+/// `window / limit` (the pace of [`RateBudget`]).
 pub fn min_time_under_budget(requests: usize, limit: u32, window: Duration) -> Duration {
     if limit == 0 || requests == 0 {
         return Duration::ZERO;
     }
-    let batches = (requests - 1) / limit as usize;
-    window * u32::try_from(batches).unwrap_or(u32::MAX)
+    let gaps = u32::try_from(requests - 1).unwrap_or(u32::MAX);
+    window / limit * gaps
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn minimum_time_under_a_sliding_window() {
-        let minute = Duration::from_secs(60);
-        assert_eq!(min_time_under_budget(100, 100, minute), Duration::ZERO);
-        assert_eq!(min_time_under_budget(120, 100, minute), minute);
-        assert_eq!(min_time_under_budget(201, 100, minute), minute * 2);
-        assert_eq!(min_time_under_budget(5000, 0, minute), Duration::ZERO);
+    const MINUTE: Duration = Duration::from_secs(60);
+
+    /// Sends as fast as the budget allows from `t0` and returns the send times.
+    fn drain(budget: &RateBudget, t0: Instant, count: usize) -> Vec<Instant> {
+        let mut now = t0;
+        let mut times = Vec::new();
+        while times.len() < count {
+            match budget.try_acquire(now) {
+                Ok(_permit) => times.push(now),
+                Err(ready) => now = ready,
+            }
+        }
+        times
+    }
+
+    /// The most sends within any half-open window `(t - window, t]`.
+    fn most_in_any(times: &[Instant], window: Duration) -> usize {
+        let mut start = 0;
+        let mut most = 0;
+        for (end, t) in times.iter().enumerate() {
+            while times[start] + window <= *t {
+                start += 1;
+            }
+            most = most.max(end + 1 - start);
+        }
+        most
     }
 
     #[test]
-    fn at_most_limit_per_window() {
-        let budget = RateBudget::new(3, Duration::from_secs(60));
-        let t0 = Instant::now();
-        for _ in 0..3 {
-            assert!(budget.try_acquire(t0).is_ok());
+    fn minimum_time_at_the_pace() {
+        assert_eq!(min_time_under_budget(1, 100, MINUTE), Duration::ZERO);
+        assert_eq!(min_time_under_budget(101, 100, MINUTE), MINUTE);
+        assert_eq!(min_time_under_budget(5000, 0, MINUTE), Duration::ZERO);
+    }
+
+    #[test]
+    fn paced_requests_fit_every_window_a_server_may_count_in() {
+        let budget = RateBudget::new(Limit::Cap(120), MINUTE);
+        let times = drain(&budget, Instant::now(), 600);
+        // A sliding minute, ten seconds and one second, each with its share of 120 a minute.
+        for (window, share) in [
+            (MINUTE, 120),
+            (Duration::from_secs(10), 20),
+            (Duration::from_secs(1), 2),
+        ] {
+            let most = most_in_any(&times, window);
+            assert!(most <= share, "{most} requests within {window:?}");
         }
-        let ready = budget
-            .try_acquire(t0 + Duration::from_secs(30))
-            .expect_err("window is full");
-        assert!(ready >= t0 + Duration::from_secs(60));
-        assert!(budget.try_acquire(ready).is_ok());
+        // ... and no slower than the margin requires.
+        let span = *times.last().expect("times") - times[0];
+        assert!(span < MINUTE * 5 + MINUTE / 20 * 5, "600 requests took {span:?}");
     }
 
     #[test]
     fn unlimited_never_waits_but_pauses_apply() {
-        let budget = RateBudget::new(0, Duration::from_secs(60));
+        let budget = RateBudget::new(Limit::Cap(0), MINUTE);
         let t0 = Instant::now();
         for _ in 0..10_000 {
             assert!(budget.try_acquire(t0).is_ok());
@@ -204,26 +285,55 @@ mod tests {
     }
 
     #[test]
-    fn adapts_to_server_headers() {
-        let budget = RateBudget::new(100, Duration::from_secs(60));
+    fn a_cap_follows_a_lower_server_limit_but_never_a_higher_one() {
+        let budget = RateBudget::new(Limit::Cap(100), MINUTE);
         let t0 = Instant::now();
-        budget.observe(Some(10), Some(2), None, t0);
+        budget.observe(Some(10), None, None, t0);
         assert_eq!(budget.limit(), 10);
-        assert!(budget.try_acquire(t0).is_ok());
-        assert!(budget.try_acquire(t0).is_ok());
-        assert!(budget.try_acquire(t0).is_err(), "server said only 2 remain");
         budget.observe(Some(500), None, None, t0);
-        assert_eq!(budget.limit(), 10, "a higher server limit does not raise ours");
+        assert_eq!(budget.limit(), 100, "a cap is never exceeded");
+    }
+
+    #[test]
+    fn auto_follows_the_server_up_and_down() {
+        let budget = RateBudget::new(Limit::Auto(100), MINUTE);
+        let t0 = Instant::now();
+        budget.observe(Some(500), None, None, t0);
+        assert_eq!(budget.limit(), 500);
+        budget.observe(Some(40), None, None, t0);
+        assert_eq!(budget.limit(), 40);
+    }
+
+    #[test]
+    fn requests_of_another_job_take_our_slots() {
+        let budget = RateBudget::new(Limit::Cap(60), MINUTE);
+        let t0 = Instant::now();
+        assert!(budget.try_acquire(t0).is_ok());
+        // We sent 1; the server counts 11: ten slots are gone.
+        budget.observe(Some(60), Some(49), None, t0);
+        let ready = budget.ready_at(t0);
+        assert!(ready >= t0 + Duration::from_secs(10), "ready after {:?}", ready - t0);
+        // The same news twice is not counted twice.
+        budget.observe(Some(60), Some(49), None, t0);
+        assert_eq!(budget.ready_at(t0), ready);
     }
 
     #[test]
     fn nothing_remaining_holds_until_the_announced_reset_not_a_window() {
-        let budget = RateBudget::new(100, Duration::from_secs(60));
+        let budget = RateBudget::new(Limit::Cap(100), MINUTE);
         let t0 = Instant::now();
         budget.observe(Some(100), Some(0), Some(Duration::from_secs(2)), t0);
         let ready = budget.ready_at(t0);
         assert!(ready <= t0 + Duration::from_secs(2), "held {:?}", ready - t0);
-        assert!(budget.try_acquire(t0 + Duration::from_secs(1)).is_err());
+        assert!(budget.try_acquire(ready).is_ok());
+    }
+
+    #[test]
+    fn a_refusal_pauses_until_retry_after_and_no_longer() {
+        let budget = RateBudget::new(Limit::Cap(100), MINUTE);
+        let t0 = Instant::now();
+        budget.refused(Duration::from_secs(2), Some(100), t0);
+        assert!(budget.try_acquire(t0 + Duration::from_millis(1999)).is_err());
         assert!(budget.try_acquire(t0 + Duration::from_secs(2)).is_ok());
     }
 }

@@ -22,7 +22,7 @@ pub async fn dry_run(settings: &Settings, stop: watch::Receiver<Option<Interrupt
         requests_sent: 0,
         lookups: selection.suite_ids.len() + selection.agent_ids.len(),
         runs: 0,
-        rate_limit: connection.rate_limit,
+        rate_limit: connection.rate_limit.start(),
         rate_window: connection.rate_window,
         min_time: Default::default(),
         exit: Exit::Passed,

@@ -144,7 +144,8 @@ pub fn usage_failure_report(message: &str, args: Option<&Args>) -> Report {
     build::stopped_report(&info, Vec::new(), Aggregate::default(), Exit::Usage, message.to_owned())
 }
 
-/// The one client of a run, with the one rate budget every request draws from.
+/// The one client of a run, with the one rate budget every request draws from: paced at the
+/// configured limit, following the server's announced limit under `auto`.
 pub(crate) fn client_for(settings: &Settings) -> Result<KapsoClient, client::BuildError> {
     let connection = &settings.connection;
     let budget = Arc::new(RateBudget::new(connection.rate_limit, connection.rate_window));

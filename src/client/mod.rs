@@ -196,9 +196,6 @@ impl KapsoClient {
         let refused = status == StatusCode::TOO_MANY_REQUESTS;
         if refused {
             self.stats.record_rate_limited();
-            if let Some(wait) = retry_after {
-                self.budget.pause_until(tokio::time::Instant::now() + wait);
-            }
         }
         self.observe_rate_headers(&response, retry_after.filter(|_| refused));
         let body = read_body(response).await.map(|body| self.key.redact(body));
@@ -214,18 +211,22 @@ impl KapsoClient {
         })
     }
 
-    /// Passes the server's rate headers to the budget. `retry_after` (a 429's) is the reset
-    /// that counts; otherwise `X-RateLimit-Reset`, when the server sends one.
+    /// Passes the server's rate headers to the budget. A 429's `Retry-After` says when the
+    /// next request may go, whatever `X-RateLimit-Remaining` says; otherwise Remaining counts,
+    /// until `X-RateLimit-Reset` when the server sends one.
     fn observe_rate_headers(&self, response: &Response, retry_after: Option<Duration>) {
         let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok());
         let number = |name: &str| header(name).and_then(|v| v.trim().parse::<u32>().ok());
         let limit = number("x-ratelimit-limit");
+        let now = tokio::time::Instant::now();
+        if let Some(wait) = retry_after {
+            self.budget.refused(wait, limit, now);
+            return;
+        }
         let remaining = number("x-ratelimit-remaining");
-        let reset = retry_after
-            .or_else(|| header("x-ratelimit-reset").and_then(|v| retry::parse_rate_limit_reset(v, SystemTime::now())));
+        let reset = header("x-ratelimit-reset").and_then(|v| retry::parse_rate_limit_reset(v, SystemTime::now()));
         if limit.is_some() || remaining.is_some() {
-            self.budget
-                .observe(limit, remaining, reset, tokio::time::Instant::now());
+            self.budget.observe(limit, remaining, reset, now);
         }
     }
 }

@@ -3,6 +3,7 @@
 
 use super::error::UsageError;
 use super::parse;
+use crate::budget::Limit;
 use crate::cli::Args;
 use crate::config::Config;
 use crate::defaults;
@@ -19,8 +20,8 @@ pub struct Connection {
     pub timeout: Duration,
     pub request_timeout: Duration,
     pub concurrency: usize,
-    /// Requests per `rate_window`; 0 means no client-side limit.
-    pub rate_limit: u32,
+    /// Requests per `rate_window`: follow the server, or a hard cap (0: no client-side limit).
+    pub rate_limit: Limit,
     pub rate_window: Duration,
 }
 
@@ -45,9 +46,18 @@ pub fn resolve(args: &Args, config: &Config) -> Result<Connection, UsageError> {
         (None, None) => defaults::CONCURRENCY,
     };
     let rate_limit = match (&args.rate_limit, config.rate_limit) {
-        (Some(raw), _) => parse::number("rate-limit", raw, 0..=1_000_000)?,
-        (None, Some(n)) => n,
-        (None, None) => defaults::RATE_LIMIT,
+        (Some(raw), _) if raw.trim().eq_ignore_ascii_case("auto") => Limit::Auto(defaults::RATE_LIMIT),
+        (Some(raw), _) => {
+            Limit::Cap(
+                parse::number("rate-limit", raw, 0..=1_000_000).map_err(|_| UsageError::BadNumber {
+                    option: "rate-limit",
+                    value: raw.clone(),
+                    range: " from 0 to 1000000, nor auto".to_owned(),
+                })?,
+            )
+        }
+        (None, Some(n)) => Limit::Cap(n),
+        (None, None) => Limit::Auto(defaults::RATE_LIMIT),
     };
     Ok(Connection {
         base_url,
