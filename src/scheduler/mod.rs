@@ -236,25 +236,14 @@ impl<'a, 'o> Scheduler<'a, 'o> {
     }
 
     /// Spends `permit` on the most useful request now: creations first (a run not yet created
-    /// cannot finish), then the poll that has waited longest past its due time, so that a
-    /// scarce budget is shared fairly and no run starves.
+    /// cannot finish), then the poll most likely to find its run finished.
     fn launch(&mut self, permit: Permit) {
         let now = Instant::now();
         let create = self
             .slots
             .iter()
             .position(|s| matches!(s.phase, Phase::ToCreate { not_before } if not_before <= now));
-        let index = create.or_else(|| {
-            self.slots
-                .iter()
-                .enumerate()
-                .filter_map(|(i, s)| match s.phase {
-                    Phase::Running { due, .. } if due <= now => Some((due, i)),
-                    _ => None,
-                })
-                .min()
-                .map(|(_, i)| i)
-        });
+        let index = create.or_else(|| self.best_poll(now));
         let Some(index) = index else { return };
         let client = self.client.clone();
         let slot = &mut self.slots[index];
@@ -272,6 +261,36 @@ impl<'a, 'o> Scheduler<'a, 'o> {
             }
             other => slot.phase = other,
         }
+    }
+
+    /// The due poll most likely to pay off: the run most likely to have finished since it was
+    /// last seen unfinished, judged from the durations of finished runs. Until a run has
+    /// finished, and between equals, the poll that has waited longest past its due time goes
+    /// first, so that when the budget cannot poll every run at the interval, the intervals
+    /// stretch evenly.
+    fn best_poll(&self, now: Instant) -> Option<usize> {
+        let mut best: Option<(f64, Instant, usize)> = None;
+        for (i, slot) in self.slots.iter().enumerate() {
+            let Phase::Running { due, .. } = slot.phase else {
+                continue;
+            };
+            if due > now {
+                continue;
+            }
+            let likely = match (self.model.has_data(), slot.created_local) {
+                (true, Some(created)) => {
+                    let seen = slot
+                        .last_unfinished_poll
+                        .map_or(Duration::ZERO, |t| t.duration_since(created));
+                    self.model.finished_since(seen, now.duration_since(created))
+                }
+                _ => 0.0,
+            };
+            if best.is_none_or(|(p, d, _)| likely > p || (likely == p && due < d)) {
+                best = Some((likely, due, i));
+            }
+        }
+        best.map(|(_, _, i)| i)
     }
 
     /// Applies one finished request. Returns a reason when every job must stop (401/402).
@@ -307,7 +326,7 @@ impl<'a, 'o> Scheduler<'a, 'o> {
                 let lower_bound = slot
                     .last_unfinished_poll
                     .map_or(Duration::ZERO, |t| t.duration_since(created));
-                self.model.record(lower_bound);
+                self.model.record(server_duration(&run).unwrap_or(lower_bound));
             }
             let outcome = TrialOutcome {
                 // The run asked for, even if Kapso's answer names another.
@@ -427,6 +446,12 @@ impl<'a, 'o> Scheduler<'a, 'o> {
             self.decide(index, outcome);
         }
     }
+}
+
+/// How long a finished run took by Kapso's own clock, when it says.
+fn server_duration(run: &TestRun) -> Option<Duration> {
+    let at = |t: &Option<String>| t.as_deref().and_then(|t| humantime::parse_rfc3339_weak(t.trim()).ok());
+    at(&run.ended_at)?.duration_since(at(&run.started_at)?).ok()
 }
 
 fn deadline_reason(phase: &Phase) -> TrialResult {
