@@ -184,3 +184,180 @@ fn once_the_key_works_requests_fan_out_again() {
         "the first creation did not go alone"
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Issue 13: paced spending, polls at or after their interval, the server's own limit
+
+/// The most requests that arrived within any window `(t - window, t]`.
+fn max_in_any_window(requests: &[LoggedRequest], window: Duration) -> usize {
+    let times: Vec<Duration> = requests.iter().map(|r| r.at).collect();
+    let mut start = 0;
+    let mut most = 0;
+    for (end, &t) in times.iter().enumerate() {
+        while times[start] + window <= t {
+            start += 1;
+        }
+        most = most.max(end + 1 - start);
+    }
+    most
+}
+
+fn count_429(requests: &[LoggedRequest]) -> usize {
+    requests.iter().filter(|r| r.status == 429).count()
+}
+
+/// A 6 s window standing for Kapso's minute, with 60 requests in it: one every 100 ms.
+const WINDOW_MS: u64 = 6_000;
+const LIMIT: u32 = 60;
+const POLL_MS: u64 = 300;
+
+/// Runs 16 cases of 2 s (they want far more polls than the budget allows) against `rate`, with
+/// the gate capped at [`LIMIT`] per [`WINDOW_MS`]; asserts the pass and returns the log.
+fn paced_run(rate: kapso_sim::RateLimit) -> Vec<LoggedRequest> {
+    let (scenario, ids) = cases(Scenario::new(support::KEY), "pace", 16, |i| 2_000 + 50 * i as u64);
+    let sim = Sim::start(scenario.rate_limit_with(rate));
+    let mut cmd = support::gate(&sim.base_url());
+    cmd.env("KAPSO_RATE_LIMIT", LIMIT.to_string())
+        .env("KAPSO_RATE_WINDOW", format!("{WINDOW_MS}ms"))
+        .env("KAPSO_POLL_INTERVAL", format!("{POLL_MS}ms"));
+    support::assert_code(&support::run_within(cmd.args(&ids), Duration::from_secs(60)), 0);
+    let requests = log(&sim);
+    assert_no_early_poll(&requests, &sim.runs(), Duration::from_millis(POLL_MS));
+    requests
+}
+
+/// No run is polled sooner than the interval after its creation or its previous poll.
+fn assert_no_early_poll(requests: &[LoggedRequest], runs: &[kapso_sim::RunRecord], interval: Duration) {
+    let mut last_seen: std::collections::HashMap<&str, Duration> =
+        runs.iter().map(|run| (run.id.as_str(), run.created_at)).collect();
+    for r in requests
+        .iter()
+        .filter(|r| r.endpoint == Endpoint::GetRun && r.status != 429)
+    {
+        let run = r.path.rsplit('/').next().unwrap_or_default();
+        let previous = last_seen
+            .get_mut(run)
+            .unwrap_or_else(|| panic!("a poll of unknown run {run}"));
+        let gap = r.at - *previous;
+        assert!(
+            gap >= interval,
+            "run {run} polled {gap:?} after its creation or previous poll:\n{}",
+            summary(requests)
+        );
+        *previous = r.at;
+    }
+}
+
+/// The budget's share of `window`, as a server counting in that window allows it.
+fn share(window: Duration) -> usize {
+    (u128::from(LIMIT) * window.as_millis() / u128::from(WINDOW_MS)) as usize
+}
+
+#[test]
+fn paced_spending_fits_a_sliding_minute_and_ten_second_windows() {
+    // The server counts in windows a sixth of ours (ten seconds of a minute): a gate that
+    // spends its minute's budget in bursts is refused.
+    let short = Duration::from_millis(WINDOW_MS / 6);
+    let rate = kapso_sim::RateLimit {
+        limit: LIMIT / 6,
+        window_ms: WINDOW_MS / 6,
+        ..kapso_sim::RateLimit::default()
+    };
+    let requests = paced_run(rate);
+    assert_eq!(count_429(&requests), 0, "{}", summary(&requests));
+    for window in [
+        Duration::from_millis(WINDOW_MS),
+        Duration::from_millis(WINDOW_MS / 2),
+        short,
+    ] {
+        let most = max_in_any_window(&requests, window);
+        assert!(
+            most <= share(window),
+            "{most} requests within {window:?}, more than {}:\n{}",
+            share(window),
+            summary(&requests)
+        );
+    }
+}
+
+#[test]
+fn paced_spending_fits_a_fixed_window_and_a_token_bucket() {
+    for mode in [kapso_sim::RateMode::Fixed, kapso_sim::RateMode::TokenBucket] {
+        let rate = kapso_sim::RateLimit {
+            limit: LIMIT,
+            window_ms: WINDOW_MS,
+            mode,
+            // A bucket that holds ten seconds' worth (of a minute) of requests.
+            bucket: Some(LIMIT / 6),
+            ..kapso_sim::RateLimit::default()
+        };
+        let requests = paced_run(rate);
+        assert_eq!(count_429(&requests), 0, "{mode:?}:\n{}", summary(&requests));
+        let most = max_in_any_window(&requests, Duration::from_millis(WINDOW_MS));
+        assert!(most <= LIMIT as usize, "{mode:?}: {most} within a window");
+    }
+}
+
+#[test]
+fn a_numeric_rate_limit_is_never_exceeded_even_when_the_server_announces_more() {
+    let (scenario, ids) = cases(Scenario::new(support::KEY), "cap", 12, |_| 1_500);
+    let sim = Sim::start(scenario.rate_limit(1_000, 2_000));
+    let mut cmd = support::gate(&sim.base_url());
+    cmd.env("KAPSO_RATE_LIMIT", "20").env("KAPSO_RATE_WINDOW", "2s");
+    support::assert_code(&support::run_within(cmd.args(&ids), Duration::from_secs(60)), 0);
+    let requests = log(&sim);
+    assert!(
+        requests.iter().any(|r| r.status == 201),
+        "the server announced 1000 on every answer"
+    );
+    for (window, most_allowed) in [(Duration::from_secs(2), 20), (Duration::from_secs(1), 10)] {
+        let most = max_in_any_window(&requests, window);
+        assert!(
+            most <= most_allowed,
+            "{most} requests within {window:?} under --rate-limit 20 per 2 s:\n{}",
+            summary(&requests)
+        );
+    }
+}
+
+#[test]
+fn auto_follows_a_server_that_raises_then_lowers_its_limit() {
+    // Our window is 2 s; auto starts at 100 per window. The server announces 300 for its first
+    // 400 requests, then 20. Forty runs polled every 50 ms want far more than either.
+    let window = Duration::from_secs(2);
+    let rate = kapso_sim::RateLimit {
+        limit: 300,
+        window_ms: 2_000,
+        changes: vec![kapso_sim::LimitChange {
+            after_requests: 400,
+            limit: 20,
+        }],
+        ..kapso_sim::RateLimit::default()
+    };
+    let (scenario, ids) = cases(Scenario::new(support::KEY), "auto", 40, |_| 6_000);
+    let sim = Sim::start(scenario.rate_limit_with(rate));
+    let mut cmd = support::gate(&sim.base_url());
+    cmd.env("KAPSO_RATE_WINDOW", "2s")
+        .env("KAPSO_POLL_INTERVAL", "50ms")
+        .env("KAPSO_CONCURRENCY", "4");
+    support::assert_code(&support::run_within(cmd.args(&ids), Duration::from_secs(120)), 0);
+    let requests = log(&sim);
+    let (before, after) = requests.split_at(400.min(requests.len()));
+    // Up: more than the starting 100 in one window, which only following the server allows.
+    let most_before = max_in_any_window(before, window);
+    assert!(
+        most_before > 100,
+        "at most {most_before} requests in a window while the server allowed 300"
+    );
+    // Down: once the first window under the new limit has passed (the server still counts
+    // the requests of the old pace in it), no window holds more than the new limit.
+    let switch = after.first().expect("requests after the change").at;
+    let settled: Vec<LoggedRequest> = after.iter().filter(|r| r.at >= switch + window).cloned().collect();
+    let most_after = max_in_any_window(&settled, window);
+    assert!(
+        most_after <= 20,
+        "{most_after} requests in a window after the server lowered its limit to 20:\n{}",
+        summary(&settled)
+    );
+    assert_eq!(count_429(&settled), 0, "{}", summary(&settled));
+}
