@@ -79,3 +79,35 @@ pub fn resolve(args: &Args, config: &Config) -> Result<Connection, UsageError> {
         rate_window: duration("rate-window", &args.rate_window, &None, defaults::RATE_WINDOW)?,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rate_limit(flag: Option<&str>, file: Option<u32>) -> Result<Limit, UsageError> {
+        let mut argv = vec!["kapso-gate"];
+        if let Some(value) = flag {
+            argv.extend(["--rate-limit", value]);
+        }
+        let args = Args::parse_iter(argv).expect("clap accepts any text");
+        let config = Config {
+            rate_limit: file,
+            ..Config::default()
+        };
+        resolve(&args, &config).map(|c| c.rate_limit)
+    }
+
+    #[test]
+    fn rate_limit_is_auto_unless_a_number_is_given() {
+        assert_eq!(rate_limit(None, None).ok(), Some(Limit::Auto(defaults::RATE_LIMIT)));
+        assert_eq!(
+            rate_limit(Some("AUTO"), Some(50)).ok(),
+            Some(Limit::Auto(defaults::RATE_LIMIT))
+        );
+        assert_eq!(rate_limit(Some("250"), None).ok(), Some(Limit::Cap(250)));
+        assert_eq!(rate_limit(Some("0"), None).ok(), Some(Limit::Cap(0)));
+        assert_eq!(rate_limit(None, Some(40)).ok(), Some(Limit::Cap(40)));
+        let error = rate_limit(Some("fast"), None).expect_err("not a number");
+        assert!(error.to_string().contains("auto"), "{error}");
+    }
+}
