@@ -118,6 +118,18 @@ impl Slot {
     }
 }
 
+impl Slot {
+    /// How long after its creation the run was last seen unfinished, while it is pending.
+    fn seen_unfinished(&self) -> Option<Duration> {
+        match self.phase {
+            Phase::Running { .. } | Phase::Polling { .. } => {
+                Some(self.last_unfinished_poll?.duration_since(self.created_local?))
+            }
+            _ => None,
+        }
+    }
+}
+
 enum TaskResult {
     Created(usize, Result<TestRun, RequestError>),
     Polled(usize, Result<TestRun, RequestError>),
@@ -269,21 +281,24 @@ impl<'a, 'o> Scheduler<'a, 'o> {
     /// first, so that when the budget cannot poll every run at the interval, the intervals
     /// stretch evenly.
     fn best_poll(&self, now: Instant) -> Option<usize> {
+        let due: Vec<usize> = (0..self.slots.len())
+            .filter(|i| matches!(self.slots[*i].phase, Phase::Running { due, .. } if due <= now))
+            .collect();
+        let estimate = (due.len() > 1 && self.model.has_data()).then(|| {
+            let going: Vec<Duration> = self.slots.iter().filter_map(Slot::seen_unfinished).collect();
+            self.model.estimate(&going)
+        });
         let mut best: Option<(f64, Instant, usize)> = None;
-        for (i, slot) in self.slots.iter().enumerate() {
+        for i in due {
+            let slot = &self.slots[i];
             let Phase::Running { due, .. } = slot.phase else {
                 continue;
             };
-            if due > now {
-                continue;
-            }
-            let likely = match (self.model.has_data(), slot.created_local) {
-                (true, Some(created)) => {
-                    let seen = slot
-                        .last_unfinished_poll
-                        .map_or(Duration::ZERO, |t| t.duration_since(created));
-                    self.model.finished_since(seen, now.duration_since(created))
-                }
+            let likely = match (&estimate, slot.created_local) {
+                (Some(estimate), Some(created)) => estimate.finished_since(
+                    slot.seen_unfinished().unwrap_or_default(),
+                    now.duration_since(created),
+                ),
                 _ => 0.0,
             };
             if best.is_none_or(|(p, d, _)| likely > p || (likely == p && due < d)) {
