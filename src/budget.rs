@@ -1,15 +1,21 @@
 //! The one rate budget every request draws from: suite lookups, run creation, polling and
-//! retries alike. Requests are paced by a GCRA (generic cell rate algorithm, a leaky bucket):
-//! one request every `window / limit`, with a burst of one, so no window of any length a server
-//! may count in (a sliding minute, a fixed minute, ten seconds, a token bucket) sees more than
-//! its share. A 429's `Retry-After` pauses everyone until then, and no later. The limit follows
-//! the server's `X-RateLimit-Limit` (`auto`) or is a hard cap, and requests the server counts
-//! that we did not send (another job on the same key) slow us down.
+//! retries alike. Spending is paced across the window: at most a sixth of the limit goes in a
+//! burst, and each request's slot comes back a sixth of the window later (`window / limit`
+//! per request, the same long-run rate). So no window of any length a server plausibly counts
+//! in (a sliding or fixed minute, ten seconds, a token bucket holding ten seconds' worth) sees
+//! more than its share, while a short gate still sends its first requests at once. A 429's
+//! `Retry-After` pauses everyone until then, and no later. The limit follows the server's
+//! `X-RateLimit-Limit` (`auto`) or is a hard cap, and requests the server counts that we did not
+//! send (another job on the same key) take our slots.
 //!
-//! Why not the `governor` crate: its quota is fixed when the limiter is built (changing it
-//! means a new limiter and losing its state), it has no shared pause, and it cannot be told
-//! that another client spent part of the budget; all three are what this budget is for. The
-//! GCRA itself is a few lines.
+//! Why not a GCRA, or the `governor` crate: a GCRA with a burst of B that is followed by steady
+//! spending puts B - 1 requests more than its share into every short window (ten seconds of a
+//! minute), so it either has no burst at all (and a gate of three cases waits two seconds for
+//! its third request) or is refused by a server that counts in short windows; a burst that is
+//! paid back (a sliding sub-window) has neither problem. `governor` is a GCRA, its quota is
+//! fixed when the limiter is built (following `X-RateLimit-Limit` would mean a new limiter that
+//! forgets what was spent), and it has no shared pause and no way to count another job's
+//! requests: all three are what this budget is for.
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
@@ -43,18 +49,24 @@ impl Limit {
     }
 }
 
+/// Requests another client spent, as the server's headers revealed them.
+#[derive(Debug, Clone, Copy)]
+struct Foreign {
+    /// Holds one of our burst slots until then.
+    blocks_until: Instant,
+    /// Counted as known (not news) until then.
+    known_until: Instant,
+}
+
 #[derive(Debug)]
 struct State {
     /// Requests allowed per window now; 0 = unlimited.
     limit: u32,
-    /// Theoretical arrival time: the earliest moment the next request may go.
-    next_at: Option<Instant>,
     /// Nobody sends before this instant (a 429's Retry-After).
     paused_until: Option<Instant>,
-    /// Our sends within the last window, oldest first: what the server should count of ours.
+    /// Our sends within the last window, oldest first.
     sent: VecDeque<Instant>,
-    /// Requests the server counted that we did not send, by when they leave its window.
-    foreign: VecDeque<Instant>,
+    foreign: Vec<Foreign>,
 }
 
 /// A shared, cancel-safe rate budget.
@@ -68,16 +80,18 @@ pub struct RateBudget {
     margin: Duration,
 }
 
+/// The share of the limit that may go at once, as a divisor: a sixth, ten seconds of a minute.
+const BURST_DIVISOR: u32 = 6;
+
 impl RateBudget {
     /// A budget of `limit` requests per `window`.
     pub fn new(limit: Limit, window: Duration) -> Self {
         RateBudget {
             state: Mutex::new(State {
                 limit: limit.start(),
-                next_at: None,
                 paused_until: None,
                 sent: VecDeque::new(),
-                foreign: VecDeque::new(),
+                foreign: Vec::new(),
             }),
             mode: limit,
             window,
@@ -89,9 +103,11 @@ impl RateBudget {
         self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// The spacing between two requests at `limit` per window.
-    fn interval(&self, limit: u32) -> Duration {
-        (self.window + self.margin) / limit.max(1)
+    /// The burst at `limit` and how long each request holds its slot: `burst` slots per
+    /// `hold` is `limit` per window (plus the margin).
+    fn burst(&self, limit: u32) -> (usize, Duration) {
+        let burst = (limit / BURST_DIVISOR).max(1);
+        (burst as usize, (self.window + self.margin) * burst / limit.max(1))
     }
 
     /// Waits until a request may be sent and records it. Cancel-safe: dropping the future
@@ -108,33 +124,58 @@ impl RateBudget {
     /// Spends a slot at `now`, or says when one frees up.
     pub fn try_acquire(&self, now: Instant) -> Result<Permit, Instant> {
         let mut state = self.lock();
-        let ready = Self::ready(&state, now);
+        self.forget_old(&mut state, now);
+        let ready = self.ready(&state, now);
         if ready > now {
             return Err(ready);
         }
         state.paused_until = None;
         if state.limit > 0 {
-            let interval = self.interval(state.limit);
-            state.next_at = Some(state.next_at.map_or(now, |t| t.max(now)) + interval);
-            self.forget_old(&mut state, now);
             state.sent.push_back(now);
         }
         Ok(Permit(()))
     }
 
-    fn ready(state: &State, now: Instant) -> Instant {
-        let paused = state.paused_until.unwrap_or(now);
-        let paced = if state.limit == 0 {
-            now
-        } else {
-            state.next_at.unwrap_or(now)
-        };
-        now.max(paused).max(paced)
+    /// When the next slot is free: when enough of the slots held now are given back.
+    fn ready(&self, state: &State, now: Instant) -> Instant {
+        let paused = state.paused_until.unwrap_or(now).max(now);
+        if state.limit == 0 {
+            return paused;
+        }
+        let (burst, hold) = self.burst(state.limit);
+        let mut frees: Vec<Instant> = state
+            .sent
+            .iter()
+            .map(|t| *t + hold)
+            .chain(state.foreign.iter().map(|f| f.blocks_until))
+            .filter(|t| *t > now)
+            .collect();
+        let mut ready = paused;
+        if frees.len() >= burst {
+            frees.sort_unstable();
+            ready = ready.max(frees[frees.len() - burst]);
+        }
+        // The sub-windows add up to the window only when the burst divides the limit: the
+        // window's own count holds the rest.
+        let limit = state.limit as usize;
+        let in_window = state.sent.len() + state.foreign.len();
+        if in_window >= limit {
+            let horizon = self.window + self.margin;
+            let mut leaves: Vec<Instant> = state
+                .sent
+                .iter()
+                .map(|t| *t + horizon)
+                .chain(state.foreign.iter().map(|f| f.known_until))
+                .collect();
+            leaves.sort_unstable();
+            ready = ready.max(leaves[in_window - limit]);
+        }
+        ready
     }
 
     /// When the next request could be sent, without spending anything.
     pub fn ready_at(&self, now: Instant) -> Instant {
-        Self::ready(&self.lock(), now)
+        self.ready(&self.lock(), now)
     }
 
     /// Pauses every request until `until` (a 429's Retry-After). Never shortens a pause.
@@ -150,9 +191,7 @@ impl RateBudget {
         while state.sent.front().is_some_and(|t| now.duration_since(*t) >= horizon) {
             state.sent.pop_front();
         }
-        while state.foreign.front().is_some_and(|t| *t <= now) {
-            state.foreign.pop_front();
-        }
+        state.foreign.retain(|f| f.known_until > now);
     }
 
     /// Learns from the server's rate headers. `limit` (`X-RateLimit-Limit`) becomes ours in
@@ -165,8 +204,7 @@ impl RateBudget {
         let mut state = self.lock();
         if let Some(server) = limit.filter(|l| *l > 0) {
             state.limit = match self.mode {
-                Limit::Auto(_) => server,
-                Limit::Cap(0) => server,
+                Limit::Auto(_) | Limit::Cap(0) => server,
                 Limit::Cap(cap) => cap.min(server),
             };
         }
@@ -178,18 +216,17 @@ impl RateBudget {
         let used_by_server = server_limit.saturating_sub(remaining as usize);
         let known = state.sent.len() + state.foreign.len();
         let extra = used_by_server.saturating_sub(known);
-        if extra == 0 {
-            return;
-        }
         let horizon = self.window + self.margin;
-        let leaves_at = now + reset.map_or(horizon, |r| r.min(horizon));
-        let interval = self.interval(state.limit);
-        let pushed = state.next_at.map_or(now, |t| t.max(now)) + interval * u32::try_from(extra).unwrap_or(u32::MAX);
-        state.next_at = Some(pushed.min(leaves_at.max(state.next_at.unwrap_or(now))));
-        state.foreign.extend(std::iter::repeat_n(leaves_at, extra));
+        let (_, hold) = self.burst(state.limit);
+        let cap = |d: Duration| now + reset.map_or(d, |r| r.min(d));
+        let foreign = Foreign {
+            blocks_until: cap(hold),
+            known_until: cap(horizon),
+        };
+        state.foreign.extend(std::iter::repeat_n(foreign, extra));
     }
 
-    /// A 429 with its `Retry-After`: nobody sends before it passes, and from then on the pace
+    /// A 429 with its `Retry-After`: nobody sends before it passes, and from then on the budget
     /// resumes (the refused request was not counted by the server).
     pub fn refused(&self, retry_after: Duration, limit: Option<u32>, now: Instant) {
         self.observe(limit, None, None, now);
@@ -202,14 +239,16 @@ impl RateBudget {
     }
 }
 
-/// The earliest moment the last of `requests` can be sent when they go one every
-/// `window / limit` (the pace of [`RateBudget`]).
+/// A lower bound of the time the last of `requests` needs under `limit` per `window`, whatever
+/// the server's counting: the first `limit` at once, each later batch one window after the
+/// previous (a server that counts a sliding minute allows no better). The paced budget itself
+/// spreads them: `(requests - 1) * window / limit`.
 pub fn min_time_under_budget(requests: usize, limit: u32, window: Duration) -> Duration {
     if limit == 0 || requests == 0 {
         return Duration::ZERO;
     }
-    let gaps = u32::try_from(requests - 1).unwrap_or(u32::MAX);
-    window / limit * gaps
+    let batches = (requests - 1) / limit as usize;
+    window * u32::try_from(batches).unwrap_or(u32::MAX)
 }
 
 #[cfg(test)]
@@ -245,25 +284,32 @@ mod tests {
     }
 
     #[test]
-    fn minimum_time_at_the_pace() {
-        assert_eq!(min_time_under_budget(1, 100, MINUTE), Duration::ZERO);
-        assert_eq!(min_time_under_budget(101, 100, MINUTE), MINUTE);
+    fn minimum_time_under_a_sliding_window() {
+        assert_eq!(min_time_under_budget(100, 100, MINUTE), Duration::ZERO);
+        assert_eq!(min_time_under_budget(120, 100, MINUTE), MINUTE);
+        assert_eq!(min_time_under_budget(201, 100, MINUTE), MINUTE * 2);
         assert_eq!(min_time_under_budget(5000, 0, MINUTE), Duration::ZERO);
     }
 
     #[test]
-    fn paced_requests_fit_every_window_a_server_may_count_in() {
+    fn spending_fits_a_minute_and_ten_seconds_and_starts_with_a_burst() {
         let budget = RateBudget::new(Limit::Cap(120), MINUTE);
-        let times = drain(&budget, Instant::now(), 600);
-        // A sliding minute, ten seconds and one second, each with its share of 120 a minute.
+        let t0 = Instant::now();
+        let times = drain(&budget, t0, 600);
+        // A sliding minute, ten seconds and half a minute, each with its share of 120 a minute.
         for (window, share) in [
             (MINUTE, 120),
             (Duration::from_secs(10), 20),
-            (Duration::from_secs(1), 2),
+            (Duration::from_secs(30), 60),
         ] {
             let most = most_in_any(&times, window);
             assert!(most <= share, "{most} requests within {window:?}");
         }
+        assert_eq!(times.iter().filter(|t| **t == t0).count(), 20, "a sixth goes at once");
+        // A limit the burst does not divide: still never more than the limit in a window.
+        let budget = RateBudget::new(Limit::Cap(20), Duration::from_secs(2));
+        let times = drain(&budget, t0, 200);
+        assert!(most_in_any(&times, Duration::from_secs(2)) <= 20);
         // ... and no slower than the margin requires.
         let span = *times.last().expect("times") - times[0];
         assert!(span < MINUTE * 5 + MINUTE / 20 * 5, "600 requests took {span:?}");
@@ -309,7 +355,7 @@ mod tests {
         let budget = RateBudget::new(Limit::Cap(60), MINUTE);
         let t0 = Instant::now();
         assert!(budget.try_acquire(t0).is_ok());
-        // We sent 1; the server counts 11: ten slots are gone.
+        // We sent 1; the server counts 11: ten of our ten burst slots are gone.
         budget.observe(Some(60), Some(49), None, t0);
         let ready = budget.ready_at(t0);
         assert!(ready >= t0 + Duration::from_secs(10), "ready after {:?}", ready - t0);

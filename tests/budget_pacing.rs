@@ -310,7 +310,7 @@ fn a_numeric_rate_limit_is_never_exceeded_even_when_the_server_announces_more() 
         requests.iter().any(|r| r.status == 201),
         "the server announced 1000 on every answer"
     );
-    for (window, most_allowed) in [(Duration::from_secs(2), 20), (Duration::from_secs(1), 10)] {
+    for (window, most_allowed) in [(Duration::from_secs(2), 20), (Duration::from_secs(4), 40)] {
         let most = max_in_any_window(&requests, window);
         assert!(
             most <= most_allowed,

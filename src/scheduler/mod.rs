@@ -295,10 +295,9 @@ impl<'a, 'o> Scheduler<'a, 'o> {
                 continue;
             };
             let likely = match (&estimate, slot.created_local) {
-                (Some(estimate), Some(created)) => estimate.finished_since(
-                    slot.seen_unfinished().unwrap_or_default(),
-                    now.duration_since(created),
-                ),
+                (Some(estimate), Some(created)) => {
+                    estimate.finished_since(slot.seen_unfinished().unwrap_or_default(), now.duration_since(created))
+                }
                 _ => 0.0,
             };
             if best.is_none_or(|(p, d, _)| likely > p || (likely == p && due < d)) {
