@@ -1,7 +1,21 @@
 //! The one rate budget every request draws from: suite lookups, run creation, polling and
-//! retries alike. A sliding window (at most `limit` requests in any `window`), a shared pause
-//! that a 429's `Retry-After` sets for everyone, and adaptation to the server's
-//! `X-RateLimit-Limit` / `X-RateLimit-Remaining` headers.
+//! retries alike. Spending is paced across the window: at most a sixth of the limit goes in a
+//! burst, and each request's slot comes back a sixth of the window later (`window / limit`
+//! per request, the same long-run rate). So no window of any length a server plausibly counts
+//! in (a sliding or fixed minute, ten seconds, a token bucket holding ten seconds' worth) sees
+//! more than its share, while a short gate still sends its first requests at once. A 429's
+//! `Retry-After` pauses everyone until then, and no later. The limit follows the server's
+//! `X-RateLimit-Limit` (`auto`) or is a hard cap, and requests the server counts that we did not
+//! send (another job on the same key) take our slots.
+//!
+//! Why not a GCRA, or the `governor` crate: a GCRA with a burst of B that is followed by steady
+//! spending puts B - 1 requests more than its share into every short window (ten seconds of a
+//! minute), so it either has no burst at all (and a gate of three cases waits two seconds for
+//! its third request) or is refused by a server that counts in short windows; a burst that is
+//! paid back (a sliding sub-window) has neither problem. `governor` is a GCRA, its quota is
+//! fixed when the limiter is built (following `X-RateLimit-Limit` would mean a new limiter that
+//! forgets what was spent), and it has no shared pause and no way to count another job's
+//! requests: all three are what this budget is for.
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
@@ -15,43 +29,105 @@ use tokio::time::{sleep_until, Instant};
 #[must_use = "a permit is spent by sending a request"]
 pub struct Permit(());
 
+/// How the limit is chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Limit {
+    /// Start at this many requests per window and follow the server's `X-RateLimit-Limit` up
+    /// or down.
+    Auto(u32),
+    /// Never more than this many per window, whatever the server announces; a lower server
+    /// limit still slows us down. 0 = no client-side limit.
+    Cap(u32),
+}
+
+impl Limit {
+    /// The limit before the server says anything.
+    pub fn start(self) -> u32 {
+        match self {
+            Limit::Auto(n) | Limit::Cap(n) => n,
+        }
+    }
+}
+
+/// Requests another client spent, as the server's headers revealed them.
+#[derive(Debug, Clone, Copy)]
+struct Foreign {
+    /// Holds one of our burst slots until then.
+    blocks_until: Instant,
+    /// Counted as known (not news) until then.
+    known_until: Instant,
+}
+
 #[derive(Debug)]
 struct State {
-    /// Requests allowed per window; 0 = unlimited.
+    /// Requests allowed per window now; 0 = unlimited.
     limit: u32,
-    /// Send times within the current window, oldest first.
-    sent: VecDeque<Instant>,
     /// Nobody sends before this instant (a 429's Retry-After).
     paused_until: Option<Instant>,
+    /// Our sends within the last window, oldest first.
+    sent: VecDeque<Instant>,
+    foreign: Vec<Foreign>,
 }
 
 /// A shared, cancel-safe rate budget.
 #[derive(Debug)]
 pub struct RateBudget {
     state: Mutex<State>,
+    mode: Limit,
+    /// How many gates share the key's limit at the same time (CI shards, `--shard K/N`): this
+    /// one spends 1/share of every limit, and the others' requests up to their shares are not
+    /// foreign. 1 for a gate alone.
+    share: u32,
     window: Duration,
-    /// Added to the window so that a request sent exactly one window after another is not
-    /// counted in the same window by a server that receives it slightly earlier.
+    /// Added to the window so that requests that arrive a little closer together than they
+    /// were sent (network jitter) still fit any window the server counts in.
     margin: Duration,
 }
 
+/// `limit` split between `share` gates: at least 1 each, and 0 (no limit) stays 0.
+pub fn share_of(limit: u32, share: u32) -> u32 {
+    match limit {
+        0 => 0,
+        n => (n / share.max(1)).max(1),
+    }
+}
+
+/// The share of the limit that may go at once, as a divisor: a sixth, ten seconds of a minute.
+const BURST_DIVISOR: u32 = 6;
+
 impl RateBudget {
-    /// `limit` requests per `window`; `limit == 0` disables the client-side limit (pauses and
-    /// server-announced limits still apply).
-    pub fn new(limit: u32, window: Duration) -> Self {
+    /// A budget of `limit` requests per `window`.
+    pub fn new(limit: Limit, window: Duration) -> Self {
+        RateBudget::shared(limit, window, 1)
+    }
+
+    /// A budget of a `share`-th of `limit` (and of whatever limit the server announces), for
+    /// one of `share` gates that run on the same key at the same time.
+    pub fn shared(limit: Limit, window: Duration, share: u32) -> Self {
+        let share = share.max(1);
         RateBudget {
             state: Mutex::new(State {
-                limit,
-                sent: VecDeque::new(),
+                limit: share_of(limit.start(), share),
                 paused_until: None,
+                sent: VecDeque::new(),
+                foreign: Vec::new(),
             }),
+            mode: limit,
+            share,
             window,
-            margin: (window / 50).min(Duration::from_secs(1)),
+            margin: (window / 25).min(Duration::from_secs(2)),
         }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The burst at `limit` and how long each request holds its slot: `burst` slots per
+    /// `hold` is `limit` per window (plus the margin).
+    fn burst(&self, limit: u32) -> (usize, Duration) {
+        let burst = (limit / BURST_DIVISOR).max(1);
+        (burst as usize, (self.window + self.margin) * burst / limit.max(1))
     }
 
     /// Waits until a request may be sent and records it. Cancel-safe: dropping the future
@@ -68,24 +144,58 @@ impl RateBudget {
     /// Spends a slot at `now`, or says when one frees up.
     pub fn try_acquire(&self, now: Instant) -> Result<Permit, Instant> {
         let mut state = self.lock();
-        if let Some(until) = state.paused_until {
-            if until > now {
-                return Err(until);
-            }
-            state.paused_until = None;
+        self.forget_old(&mut state, now);
+        let ready = self.ready(&state, now);
+        if ready > now {
+            return Err(ready);
         }
-        let horizon = self.window + self.margin;
-        while state.sent.front().is_some_and(|t| now.duration_since(*t) >= horizon) {
-            state.sent.pop_front();
+        state.paused_until = None;
+        if state.limit > 0 {
+            state.sent.push_back(now);
         }
+        Ok(Permit(()))
+    }
+
+    /// When the next slot is free: when enough of the slots held now are given back.
+    fn ready(&self, state: &State, now: Instant) -> Instant {
+        let paused = state.paused_until.unwrap_or(now).max(now);
+        if state.limit == 0 {
+            return paused;
+        }
+        let (burst, hold) = self.burst(state.limit);
+        let mut frees: Vec<Instant> = state
+            .sent
+            .iter()
+            .map(|t| *t + hold)
+            .chain(state.foreign.iter().map(|f| f.blocks_until))
+            .filter(|t| *t > now)
+            .collect();
+        let mut ready = paused;
+        if frees.len() >= burst {
+            frees.sort_unstable();
+            ready = ready.max(frees[frees.len() - burst]);
+        }
+        // The sub-windows add up to the window only when the burst divides the limit: the
+        // window's own count holds the rest.
         let limit = state.limit as usize;
-        if limit == 0 || state.sent.len() < limit {
-            if limit > 0 {
-                state.sent.push_back(now);
-            }
-            return Ok(Permit(()));
+        let in_window = state.sent.len() + state.foreign.len();
+        if in_window >= limit {
+            let horizon = self.window + self.margin;
+            let mut leaves: Vec<Instant> = state
+                .sent
+                .iter()
+                .map(|t| *t + horizon)
+                .chain(state.foreign.iter().map(|f| f.known_until))
+                .collect();
+            leaves.sort_unstable();
+            ready = ready.max(leaves[in_window - limit]);
         }
-        Err(state.sent[state.sent.len() - limit] + horizon)
+        ready
+    }
+
+    /// When the next request could be sent, without spending anything.
+    pub fn ready_at(&self, now: Instant) -> Instant {
+        self.ready(&self.lock(), now)
     }
 
     /// Pauses every request until `until` (a 429's Retry-After). Never shortens a pause.
@@ -96,25 +206,57 @@ impl RateBudget {
         }
     }
 
-    /// Learns from the server's `X-RateLimit-Limit` and `X-RateLimit-Remaining`: a lower limit
-    /// replaces ours, and when the server counts more requests in its window than we do (another
-    /// job using the same key), the difference is recorded as spent now.
-    pub fn observe(&self, limit: Option<u32>, remaining: Option<u32>, now: Instant) {
+    fn forget_old(&self, state: &mut State, now: Instant) {
+        let horizon = self.window + self.margin;
+        while state.sent.front().is_some_and(|t| now.duration_since(*t) >= horizon) {
+            state.sent.pop_front();
+        }
+        state.foreign.retain(|f| f.known_until > now);
+    }
+
+    /// Learns from the server's rate headers. `limit` (`X-RateLimit-Limit`) becomes ours in
+    /// `auto` mode and lowers a cap. When the server counts more requests in its window than we
+    /// sent (`limit - remaining` above our own count: another job on the same key), each extra
+    /// request takes one of our slots. `reset` is when the server said its window frees up
+    /// (`X-RateLimit-Reset`): those requests are taken to leave the window then, so Remaining
+    /// can slow the gate down but never hold it beyond the reset the server announced.
+    pub fn observe(&self, limit: Option<u32>, remaining: Option<u32>, reset: Option<Duration>, now: Instant) {
         let mut state = self.lock();
-        if let Some(server_limit) = limit.filter(|l| *l > 0) {
-            if state.limit == 0 || server_limit < state.limit {
-                state.limit = server_limit;
-            }
+        if let Some(server) = limit.filter(|l| *l > 0) {
+            state.limit = share_of(
+                match self.mode {
+                    Limit::Auto(_) | Limit::Cap(0) => server,
+                    Limit::Cap(cap) => cap.min(server),
+                },
+                self.share,
+            );
         }
-        if let Some(remaining) = remaining {
-            let limit = state.limit as usize;
-            if limit > 0 {
-                let used_by_server = limit.saturating_sub(remaining as usize);
-                while state.sent.len() < used_by_server {
-                    state.sent.push_back(now);
-                }
-            }
-        }
+        let (Some(remaining), true) = (remaining, state.limit > 0) else {
+            return;
+        };
+        self.forget_old(&mut state, now);
+        let server_limit = limit.unwrap_or(state.limit * self.share) as usize;
+        let used_by_server = server_limit.saturating_sub(remaining as usize);
+        // Sibling shards spend their own shares of the same window: only beyond those is a
+        // request another job's.
+        let siblings = server_limit - server_limit / self.share as usize;
+        let known = state.sent.len() + state.foreign.len() + siblings;
+        let extra = used_by_server.saturating_sub(known);
+        let horizon = self.window + self.margin;
+        let (_, hold) = self.burst(state.limit);
+        let cap = |d: Duration| now + reset.map_or(d, |r| r.min(d));
+        let foreign = Foreign {
+            blocks_until: cap(hold),
+            known_until: cap(horizon),
+        };
+        state.foreign.extend(std::iter::repeat_n(foreign, extra));
+    }
+
+    /// A 429 with its `Retry-After`: nobody sends before it passes, and from then on the budget
+    /// resumes (the refused request was not counted by the server).
+    pub fn refused(&self, retry_after: Duration, limit: Option<u32>, now: Instant) {
+        self.observe(limit, None, None, now);
+        self.pause_until(now + retry_after);
     }
 
     /// The limit in force (after adaptation); 0 = unlimited.
@@ -123,8 +265,10 @@ impl RateBudget {
     }
 }
 
-/// The earliest moment the last of `requests` can be sent when at most `limit` go out in any
-/// `window`: the first `limit` go at once, and each later batch one window after the previous.
+/// A lower bound of the time the last of `requests` needs under `limit` per `window`, whatever
+/// the server's counting: the first `limit` at once, each later batch one window after the
+/// previous (a server that counts a sliding minute allows no better). The paced budget itself
+/// spreads them: `(requests - 1) * window / limit`.
 pub fn min_time_under_budget(requests: usize, limit: u32, window: Duration) -> Duration {
     if limit == 0 || requests == 0 {
         return Duration::ZERO;
@@ -137,32 +281,69 @@ pub fn min_time_under_budget(requests: usize, limit: u32, window: Duration) -> D
 mod tests {
     use super::*;
 
-    #[test]
-    fn minimum_time_under_a_sliding_window() {
-        let minute = Duration::from_secs(60);
-        assert_eq!(min_time_under_budget(100, 100, minute), Duration::ZERO);
-        assert_eq!(min_time_under_budget(120, 100, minute), minute);
-        assert_eq!(min_time_under_budget(201, 100, minute), minute * 2);
-        assert_eq!(min_time_under_budget(5000, 0, minute), Duration::ZERO);
+    const MINUTE: Duration = Duration::from_secs(60);
+
+    /// Sends as fast as the budget allows from `t0` and returns the send times.
+    fn drain(budget: &RateBudget, t0: Instant, count: usize) -> Vec<Instant> {
+        let mut now = t0;
+        let mut times = Vec::new();
+        while times.len() < count {
+            match budget.try_acquire(now) {
+                Ok(_permit) => times.push(now),
+                Err(ready) => now = ready,
+            }
+        }
+        times
+    }
+
+    /// The most sends within any half-open window `(t - window, t]`.
+    fn most_in_any(times: &[Instant], window: Duration) -> usize {
+        let mut start = 0;
+        let mut most = 0;
+        for (end, t) in times.iter().enumerate() {
+            while times[start] + window <= *t {
+                start += 1;
+            }
+            most = most.max(end + 1 - start);
+        }
+        most
     }
 
     #[test]
-    fn at_most_limit_per_window() {
-        let budget = RateBudget::new(3, Duration::from_secs(60));
+    fn minimum_time_under_a_sliding_window() {
+        assert_eq!(min_time_under_budget(100, 100, MINUTE), Duration::ZERO);
+        assert_eq!(min_time_under_budget(120, 100, MINUTE), MINUTE);
+        assert_eq!(min_time_under_budget(201, 100, MINUTE), MINUTE * 2);
+        assert_eq!(min_time_under_budget(5000, 0, MINUTE), Duration::ZERO);
+    }
+
+    #[test]
+    fn spending_fits_a_minute_and_ten_seconds_and_starts_with_a_burst() {
+        let budget = RateBudget::new(Limit::Cap(120), MINUTE);
         let t0 = Instant::now();
-        for _ in 0..3 {
-            assert!(budget.try_acquire(t0).is_ok());
+        let times = drain(&budget, t0, 600);
+        // A sliding minute, ten seconds and half a minute, each with its share of 120 a minute.
+        for (window, share) in [
+            (MINUTE, 120),
+            (Duration::from_secs(10), 20),
+            (Duration::from_secs(30), 60),
+        ] {
+            let most = most_in_any(&times, window);
+            assert!(most <= share, "{most} requests within {window:?}");
         }
-        let ready = budget
-            .try_acquire(t0 + Duration::from_secs(30))
-            .expect_err("window is full");
-        assert!(ready >= t0 + Duration::from_secs(60));
-        assert!(budget.try_acquire(ready).is_ok());
+        assert_eq!(times.iter().filter(|t| **t == t0).count(), 20, "a sixth goes at once");
+        // A limit the burst does not divide: still never more than the limit in a window.
+        let budget = RateBudget::new(Limit::Cap(20), Duration::from_secs(2));
+        let times = drain(&budget, t0, 200);
+        assert!(most_in_any(&times, Duration::from_secs(2)) <= 20);
+        // ... and no slower than the margin requires.
+        let span = *times.last().expect("times") - times[0];
+        assert!(span < MINUTE * 5 + MINUTE / 20 * 5, "600 requests took {span:?}");
     }
 
     #[test]
     fn unlimited_never_waits_but_pauses_apply() {
-        let budget = RateBudget::new(0, Duration::from_secs(60));
+        let budget = RateBudget::new(Limit::Cap(0), MINUTE);
         let t0 = Instant::now();
         for _ in 0..10_000 {
             assert!(budget.try_acquire(t0).is_ok());
@@ -176,15 +357,77 @@ mod tests {
     }
 
     #[test]
-    fn adapts_to_server_headers() {
-        let budget = RateBudget::new(100, Duration::from_secs(60));
+    fn a_shard_spends_its_share_of_every_limit() {
+        let budget = RateBudget::shared(Limit::Auto(100), MINUTE, 3);
+        assert_eq!(budget.limit(), 33);
         let t0 = Instant::now();
-        budget.observe(Some(10), Some(2), t0);
+        budget.observe(Some(600), None, None, t0);
+        assert_eq!(budget.limit(), 200, "auto follows the server, a third of it");
+        budget.observe(Some(600), Some(600 - 400), None, t0);
+        assert!(
+            budget.try_acquire(t0).is_ok(),
+            "the siblings' 400 requests are their own shares, not another job's"
+        );
+        assert_eq!(share_of(0, 3), 0, "no limit stays no limit");
+        assert_eq!(share_of(2, 3), 1, "never 0, which would mean unlimited");
+        for shards in 1..=10 {
+            assert!(
+                share_of(1000, shards) * shards <= 1000,
+                "the shares stay under the limit together"
+            );
+        }
+    }
+
+    #[test]
+    fn a_cap_follows_a_lower_server_limit_but_never_a_higher_one() {
+        let budget = RateBudget::new(Limit::Cap(100), MINUTE);
+        let t0 = Instant::now();
+        budget.observe(Some(10), None, None, t0);
         assert_eq!(budget.limit(), 10);
+        budget.observe(Some(500), None, None, t0);
+        assert_eq!(budget.limit(), 100, "a cap is never exceeded");
+    }
+
+    #[test]
+    fn auto_follows_the_server_up_and_down() {
+        let budget = RateBudget::new(Limit::Auto(100), MINUTE);
+        let t0 = Instant::now();
+        budget.observe(Some(500), None, None, t0);
+        assert_eq!(budget.limit(), 500);
+        budget.observe(Some(40), None, None, t0);
+        assert_eq!(budget.limit(), 40);
+    }
+
+    #[test]
+    fn requests_of_another_job_take_our_slots() {
+        let budget = RateBudget::new(Limit::Cap(60), MINUTE);
+        let t0 = Instant::now();
         assert!(budget.try_acquire(t0).is_ok());
-        assert!(budget.try_acquire(t0).is_ok());
-        assert!(budget.try_acquire(t0).is_err(), "server said only 2 remain");
-        budget.observe(Some(500), None, t0);
-        assert_eq!(budget.limit(), 10, "a higher server limit does not raise ours");
+        // We sent 1; the server counts 11: ten of our ten burst slots are gone.
+        budget.observe(Some(60), Some(49), None, t0);
+        let ready = budget.ready_at(t0);
+        assert!(ready >= t0 + Duration::from_secs(10), "ready after {:?}", ready - t0);
+        // The same news twice is not counted twice.
+        budget.observe(Some(60), Some(49), None, t0);
+        assert_eq!(budget.ready_at(t0), ready);
+    }
+
+    #[test]
+    fn nothing_remaining_holds_until_the_announced_reset_not_a_window() {
+        let budget = RateBudget::new(Limit::Cap(100), MINUTE);
+        let t0 = Instant::now();
+        budget.observe(Some(100), Some(0), Some(Duration::from_secs(2)), t0);
+        let ready = budget.ready_at(t0);
+        assert!(ready <= t0 + Duration::from_secs(2), "held {:?}", ready - t0);
+        assert!(budget.try_acquire(ready).is_ok());
+    }
+
+    #[test]
+    fn a_refusal_pauses_until_retry_after_and_no_longer() {
+        let budget = RateBudget::new(Limit::Cap(100), MINUTE);
+        let t0 = Instant::now();
+        budget.refused(Duration::from_secs(2), Some(100), t0);
+        assert!(budget.try_acquire(t0 + Duration::from_millis(1999)).is_err());
+        assert!(budget.try_acquire(t0 + Duration::from_secs(2)).is_ok());
     }
 }

@@ -154,8 +154,8 @@ pub struct Args {
     #[arg(long, value_name = "N", env = "KAPSO_CONCURRENCY", hide_env_values = true)]
     pub concurrency: Option<String>,
 
-    /// Requests per minute for everything the gate sends; 0 = no client-side limit
-    #[arg(long, value_name = "N", env = "KAPSO_RATE_LIMIT", hide_env_values = true)]
+    /// Requests per minute for everything the gate sends, paced across the minute: auto (start at 100, follow the server's X-RateLimit-Limit), a number (a hard cap), or 0 (no client-side limit)
+    #[arg(long, value_name = "N|auto", env = "KAPSO_RATE_LIMIT", hide_env_values = true)]
     pub rate_limit: Option<String>,
 
     /// Length of the rate-limit window (for benchmarks that scale time)

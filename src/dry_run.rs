@@ -23,7 +23,7 @@ pub async fn dry_run(settings: &Settings, stop: watch::Receiver<Option<Interrupt
         lookups: selection.suite_ids.len() + selection.agent_ids.len(),
         runs: 0,
         max_runs: 0,
-        rate_limit: budget_limit(settings),
+        rate_limit: budget_limit(settings).0.start(),
         rate_window: connection.rate_window,
         min_time: Default::default(),
         exit: Exit::Passed,

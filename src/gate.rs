@@ -2,7 +2,7 @@
 //! through the scheduler, and assemble the report. Every exit path returns a report that lists
 //! every case known at that point. Progress goes to an observer; nothing here prints.
 
-use crate::budget::RateBudget;
+use crate::budget::{Limit, RateBudget};
 use crate::cli::Args;
 use crate::client::{self, ClientConfig, KapsoClient, StatsSnapshot};
 use crate::exit::Exit;
@@ -170,10 +170,12 @@ pub fn usage_failure_report(message: &str, args: Option<&Args>) -> Report {
     build::stopped_report(&info, Vec::new(), Aggregate::default(), Exit::Usage, message.to_owned())
 }
 
-/// The one client of a run, with the one rate budget every request draws from.
+/// The one client of a run, with the one rate budget every request draws from: paced at the
+/// configured limit, following the server's announced limit under `auto`.
 pub(crate) fn client_for(settings: &Settings) -> Result<KapsoClient, client::BuildError> {
     let connection = &settings.connection;
-    let budget = Arc::new(RateBudget::new(budget_limit(settings), connection.rate_window));
+    let (limit, share) = budget_limit(settings);
+    let budget = Arc::new(RateBudget::shared(limit, connection.rate_window, share));
     let config = ClientConfig {
         base_url: connection.base_url.clone(),
         api_key: settings.api_key.clone(),
@@ -182,15 +184,15 @@ pub(crate) fn client_for(settings: &Settings) -> Result<KapsoClient, client::Bui
     KapsoClient::new(&config, budget)
 }
 
-/// Requests per window this invocation may send. A shard spends only its share of the key's
-/// limit (the config file's or the default), because its siblings run at the same time on the
-/// same key; a limit given with `--rate-limit` or `KAPSO_RATE_LIMIT` is taken as this
-/// invocation's own.
-pub(crate) fn budget_limit(settings: &Settings) -> u32 {
+/// The limit this invocation follows, and how many gates share it. A shard spends only its
+/// share of the key's limit (the config file's, the default, or what `auto` learns from the
+/// server), because its siblings run at the same time on the same key; a limit given with
+/// `--rate-limit` or `KAPSO_RATE_LIMIT` is taken as this invocation's own.
+pub(crate) fn budget_limit(settings: &Settings) -> (Limit, u32) {
     let connection = &settings.connection;
     match settings.shard {
-        Some(shard) if !connection.rate_limit_given => crate::shard::rate_share(connection.rate_limit, shard.total),
-        _ => connection.rate_limit,
+        Some(shard) if !connection.rate_limit_given => (connection.rate_limit, shard.total),
+        _ => (connection.rate_limit, 1),
     }
 }
 
@@ -308,13 +310,20 @@ fn in_selection_order(carried: Vec<Option<CaseReport>>, ran: Vec<CaseReport>) ->
 fn notes(settings: &Settings, gate: &Gate<'_>, plan: &Plan, to_run: &Plan) -> Vec<String> {
     let mut notes = Vec::new();
     if let Some(record) = &gate.shard {
+        let (limit, share) = budget_limit(settings);
+        let budget = match limit {
+            Limit::Auto(_) if share > 1 => format!("a {share}th of the key's limit"),
+            _ => format!(
+                "at most {} requests per {}",
+                crate::budget::share_of(limit.start(), share),
+                humantime::format_duration(settings.connection.rate_window)
+            ),
+        };
         notes.push(format!(
-            "shard {}: {} of the {} selected cases, at most {} requests per {}",
+            "shard {}: {} of the {} selected cases, {budget}",
             record.label(),
             plan.cases.len(),
             record.selected.unwrap_or_default(),
-            budget_limit(settings),
-            humantime::format_duration(settings.connection.rate_window)
         ));
     }
     if settings.rerun.is_some() {

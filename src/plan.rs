@@ -128,7 +128,8 @@ pub struct CheckFailure {
 pub type CaseCheck = Result<Option<String>, CheckFailure>;
 
 /// Checks that each case exists (`GET /test_cases/{id}`), for `--dry-run`. Returns, per case,
-/// its name or why it cannot be run. A refused key (401, 402) stops the checks at once.
+/// its name or why it cannot be run. A refused key (401, 402) stops the checks at once, and
+/// costs one request: until a check succeeds, they go one at a time.
 pub async fn check_cases(
     client: &KapsoClient,
     cases: &[PlannedCase],
@@ -140,7 +141,7 @@ pub async fn check_cases(
     let mut next = 0;
     let mut refused: Option<String> = None;
     while (next < cases.len() && refused.is_none()) || !tasks.is_empty() {
-        while refused.is_none() && next < cases.len() && tasks.len() < concurrency.max(1) {
+        while refused.is_none() && next < cases.len() && tasks.len() < client.fan_out(concurrency) {
             let client = client.clone();
             let id = cases[next].id.clone();
             let index = next;

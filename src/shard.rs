@@ -195,16 +195,6 @@ pub fn selection_digest<'a>(ids: impl IntoIterator<Item = &'a str>) -> String {
     format!("{:016x}", fnv1a64(&bytes))
 }
 
-/// A shard's part of the key's rate limit when `--rate-limit` was not given: the limit split
-/// evenly (rounded down, at least 1), so N shards running at once stay under the key's limit
-/// together. 0 (no client-side limit) stays 0.
-pub fn rate_share(limit: u32, shards: u32) -> u32 {
-    if limit == 0 {
-        return 0;
-    }
-    (limit / shards.max(1)).max(1)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -267,17 +257,6 @@ mod tests {
         let circle_past_end = env(&[("CIRCLE_NODE_INDEX", "3"), ("CIRCLE_NODE_TOTAL", "3")]);
         assert!(resolve("auto", circle_past_end).is_err());
         assert_eq!(resolve("2/5", |_| None), Ok(Shard { index: 2, total: 5 }));
-    }
-
-    #[test]
-    fn rate_shares_stay_under_the_limit_together() {
-        assert_eq!(rate_share(100, 3), 33);
-        assert_eq!(rate_share(100, 1), 100);
-        assert_eq!(rate_share(2, 3), 1, "never 0, which would mean unlimited");
-        assert_eq!(rate_share(0, 3), 0);
-        for shards in 1..=10 {
-            assert!(rate_share(1000, shards) * shards <= 1000);
-        }
     }
 
     fn ids() -> impl Strategy<Value = Vec<String>> {

@@ -8,7 +8,8 @@
 //! HTTP forward proxy for proxy tests. [`github::FakeGithub`] is a fake GitHub REST API for the
 //! pull-request comment, [`gitlab::FakeGitlab`] the same for GitLab merge-request notes.
 //!
-//! Each request goes through: rate limiting (every request counts; a 429 consumes no slot),
+//! Each request goes through: rate limiting (a sliding or fixed window or a token bucket, see
+//! [`RateMode`]; every request counts; a 429 consumes no slot),
 //! then the next action of the first matching [`Fault`], then `X-API-Key` authentication, then
 //! the endpoint.
 //!
@@ -40,6 +41,9 @@ mod state;
 
 pub use http::reason;
 pub use proxy::ForwardProxy;
-pub use scenario::{AgentSpec, CaseSpec, Endpoint, Fault, FaultAction, RateLimit, Scenario, SuiteSpec, TrialSpec};
+pub use scenario::{
+    AgentSpec, Announce, CaseSpec, Endpoint, Fault, FaultAction, LimitChange, RateLimit, RateMode, Scenario, SuiteSpec,
+    TrialSpec,
+};
 pub use server::Sim;
 pub use state::{LoggedRequest, RunRecord};

@@ -56,12 +56,13 @@ impl Scenario {
         self.rate_limit = Some(RateLimit {
             limit,
             window_ms,
-            retry_after_secs: None,
+            ..RateLimit::default()
         });
         self
     }
 
-    /// Like [`Scenario::rate_limit`] with a fixed `Retry-After` value.
+    /// Any rate limit: another counting mode, announced headers that differ, a fixed
+    /// `Retry-After`, changes along the way.
     pub fn rate_limit_with(mut self, rate_limit: RateLimit) -> Self {
         self.rate_limit = Some(rate_limit);
         self
@@ -308,14 +309,56 @@ impl AgentSpec {
     }
 }
 
-/// Sliding-window rate limit over all received requests.
+/// The rate limit over all received requests: how the server counts (`mode`), what its
+/// `X-RateLimit-*` headers announce, and changes of the limit along the way.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct RateLimit {
+    /// Requests admitted per `window_ms` (for a token bucket: tokens added per `window_ms`).
     pub limit: u32,
     pub window_ms: u64,
-    /// `None`: ceil(seconds until a slot frees), at least 1.
+    /// `None`: ceil(seconds until a request would be admitted), at least 1.
     pub retry_after_secs: Option<u64>,
+    pub mode: RateMode,
+    /// Token bucket only: how many tokens it holds (and starts with); `None` = `limit`.
+    pub bucket: Option<u32>,
+    /// What the headers say when it differs from the rule enforced: `X-RateLimit-Limit` is
+    /// this limit and `X-RateLimit-Remaining` counts in a sliding window of its own (a server
+    /// that announces its plan per minute while it counts in shorter windows). `None`: the
+    /// headers describe the enforced rule.
+    pub announce: Option<Announce>,
+    /// From the `after_requests`-th received request on, `limit` (and the announced limit)
+    /// becomes `limit`: a plan that changes while the gate runs.
+    pub changes: Vec<LimitChange>,
+}
+
+/// How the server counts requests.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RateMode {
+    /// At most `limit` in any window of `window_ms` ending now.
+    #[default]
+    Sliding,
+    /// At most `limit` in each window of `window_ms` counted from the simulator's start.
+    Fixed,
+    /// A bucket of `bucket` tokens refilled at `limit` per `window_ms`; each request takes one.
+    TokenBucket,
+}
+
+/// The announced side of a rate limit.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Announce {
+    pub limit: u32,
+    pub window_ms: u64,
+}
+
+/// A change of the limit after some requests.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LimitChange {
+    pub after_requests: usize,
+    pub limit: u32,
 }
 
 /// Which API operation a request addresses.

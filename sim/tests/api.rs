@@ -305,6 +305,7 @@ fn rate_limit_window_slides_and_fixed_retry_after() {
         limit: 1,
         window_ms: 200,
         retry_after_secs: Some(7),
+        ..RateLimit::default()
     }));
     let mut conn = Conn::open(sim.addr());
     let get = |conn: &mut Conn| conn.send("GET", "/api/v1/test_suites/x", Some(KEY), None).unwrap();

@@ -15,6 +15,7 @@ use crate::secret::ApiKey;
 use error::RequestError;
 use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, CONTENT_TYPE, LOCATION, RETRY_AFTER};
 use reqwest::{Response, StatusCode};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use wire::{TestCase, TestRun, TestSuite};
@@ -46,6 +47,9 @@ pub struct KapsoClient {
     base: String,
     budget: Arc<RateBudget>,
     stats: Arc<Stats>,
+    /// Set by the first success: Kapso accepted the key and the account. Until then requests
+    /// go one at a time, so a refused key (401, 402) costs exactly one request.
+    key_accepted: Arc<AtomicBool>,
     /// Kept only to redact it from response bodies that echo it.
     key: ApiKey,
 }
@@ -73,6 +77,7 @@ impl KapsoClient {
             base: config.base_url.as_str().trim_end_matches('/').to_owned(),
             budget,
             stats: Arc::new(Stats::default()),
+            key_accepted: Arc::new(AtomicBool::new(false)),
             key: config.api_key.clone(),
         })
     }
@@ -83,6 +88,21 @@ impl KapsoClient {
 
     pub fn stats(&self) -> &Arc<Stats> {
         &self.stats
+    }
+
+    /// Whether Kapso has answered any request with success yet.
+    pub fn key_accepted(&self) -> bool {
+        self.key_accepted.load(Ordering::Relaxed)
+    }
+
+    /// How many requests may be in flight: `concurrency` once the key is known to work, one
+    /// before, so that a refused key stops the gate after a single request.
+    pub fn fan_out(&self, concurrency: usize) -> usize {
+        if self.key_accepted() {
+            concurrency.max(1)
+        } else {
+            1
+        }
     }
 
     fn url(&self, segments: &[&str]) -> String {
@@ -156,7 +176,6 @@ impl KapsoClient {
     async fn send(&self, request: reqwest::RequestBuilder) -> Result<Vec<u8>, RequestError> {
         self.stats.record_sent();
         let response = request.send().await.map_err(|e| transport_error(&e))?;
-        self.observe_rate_headers(&response);
         let status = response.status();
         if status.is_redirection() {
             let location = response
@@ -169,19 +188,19 @@ impl KapsoClient {
                 location,
             });
         }
-        if status == StatusCode::TOO_MANY_REQUESTS {
-            self.stats.record_rate_limited();
-        }
         let retry_after = response
             .headers()
             .get(RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| retry::parse_retry_after(v, SystemTime::now()));
-        if let (Some(wait), true) = (retry_after, status == StatusCode::TOO_MANY_REQUESTS) {
-            self.budget.pause_until(tokio::time::Instant::now() + wait);
+        let refused = status == StatusCode::TOO_MANY_REQUESTS;
+        if refused {
+            self.stats.record_rate_limited();
         }
+        self.observe_rate_headers(&response, retry_after.filter(|_| refused));
         let body = read_body(response).await.map(|body| self.key.redact(body));
         if status.is_success() {
+            self.key_accepted.store(true, Ordering::Relaxed);
             return body;
         }
         let reason = body.ok().and_then(|b| wire::error_reason(&b));
@@ -192,18 +211,22 @@ impl KapsoClient {
         })
     }
 
-    fn observe_rate_headers(&self, response: &Response) {
-        let number = |name: &str| {
-            response
-                .headers()
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.trim().parse::<u32>().ok())
-        };
+    /// Passes the server's rate headers to the budget. A 429's `Retry-After` says when the
+    /// next request may go, whatever `X-RateLimit-Remaining` says; otherwise Remaining counts,
+    /// until `X-RateLimit-Reset` when the server sends one.
+    fn observe_rate_headers(&self, response: &Response, retry_after: Option<Duration>) {
+        let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok());
+        let number = |name: &str| header(name).and_then(|v| v.trim().parse::<u32>().ok());
         let limit = number("x-ratelimit-limit");
+        let now = tokio::time::Instant::now();
+        if let Some(wait) = retry_after {
+            self.budget.refused(wait, limit, now);
+            return;
+        }
         let remaining = number("x-ratelimit-remaining");
+        let reset = header("x-ratelimit-reset").and_then(|v| retry::parse_rate_limit_reset(v, SystemTime::now()));
         if limit.is_some() || remaining.is_some() {
-            self.budget.observe(limit, remaining, tokio::time::Instant::now());
+            self.budget.observe(limit, remaining, reset, now);
         }
     }
 }

@@ -119,6 +119,21 @@ pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     Some(wait.min(Duration::from_secs(3600)))
 }
 
+/// Parses `X-RateLimit-Reset`: seconds until the window resets, or (as GitHub and others send
+/// it) the Unix time of the reset; values that large cannot be a delay in seconds.
+pub fn parse_rate_limit_reset(value: &str, now: SystemTime) -> Option<Duration> {
+    const EPOCH_FROM: u64 = 1_000_000_000;
+    let value = value.trim();
+    let seconds: f64 = value.parse().ok().filter(|s: &f64| s.is_finite() && *s >= 0.0)?;
+    let wait = if seconds >= EPOCH_FROM as f64 {
+        let at = UNIX_EPOCH + Duration::from_secs_f64(seconds);
+        at.duration_since(now).unwrap_or(Duration::ZERO)
+    } else {
+        Duration::from_secs_f64(seconds)
+    };
+    Some(wait.min(Duration::from_secs(3600)))
+}
+
 /// IMF-fixdate, e.g. `Sun, 06 Nov 1994 08:49:37 GMT`.
 fn parse_http_date(value: &str) -> Option<SystemTime> {
     let rest = value.split_once(", ")?.1;
@@ -270,5 +285,16 @@ mod tests {
         assert_eq!(parse_retry_after("999999", now), Some(Duration::from_secs(3600)));
         assert_eq!(parse_retry_after("soon", now), None);
         assert_eq!(parse_retry_after("-1", now), None);
+    }
+
+    #[test]
+    fn parses_rate_limit_reset_as_delay_or_unix_time() {
+        let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        assert_eq!(parse_rate_limit_reset("7", now), Some(Duration::from_secs(7)));
+        assert_eq!(parse_rate_limit_reset("0.5", now), Some(Duration::from_millis(500)));
+        assert_eq!(parse_rate_limit_reset("1700000030", now), Some(Duration::from_secs(30)));
+        assert_eq!(parse_rate_limit_reset("1600000000", now), Some(Duration::ZERO));
+        assert_eq!(parse_rate_limit_reset("soon", now), None);
+        assert_eq!(parse_rate_limit_reset("-3", now), None);
     }
 }

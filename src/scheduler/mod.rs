@@ -118,6 +118,18 @@ impl Slot {
     }
 }
 
+impl Slot {
+    /// How long after its creation the run was last seen unfinished, while it is pending.
+    fn seen_unfinished(&self) -> Option<Duration> {
+        match self.phase {
+            Phase::Running { .. } | Phase::Polling { .. } => {
+                Some(self.last_unfinished_poll?.duration_since(self.created_local?))
+            }
+            _ => None,
+        }
+    }
+}
+
 enum TaskResult {
     Created(usize, Result<TestRun, RequestError>),
     Polled(usize, Result<TestRun, RequestError>),
@@ -175,7 +187,7 @@ impl<'a, 'o> Scheduler<'a, 'o> {
 
         while self.pending > 0 {
             let now = Instant::now();
-            let has_capacity = self.tasks.len() < self.schedule.concurrency;
+            let has_capacity = self.tasks.len() < self.client.fan_out(self.schedule.concurrency);
             let next_work = if has_capacity { self.next_work_at() } else { None };
             let work_due = next_work.is_some_and(|t| t <= now);
             let wake_at = next_work.filter(|t| *t > now).unwrap_or(deadline);
@@ -236,25 +248,14 @@ impl<'a, 'o> Scheduler<'a, 'o> {
     }
 
     /// Spends `permit` on the most useful request now: creations first (a run not yet created
-    /// cannot finish), then the poll that has waited longest past its due time, so that a
-    /// scarce budget is shared fairly and no run starves.
+    /// cannot finish), then the poll most likely to find its run finished.
     fn launch(&mut self, permit: Permit) {
         let now = Instant::now();
         let create = self
             .slots
             .iter()
             .position(|s| matches!(s.phase, Phase::ToCreate { not_before } if not_before <= now));
-        let index = create.or_else(|| {
-            self.slots
-                .iter()
-                .enumerate()
-                .filter_map(|(i, s)| match s.phase {
-                    Phase::Running { due, .. } if due <= now => Some((due, i)),
-                    _ => None,
-                })
-                .min()
-                .map(|(_, i)| i)
-        });
+        let index = create.or_else(|| self.best_poll(now));
         let Some(index) = index else { return };
         let client = self.client.clone();
         let slot = &mut self.slots[index];
@@ -272,6 +273,38 @@ impl<'a, 'o> Scheduler<'a, 'o> {
             }
             other => slot.phase = other,
         }
+    }
+
+    /// The due poll most likely to pay off: the run most likely to have finished since it was
+    /// last seen unfinished, judged from the durations of finished runs. Until a run has
+    /// finished, and between equals, the poll that has waited longest past its due time goes
+    /// first, so that when the budget cannot poll every run at the interval, the intervals
+    /// stretch evenly.
+    fn best_poll(&self, now: Instant) -> Option<usize> {
+        let due: Vec<usize> = (0..self.slots.len())
+            .filter(|i| matches!(self.slots[*i].phase, Phase::Running { due, .. } if due <= now))
+            .collect();
+        let estimate = (due.len() > 1 && self.model.has_data()).then(|| {
+            let going: Vec<Duration> = self.slots.iter().filter_map(Slot::seen_unfinished).collect();
+            self.model.estimate(&going)
+        });
+        let mut best: Option<(f64, Instant, usize)> = None;
+        for i in due {
+            let slot = &self.slots[i];
+            let Phase::Running { due, .. } = slot.phase else {
+                continue;
+            };
+            let likely = match (&estimate, slot.created_local) {
+                (Some(estimate), Some(created)) => {
+                    estimate.finished_since(slot.seen_unfinished().unwrap_or_default(), now.duration_since(created))
+                }
+                _ => 0.0,
+            };
+            if best.is_none_or(|(p, d, _)| likely > p || (likely == p && due < d)) {
+                best = Some((likely, due, i));
+            }
+        }
+        best.map(|(_, _, i)| i)
     }
 
     /// Applies one finished request. Returns a reason when every job must stop (401/402).
@@ -307,7 +340,7 @@ impl<'a, 'o> Scheduler<'a, 'o> {
                 let lower_bound = slot
                     .last_unfinished_poll
                     .map_or(Duration::ZERO, |t| t.duration_since(created));
-                self.model.record(lower_bound);
+                self.model.record(server_duration(&run).unwrap_or(lower_bound));
             }
             let outcome = TrialOutcome {
                 // The run asked for, even if Kapso's answer names another.
@@ -367,6 +400,8 @@ impl<'a, 'o> Scheduler<'a, 'o> {
         let Some(delay) = retry::next_delay(after, backoff.next()) else {
             return Err(format!("{error} (gave up after {} attempts)", slot.failures));
         };
+        // The retry goes when both its own delay and the shared budget allow: say that time.
+        let delay = delay.max(self.client.budget().ready_at(now).duration_since(now));
         if now + delay >= self.schedule.deadline {
             return Err(format!("{error}; the deadline passes before a retry could be sent"));
         }
@@ -425,6 +460,12 @@ impl<'a, 'o> Scheduler<'a, 'o> {
             self.decide(index, outcome);
         }
     }
+}
+
+/// How long a finished run took by Kapso's own clock, when it says.
+fn server_duration(run: &TestRun) -> Option<Duration> {
+    let at = |t: &Option<String>| t.as_deref().and_then(|t| humantime::parse_rfc3339_weak(t.trim()).ok());
+    at(&run.ended_at)?.duration_since(at(&run.started_at)?).ok()
 }
 
 fn deadline_reason(phase: &Phase) -> TrialResult {

@@ -3,6 +3,7 @@
 
 use super::error::UsageError;
 use super::parse;
+use crate::budget::Limit;
 use crate::cli::Args;
 use crate::config::Config;
 use crate::defaults;
@@ -19,8 +20,8 @@ pub struct Connection {
     pub timeout: Duration,
     pub request_timeout: Duration,
     pub concurrency: usize,
-    /// Requests per `rate_window`; 0 means no client-side limit.
-    pub rate_limit: u32,
+    /// Requests per `rate_window`: follow the server, or a hard cap (0: no client-side limit).
+    pub rate_limit: Limit,
     /// True when `--rate-limit` (or `KAPSO_RATE_LIMIT`) set `rate_limit` for this invocation;
     /// false for the config file's value and the default, which describe the key's limit that
     /// every shard shares.
@@ -49,9 +50,18 @@ pub fn resolve(args: &Args, config: &Config) -> Result<Connection, UsageError> {
         (None, None) => defaults::CONCURRENCY,
     };
     let rate_limit = match (&args.rate_limit, config.rate_limit) {
-        (Some(raw), _) => parse::number("rate-limit", raw, 0..=1_000_000)?,
-        (None, Some(n)) => n,
-        (None, None) => defaults::RATE_LIMIT,
+        (Some(raw), _) if raw.trim().eq_ignore_ascii_case("auto") => Limit::Auto(defaults::RATE_LIMIT),
+        (Some(raw), _) => {
+            Limit::Cap(
+                parse::number("rate-limit", raw, 0..=1_000_000).map_err(|_| UsageError::BadNumber {
+                    option: "rate-limit",
+                    value: raw.clone(),
+                    range: " from 0 to 1000000, nor auto".to_owned(),
+                })?,
+            )
+        }
+        (None, Some(n)) => Limit::Cap(n),
+        (None, None) => Limit::Auto(defaults::RATE_LIMIT),
     };
     Ok(Connection {
         base_url,
@@ -73,4 +83,36 @@ pub fn resolve(args: &Args, config: &Config) -> Result<Connection, UsageError> {
         rate_limit_given: args.rate_limit.is_some(),
         rate_window: duration("rate-window", &args.rate_window, &None, defaults::RATE_WINDOW)?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rate_limit(flag: Option<&str>, file: Option<u32>) -> Result<Limit, UsageError> {
+        let mut argv = vec!["kapso-gate"];
+        if let Some(value) = flag {
+            argv.extend(["--rate-limit", value]);
+        }
+        let args = Args::parse_iter(argv).expect("clap accepts any text");
+        let config = Config {
+            rate_limit: file,
+            ..Config::default()
+        };
+        resolve(&args, &config).map(|c| c.rate_limit)
+    }
+
+    #[test]
+    fn rate_limit_is_auto_unless_a_number_is_given() {
+        assert_eq!(rate_limit(None, None).ok(), Some(Limit::Auto(defaults::RATE_LIMIT)));
+        assert_eq!(
+            rate_limit(Some("AUTO"), Some(50)).ok(),
+            Some(Limit::Auto(defaults::RATE_LIMIT))
+        );
+        assert_eq!(rate_limit(Some("250"), None).ok(), Some(Limit::Cap(250)));
+        assert_eq!(rate_limit(Some("0"), None).ok(), Some(Limit::Cap(0)));
+        assert_eq!(rate_limit(None, Some(40)).ok(), Some(Limit::Cap(40)));
+        let error = rate_limit(Some("fast"), None).expect_err("not a number");
+        assert!(error.to_string().contains("auto"), "{error}");
+    }
 }

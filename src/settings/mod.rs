@@ -172,7 +172,7 @@ mod tests {
         assert_eq!(s.connection.poll_interval, Duration::from_secs(5));
         assert_eq!(s.connection.timeout, Duration::from_secs(1800));
         assert_eq!(s.connection.concurrency, 8);
-        assert_eq!(s.connection.rate_limit, 100);
+        assert_eq!(s.connection.rate_limit, crate::budget::Limit::Auto(100));
         assert_eq!(s.connection.base_url.as_str(), "https://app.kapso.ai/api/v1");
     }
 

@@ -4,6 +4,8 @@
 //! - `smoke`: one passing case, the per-run lines and `-q`.
 //! - `gate`: the end-to-end scenarios of the gate (exit codes, retries, selection, bad input).
 //! - `budget`: the rate budget and the poll scheduler, read from the simulator's request log.
+//! - `budget_pacing`: paced spending under every server window, `auto`, Retry-After, one request
+//!   for a refused key.
 //! - `policy`: trials and aggregates, per-case config, quarantine, baselines, `--agent`, `--dry-run`.
 //! - `reports`: every report surface (JSON against its schema, JUnit, GitHub summary and outputs).
 //! - `hardening`: cancellation, re-attaching with a state file, hostile servers, redirects,
@@ -22,6 +24,7 @@ mod support;
 
 mod action;
 mod budget;
+mod budget_pacing;
 mod edges;
 mod gate;
 mod hardening;
