@@ -92,22 +92,30 @@ pub async fn run(
     };
     // A state file that cannot be written is reported once, not once per run.
     let mut state_error: Option<String> = None;
-    let outcomes = scheduler::run(&client, &jobs, &schedule, stop.clone(), &mut |event| {
-        if let (scheduler::Event::RunCreated { job, run_id }, Some(file)) = (&event, state.as_mut()) {
-            if let Err(error) = file.record(&job.test_case_id, job.trial, run_id) {
-                if state_error.is_none() {
-                    let message = error.to_string();
-                    observer(Progress::Warning(&message));
-                    state_error = Some(message);
+    let mut more = next_trial(settings, &to_run, &reattach);
+    let outcomes = scheduler::run(
+        &client,
+        jobs,
+        &schedule,
+        stop.clone(),
+        &mut |event| {
+            if let (scheduler::Event::RunCreated { job, run_id }, Some(file)) = (&event, state.as_mut()) {
+                if let Err(error) = file.record(&job.test_case_id, job.trial, run_id) {
+                    if state_error.is_none() {
+                        let message = error.to_string();
+                        observer(Progress::Warning(&message));
+                        state_error = Some(message);
+                    }
                 }
             }
-        }
-        observer(Progress::Run(event));
-    })
+            observer(Progress::Run(event));
+        },
+        &mut more,
+    )
     .await;
     warnings.extend(state_error);
 
-    let ran = case_reports(settings, &to_run, &jobs, &outcomes);
+    let ran = case_reports(settings, &to_run, &outcomes);
     let cases = in_selection_order(carried, ran);
     let forced = (*stop.borrow()).map(verdict::interrupt_exit);
     let empty_shard = settings.shard.is_some() && cases.is_empty();
@@ -339,26 +347,53 @@ fn notes(settings: &Settings, gate: &Gate<'_>, plan: &Plan, to_run: &Plan) -> Ve
 /// One job per trial of every case, re-attaching to recorded runs, except to a run whose
 /// failure `--rerun-failed` is re-running (the state file may be the one that recorded it).
 fn jobs(settings: &Settings, plan: &Plan, reattach: &Reattach) -> Vec<Job> {
-    let being_rerun = |run_id: &str| settings.rerun.as_ref().is_some_and(|r| r.reruns(run_id));
     let mut jobs = Vec::new();
     for (case, planned) in plan.cases.iter().enumerate() {
         for trial in 0..settings.case_policy(&planned.id).trials.min() as usize {
-            let existing_run = reattach
-                .runs
-                .iter()
-                .find(|r| r.test_case_id == planned.id && r.trial == trial && !being_rerun(&r.run_id))
-                .map(|r| r.run_id.clone());
-            jobs.push(Job {
-                case,
-                trial,
-                test_case_id: planned.id.clone(),
-                existing_run,
-            });
+            jobs.push(job(settings, plan, reattach, case, trial));
         }
     }
     jobs
 }
 
+/// Trial `trial` of case `case`, re-attached to the run the state file recorded for it (unless
+/// `--rerun-failed` runs that case again).
+fn job(settings: &Settings, plan: &Plan, reattach: &Reattach, case: usize, trial: usize) -> Job {
+    let planned = &plan.cases[case];
+    let being_rerun = |run_id: &str| settings.rerun.as_ref().is_some_and(|r| r.reruns(run_id));
+    let existing_run = reattach
+        .runs
+        .iter()
+        .find(|r| r.test_case_id == planned.id && r.trial == trial && !being_rerun(&r.run_id))
+        .map(|r| r.run_id.clone());
+    Job {
+        case,
+        trial,
+        test_case_id: planned.id.clone(),
+        existing_run,
+    }
+}
+
+/// The next trial of a case whose trials so far are all decided: while MIN is not reached, or
+/// for `MIN..MAX` while the verdict is uncertain and fewer than MAX runs exist (see
+/// [`verdict::wants_more_trials`]). Trials grow one at a time, so a case never has more than
+/// MAX runs, whatever was re-attached or retried.
+fn next_trial<'a>(
+    settings: &'a Settings,
+    plan: &'a Plan,
+    reattach: &'a Reattach,
+) -> impl FnMut(usize, &[&TrialOutcome]) -> Option<Job> + 'a {
+    move |case, decided| {
+        let spec = case_spec(settings, plan.cases[case].clone());
+        let verdicts: Vec<_> = decided
+            .iter()
+            .map(|outcome| verdict::trial_verdict(outcome, spec.threshold))
+            .collect();
+        let created = u32::try_from(decided.len()).unwrap_or(u32::MAX);
+        verdict::wants_more_trials(&spec.certainty, created, &verdicts, spec.threshold)
+            .then(|| job(settings, plan, reattach, case, decided.len()))
+    }
+}
 /// What the report builder needs to know of a case: the case, its policy and its baseline.
 fn case_spec(settings: &Settings, case: PlannedCase) -> CaseSpec {
     let CasePolicy {
@@ -384,10 +419,12 @@ fn case_spec(settings: &Settings, case: PlannedCase) -> CaseSpec {
 }
 
 /// Judges every case from its trials' outcomes.
-fn case_reports(settings: &Settings, plan: &Plan, jobs: &[Job], outcomes: &[TrialOutcome]) -> Vec<CaseReport> {
+fn case_reports(settings: &Settings, plan: &Plan, outcomes: &[(Job, TrialOutcome)]) -> Vec<CaseReport> {
     let mut per_case: Vec<Vec<TrialReport>> = vec![Vec::new(); plan.cases.len()];
     let mut learned_names: Vec<Option<String>> = vec![None; plan.cases.len()];
-    for (job, outcome) in jobs.iter().zip(outcomes) {
+    let mut in_trial_order: Vec<&(Job, TrialOutcome)> = outcomes.iter().collect();
+    in_trial_order.sort_by_key(|(job, _)| (job.case, job.trial));
+    for (job, outcome) in in_trial_order {
         if let crate::outcome::TrialResult::Finished(run) = &outcome.result {
             if run.case_name.is_some() {
                 learned_names[job.case] = run.case_name.clone();

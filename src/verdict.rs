@@ -3,7 +3,7 @@
 
 use crate::confidence::{fixed_interval, Decision, Inconclusive, Interval, Sequential, Trials};
 use crate::exit::Exit;
-use crate::outcome::{FailureKind, FinishedRun, Interrupt};
+use crate::outcome::{FailureKind, FinishedRun, Interrupt, TrialOutcome, TrialResult};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -130,6 +130,20 @@ pub fn fmt_score(score: f64) -> String {
         "0".to_owned()
     } else {
         text.to_owned()
+    }
+}
+
+/// A trial's status and score, as the case rules read them.
+pub fn trial_verdict(outcome: &TrialOutcome, threshold: f64) -> TrialVerdict {
+    match &outcome.result {
+        TrialResult::Finished(run) => TrialVerdict {
+            status: judge_run(run, threshold).0,
+            score: run.score,
+        },
+        TrialResult::NoResult { kind, .. } => TrialVerdict {
+            status: failure_status(*kind),
+            score: None,
+        },
     }
 }
 

@@ -135,23 +135,36 @@ enum TaskResult {
     Polled(usize, Result<TestRun, RequestError>),
 }
 
-/// Runs every job to an outcome. Returns outcomes in job order.
+/// Asked, when every trial of a case so far is decided, for the case's next trial: the case's
+/// index and its decided outcomes in trial order; `None` ends the case. This is how trials
+/// `MIN..MAX` grow one at a time while the verdict is uncertain.
+pub type NextTrial<'n> = dyn FnMut(usize, &[&TrialOutcome]) -> Option<Job> + 'n;
+
+/// Runs every job, and every job `next_trial` adds, to an outcome. Returns each job with its
+/// outcome, in the order the jobs were added.
 pub async fn run(
     client: &KapsoClient,
-    jobs: &[Job],
+    jobs: Vec<Job>,
     schedule: &Schedule,
     stop: watch::Receiver<Option<Interrupt>>,
     observer: &mut dyn FnMut(Event<'_>),
-) -> Vec<TrialOutcome> {
-    Scheduler::new(client, jobs, schedule, observer).run(stop).await
+    next_trial: &mut NextTrial<'_>,
+) -> Vec<(Job, TrialOutcome)> {
+    Scheduler::new(client, jobs, schedule, observer, next_trial)
+        .run(stop)
+        .await
 }
 
 /// The scheduler's state while it runs.
 struct Scheduler<'a, 'o> {
     client: &'a KapsoClient,
-    jobs: &'a [Job],
+    jobs: Vec<Job>,
     schedule: &'a Schedule,
     observer: &'o mut dyn FnMut(Event<'_>),
+    next_trial: &'o mut NextTrial<'a>,
+    /// Set once every undecided job is being ended (deadline, signal, refused key): no case
+    /// gets another trial then.
+    stopping: bool,
     slots: Vec<Slot>,
     model: DurationModel,
     tasks: JoinSet<TaskResult>,
@@ -161,24 +174,27 @@ struct Scheduler<'a, 'o> {
 impl<'a, 'o> Scheduler<'a, 'o> {
     fn new(
         client: &'a KapsoClient,
-        jobs: &'a [Job],
+        jobs: Vec<Job>,
         schedule: &'a Schedule,
         observer: &'o mut dyn FnMut(Event<'_>),
+        next_trial: &'o mut NextTrial<'a>,
     ) -> Self {
         let now = Instant::now();
         Scheduler {
             client,
+            slots: jobs.iter().map(|job| Slot::new(job, now)).collect(),
+            pending: jobs.len(),
             jobs,
             schedule,
             observer,
-            slots: jobs.iter().map(|job| Slot::new(job, now)).collect(),
+            next_trial,
+            stopping: false,
             model: DurationModel::default(),
             tasks: JoinSet::new(),
-            pending: jobs.len(),
         }
     }
 
-    async fn run(mut self, mut stop: watch::Receiver<Option<Interrupt>>) -> Vec<TrialOutcome> {
+    async fn run(mut self, mut stop: watch::Receiver<Option<Interrupt>>) -> Vec<(Job, TrialOutcome)> {
         let started = Instant::now();
         let mut next_heartbeat = started + self.schedule.heartbeat;
         // A closed stop channel means nobody can interrupt any more; stop watching it.
@@ -225,12 +241,14 @@ impl<'a, 'o> Scheduler<'a, 'o> {
             }
         }
 
-        self.slots
+        self.jobs
             .into_iter()
-            .map(|slot| {
-                slot.outcome.unwrap_or_else(|| {
+            .zip(self.slots)
+            .map(|(job, slot)| {
+                let outcome = slot.outcome.unwrap_or_else(|| {
                     TrialOutcome::no_result(None, FailureKind::Unavailable, "no outcome recorded".into())
-                })
+                });
+                (job, outcome)
             })
             .collect()
     }
@@ -441,10 +459,32 @@ impl<'a, 'o> Scheduler<'a, 'o> {
         });
         slot.outcome = Some(outcome);
         self.pending -= 1;
+        if !self.stopping {
+            self.extend(self.jobs[index].case);
+        }
+    }
+
+    /// Asks for the next trial of `case` once every trial it has is decided, and schedules it.
+    fn extend(&mut self, case: usize) {
+        let mut decided: Vec<(usize, &TrialOutcome)> = Vec::new();
+        for (job, slot) in self.jobs.iter().zip(&self.slots).filter(|(job, _)| job.case == case) {
+            match &slot.outcome {
+                Some(outcome) => decided.push((job.trial, outcome)),
+                None => return,
+            }
+        }
+        decided.sort_by_key(|(trial, _)| *trial);
+        let outcomes: Vec<&TrialOutcome> = decided.into_iter().map(|(_, outcome)| outcome).collect();
+        if let Some(job) = (self.next_trial)(case, &outcomes) {
+            self.slots.push(Slot::new(&job, Instant::now()));
+            self.jobs.push(job);
+            self.pending += 1;
+        }
     }
 
     /// Aborts every request in flight and decides every undecided job with `reason(phase)`.
     fn finish_all(&mut self, reason: impl Fn(&Phase) -> TrialResult) {
+        self.stopping = true;
         self.tasks.abort_all();
         for index in 0..self.slots.len() {
             let slot = &self.slots[index];

@@ -17,6 +17,7 @@
 //! - `pr_comment`: the pull-request comment module against the fake GitHub and GitLab APIs;
 //!   `pr_comment_gate`: the same through the binary, reports unchanged by any comment problem.
 //! - `shards`: `--shard`, `--merge` and `--rerun-failed` end to end.
+//! - `trials`: `--trials MIN..MAX` stops when certain, never beyond MAX; intervals in reports.
 //! - `edges`: untrusted text never acts as a workflow command (a model of the runner), scores at
 //!   the threshold, settled reports, workspace paths, annotation size, JUnit against its schema.
 
@@ -37,3 +38,4 @@ mod readme;
 mod reports;
 mod shards;
 mod smoke;
+mod trials;
