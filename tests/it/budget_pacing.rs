@@ -255,12 +255,16 @@ fn share(window: Duration) -> usize {
 
 #[test]
 fn paced_spending_fits_a_sliding_minute_and_ten_second_windows() {
-    // The server counts in windows a sixth of ours (ten seconds of a minute): a gate that
-    // spends its minute's budget in bursts is refused.
+    // The server announces the budget per minute but counts in windows a sixth as long (ten
+    // seconds of a minute): a gate that spends its minute's budget in bursts is refused.
     let short = Duration::from_millis(WINDOW_MS / 6);
     let rate = kapso_sim::RateLimit {
         limit: LIMIT / 6,
         window_ms: WINDOW_MS / 6,
+        announce: Some(kapso_sim::Announce {
+            limit: LIMIT,
+            window_ms: WINDOW_MS,
+        }),
         ..kapso_sim::RateLimit::default()
     };
     let requests = paced_run(rate);
@@ -287,8 +291,13 @@ fn paced_spending_fits_a_fixed_window_and_a_token_bucket() {
             limit: LIMIT,
             window_ms: WINDOW_MS,
             mode,
-            // A bucket that holds ten seconds' worth (of a minute) of requests.
+            // A bucket that holds ten seconds' worth (of a minute) of requests; its headers
+            // announce the plan per minute, as the fixed window's do.
             bucket: Some(LIMIT / 6),
+            announce: (mode == kapso_sim::RateMode::TokenBucket).then_some(kapso_sim::Announce {
+                limit: LIMIT,
+                window_ms: WINDOW_MS,
+            }),
             ..kapso_sim::RateLimit::default()
         };
         let requests = paced_run(rate);
