@@ -23,7 +23,8 @@ pub struct Config {
     pub timeout: Option<String>,
     pub request_timeout: Option<String>,
     pub concurrency: Option<u32>,
-    pub rate_limit: Option<u32>,
+    /// A number, or `"auto"`.
+    pub rate_limit: Option<RateLimitSetting>,
     /// Test case IDs to run, in addition to those on the command line.
     #[serde(default)]
     pub test_cases: Vec<String>,
@@ -64,6 +65,14 @@ impl TrialsSetting {
             TrialsSetting::Spec(text) => text.parse(),
         }
     }
+}
+
+/// `rate-limit = 250` or `rate-limit = "auto"`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum RateLimitSetting {
+    Number(u32),
+    Word(String),
 }
 
 /// Why the config file cannot be used.

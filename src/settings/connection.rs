@@ -5,7 +5,7 @@ use super::error::UsageError;
 use super::parse;
 use crate::budget::Limit;
 use crate::cli::Args;
-use crate::config::Config;
+use crate::config::{Config, RateLimitSetting};
 use crate::defaults;
 use reqwest::Url;
 use std::time::Duration;
@@ -29,6 +29,20 @@ pub struct Connection {
     pub rate_window: Duration,
 }
 
+/// `auto`, or a number of requests per window (0: no client-side limit).
+fn limit(raw: &str) -> Result<Limit, UsageError> {
+    if raw.trim().eq_ignore_ascii_case("auto") {
+        return Ok(Limit::Auto(defaults::RATE_LIMIT));
+    }
+    parse::number("rate-limit", raw, 0..=1_000_000)
+        .map(Limit::Cap)
+        .map_err(|_| UsageError::BadNumber {
+            option: "rate-limit",
+            value: raw.to_owned(),
+            range: " from 0 to 1000000, nor auto".to_owned(),
+        })
+}
+
 /// Resolves each value: flag or variable, then the config file, then the default. Each raw
 /// text is parsed once.
 pub fn resolve(args: &Args, config: &Config) -> Result<Connection, UsageError> {
@@ -49,18 +63,9 @@ pub fn resolve(args: &Args, config: &Config) -> Result<Connection, UsageError> {
         (None, Some(n)) => return Err(parse::out_of_range("concurrency", n, 1..=defaults::MAX_CONCURRENCY)),
         (None, None) => defaults::CONCURRENCY,
     };
-    let rate_limit = match (&args.rate_limit, config.rate_limit) {
-        (Some(raw), _) if raw.trim().eq_ignore_ascii_case("auto") => Limit::Auto(defaults::RATE_LIMIT),
-        (Some(raw), _) => {
-            Limit::Cap(
-                parse::number("rate-limit", raw, 0..=1_000_000).map_err(|_| UsageError::BadNumber {
-                    option: "rate-limit",
-                    value: raw.clone(),
-                    range: " from 0 to 1000000, nor auto".to_owned(),
-                })?,
-            )
-        }
-        (None, Some(n)) => Limit::Cap(n),
+    let rate_limit = match (&args.rate_limit, &config.rate_limit) {
+        (Some(raw), _) | (None, Some(RateLimitSetting::Word(raw))) => limit(raw)?,
+        (None, Some(RateLimitSetting::Number(n))) => Limit::Cap(*n),
         (None, None) => Limit::Auto(defaults::RATE_LIMIT),
     };
     Ok(Connection {
@@ -96,7 +101,7 @@ mod tests {
         }
         let args = Args::parse_iter(argv).expect("clap accepts any text");
         let config = Config {
-            rate_limit: file,
+            rate_limit: file.map(RateLimitSetting::Number),
             ..Config::default()
         };
         resolve(&args, &config).map(|c| c.rate_limit)
@@ -112,6 +117,12 @@ mod tests {
         assert_eq!(rate_limit(Some("250"), None).ok(), Some(Limit::Cap(250)));
         assert_eq!(rate_limit(Some("0"), None).ok(), Some(Limit::Cap(0)));
         assert_eq!(rate_limit(None, Some(40)).ok(), Some(Limit::Cap(40)));
+        let auto_in_file = Config::parse("rate-limit = \"auto\"").expect("valid");
+        let args = Args::parse_iter(["kapso-gate"]).expect("parses");
+        assert_eq!(
+            resolve(&args, &auto_in_file).ok().map(|c| c.rate_limit),
+            Some(Limit::Auto(defaults::RATE_LIMIT))
+        );
         let error = rate_limit(Some("fast"), None).expect_err("not a number");
         assert!(error.to_string().contains("auto"), "{error}");
     }
