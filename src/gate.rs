@@ -83,34 +83,14 @@ pub async fn run(
         reattached: jobs.iter().filter(|j| j.existing_run.is_some()).count(),
     });
 
-    let schedule = Schedule {
-        poll_interval: settings.connection.poll_interval,
-        deadline: gate.deadline,
-        concurrency: settings.connection.concurrency,
-        heartbeat: Duration::from_secs(30),
-        learn_durations: settings.learn_durations,
-    };
-    // A state file that cannot be written is reported once, not once per run.
-    let mut state_error: Option<String> = None;
-    let mut more = next_trial(settings, &to_run, &reattach);
-    let outcomes = scheduler::run(
+    let (outcomes, state_error) = run_jobs(
         &client,
+        &gate,
         jobs,
-        &schedule,
+        (&to_run, &reattach),
+        state.as_mut(),
         stop.clone(),
-        &mut |event| {
-            if let (scheduler::Event::RunCreated { job, run_id }, Some(file)) = (&event, state.as_mut()) {
-                if let Err(error) = file.record(&job.test_case_id, job.trial, run_id) {
-                    if state_error.is_none() {
-                        let message = error.to_string();
-                        observer(Progress::Warning(&message));
-                        state_error = Some(message);
-                    }
-                }
-            }
-            observer(Progress::Run(event));
-        },
-        &mut more,
+        observer,
     )
     .await;
     warnings.extend(state_error);
@@ -121,6 +101,44 @@ pub async fn run(
     let empty_shard = settings.shard.is_some() && cases.is_empty();
     let forced = forced.or(empty_shard.then(verdict::empty_shard_exit));
     build::report(&gate.info(Some(&client)), cases, None, forced, warnings)
+}
+
+/// Runs the jobs (and the trials they grow into) through the scheduler, recording each created
+/// run in the state file. Returns the outcomes and, when the state file could not be written,
+/// why (reported once, not once per run).
+async fn run_jobs(
+    client: &KapsoClient,
+    gate: &Gate<'_>,
+    jobs: Vec<Job>,
+    (plan, reattach): (&Plan, &Reattach),
+    mut state: Option<&mut StateFile>,
+    stop: watch::Receiver<Option<Interrupt>>,
+    observer: &mut dyn FnMut(Progress<'_>),
+) -> (Vec<(Job, TrialOutcome)>, Option<String>) {
+    let settings = gate.settings;
+    let schedule = Schedule {
+        poll_interval: settings.connection.poll_interval,
+        deadline: gate.deadline,
+        concurrency: settings.connection.concurrency,
+        heartbeat: Duration::from_secs(30),
+        learn_durations: settings.learn_durations,
+    };
+    let mut state_error: Option<String> = None;
+    let mut more = next_trial(settings, plan, reattach);
+    let mut record = |event: scheduler::Event<'_>| {
+        if let (scheduler::Event::RunCreated { job, run_id }, Some(file)) = (&event, state.as_deref_mut()) {
+            if let Err(error) = file.record(&job.test_case_id, job.trial, run_id) {
+                if state_error.is_none() {
+                    let message = error.to_string();
+                    observer(Progress::Warning(&message));
+                    state_error = Some(message);
+                }
+            }
+        }
+        observer(Progress::Run(event));
+    };
+    let outcomes = scheduler::run(client, jobs, &schedule, stop, &mut record, &mut more).await;
+    (outcomes, state_error)
 }
 
 /// The invocation-wide facts of one run of the gate.
