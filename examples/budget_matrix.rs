@@ -1,4 +1,4 @@
-//! The rate-budget matrix of issue 13: drives the real `kapso-gate` binary against kapso-sim
+//! The rate-budget matrix: drives the real `kapso-gate` binary against kapso-sim
 //! (in this process, on 127.0.0.1) for every budget regime × run-duration shape × server
 //! window, plus the pro-plan cell, and prints each cell's wall time over its lower bound and
 //! its 429 count as a Markdown table.

@@ -1,4 +1,4 @@
-//! The shards benchmark (issue 16): one gate over a selection against three shards of it run at
+//! The shards benchmark: one gate over a selection against three shards of it run at
 //! the same time, under one key's rate limit of 100 and of 1,000 requests a minute, with the
 //! real `kapso-gate` binary against kapso-sim on 127.0.0.1. Prints the median wall time of each
 //! against the lower bound, and the 429 responses.

@@ -1,4 +1,4 @@
-//! The benchmark of issue 14: how many runs `--trials MIN..MAX` spends per case against a fixed
+//! The trials benchmark: how many runs `--trials MIN..MAX` spends per case against a fixed
 //! `--trials MAX`, by simulation of the judge's scores (no network, no simulator server).
 //!
 //! ```text

@@ -3,7 +3,8 @@
 use std::fmt;
 
 /// A Kapso project API key. `Debug` and `Display` print `***`; the only way to read the key is
-/// [`ApiKey::expose`], used in exactly one place: building the request header.
+/// [`ApiKey::expose`], used only to build the request header, to check the key is usable, and to
+/// tell the GitHub runner to mask it (`::add-mask::`).
 #[derive(Clone, PartialEq, Eq)]
 pub struct ApiKey(String);
 

@@ -1,7 +1,6 @@
-//! The rate budget at its edges, end to end against kapso-sim: Retry-After is authoritative
-//! (issue 11, point 2), a refused key costs exactly one request (issue 11, point 4), and paced
-//! spending under every server window, polls at or after their interval, and `--rate-limit auto`
-//! (issue 13). Every check reads the simulator's request log; the only timing checks are gaps
+//! The rate budget at its edges, end to end against kapso-sim: Retry-After is authoritative, a
+//! refused key costs exactly one request, paced spending fits every server window, polls come at
+//! or after their interval, and `--rate-limit auto` follows the server. Every check reads the simulator's request log; the only timing checks are gaps
 //! between logged arrivals, never the gate's own speed.
 
 use crate::support;
