@@ -250,6 +250,25 @@ fn system_out(case: &CaseReport) -> String {
     if let Some(spread) = case.score_spread {
         let _ = writeln!(out, "score_spread: {}", fmt_score(spread));
     }
+    if let Some(interval) = &case.interval {
+        let _ = writeln!(
+            out,
+            "interval: [{}, {}] at {}",
+            fmt_score(interval.lower),
+            fmt_score(interval.upper),
+            fmt_score(interval.confidence)
+        );
+    }
+    if let Some(decision) = case.decision {
+        let _ = writeln!(
+            out,
+            "decision: {}",
+            match decision {
+                super::model::Certainty::Certain => "certain",
+                super::model::Certainty::Inconclusive => "inconclusive",
+            }
+        );
+    }
     if let (Some(base), Some(delta)) = (case.baseline_score, case.delta) {
         let _ = writeln!(out, "baseline_score: {}\ndelta: {}", fmt_score(base), fmt_delta(delta));
     }
@@ -313,6 +332,23 @@ mod tests {
         assert_eq!(attr("l1\nl2\t\r"), "l1&#10;l2&#9;&#13;");
         assert_eq!(seconds(12_500), "12.500");
         assert_eq!(seconds(7), "0.007");
+    }
+
+    #[test]
+    fn an_interval_and_a_decision_are_in_system_out() {
+        let mut c = case("c1", Status::Passed);
+        c.interval = Some(crate::report::model::IntervalRecord {
+            lower: 0.81,
+            upper: 1.0,
+            confidence: 0.95,
+            kind: crate::report::model::IntervalKind::Sequential,
+        });
+        c.decision = Some(crate::report::model::Certainty::Certain);
+        let xml = render(&report(vec![c]));
+        assert!(
+            xml.contains("\ninterval: [0.81, 1] at 0.95\ndecision: certain\n"),
+            "{xml}"
+        );
     }
 
     #[test]
