@@ -30,9 +30,12 @@
 //!   no `--rate-limit` (auto): bound max(1 s + 5 s, 159 × 60 s / 500).
 
 use kapso_sim::{Announce, CaseSpec, RateLimit, RateMode, Scenario, Sim};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Instant;
+
+#[path = "shared/release_binary.rs"]
+mod release_binary;
 
 const KEY: &str = "kg-matrix-key";
 const MINUTE: f64 = 60.0;
@@ -190,7 +193,7 @@ fn main() {
             std::process::exit(2);
         }
     };
-    let gate = match locate_gate() {
+    let gate = match release_binary::locate(true, "budget matrix") {
         Ok(gate) => gate,
         Err(message) => {
             eprintln!("budget_matrix: {message}");
@@ -238,29 +241,6 @@ fn parse_scale() -> Result<f64, String> {
         }
     }
     Ok(scale)
-}
-
-/// Builds the release binary and returns its path next to this example's.
-fn locate_gate() -> Result<PathBuf, String> {
-    let manifest_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let status = Command::new(cargo)
-        .args(["build", "--release", "--bin", "kapso-gate"])
-        .current_dir(manifest_dir)
-        .status()
-        .map_err(|e| format!("cannot run cargo: {e}"))?;
-    if !status.success() {
-        return Err("`cargo build --release --bin kapso-gate` failed".into());
-    }
-    let exe = std::env::current_exe().map_err(|e| format!("cannot locate this executable: {e}"))?;
-    let dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .ok_or("cannot locate the target directory")?;
-    let gate = dir.join(format!("kapso-gate{}", std::env::consts::EXE_SUFFIX));
-    gate.is_file()
-        .then_some(gate.clone())
-        .ok_or_else(|| format!("{} is missing", gate.display()))
 }
 
 fn run_cell(gate: &Path, scale: f64, regime: Regime, shape: Shape, server: Server) -> Cell {

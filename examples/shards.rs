@@ -19,9 +19,12 @@
 //! than its own duration after it was created.
 
 use kapso_sim::{CaseSpec, Scenario, Sim};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+#[path = "shared/release_binary.rs"]
+mod release_binary;
 
 const KEY: &str = "kg-shards-bench-key";
 const CASES: usize = 120;
@@ -67,7 +70,7 @@ fn parse_options() -> Result<Options, String> {
 
 fn main() {
     let result = parse_options().and_then(|options| {
-        let gate = locate_gate(options.build)?;
+        let gate = release_binary::locate(options.build, "shards bench")?;
         run_all(&gate, &options)
     });
     if let Err(error) = result {
@@ -186,33 +189,6 @@ fn spawn(
         cmd.env("KAPSO_SHARD", shard);
     }
     cmd.spawn().map_err(|e| format!("cannot start {}: {e}", gate.display()))
-}
-
-fn locate_gate(build: bool) -> Result<PathBuf, String> {
-    if build {
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        eprintln!("shards bench: cargo build --release --bin kapso-gate");
-        let status = Command::new(cargo)
-            .args(["build", "--release", "--bin", "kapso-gate"])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .status()
-            .map_err(|e| format!("cannot run cargo: {e}"))?;
-        if !status.success() {
-            return Err("`cargo build --release --bin kapso-gate` failed".into());
-        }
-    }
-    let exe = std::env::current_exe().map_err(|e| format!("cannot locate this executable: {e}"))?;
-    // target/release/examples/shards -> target/release/kapso-gate
-    let gate = exe
-        .parent()
-        .and_then(Path::parent)
-        .ok_or("cannot locate the target directory")?
-        .join(format!("kapso-gate{}", std::env::consts::EXE_SUFFIX));
-    if gate.is_file() {
-        Ok(gate)
-    } else {
-        Err(format!("{} is missing: drop --no-build", gate.display()))
-    }
 }
 
 fn secs(d: Duration) -> String {

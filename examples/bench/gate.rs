@@ -3,7 +3,7 @@
 
 use crate::usage;
 use kapso_sim::{Scenario, Sim};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
@@ -11,38 +11,6 @@ use std::time::{Duration, Instant};
 pub const KEY: &str = "kg-bench-key";
 /// Hard limit for one gate process, whatever the scale: the bench always stops by itself.
 const GATE_HARD_LIMIT: Duration = Duration::from_secs(600);
-
-/// The release binary next to this example, built first when `build` is set.
-pub fn locate(build: bool) -> Result<PathBuf, String> {
-    let manifest_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
-    if build {
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        eprintln!("bench: cargo build --release --bin kapso-gate");
-        let status = Command::new(cargo)
-            .args(["build", "--release", "--bin", "kapso-gate"])
-            .current_dir(manifest_dir)
-            .status()
-            .map_err(|e| format!("cannot run cargo: {e}"))?;
-        if !status.success() {
-            return Err("`cargo build --release --bin kapso-gate` failed".into());
-        }
-    }
-    let exe = std::env::current_exe().map_err(|e| format!("cannot locate the bench executable: {e}"))?;
-    // target/release/examples/bench -> target/release/kapso-gate
-    let dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .ok_or("cannot locate the target directory")?;
-    let gate = dir.join(format!("kapso-gate{}", std::env::consts::EXE_SUFFIX));
-    if gate.is_file() {
-        Ok(gate)
-    } else {
-        Err(format!(
-            "{} is missing: run `cargo build --release` first (or drop --no-build)",
-            gate.display()
-        ))
-    }
-}
 
 /// Starts a simulator; returns it with an instant just before its clock started.
 pub fn start_sim(scenario: Scenario) -> (Sim, Instant) {

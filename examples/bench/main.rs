@@ -31,6 +31,8 @@
 
 mod figures;
 mod gate;
+#[path = "../shared/release_binary.rs"]
+mod release_binary;
 mod report;
 mod scenarios;
 mod usage;
@@ -82,7 +84,7 @@ fn main() {
         options.scenarios = vec![1, 2, 3];
     }
     options.scenarios.dedup();
-    let gate = gate::locate(!options.no_build).unwrap_or_else(|message| fail(&message, 2));
+    let gate = release_binary::locate(!options.no_build, "bench").unwrap_or_else(|message| fail(&message, 2));
     let cores = std::thread::available_parallelism().map_or(0, usize::from);
     println!(
         "kapso-gate benchmark: {} ({} cores), {} run(s) per scenario, medians",

@@ -3,7 +3,7 @@
 //! log or run records; the only timing checks are lower bounds (gaps that must be at least so
 //! long).
 
-use crate::support;
+use crate::support::{self, count_429, max_in_any_window};
 use kapso_sim::{CaseSpec, Endpoint, Fault, FaultAction, LoggedRequest, RunRecord, Scenario, Sim};
 use std::time::Duration;
 
@@ -37,25 +37,6 @@ fn log(sim: &Sim) -> Vec<LoggedRequest> {
     let mut requests = sim.requests();
     requests.sort_by_key(|r| r.at);
     requests
-}
-
-/// The most requests that arrived within any sliding window of `window` (a request at `t`
-/// counts in every window `(t' - window, t']` with `t <= t'`, as the simulator counts).
-fn max_in_any_window(requests: &[LoggedRequest], window: Duration) -> usize {
-    let times: Vec<Duration> = requests.iter().map(|r| r.at).collect();
-    let mut start = 0;
-    let mut most = 0;
-    for (end, &t) in times.iter().enumerate() {
-        while times[start] + window <= t {
-            start += 1;
-        }
-        most = most.max(end + 1 - start);
-    }
-    most
-}
-
-fn count_429(requests: &[LoggedRequest]) -> usize {
-    requests.iter().filter(|r| r.status == 429).count()
 }
 
 /// Every run was created once, polled at least once, and never polled after a response showed

@@ -3,7 +3,7 @@
 //! or after their interval, and `--rate-limit auto` follows the server. Every check reads the simulator's request log; the only timing checks are gaps
 //! between logged arrivals, never the gate's own speed.
 
-use crate::support;
+use crate::support::{self, count_429, max_in_any_window};
 
 use kapso_sim::{CaseSpec, Endpoint, Fault, FaultAction, LoggedRequest, Scenario, Sim};
 use std::time::Duration;
@@ -38,7 +38,7 @@ fn summary(requests: &[LoggedRequest]) -> String {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Issue 11, point 2: Retry-After is authoritative
+// Retry-After is authoritative
 
 /// The pair Kapso sends with a 429: wait 2 s, nothing remains in the window.
 fn too_many_requests() -> FaultAction {
@@ -108,7 +108,7 @@ fn retry_after_with_nothing_remaining_waits_the_announced_time_not_a_window() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Issue 11, point 4: a refused key costs one request
+// A refused key costs one request
 
 /// Runs the gate over 50 cases with `key` and extra arguments; returns the exit code and the
 /// simulator's log.
@@ -185,25 +185,7 @@ fn once_the_key_works_requests_fan_out_again() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Issue 13: paced spending, polls at or after their interval, the server's own limit
-
-/// The most requests that arrived within any window `(t - window, t]`.
-fn max_in_any_window(requests: &[LoggedRequest], window: Duration) -> usize {
-    let times: Vec<Duration> = requests.iter().map(|r| r.at).collect();
-    let mut start = 0;
-    let mut most = 0;
-    for (end, &t) in times.iter().enumerate() {
-        while times[start] + window <= t {
-            start += 1;
-        }
-        most = most.max(end + 1 - start);
-    }
-    most
-}
-
-fn count_429(requests: &[LoggedRequest]) -> usize {
-    requests.iter().filter(|r| r.status == 429).count()
-}
+// Paced spending, polls at or after their interval, the server's own limit
 
 /// A 6 s window standing for Kapso's minute, with 60 requests in it: one every 100 ms.
 const WINDOW_MS: u64 = 6_000;

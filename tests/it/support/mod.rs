@@ -7,7 +7,7 @@ pub mod leak;
 pub mod report;
 pub mod sim;
 
-pub use sim::{case, posts, runs_of, RUN_MS};
+pub use sim::{case, count_429, max_in_any_window, posts, runs_of, RUN_MS};
 
 use std::path::Path;
 use std::process::{Command, Stdio};
