@@ -17,7 +17,7 @@ use kapso_gate::confidence::{Decision, Sequential, Trials};
 const THRESHOLD: f64 = 0.8;
 const MEANS: [f64; 6] = [0.3, 0.5, 0.7, 0.8, 0.9, 1.0];
 
-#[path = "../src/confidence/judges.rs"]
+#[path = "../src/policy/confidence/judges.rs"]
 #[expect(dead_code, reason = "the benchmark samples two of the judges the unit tests use")]
 mod judges;
 use judges::{Judge, Rng};

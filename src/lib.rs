@@ -11,31 +11,22 @@
 
 #![cfg_attr(not(test), warn(clippy::print_stdout, clippy::print_stderr, clippy::unwrap_used))]
 
-pub mod baseline;
-pub mod budget;
-pub mod cli;
-pub mod client;
-pub mod comment;
-pub mod confidence;
-pub mod config;
-pub mod defaults;
-pub mod dry_run;
-pub mod exit;
-pub mod file_write;
-pub mod gate;
-pub mod ids;
-pub mod merge;
-pub mod outcome;
+pub mod domain;
+pub mod input;
 pub mod output;
-pub mod plan;
+pub mod policy;
 pub mod report;
-pub mod rerun;
-pub mod scheduler;
-pub mod secret;
-pub mod settings;
-pub mod shard;
-pub mod state;
-pub mod verdict;
+pub mod run;
+pub mod shards;
+
+// Transitional aliases for the old flat paths while branches merge; removed at the end.
+pub use domain::{exit, ids, outcome, secret};
+pub use input::{cli, config, defaults, settings};
+pub use output::{comment, file_write};
+pub use policy::{confidence, verdict};
+pub use report::baseline;
+pub use run::{budget, client, dry_run, gate, plan, scheduler, state};
+pub use shards::{merge, rerun, shard};
 
 pub use dry_run::dry_run;
 pub use gate::{run, usage_failure_report, Progress};

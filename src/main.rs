@@ -4,18 +4,18 @@
 use kapso_gate::cli::{Args, Env};
 use kapso_gate::comment;
 use kapso_gate::exit::Exit;
-use kapso_gate::output::{self, Outputs};
+use kapso_gate::output::destinations::{self as output, Outputs};
 use kapso_gate::report::terminal::{self, Style};
 use kapso_gate::report::{build, github, Report};
 use kapso_gate::settings::{Inputs, Settings, UsageError};
 use kapso_gate::{Interrupt, Progress};
 
-mod console;
-mod stdio;
-use console::Console;
+mod app;
+
+use app::console::Console;
 use std::io::IsTerminal;
 use std::process::ExitCode;
-use stdio::Stdio;
+use app::stdio::Stdio;
 use tokio::sync::watch;
 
 fn main() -> ExitCode {

@@ -1,6 +1,7 @@
 //! Reports: the model, the one place it is built, a shared text module, and one pure renderer
 //! per output format. Renderers read the model and `text`, never each other.
 
+pub mod baseline;
 pub mod build;
 pub mod github;
 pub mod json;

@@ -422,7 +422,7 @@ mod tests {
 
     #[test]
     fn readme_options_table_shows_the_defaults() {
-        let readme = include_str!("../README.md");
+        let readme = include_str!("../../README.md");
         for (long, value) in crate::defaults::shown() {
             let row = readme
                 .lines()

@@ -10,7 +10,7 @@ use kapso_gate::settings::{Settings, Verbosity};
 use kapso_gate::Progress;
 use std::time::Duration;
 
-use crate::stdio::Stdio;
+use super::stdio::Stdio;
 
 /// Prints progress as it happens.
 #[derive(Debug)]

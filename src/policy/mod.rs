@@ -1,0 +1,6 @@
+//! Policy: the rules that turn trial outcomes into case verdicts and the gate's exit
+//! (`verdict`), and the statistics of repeated trials (`confidence`). Nothing here knows
+//! reports, settings or the wire format.
+
+pub mod confidence;
+pub mod verdict;
