@@ -432,9 +432,15 @@ mod tests {
                 .lines()
                 .find(|l| l.starts_with(&prefix))
                 .unwrap_or_else(|| panic!("docs/options.md has no row for --{long}"));
-            for (file, row) in [("docs/options.md", Some(row)), ("README.md", readme.lines().find(|l| l.starts_with(&prefix)))] {
+            for (file, row) in [
+                ("docs/options.md", Some(row)),
+                ("README.md", readme.lines().find(|l| l.starts_with(&prefix))),
+            ] {
                 if let Some(row) = row {
-                    assert!(row.contains(&format!("| `{value}` |")), "{file}: --{long} row lacks `{value}`: {row}");
+                    assert!(
+                        row.contains(&format!("| `{value}` |")),
+                        "{file}: --{long} row lacks `{value}`: {row}"
+                    );
                 }
             }
         }

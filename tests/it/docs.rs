@@ -53,7 +53,10 @@ fn pages() -> Vec<Page> {
 }
 
 fn page(path: &str) -> Page {
-    pages().into_iter().find(|p| p.path == path).unwrap_or_else(|| panic!("{path} missing"))
+    pages()
+        .into_iter()
+        .find(|p| p.path == path)
+        .unwrap_or_else(|| panic!("{path} missing"))
 }
 
 struct Fence {
@@ -108,7 +111,9 @@ fn anchors(text: &str) -> BTreeSet<String> {
     let mut seen: BTreeMap<String, usize> = BTreeMap::new();
     let mut out = BTreeSet::new();
     for line in prose(text) {
-        let Some(heading) = line.strip_prefix('#') else { continue };
+        let Some(heading) = line.strip_prefix('#') else {
+            continue;
+        };
         let heading = heading.trim_start_matches('#');
         if !heading.starts_with(' ') {
             continue;
@@ -202,9 +207,7 @@ fn every_relative_link_and_anchor_resolves() {
                     broken.push(format!("{}: {target}: no file {resolved_str}", page.path));
                 } else if page.path.starts_with("docs/") && !resolved_str.starts_with("docs/") {
                     broken.push(format!("{}: {target}: outside the book", page.path));
-                } else if !anchor.is_empty()
-                    && !anchors_of.get(&resolved_str).is_some_and(|a| a.contains(anchor))
-                {
+                } else if !anchor.is_empty() && !anchors_of.get(&resolved_str).is_some_and(|a| a.contains(anchor)) {
                     broken.push(format!("{}: {target}: no heading #{anchor}", page.path));
                 }
             }
@@ -216,25 +219,33 @@ fn every_relative_link_and_anchor_resolves() {
 #[test]
 fn anchors_follow_github_and_mdbook() {
     let got = anchors("# `--shard K/N` and `--shard auto`\n## Plain `docker run`\n## Plain `docker run`\n");
-    let want: BTreeSet<String> =
-        ["--shard-kn-and---shard-auto", "plain-docker-run", "plain-docker-run-1"]
-            .map(str::to_owned)
-            .into();
+    let want: BTreeSet<String> = ["--shard-kn-and---shard-auto", "plain-docker-run", "plain-docker-run-1"]
+        .map(str::to_owned)
+        .into();
     assert_eq!(got, want);
-    assert_eq!(link_texts("see [the map](ARCHITECTURE.md#x) and [`a`](b.md)"), "see the map and `a`");
+    assert_eq!(
+        link_texts("see [the map](ARCHITECTURE.md#x) and [`a`](b.md)"),
+        "see the map and `a`"
+    );
 }
 
 #[test]
 fn every_page_is_in_the_book() {
     let toml = std::fs::read_to_string(Path::new(ROOT).join("docs/book.toml")).expect("book.toml");
-    assert!(toml.contains("src = \".\""), "the book's source is docs/ itself: {toml}");
+    assert!(
+        toml.contains("src = \".\""),
+        "the book's source is docs/ itself: {toml}"
+    );
     let summary = page("docs/SUMMARY.md").text;
     let listed: BTreeSet<String> = prose(&summary)
         .into_iter()
         .flat_map(links_in)
         .map(|(_, _, target)| format!("docs/{target}"))
         .collect();
-    for p in pages().iter().filter(|p| p.path.starts_with("docs/") && p.path != "docs/SUMMARY.md") {
+    for p in pages()
+        .iter()
+        .filter(|p| p.path.starts_with("docs/") && p.path != "docs/SUMMARY.md")
+    {
         assert!(listed.contains(&p.path), "SUMMARY.md does not list {}", p.path);
     }
     assert!(listed.contains("docs/ARCHITECTURE.md"), "the map is part of the book");
@@ -247,8 +258,7 @@ fn every_yaml_block_parses() {
         for fence in fences(&page.text) {
             let lang = fence.info.split([' ', ',']).next().unwrap_or_default();
             if lang == "yaml" || lang == "yml" {
-                YamlLoader::load_from_str(&fence.body)
-                    .unwrap_or_else(|e| panic!("{}: {e}\n{}", page.path, fence.body));
+                YamlLoader::load_from_str(&fence.body).unwrap_or_else(|e| panic!("{}: {e}\n{}", page.path, fence.body));
                 checked += 1;
             }
         }
@@ -260,8 +270,16 @@ fn every_yaml_block_parses() {
 fn the_readme_is_a_front_door() {
     let readme = page("README.md").text;
     let lines = readme.lines().count();
-    assert!(lines <= 300, "README.md has {lines} lines; the details belong in the book");
-    for link in ["docs/options.md", "docs/SUMMARY.md", "docs/install.md", "docs/ARCHITECTURE.md"] {
+    assert!(
+        lines <= 300,
+        "README.md has {lines} lines; the details belong in the book"
+    );
+    for link in [
+        "docs/options.md",
+        "docs/SUMMARY.md",
+        "docs/install.md",
+        "docs/ARCHITECTURE.md",
+    ] {
         assert!(readme.contains(&format!("]({link}")), "README does not link {link}");
     }
 }
@@ -279,7 +297,9 @@ fn the_options_reference_lists_every_option_and_variable() {
             let row = format!("| `{} ", binding.option);
             let flag_only = format!("| `{}` |", binding.option);
             assert!(
-                options.lines().any(|l| l.starts_with(&row) || l.starts_with(&flag_only)),
+                options
+                    .lines()
+                    .any(|l| l.starts_with(&row) || l.starts_with(&flag_only)),
                 "docs/options.md has no row for `{}`",
                 binding.option
             );
@@ -300,7 +320,10 @@ fn the_readme_options_rows_agree_with_the_binary() {
             .iter()
             .find(|b| b.option == flag)
             .unwrap_or_else(|| panic!("README row for unknown option {flag}: {line}"));
-        assert!(line.contains(&format!("| `{}` |", binding.var)), "{flag} row lacks its variable: {line}");
+        assert!(
+            line.contains(&format!("| `{}` |", binding.var)),
+            "{flag} row lacks its variable: {line}"
+        );
         rows += 1;
     }
     assert!(rows >= 5, "the README's options table has {rows} rows");
@@ -309,11 +332,19 @@ fn the_readme_options_rows_agree_with_the_binary() {
 /// Release asset names as `.github/workflows/release.yml` publishes them, and that they are
 /// staged and uploaded under those names.
 fn release_asset_names() -> Vec<String> {
-    let text = std::fs::read_to_string(Path::new(ROOT).join(".github/workflows/release.yml"))
-        .expect("release.yml");
-    assert!(text.contains(r#""dist/kapso-gate-$TARGET$EXE""#), "release.yml stages another name");
-    assert!(text.contains("sha256sum kapso-gate-* > checksums.txt"), "release.yml checksums");
-    assert!(text.contains("dist/kapso-gate-* dist/checksums.txt"), "release.yml uploads");
+    let text = std::fs::read_to_string(Path::new(ROOT).join(".github/workflows/release.yml")).expect("release.yml");
+    assert!(
+        text.contains(r#""dist/kapso-gate-$TARGET$EXE""#),
+        "release.yml stages another name"
+    );
+    assert!(
+        text.contains("sha256sum kapso-gate-* > checksums.txt"),
+        "release.yml checksums"
+    );
+    assert!(
+        text.contains("dist/kapso-gate-* dist/checksums.txt"),
+        "release.yml uploads"
+    );
     let workflow = YamlLoader::load_from_str(&text).expect("release.yml parses").remove(0);
     let include = workflow["jobs"]["build"]["strategy"]["matrix"]["include"]
         .as_vec()
@@ -346,12 +377,18 @@ fn download_snippets(page: &Page) -> Vec<String> {
     let mut out = Vec::new();
     for script in scripts.into_iter().filter(|s| s.contains(BEGIN)) {
         let start = script.find(BEGIN).expect("begin");
-        let end = script[start..].find(END).unwrap_or_else(|| panic!("{}: no end marker", page.path));
+        let end = script[start..]
+            .find(END)
+            .unwrap_or_else(|| panic!("{}: no end marker", page.path));
         let lines: Vec<&str> = script[start..start + end].lines().collect();
         let indent = lines.iter().map(|l| l.len() - l.trim_start().len()).min().unwrap_or(0);
         let body: Vec<&str> = lines.iter().map(|l| &l[indent.min(l.len())..]).collect();
         let snippet = body.join("\n") + "\n";
-        out.push(if page.path.ends_with("buildkite.md") { snippet.replace("$$", "$") } else { snippet });
+        out.push(if page.path.ends_with("buildkite.md") {
+            snippet.replace("$$", "$")
+        } else {
+            snippet
+        });
     }
     out
 }
@@ -383,7 +420,10 @@ fn every_release_download_is_a_tested_recipe() {
         }
     }
     for path in RECIPE_PAGES {
-        assert!(!download_snippets(&page(path)).is_empty(), "{path} has no download recipe");
+        assert!(
+            !download_snippets(&page(path)).is_empty(),
+            "{path} has no download recipe"
+        );
     }
 }
 
@@ -436,7 +476,11 @@ fn run_snippet(snippet: &str, server: &ReleaseServer, pin: Option<&str>, name: &
         cmd.env("KAPSO_GATE_SHA256", pin);
     }
     let out = cmd.output().expect("sh runs");
-    let log = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let log = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     (out.status.success(), dir, log)
 }
 
@@ -455,11 +499,18 @@ fn release_download_recipes_fetch_the_published_asset_and_check_the_pin() {
     for path in RECIPE_PAGES {
         for (i, snippet) in download_snippets(&page(path)).iter().enumerate() {
             let name = format!("{}-{i}", path.trim_start_matches("docs/").trim_end_matches(".md"));
-            assert!(snippet.contains(RELEASES), "{path}: the recipe does not download from {RELEASES}");
+            assert!(
+                snippet.contains(RELEASES),
+                "{path}: the recipe does not download from {RELEASES}"
+            );
             let (ok, dir, log) = run_snippet(snippet, &server, Some(&pin), &name);
             assert!(ok, "{path} recipe {i} failed:\n{snippet}\n{log}");
             let binary = dir.join("kapso-gate");
-            assert_eq!(std::fs::read(&binary).ok(), Some(asset.clone()), "{path} recipe {i}: {log}");
+            assert_eq!(
+                std::fs::read(&binary).ok(),
+                Some(asset.clone()),
+                "{path} recipe {i}: {log}"
+            );
             let said = Command::new(&binary).output().expect("the downloaded binary runs");
             assert_eq!(String::from_utf8_lossy(&said.stdout).trim(), mine, "{path} recipe {i}");
 
@@ -467,15 +518,26 @@ fn release_download_recipes_fetch_the_published_asset_and_check_the_pin() {
             for (why, server, pin) in [
                 ("a wrong pin", &server, Some(wrong.as_str())),
                 ("no pin", &server, None),
-                ("a tampered asset with matching checksums.txt", &tampered, Some(pin.as_str())),
+                (
+                    "a tampered asset with matching checksums.txt",
+                    &tampered,
+                    Some(pin.as_str()),
+                ),
             ] {
                 let (ok, dir, log) = run_snippet(snippet, server, pin, &format!("{name}-bad"));
                 assert!(!ok, "{path} recipe {i} accepted {why}:\n{log}");
-                assert!(!dir.join("kapso-gate").exists(), "{path} recipe {i} left a binary after {why}");
+                assert!(
+                    !dir.join("kapso-gate").exists(),
+                    "{path} recipe {i} left a binary after {why}"
+                );
             }
             ran += 1;
         }
     }
     assert!(ran >= RECIPE_PAGES.len(), "ran {ran} recipes");
-    assert!(server.requests().iter().any(|p| p.ends_with(&mine)), "{:?}", server.requests());
+    assert!(
+        server.requests().iter().any(|p| p.ends_with(&mine)),
+        "{:?}",
+        server.requests()
+    );
 }

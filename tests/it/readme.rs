@@ -44,7 +44,10 @@ fn every_exit_code_is_documented_in_readme_and_help() {
     for exit in Exit::ALL {
         let row = format!("| {} | `{}` |", exit.code(), exit.name());
         assert!(README.contains(&row), "README lacks the row starting {row:?}");
-        assert!(EXIT_CODES.contains(&row), "docs/exit-codes.md lacks the row starting {row:?}");
+        assert!(
+            EXIT_CODES.contains(&row),
+            "docs/exit-codes.md lacks the row starting {row:?}"
+        );
         assert!(help.contains(exit.meaning()), "--help lacks exit {}", exit.code());
     }
 }
