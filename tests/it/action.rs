@@ -569,19 +569,27 @@ fn workflow_examples_use_existing_inputs() {
     );
 }
 
-/// Each example file appears verbatim in the documentation that shows it.
+/// Each example file appears verbatim in the documentation that shows it (the README or a page
+/// of the book).
 #[test]
 fn workflow_examples_are_the_documented_ones() {
-    let docs: String = ["README.md"]
+    let mut pages = vec![root().join("README.md")];
+    for entry in std::fs::read_dir(root().join("docs")).expect("docs/") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_some_and(|e| e == "md") {
+            pages.push(path);
+        }
+    }
+    let docs: String = pages
         .iter()
-        .filter_map(|f| std::fs::read_to_string(root().join(f)).ok())
+        .filter_map(|f| std::fs::read_to_string(f).ok())
         .collect::<Vec<_>>()
         .join("\n");
     for file in workflow_examples() {
         let text = std::fs::read_to_string(&file).expect("example");
         assert!(
             docs.contains(text.trim_end()),
-            "{} differs from the example in README.md",
+            "{} differs from the example in README.md and docs/",
             relative(&file)
         );
     }

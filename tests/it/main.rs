@@ -12,7 +12,8 @@
 //!   proxies, and the key in no output.
 //! - `properties`: property tests of the parser, the escapers and the ID encoding.
 //! - `action`: the GitHub Action, the Dockerfiles and the workflow examples match the binary.
-//! - `readme`: the README matches the binary.
+//! - `readme`: the README's front door and exit codes match the binary.
+//! - `docs`: the book's pages, links, YAML blocks, options reference and download recipes.
 //! - `install_script`: the action's installer against a local server of fake release assets.
 //! - `pr_comment`: the pull-request comment module against the fake GitHub and GitLab APIs;
 //!   `pr_comment_gate`: the same through the binary, reports unchanged by any comment problem.
@@ -26,6 +27,7 @@ mod support;
 mod action;
 mod budget;
 mod budget_pacing;
+mod docs;
 mod edges;
 mod gate;
 mod hardening;

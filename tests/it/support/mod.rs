@@ -1,9 +1,10 @@
 //! Shared helpers for the end-to-end tests: run the real `kapso-gate` binary against kapso-sim
 //! with a clean environment. The invariants several modules check live in submodules: `leak`
 //! (the key shows nowhere), `report` (reading the JSON report, GitHub outputs, and what every
-//! report surface must show) and `sim` (the usual case and what the simulator recorded).
+//! report surface must show), `release_server` (fake release assets on 127.0.0.1) and `sim` (the usual case and what the simulator recorded).
 
 pub mod leak;
+pub mod release_server;
 pub mod report;
 pub mod sim;
 
