@@ -207,7 +207,7 @@ fn finish(report: Report, outputs: &Outputs, io: Stdio, style: Option<Style>, st
     let records_a_signal = matches!(report.verdict, Exit::Interrupted | Exit::Terminated);
     let cancelled = || !records_a_signal && stop.borrow().is_some();
     let (report, problems) = match output::deliver(report, outputs, &cancelled) {
-        Delivery::Done { report, problems } => (report, problems),
+        Delivery::Done { report, problems } => (*report, problems),
         Delivery::Cancelled => {
             let interrupt = stop.borrow().unwrap_or(Interrupt::Sigterm);
             io.err_line(&format!(

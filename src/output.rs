@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 pub enum Delivery {
     /// Every destination was tried. `report` is settled: what every written output says;
     /// `problems` names each destination that could not be written.
-    Done { report: Report, problems: Vec<String> },
+    Done { report: Box<Report>, problems: Vec<String> },
     /// The cancel came before the reports were final: none was written (temporary files
     /// removed, appends taken back).
     Cancelled,
@@ -48,7 +48,10 @@ pub fn deliver(report: Report, outputs: &Outputs, cancelled: &dyn Fn() -> bool) 
         return Delivery::Cancelled;
     }
     problems.extend(opened.commit());
-    Delivery::Done { report, problems }
+    Delivery::Done {
+        report: Box::new(report),
+        problems,
+    }
 }
 
 /// The destinations, opened before anything is written: a destination that cannot be opened is
