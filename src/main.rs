@@ -198,8 +198,8 @@ fn usage_message(error: &UsageError, env: &Env) -> String {
 }
 
 /// Writes every report (see [`output::deliver`] for the order that keeps them in agreement),
-/// then prints the GitHub annotations and the summary (when `style` is given), whose last line
-/// states the verdict the reports state, on every exit path. A gate that passed but cannot
+/// then prints the summary (when `style` is given), whose last line states the verdict the
+/// reports state, and the GitHub annotations, on every exit path. A gate that passed but cannot
 /// write a requested report exits 4, and every report written says so. A signal before the
 /// reports are final (unless the report already records one) leaves none written: the exit is
 /// the signal's, and no report is returned.
@@ -220,9 +220,6 @@ fn finish(report: Report, outputs: &Outputs, io: Stdio, style: Option<Style>, st
     for problem in &problems {
         io.err_line(&format!("kapso-gate: error: {problem}"));
     }
-    if io.github {
-        io.commands(&github::annotations(&report));
-    }
     if let Some(style) = style {
         let summary = terminal::summary(&report, style);
         // In GitHub Actions the summary quotes feedback, so it also goes in a stop-commands block.
@@ -231,6 +228,9 @@ fn finish(report: Report, outputs: &Outputs, io: Stdio, style: Option<Style>, st
         } else {
             io.out(&summary);
         }
+    }
+    if io.github {
+        io.commands(&github::annotations(&report));
     }
     let mut code = report.exit_code;
     if code == Exit::Passed.code() && !problems.is_empty() {
