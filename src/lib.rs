@@ -10,6 +10,7 @@
 //! observer, results come back as a `Report`. `docs/ARCHITECTURE.md` is the map.
 
 #![cfg_attr(not(test), warn(clippy::print_stdout, clippy::print_stderr, clippy::unwrap_used))]
+#![forbid(unsafe_code)]
 
 pub mod domain;
 pub mod input;

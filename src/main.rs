@@ -1,22 +1,25 @@
 //! The `kapso-gate` binary: parse, run, write reports, map the verdict to an exit code. Every
 //! line it prints goes through `stdio`, the one place text leaves the process.
 
+#![forbid(unsafe_code)]
+
 use kapso_gate::cli::{Args, Env};
 use kapso_gate::comment;
 use kapso_gate::exit::Exit;
-use kapso_gate::output::destinations::{self as output, Outputs};
+use kapso_gate::output::destinations::{self as output, Delivery, Outputs};
 use kapso_gate::report::terminal::{self, Style};
-use kapso_gate::report::{build, github, Report};
+use kapso_gate::report::{github, Report};
 use kapso_gate::settings::{Inputs, Settings, UsageError};
+use kapso_gate::verdict::interrupt_exit;
 use kapso_gate::{Interrupt, Progress};
 
 mod app;
 
 use app::console::Console;
+use app::signals::Stop;
+use app::stdio::Stdio;
 use std::io::IsTerminal;
 use std::process::ExitCode;
-use app::stdio::Stdio;
-use tokio::sync::watch;
 
 fn main() -> ExitCode {
     // Before anything reads the environment and while only this thread runs: an action input
@@ -39,6 +42,7 @@ fn main() -> ExitCode {
             io.commands(&github::add_mask(token.expose()));
         }
     }
+    let stop = app::signals::listen(io);
     let args = match Args::parse_process() {
         Ok(args) => args,
         Err(error) => {
@@ -51,11 +55,11 @@ fn main() -> ExitCode {
             // The report paths of the environment are still known: a usage error is reported.
             let message = error.kind().as_str().unwrap_or("invalid arguments").to_owned();
             let report = kapso_gate::usage_failure_report(&format!("{message}; see kapso-gate --help"), None);
-            return ExitCode::from(finish(report, &Outputs::from_env(&env), io, None).0);
+            return ExitCode::from(finish(report, &Outputs::from_env(&env), io, None, &stop).0);
         }
     };
     if !args.merge.is_empty() {
-        return ExitCode::from(merge(&args, &env, io));
+        return ExitCode::from(merge(&args, &env, io, &stop));
     }
     let settings = match Inputs::read(&args).and_then(|inputs| Settings::resolve_with(&args, &env, &inputs)) {
         Ok(settings) => settings,
@@ -63,39 +67,57 @@ fn main() -> ExitCode {
             let message = usage_message(&error, &env);
             io.err_line(&format!("kapso-gate: error: {message}"));
             let report = kapso_gate::usage_failure_report(&message, Some(&args));
-            return ExitCode::from(finish(report, &Outputs::resolve(&args, &env), io, None).0);
+            return ExitCode::from(finish(report, &Outputs::resolve(&args, &env), io, None, &stop).0);
         }
     };
+    ExitCode::from(gate(&settings, &env, io, &stop))
+}
+
+/// A run or a dry run, with the pull-request comment after it; returns the exit code.
+fn gate(settings: &Settings, env: &Env, io: Stdio, stop: &Stop) -> u8 {
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {
             io.err_line(&format!(
                 "kapso-gate: error: could not start the async runtime: {error}"
             ));
-            return ExitCode::from(Exit::Incomplete.code());
+            return Exit::Incomplete.code();
         }
     };
     let style = Style {
         color: std::io::stdout().is_terminal() && !env.no_color,
     };
     if settings.dry_run {
-        let result = runtime.block_on(kapso_gate::dry_run(&settings, watch::channel(None).1));
+        let result = runtime.block_on(kapso_gate::dry_run(settings, stop.clone()));
         io.out(&terminal::dry_run(&result));
-        return ExitCode::from(result.exit.code());
+        return result.exit.code();
     }
-    let report = runtime.block_on(run(&settings, io, style));
-    let (code, report) = finish(report, &settings.outputs, io, Some(style));
-    if settings.pr_comment {
-        runtime.block_on(comment_on_pull_request(&report, &env, &settings, io));
+    let report = runtime.block_on(run(settings, io, style, stop.clone()));
+    let (code, report) = finish(report, &settings.outputs, io, Some(style), stop);
+    // A signal after the reports were final still ends the process as a signal does.
+    if let Some(interrupt) = *stop.borrow() {
+        return interrupt_exit(interrupt).code();
     }
-    ExitCode::from(code)
+    if let (true, Some(report)) = (settings.pr_comment, report) {
+        if let Some(interrupt) = runtime.block_on(comment_on_pull_request(&report, env, settings, io, stop)) {
+            return interrupt_exit(interrupt).code();
+        }
+    }
+    code
 }
 
 /// Creates or updates the pull-request comment. Whatever happens, one line says so and nothing
-/// else changes: not the exit code, not a report. Skipped when the job is being cancelled.
-async fn comment_on_pull_request(report: &Report, env: &Env, settings: &Settings, io: Stdio) {
+/// else changes: not the exit code, not a report. Skipped when the job is being cancelled, and
+/// abandoned when a signal comes during it (returned, for the exit code).
+async fn comment_on_pull_request(
+    report: &Report,
+    env: &Env,
+    settings: &Settings,
+    io: Stdio,
+    stop: &Stop,
+) -> Option<Interrupt> {
     if matches!(report.verdict, Exit::Interrupted | Exit::Terminated) {
-        return;
+        return None;
     }
     let summary = kapso_gate::report::markdown::render(report, comment::body::SUMMARY_MAX_BYTES);
     let config = comment::CommentConfig::from_env(
@@ -109,7 +131,15 @@ async fn comment_on_pull_request(report: &Report, env: &Env, settings: &Settings
                 deadline: settings.comment_deadline,
                 ..config
             };
-            comment::publish(&config, &summary, &comment::RunContext::now()).await
+            let mut stop = stop.clone();
+            let context = comment::RunContext::now();
+            tokio::select! {
+                outcome = comment::publish(&config, &summary, &context) => outcome,
+                interrupt = kapso_gate::gate::wait_for_interrupt(&mut stop) => {
+                    io.err_line(&format!("kapso-gate: pull request comment abandoned: {} received", interrupt.name()));
+                    return Some(interrupt);
+                }
+            }
         }
         Err(skip) => comment::CommentOutcome::Skipped(skip),
     };
@@ -118,25 +148,32 @@ async fn comment_on_pull_request(report: &Report, env: &Env, settings: &Settings
     } else {
         io.err_line(&format!("kapso-gate: {outcome}"));
     }
+    None
 }
 
-/// `--merge`: one report from the shards' reports, written like a run's; nothing is sent.
-fn merge(args: &Args, env: &Env, io: Stdio) -> u8 {
+/// `--merge`: one report from the shards' reports, written like a run's; nothing is sent. The
+/// reports are read on a worker thread, so a signal ends a merge of large reports promptly.
+fn merge(args: &Args, env: &Env, io: Stdio, stop: &Stop) -> u8 {
     let outputs = Outputs::resolve(args, env);
     let inputs = kapso_gate::merge::input_paths(&args.merge);
-    match kapso_gate::merge::load(&inputs).and_then(kapso_gate::merge::merge) {
-        Ok(report) => {
+    let merged = app::signals::unless_stopped(stop, move || {
+        kapso_gate::merge::load(&inputs).and_then(kapso_gate::merge::merge)
+    });
+    let code = match merged {
+        Err(interrupt) => return interrupt_exit(interrupt).code(),
+        Ok(Ok(report)) => {
             let style = Style {
                 color: std::io::stdout().is_terminal() && !env.no_color,
             };
-            finish(report, &outputs, io, Some(style)).0
+            finish(report, &outputs, io, Some(style), stop).0
         }
-        Err(error) => {
+        Ok(Err(error)) => {
             io.err_line(&format!("kapso-gate: error: {error}"));
             let report = kapso_gate::usage_failure_report(&error.to_string(), Some(args));
-            finish(report, &outputs, io, None).0
+            finish(report, &outputs, io, None, stop).0
         }
-    }
+    };
+    stop.borrow().map_or(code, |interrupt| interrupt_exit(interrupt).code())
 }
 
 /// A usage error's message, with a hint when the key is missing on a fork's pull request
@@ -150,7 +187,7 @@ fn usage_message(error: &UsageError, env: &Env) -> String {
         && env
             .github_event_path
             .as_deref()
-            .and_then(|p| std::fs::read_to_string(p).ok())
+            .and_then(|p| comment::event::read_text(p).ok())
             .is_some_and(|event| kapso_gate::cli::is_fork_pull_request(&event));
     if fork {
         format!("{error}. This run is for a pull request from a fork: GitHub does not pass secrets to workflows triggered from forks, so the gate cannot run here (see Troubleshooting in the README)")
@@ -159,12 +196,29 @@ fn usage_message(error: &UsageError, env: &Env) -> String {
     }
 }
 
-/// Settles the outcome, then prints the summary (when `style` is given) and the GitHub
-/// annotations and writes every report, on every exit path. A gate that passed but cannot
-/// write a requested report exits 4, and every report says so.
-fn finish(report: Report, outputs: &Outputs, io: Stdio, style: Option<Style>) -> (u8, Report) {
-    let (opened, mut problems) = output::open(outputs);
-    let report = build::settle(report, &problems);
+/// Writes every report (see [`output::deliver`] for the order that keeps them in agreement),
+/// then prints the summary (when `style` is given), whose last line states the verdict the
+/// reports state, and the GitHub annotations, on every exit path. A gate that passed but cannot
+/// write a requested report exits 4, and every report written says so. A signal before the
+/// reports are final (unless the report already records one) leaves none written: the exit is
+/// the signal's, and no report is returned.
+fn finish(report: Report, outputs: &Outputs, io: Stdio, style: Option<Style>, stop: &Stop) -> (u8, Option<Report>) {
+    let records_a_signal = matches!(report.verdict, Exit::Interrupted | Exit::Terminated);
+    let cancelled = || !records_a_signal && stop.borrow().is_some();
+    let (report, problems) = match output::deliver(report, outputs, &cancelled) {
+        Delivery::Done { report, problems } => (*report, problems),
+        Delivery::Cancelled => {
+            let interrupt = stop.borrow().unwrap_or(Interrupt::Sigterm);
+            io.err_line(&format!(
+                "kapso-gate: {} received while the reports were written: none was written",
+                interrupt.name()
+            ));
+            return (interrupt_exit(interrupt).code(), None);
+        }
+    };
+    for problem in &problems {
+        io.err_line(&format!("kapso-gate: error: {problem}"));
+    }
     if let Some(style) = style {
         let summary = terminal::summary(&report, style);
         // In GitHub Actions the summary quotes feedback, so it also goes in a stop-commands block.
@@ -177,97 +231,16 @@ fn finish(report: Report, outputs: &Outputs, io: Stdio, style: Option<Style>) ->
     if io.github {
         io.commands(&github::annotations(&report));
     }
-    problems.extend(output::write(opened, &report));
-    for problem in &problems {
-        io.err_line(&format!("kapso-gate: error: {problem}"));
-    }
     let mut code = report.exit_code;
     if code == Exit::Passed.code() && !problems.is_empty() {
-        // Written after the outcome was settled (a disk that filled up): still fail closed.
+        // A report that failed at its commit, after the last settling: still fail closed.
         code = Exit::Incomplete.code();
     }
-    (code, report)
+    (code, Some(report))
 }
 
-async fn run(settings: &Settings, io: Stdio, style: Style) -> Report {
-    let (stop_tx, stop_rx) = watch::channel(None);
-    tokio::spawn(listen_for_signals(stop_tx, io));
+async fn run(settings: &Settings, io: Stdio, style: Style, stop: Stop) -> Report {
     let mut console = Console::new(settings, style, io);
     let mut observer = |progress: Progress<'_>| console.progress(settings, progress);
-    kapso_gate::run(settings, stop_rx, &mut observer).await
-}
-
-/// The first SIGINT or SIGTERM (Ctrl-C or Ctrl-Break on Windows) asks the gate to stop (reports
-/// are still written); a second one exits at once.
-async fn listen_for_signals(stop: watch::Sender<Option<Interrupt>>, io: Stdio) {
-    let Some(mut signals) = Signals::new() else {
-        return;
-    };
-    let mut received: Option<Interrupt> = None;
-    loop {
-        let (interrupt, name) = signals.recv().await;
-        if let Some(first) = received {
-            io.err_line("kapso-gate: second signal, exiting now");
-            std::process::exit(i32::from(kapso_gate::verdict::interrupt_exit(first).code()));
-        }
-        io.err_line(&format!(
-            "kapso-gate: {name} received, stopping (send it again to exit at once)"
-        ));
-        received = Some(interrupt);
-        let _ = stop.send(Some(interrupt));
-    }
-}
-
-#[cfg(unix)]
-struct Signals {
-    int: tokio::signal::unix::Signal,
-    term: tokio::signal::unix::Signal,
-}
-
-#[cfg(unix)]
-impl Signals {
-    fn new() -> Option<Self> {
-        use tokio::signal::unix::{signal, SignalKind};
-        Some(Self {
-            int: signal(SignalKind::interrupt()).ok()?,
-            term: signal(SignalKind::terminate()).ok()?,
-        })
-    }
-
-    async fn recv(&mut self) -> (Interrupt, &'static str) {
-        // Biased: when both are pending, SIGINT came first (the kernel delivers the lower number first).
-        let interrupt = tokio::select! {
-            biased;
-            _ = self.int.recv() => Interrupt::Sigint,
-            _ = self.term.recv() => Interrupt::Sigterm,
-        };
-        (interrupt, interrupt.name())
-    }
-}
-
-/// Windows has no SIGTERM. Ctrl-C is the interrupt (exit 130, as SIGINT); Ctrl-Break is what
-/// the GitHub runner sends after Ctrl-C when a cancelled step does not stop, the place SIGTERM
-/// takes on Linux, so it maps to `Sigterm` (exit 143).
-#[cfg(windows)]
-struct Signals {
-    ctrl_c: tokio::signal::windows::CtrlC,
-    ctrl_break: tokio::signal::windows::CtrlBreak,
-}
-
-#[cfg(windows)]
-impl Signals {
-    fn new() -> Option<Self> {
-        Some(Self {
-            ctrl_c: tokio::signal::windows::ctrl_c().ok()?,
-            ctrl_break: tokio::signal::windows::ctrl_break().ok()?,
-        })
-    }
-
-    async fn recv(&mut self) -> (Interrupt, &'static str) {
-        tokio::select! {
-            biased;
-            _ = self.ctrl_c.recv() => (Interrupt::Sigint, "Ctrl-C"),
-            _ = self.ctrl_break.recv() => (Interrupt::Sigterm, "Ctrl-Break"),
-        }
-    }
+    kapso_gate::run(settings, stop, &mut observer).await
 }

@@ -2,4 +2,5 @@
 //! which every line leaves the process (`stdio`).
 
 pub mod console;
+pub mod signals;
 pub mod stdio;

@@ -1,27 +1,72 @@
 //! Where reports go: the report files (JSON, JUnit) and GitHub's file commands (step summary,
 //! outputs). Renderers are pure; this module does the writing, and is called by `main` on
 //! every exit path with the destinations the settings resolved.
+//!
+//! [`deliver`] owns the order that keeps every output in agreement with the exit code: open
+//! every destination, settle, write everything without making any of it final (report files to
+//! their temporary files, GitHub files appended so that the append can be taken back), settle
+//! again when a write failed and rewrite what the new verdict changes, and only then rename the
+//! report files into place. A cancel before that point leaves nothing written.
 
-use crate::file_write::{open_append, Pending};
-use crate::report::{github, json, junit, markdown, Report};
+use crate::file_write::{is_cancelled, Appending, Pending};
+use crate::report::{build, github, json, junit, markdown, Report};
 pub use crate::settings::{GithubTargets, Outputs};
-use std::fs::File;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
+
+/// What became of the reports.
+#[derive(Debug)]
+pub enum Delivery {
+    /// Every destination was tried. `report` is settled: what every written output says;
+    /// `problems` names each destination that could not be written.
+    Done { report: Box<Report>, problems: Vec<String> },
+    /// The cancel came before the reports were final: none was written (temporary files
+    /// removed, appends taken back).
+    Cancelled,
+}
+
+/// Opens, settles, writes and commits every report (see the module's documentation).
+/// `cancelled` is asked between chunks of every write and before the commit.
+pub fn deliver(report: Report, outputs: &Outputs, cancelled: &dyn Fn() -> bool) -> Delivery {
+    let (mut opened, mut problems) = open(outputs);
+    let mut report = build::settle(report, &problems);
+    // Settling changes a verdict once at most (passed to incomplete), so this runs twice at most.
+    loop {
+        let Some(failed) = opened.stage(&report, cancelled) else {
+            return Delivery::Cancelled;
+        };
+        if failed.is_empty() {
+            break;
+        }
+        problems.extend(failed);
+        let before = report.verdict;
+        report = build::settle(report, &problems);
+        if report.verdict == before {
+            break;
+        }
+    }
+    if cancelled() {
+        return Delivery::Cancelled;
+    }
+    problems.extend(opened.commit());
+    Delivery::Done {
+        report: Box::new(report),
+        problems,
+    }
+}
 
 /// The destinations, opened before anything is written: a destination that cannot be opened is
 /// known before the outcome is settled, so every report can agree with the exit code.
 #[derive(Debug, Default)]
-pub struct Opened {
+struct Opened {
     json: Option<(PathBuf, Pending)>,
     junit: Option<(PathBuf, Pending)>,
-    step_summary: Option<(PathBuf, File)>,
-    output: Option<(PathBuf, File)>,
+    step_summary: Option<(PathBuf, Appending)>,
+    output: Option<(PathBuf, Appending)>,
     workspace: Option<PathBuf>,
 }
 
 /// Opens every destination. Returns one message per destination that cannot be written.
-pub fn open(outputs: &Outputs) -> (Opened, Vec<String>) {
+fn open(outputs: &Outputs) -> (Opened, Vec<String>) {
     let mut problems = Vec::new();
     let mut opened = Opened::default();
     let mut pending = |path: &Option<PathBuf>, what: &str| {
@@ -39,7 +84,7 @@ pub fn open(outputs: &Outputs) -> (Opened, Vec<String>) {
     if let Some(targets) = &outputs.github {
         let mut append = |path: &Option<PathBuf>, what: &str| {
             let path = path.as_ref()?;
-            match open_append(path) {
+            match Appending::open(path) {
                 Ok(file) => Some((path.clone(), file)),
                 Err(error) => {
                     problems.push(format!("could not append the {what} to {}: {error}", path.display()));
@@ -54,56 +99,89 @@ pub fn open(outputs: &Outputs) -> (Opened, Vec<String>) {
     (opened, problems)
 }
 
-/// Writes `report` to every opened destination. The JSON and JUnit files are replaced
-/// atomically; the GitHub files are appended to, as GitHub's file commands require.
-/// `json-report` is announced only when the JSON was written, relative to the workspace when
-/// it lies inside it (a path inside a container means nothing to the next step).
-pub fn write(opened: Opened, report: &Report) -> Vec<String> {
-    let mut problems = Vec::new();
-    let mut json_written: Option<PathBuf> = None;
-    if let Some((path, file)) = opened.json {
-        match file.commit(json::render(report).as_bytes()) {
-            Ok(()) => json_written = Some(path),
-            Err(error) => problems.push(format!(
-                "could not write the JSON report to {}: {error}",
-                path.display()
-            )),
-        }
-    }
-    if let Some((path, file)) = opened.junit {
-        if let Err(error) = file.commit(junit::render(report).as_bytes()) {
-            problems.push(format!(
-                "could not write the JUnit report to {}: {error}",
-                path.display()
-            ));
-        }
-    }
-    if let Some((path, mut file)) = opened.step_summary {
-        let summary = markdown::render(report, markdown::GITHUB_SUMMARY_BUDGET);
-        if let Err(error) = file.write_all(summary.as_bytes()) {
-            problems.push(format!(
-                "could not append the step summary to {}: {error}",
-                path.display()
-            ));
-        }
-    }
-    if let Some((path, mut file)) = opened.output {
-        let shown = json_written.map(|p| relative_to(&p, opened.workspace.as_deref()));
-        if let Err(error) = file.write_all(github::outputs(report, shown.as_deref()).as_bytes()) {
-            problems.push(format!(
-                "could not append the step outputs to {}: {error}",
-                path.display()
-            ));
-        }
-    }
-    problems
+/// Where one staged write stands.
+enum Staged {
+    Written,
+    Failed(String),
+    Cancelled,
 }
 
-/// Opens and writes in one go, for callers with nothing to settle in between.
-pub fn write_files(report: &Report, outputs: &Outputs) -> Vec<String> {
-    let (opened, mut problems) = open(outputs);
-    problems.extend(write(opened, report));
-    problems
+fn staged(result: std::io::Result<()>, describe: impl FnOnce(&std::io::Error) -> String) -> Staged {
+    match result {
+        Ok(()) => Staged::Written,
+        Err(error) if is_cancelled(&error) => Staged::Cancelled,
+        Err(error) => Staged::Failed(describe(&error)),
+    }
+}
+
+/// Closes the destination in `slot` when its write failed (dropping it removes its temporary
+/// file) and notes why; `None` when the write was cancelled.
+fn close_failed<T>(slot: &mut Option<T>, result: Staged, problems: &mut Vec<String>) -> Option<()> {
+    match result {
+        Staged::Written => {}
+        Staged::Failed(problem) => {
+            *slot = None;
+            problems.push(problem);
+        }
+        Staged::Cancelled => return None,
+    }
+    Some(())
+}
+
+impl Opened {
+    /// Writes `report` to every destination still open, nothing final yet. A destination that
+    /// fails is closed (its temporary file removed, its append taken back) and named in the
+    /// result; `None` when cancelled. The JSON and JUnit files are replaced atomically at the
+    /// commit; the GitHub files are appended to, as GitHub's file commands require.
+    /// `json-report` is announced only when the JSON was written, relative to the workspace
+    /// when it lies inside it (a path inside a container means nothing to the next step).
+    fn stage(&mut self, report: &Report, cancelled: &dyn Fn() -> bool) -> Option<Vec<String>> {
+        let mut problems = Vec::new();
+        if let Some((path, file)) = self.json.as_mut() {
+            let result = staged(file.stage(json::render(report).as_bytes(), cancelled), |e| {
+                format!("could not write the JSON report to {}: {e}", path.display())
+            });
+            close_failed(&mut self.json, result, &mut problems)?;
+        }
+        if let Some((path, file)) = self.junit.as_mut() {
+            let result = staged(file.stage(junit::render(report).as_bytes(), cancelled), |e| {
+                format!("could not write the JUnit report to {}: {e}", path.display())
+            });
+            close_failed(&mut self.junit, result, &mut problems)?;
+        }
+        let shown = self
+            .json
+            .as_ref()
+            .map(|(p, _)| relative_to(p, self.workspace.as_deref()));
+        if let Some((path, file)) = self.output.as_mut() {
+            let text = github::outputs(report, shown.as_deref());
+            let result = staged(file.stage(text.as_bytes(), cancelled), |e| {
+                format!("could not append the step outputs to {}: {e}", path.display())
+            });
+            close_failed(&mut self.output, result, &mut problems)?;
+        }
+        if let Some((path, file)) = self.step_summary.as_mut() {
+            let summary = markdown::render(report, markdown::GITHUB_SUMMARY_BUDGET);
+            let result = staged(file.stage(summary.as_bytes(), cancelled), |e| {
+                format!("could not append the step summary to {}: {e}", path.display())
+            });
+            close_failed(&mut self.step_summary, result, &mut problems)?;
+        }
+        Some(problems)
+    }
+
+    /// Renames the staged report files into place.
+    fn commit(self) -> Vec<String> {
+        let mut problems = Vec::new();
+        for (slot, what) in [(self.json, "JSON report"), (self.junit, "JUnit report")] {
+            if let Some((path, file)) = slot {
+                if let Err(error) = file.commit() {
+                    problems.push(format!("could not write the {what} to {}: {error}", path.display()));
+                }
+            }
+        }
+        problems
+    }
 }
 
 /// `path` relative to `workspace` when it lies inside it.
@@ -119,6 +197,13 @@ mod tests {
     use super::*;
     use crate::report::test_fixtures::gate_failure;
     use std::fs;
+
+    fn write_files(report: &Report, outputs: &Outputs) -> Vec<String> {
+        match deliver(report.clone(), outputs, &|| false) {
+            Delivery::Done { problems, .. } => problems,
+            Delivery::Cancelled => panic!("not cancelled"),
+        }
+    }
 
     #[test]
     fn files_are_written_and_appended() {

@@ -1,9 +1,10 @@
 //! `--dry-run`: resolves suites and agents, checks that every case exists, and says what a real
-//! run would take. Creates nothing. Exit 0, or the exit the verdict rules give the failed checks.
+//! run would take. Creates nothing. Exit 0, or the exit the verdict rules give the failed checks;
+//! a signal stops it at any point (exit 130/143).
 
 use crate::budget;
 use crate::exit::Exit;
-use crate::gate::{budget_limit, client_for, resolve_plan, shard_plan};
+use crate::gate::{budget_limit, client_for, resolve_plan, shard_plan, wait_for_interrupt};
 use crate::outcome::Interrupt;
 use crate::plan;
 use crate::report::{DryRunCase, DryRunReport};
@@ -48,7 +49,16 @@ pub async fn dry_run(settings: &Settings, stop: watch::Receiver<Option<Interrupt
     };
     // A shard's dry run checks and counts only its own cases.
     let (plan, _) = shard_plan(settings, plan);
-    let checks = plan::check_cases(&client, &plan.cases, connection.concurrency, deadline).await;
+    let mut stopped = stop.clone();
+    let checks = tokio::select! {
+        checks = plan::check_cases(&client, &plan.cases, connection.concurrency, deadline) => checks,
+        interrupt = wait_for_interrupt(&mut stopped) => {
+            result.exit = verdict::interrupt_exit(interrupt);
+            result.message = Some(format!("cancelled by {} while checking the cases", interrupt.name()));
+            result.requests_sent = client.stats().snapshot().sent;
+            return result;
+        }
+    };
     let mut statuses = Vec::new();
     for (case, check) in plan.cases.into_iter().zip(checks) {
         let policy = settings.case_policy(&case.id);

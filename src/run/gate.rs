@@ -253,7 +253,7 @@ pub(crate) async fn resolve_plan(
 }
 
 /// Waits until a stop is requested; never resolves if the sender is gone.
-async fn wait_for_interrupt(stop: &mut watch::Receiver<Option<Interrupt>>) -> Interrupt {
+pub async fn wait_for_interrupt(stop: &mut watch::Receiver<Option<Interrupt>>) -> Interrupt {
     loop {
         if let Some(interrupt) = *stop.borrow_and_update() {
             return interrupt;

@@ -10,6 +10,8 @@
 //! - `reports`: every report surface (JSON against its schema, JUnit, GitHub summary and outputs).
 //! - `hardening`: cancellation, re-attaching with a state file, hostile servers, redirects,
 //!   proxies, and the key in no output.
+//! - `cancel`: a signal in every phase (dry run, comment, `--merge`) exits 130/143 and leaves no
+//!   temporary file; a FIFO event file never blocks; a write that fails midway settles every output.
 //! - `properties`: property tests of the parser, the escapers and the ID encoding.
 //! - `action`: the GitHub Action, the Dockerfiles and the workflow examples match the binary.
 //! - `readme`: the README's front door and exit codes match the binary.
@@ -27,6 +29,7 @@ mod support;
 mod action;
 mod budget;
 mod budget_pacing;
+mod cancel;
 mod docs;
 mod edges;
 mod gate;

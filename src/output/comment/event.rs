@@ -56,17 +56,29 @@ struct Repo {
     full_name: Option<String>,
 }
 
-/// Reads and parses the event file (at most [`MAX_EVENT_BYTES`]).
+/// Reads and parses the event file (see [`read_text`]).
 pub fn read(path: &Path) -> Result<PullRequestEvent, EventError> {
-    let file = std::fs::File::open(path).map_err(|e| EventError::Read(e.kind().to_string()))?;
+    parse(&read_text(path)?)
+}
+
+/// The event file's text: a regular file of at most [`MAX_EVENT_BYTES`]. The open cannot block
+/// (`O_NONBLOCK`), so a FIFO or a device at the path is refused instead of waited on.
+pub fn read_text(path: &Path) -> Result<String, EventError> {
+    let read_error = |e: std::io::Error| EventError::Read(e.kind().to_string());
+    let file = crate::file_write::non_blocking(std::fs::OpenOptions::new().read(true))
+        .open(path)
+        .map_err(read_error)?;
+    if !file.metadata().map_err(read_error)?.is_file() {
+        return Err(EventError::Read("not a regular file".into()));
+    }
     let mut text = String::new();
     file.take(MAX_EVENT_BYTES + 1)
         .read_to_string(&mut text)
-        .map_err(|e| EventError::Read(e.kind().to_string()))?;
+        .map_err(read_error)?;
     if text.len() as u64 > MAX_EVENT_BYTES {
         return Err(EventError::Read("larger than 25 MB".into()));
     }
-    parse(&text)
+    Ok(text)
 }
 
 /// Parses an event payload.
@@ -158,5 +170,10 @@ mod tests {
             read(Path::new("/nonexistent/kapso-gate/event.json")),
             Err(EventError::Read(_))
         ));
+        assert_eq!(
+            read(Path::new(".")),
+            Err(EventError::Read("not a regular file".into())),
+            "a folder"
+        );
     }
 }
