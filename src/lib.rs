@@ -30,10 +30,12 @@ pub mod output;
 pub mod plan;
 pub mod report;
 pub mod rerun;
+pub mod sample;
 pub mod scheduler;
 pub mod secret;
 pub mod settings;
 pub mod shard;
+pub mod spend;
 pub mod state;
 pub mod verdict;
 
