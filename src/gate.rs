@@ -324,9 +324,10 @@ pub(crate) fn cap_misfit(settings: &Settings, plan: &Plan) -> Option<String> {
         .iter()
         .map(|case| settings.case_policy(&case.id).trials.min() as usize)
         .sum();
-    let share = settings.shard.zip(settings.max_runs).map(|(shard, total)| {
-        format!("shard {}/{}'s share of {total}", shard.index, shard.total)
-    });
+    let share = settings
+        .shard
+        .zip(settings.max_runs)
+        .map(|(shard, total)| format!("shard {}/{}'s share of {total}", shard.index, shard.total));
     crate::spend::min_runs_exceed_cap(needed, cap, share.as_deref())
 }
 

@@ -88,7 +88,11 @@ mod tests {
         assert_eq!(kept.len(), 3);
         assert_eq!(left_out.len(), 8);
         for group in ["a", "b", "direct"] {
-            assert!(kept.iter().any(|c| c.id.starts_with(group)), "{group}: {:?}", ids(&kept));
+            assert!(
+                kept.iter().any(|c| c.id.starts_with(group)),
+                "{group}: {:?}",
+                ids(&kept)
+            );
         }
         let (kept, _) = sample(cases, 5);
         assert_eq!(kept.iter().filter(|c| c.id.starts_with('b')).count(), 2);

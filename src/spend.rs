@@ -138,6 +138,9 @@ mod tests {
         assert!((2.0..=10.0).contains(&expected), "{expected}");
         assert_eq!(expected_runs_per_case(Trials::Fixed(3), 0.95, 0.8), 3.0);
         let far = expected_runs_per_case(range, 0.95, 0.5);
-        assert!(far <= expected, "a threshold in the middle decides no later: {far} vs {expected}");
+        assert!(
+            far <= expected,
+            "a threshold in the middle decides no later: {far} vs {expected}"
+        );
     }
 }

@@ -352,7 +352,12 @@ fn dry_run_spend(result: &DryRunReport) -> String {
     }
     if let Some(sample) = &result.sample {
         let left_out: Vec<String> = sample.left_out.iter().map(|id| sanitize(id, false)).collect();
-        let _ = write!(out, "\n{}; left out: {}.", capitalised(&sample.label()), left_out.join(", "));
+        let _ = write!(
+            out,
+            "\n{}; left out: {}.",
+            capitalised(&sample.label()),
+            left_out.join(", ")
+        );
     }
     out
 }
