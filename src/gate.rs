@@ -307,7 +307,7 @@ pub(crate) fn sample_plan(settings: &Settings, plan: Plan) -> (Plan, Option<Samp
     };
     let of = plan.cases.len();
     let (cases, left_out) = crate::sample::sample(plan.cases, size);
-    let record = (!left_out.is_empty()).then(|| SampleRecord {
+    let record = (!left_out.is_empty()).then_some(SampleRecord {
         size: cases.len(),
         of,
         left_out,
@@ -412,6 +412,12 @@ fn notes(settings: &Settings, gate: &Gate<'_>, plan: &Plan, to_run: &Plan) -> Ve
             plan.cases.len(),
             record.selected.unwrap_or_default(),
         ));
+    }
+    if let Some(sample) = &gate.sample {
+        notes.push(format!("--sample: {}", sample.label()));
+    }
+    if let Some(cap) = settings.run_cap() {
+        notes.push(format!("--max-runs: at most {cap} runs in this invocation"));
     }
     if settings.rerun.is_some() {
         notes.push(format!(

@@ -118,7 +118,7 @@ mod tests {
 
     #[test]
     fn nearest_first_breaks_ties_by_selection_order() {
-        let mut cases = vec![(0.2, 3), (0.1, 2), (0.2, 1), (f64::INFINITY, 0)];
+        let mut cases = [(0.2, 3), (0.1, 2), (0.2, 1), (f64::INFINITY, 0)];
         cases.sort_by(|a, b| nearest_first(*a, *b));
         assert_eq!(cases.iter().map(|c| c.1).collect::<Vec<_>>(), vec![2, 1, 3, 0]);
     }

@@ -169,6 +169,14 @@ pub fn summary(report: &Report, style: Style) -> String {
     if let Some(shard) = report.shard_summary() {
         let _ = writeln!(out, "\n{shard}");
     }
+    out.push_str(&spend_lines(report));
+    let _ = writeln!(out, "\n{}", verdict_line(report, style));
+    out
+}
+
+/// What the run spent: the sample and what it left out, and the runs created.
+fn spend_lines(report: &Report) -> String {
+    let mut out = String::new();
     if let Some(sample) = &report.sample {
         let left_out: Vec<String> = sample.left_out.iter().map(|id| sanitize(id, false)).collect();
         let _ = writeln!(
@@ -179,7 +187,6 @@ pub fn summary(report: &Report, style: Style) -> String {
         );
     }
     let _ = writeln!(out, "\n{} created", report.runs_label());
-    let _ = writeln!(out, "\n{}", verdict_line(report, style));
     out
 }
 
