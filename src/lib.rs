@@ -26,7 +26,7 @@ pub use input::{cli, config, defaults, settings};
 pub use output::{comment, file_write};
 pub use policy::{confidence, verdict};
 pub use report::baseline;
-pub use run::{budget, client, dry_run, gate, plan, scheduler, state};
+pub use run::{budget, client, dry_run, gate, plan, sample, scheduler, spend, state};
 pub use shards::{merge, rerun, shard};
 
 pub use dry_run::dry_run;

@@ -114,6 +114,16 @@ pub struct Args {
     #[arg(long, value_name = "K/N", env = "KAPSO_SHARD", hide_env_values = true)]
     pub shard: Option<String>,
 
+    /// Create at most N test runs in this invocation (a shard gets its share); every case's MIN
+    /// trials first, then extra trials to the cases nearest a decision [default: no cap]
+    #[arg(long, value_name = "N", env = "KAPSO_MAX_RUNS", hide_env_values = true)]
+    pub max_runs: Option<String>,
+
+    /// Run a fixed sample of N cases of the selection (the same on every commit, spread over
+    /// suites), e.g. for pull requests; the report lists the cases left out
+    #[arg(long, value_name = "N", env = "KAPSO_SAMPLE", hide_env_values = true)]
+    pub sample: Option<String>,
+
     /// Run only the cases that did not pass in this JSON report; carry its passes over
     #[arg(long, value_name = "PATH", env = "KAPSO_RERUN_FAILED", hide_env_values = true)]
     pub rerun_failed: Option<PathBuf>,

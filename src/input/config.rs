@@ -23,6 +23,8 @@ pub struct Config {
     pub timeout: Option<String>,
     pub request_timeout: Option<String>,
     pub concurrency: Option<u32>,
+    /// `--max-runs`: the most test runs one invocation creates.
+    pub max_runs: Option<u32>,
     /// A number, or `"auto"`.
     pub rate_limit: Option<RateLimitSetting>,
     /// Test case IDs to run, in addition to those on the command line.

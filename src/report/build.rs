@@ -3,7 +3,7 @@
 //! constructor for a gate that stopped before running anything (a usage error, a suite that
 //! cannot be resolved, a state file that cannot be read).
 
-use super::model::{CaseReport, Counts, Report, RequestCounts, ShardRecord, TrialReport, SCHEMA_VERSION};
+use super::model::{CaseReport, Counts, Report, RequestCounts, SampleRecord, ShardRecord, TrialReport, SCHEMA_VERSION};
 use super::model::{Certainty as ReportCertainty, IntervalKind, IntervalRecord};
 use crate::exit::Exit;
 use crate::outcome::{TrialOutcome, TrialResult};
@@ -23,6 +23,8 @@ pub struct CaseSpec {
     pub max_drop: Option<f64>,
     /// Its trials spec, the confidence and the inconclusive rule.
     pub certainty: Certainty,
+    /// The case wanted another trial that the run cap (`--max-runs`) could not pay for.
+    pub cap_reached: bool,
 }
 
 /// The invocation-wide facts the report records.
@@ -37,6 +39,10 @@ pub struct RunInfo {
     pub requests: RequestCounts,
     /// The shard this run covers, when sharded.
     pub shard: Option<ShardRecord>,
+    /// The sample this run covers, when `--sample` left cases out.
+    pub sample: Option<SampleRecord>,
+    /// Test runs created.
+    pub runs_created: u64,
 }
 
 /// Judges one trial.
@@ -88,6 +94,10 @@ pub fn case_report(
         Status::Passed => None,
         _ => judged.aggregate_reason.clone().or_else(|| rep.reason.clone()),
     };
+    let reason = match (spec.cap_reached, judged.certain) {
+        (true, Some(false)) => Some(cap_reached_reason(reason, trials.len())),
+        _ => reason,
+    };
     let baseline = verdict::apply_baseline(judged.status, judged.score, spec.baseline, spec.max_drop);
     let (status, reason) = match baseline.reason {
         Some(why) => (baseline.status, Some(why)),
@@ -136,6 +146,17 @@ pub fn case_report(
     }
 }
 
+/// Why a case the run cap stopped is undecided, followed by what `--inconclusive` made of it.
+fn cap_reached_reason(reason: Option<String>, trials: usize) -> String {
+    let plural = if trials == 1 { "" } else { "s" };
+    match reason {
+        Some(reason) => format!("run cap reached (--max-runs) after {trials} trial{plural}, still undecided: {reason}"),
+        None => format!(
+            "run cap reached (--max-runs) after {trials} trial{plural}, still undecided; passed by its mean score (--inconclusive estimate)"
+        ),
+    }
+}
+
 /// The final report. `forced_exit` (a signal's exit, or a gate-level failure) overrides the
 /// verdict of the cases.
 pub fn report(
@@ -172,8 +193,10 @@ pub fn report(
             .as_millis() as u64,
         base_url: info.base_url.clone(),
         shard: info.shard.clone(),
+        sample: info.sample.clone(),
         counts: Counts::from_cases(&cases),
         requests: info.requests,
+        runs_created: info.runs_created,
         warnings,
         cases,
     }
@@ -324,6 +347,7 @@ mod tests {
                 confidence: 0.95,
                 inconclusive: crate::confidence::Inconclusive::Estimate,
             },
+            cap_reached: false,
         };
         let trials = vec![
             trial_report(0, &finished(Some(0.9)), 0.8),

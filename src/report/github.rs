@@ -27,6 +27,7 @@ pub const OUTPUT_NAMES: &[&str] = &[
     "rejected",
     "incomplete",
     "cancelled",
+    "runs-created",
     "json-report",
 ];
 
@@ -313,6 +314,7 @@ pub fn outputs_with_token(report: &Report, json_path: Option<&Path>, token: &str
         ("rejected", c.rejected.to_string()),
         ("incomplete", c.incomplete.to_string()),
         ("cancelled", c.cancelled.to_string()),
+        ("runs-created", report.runs_created.to_string()),
     ];
     if let Some(path) = json_path {
         values.push(("json-report", path.to_string_lossy().into_owned()));
@@ -493,6 +495,7 @@ mod tests {
              rejected<<ghadelimiter_T\n0\nghadelimiter_T\n\
              incomplete<<ghadelimiter_T\n0\nghadelimiter_T\n\
              cancelled<<ghadelimiter_T\n0\nghadelimiter_T\n\
+             runs-created<<ghadelimiter_T\n0\nghadelimiter_T\n\
              json-report<<ghadelimiter_T_\nout/ghadelimiter_T.json\nghadelimiter_T_\n"
         );
         let text = outputs_with_token(&r, Some(Path::new("r.json")), "T");

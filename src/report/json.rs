@@ -61,8 +61,10 @@ mod tests {
             "duration_ms",
             "base_url",
             "shard",
+            "sample",
             "counts",
             "requests",
+            "runs_created",
             "warnings",
             "cases",
         ];

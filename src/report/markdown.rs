@@ -9,7 +9,7 @@
 //! terminal. The whole summary stays under a byte budget (GitHub drops summaries over 1 MiB):
 //! long feedback is truncated with a pointer to the JSON report.
 
-use super::model::{CaseReport, Report, MAX_ANNOTATIONS};
+use super::model::{CaseReport, Report, SampleRecord, MAX_ANNOTATIONS};
 use super::text::{blocking_suffix, fmt_duration, fmt_duration_ms, fmt_score, sanitize, truncate, truncate_bytes};
 use crate::exit::Exit;
 use crate::verdict::Status;
@@ -32,6 +32,9 @@ pub fn render(report: &Report, max_bytes: usize) -> String {
     // Built from numbers only: nothing to escape.
     if let Some(shard) = report.shard_summary() {
         let _ = writeln!(head, "{shard}\n");
+    }
+    if let Some(sample) = &report.sample {
+        let _ = writeln!(head, "{}\n", sample_line(sample));
     }
     if let Some(message) = report.message.as_deref().filter(|m| !m.trim().is_empty()) {
         let _ = writeln!(head, "**Error:** {}\n", inline(message));
@@ -222,13 +225,41 @@ fn details_block(case: &CaseReport, room: usize) -> Option<String> {
     (out.len() <= room).then_some(out)
 }
 
+/// Left-out IDs a summary lists before pointing to the JSON report for the rest.
+const LEFT_OUT_SHOWN: usize = 20;
+
+/// `Sample of 5 of the 40 selected cases (--sample); left out, not failures: a, b`, with at
+/// most [`LEFT_OUT_SHOWN`] IDs.
+fn sample_line(sample: &SampleRecord) -> String {
+    let mut ids: Vec<String> = sample
+        .left_out
+        .iter()
+        .take(LEFT_OUT_SHOWN)
+        .map(|id| inline(id))
+        .collect();
+    if sample.left_out.len() > LEFT_OUT_SHOWN {
+        ids.push(format!(
+            "and {} more (see the JSON report)",
+            sample.left_out.len() - LEFT_OUT_SHOWN
+        ));
+    }
+    let label = sample.label();
+    format!(
+        "{}{} (`--sample`); left out, not failures: {}",
+        label[..1].to_uppercase(),
+        &label[1..],
+        ids.join(", ")
+    )
+}
+
 fn footer(report: &Report) -> String {
     let r = &report.requests;
     format!(
-        "<sub>kapso-gate {} · threshold {} · {} · {} requests ({} retried, {} rate-limited)</sub>\n",
+        "<sub>kapso-gate {} · threshold {} · {} · {} · {} requests ({} retried, {} rate-limited)</sub>\n",
         html(&report.version),
         fmt_score(report.threshold),
         fmt_duration(Duration::from_millis(report.duration_ms)),
+        report.runs_label(),
         r.sent,
         r.retried,
         r.rate_limited
@@ -327,7 +358,7 @@ mod tests {
              \n\
              </details>\n\
              \n\
-             <sub>kapso-gate 0.1.0 · threshold 0.8 · 20.0s · 0 requests (0 retried, 0 rate-limited)</sub>\n"
+             <sub>kapso-gate 0.1.0 · threshold 0.8 · 20.0s · 0 runs · 0 requests (0 retried, 0 rate-limited)</sub>\n"
         );
     }
 
@@ -359,7 +390,7 @@ mod tests {
              \n\
              **Error:** \\-\\-threshold &quot;x&quot; is not a finite number &gt;\\= 0\n\
              \n\
-             <sub>kapso-gate 0.1.0 · threshold 0.8 · 20.0s · 0 requests (0 retried, 0 rate-limited)</sub>\n"
+             <sub>kapso-gate 0.1.0 · threshold 0.8 · 20.0s · 0 runs · 0 requests (0 retried, 0 rate-limited)</sub>\n"
         );
     }
 

@@ -12,7 +12,8 @@ pub mod terminal;
 pub mod text;
 
 pub use model::{
-    CaseReport, Counts, DryRunCase, DryRunReport, Report, RequestCounts, ShardRecord, TrialReport, SCHEMA_VERSION,
+    CaseReport, Counts, DryRunCase, DryRunReport, Report, RequestCounts, SampleRecord, ShardRecord, TrialReport,
+    SCHEMA_VERSION,
 };
 
 /// Small deterministic reports for the renderers' exact-string tests.
@@ -109,8 +110,10 @@ pub(crate) mod test_fixtures {
             duration_ms: 20_000,
             base_url: "https://app.kapso.ai/api/v1".into(),
             shard: None,
+            sample: None,
             counts: Counts::from_cases(&cases),
             requests: Default::default(),
+            runs_created: 0,
             warnings: Vec::new(),
             cases,
         }

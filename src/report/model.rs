@@ -34,8 +34,16 @@ pub struct Report {
     /// included. Absent from reports of earlier versions.
     #[serde(default)]
     pub shard: Option<ShardRecord>,
+    /// The sample this report covers (`--sample`); null when every selected case ran. Absent
+    /// from reports of earlier versions.
+    #[serde(default)]
+    pub sample: Option<SampleRecord>,
     pub counts: Counts,
     pub requests: RequestCounts,
+    /// Test runs this invocation created (re-attached runs not included). Absent from reports
+    /// of earlier versions.
+    #[serde(default)]
+    pub runs_created: u64,
     pub warnings: Vec<String>,
     /// Every selected case, in selection order.
     pub cases: Vec<CaseReport>,
@@ -58,6 +66,23 @@ impl ShardRecord {
     /// `K/N`, as people and the CLI write it.
     pub fn label(&self) -> String {
         format!("{}/{}", self.index, self.total)
+    }
+}
+
+/// Which cases `--sample` ran: `size` of the `of` selected cases; the rest are listed, and are
+/// not failures.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SampleRecord {
+    pub size: usize,
+    pub of: usize,
+    /// The selected cases the sample left out, in selection order.
+    pub left_out: Vec<String>,
+}
+
+impl SampleRecord {
+    /// `sample of 5 of the 40 selected cases`, for every human-facing renderer.
+    pub fn label(&self) -> String {
+        format!("sample of {} of the {} selected cases", self.size, self.of)
     }
 }
 
@@ -345,6 +370,14 @@ impl Report {
         Some(format!("shard {}: {of}", shard.label()))
     }
 
+    /// `42 runs`: the test runs this invocation created, as every summary says it.
+    pub fn runs_label(&self) -> String {
+        match self.runs_created {
+            1 => "1 run".to_owned(),
+            n => format!("{n} runs"),
+        }
+    }
+
     /// Run IDs still executing on Kapso (there is no cancel endpoint), for the user to look up.
     pub fn still_running(&self) -> Vec<&str> {
         self.cases
@@ -369,6 +402,12 @@ pub struct DryRunReport {
     pub runs: usize,
     /// Runs a real run creates at the most (each case's MAX trials).
     pub max_runs: usize,
+    /// Runs a real run is expected to create (see [`crate::spend`] for the assumption).
+    pub expected_runs: f64,
+    /// The run cap (`--max-runs`, a shard's share), when there is one.
+    pub run_cap: Option<usize>,
+    /// The sample the dry run covers, when `--sample` left cases out.
+    pub sample: Option<SampleRecord>,
     /// Requests per `rate_window`; 0 = no client-side limit.
     pub rate_limit: u32,
     pub rate_window: std::time::Duration,

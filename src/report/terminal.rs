@@ -169,7 +169,24 @@ pub fn summary(report: &Report, style: Style) -> String {
     if let Some(shard) = report.shard_summary() {
         let _ = writeln!(out, "\n{shard}");
     }
+    out.push_str(&spend_lines(report));
     let _ = writeln!(out, "\n{}", verdict_line(report, style));
+    out
+}
+
+/// What the run spent: the sample and what it left out, and the runs created.
+fn spend_lines(report: &Report) -> String {
+    let mut out = String::new();
+    if let Some(sample) = &report.sample {
+        let left_out: Vec<String> = sample.left_out.iter().map(|id| sanitize(id, false)).collect();
+        let _ = writeln!(
+            out,
+            "\n{} (--sample); left out, not failures: {}",
+            capitalised(&sample.label()),
+            left_out.join(", ")
+        );
+    }
+    let _ = writeln!(out, "\n{} created", report.runs_label());
     out
 }
 
@@ -315,6 +332,7 @@ pub fn dry_run(result: &DryRunReport) -> String {
         if result.lookups == 1 { "" } else { "s" },
         fmt_duration(result.min_time)
     );
+    let _ = writeln!(out, "{}", dry_run_spend(result));
     let _ = writeln!(
         out,
         "Dry run: no runs were created ({} requests sent). Exit {} ({}).",
@@ -323,6 +341,41 @@ pub fn dry_run(result: &DryRunReport) -> String {
         result.exit.name()
     );
     out
+}
+
+/// The dry run's lines on what a real run spends: the runs needed, the cap, the sample.
+fn dry_run_spend(result: &DryRunReport) -> String {
+    let mut out = format!(
+        "Runs needed: at least {}, at most {}, expected about {:.1} (assuming every case's judge scores steadily 0.1 from its threshold).",
+        result.runs, result.max_runs, result.expected_runs
+    );
+    if let Some(cap) = result.run_cap {
+        let fits = if result.runs <= cap {
+            "every case's MIN trials fit"
+        } else {
+            "every case's MIN trials do not fit"
+        };
+        let _ = write!(out, "\nRun cap (--max-runs): {cap}; {fits}.");
+    }
+    if let Some(sample) = &result.sample {
+        let left_out: Vec<String> = sample.left_out.iter().map(|id| sanitize(id, false)).collect();
+        let _ = write!(
+            out,
+            "\n{}; left out: {}.",
+            capitalised(&sample.label()),
+            left_out.join(", ")
+        );
+    }
+    out
+}
+
+/// `text` with its first letter upper-case.
+fn capitalised(text: &str) -> String {
+    let mut chars = text.chars();
+    chars
+        .next()
+        .map(|first| first.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
 }
 
 /// One word for the dry run's table.

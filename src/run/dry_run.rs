@@ -4,7 +4,7 @@
 
 use crate::budget;
 use crate::exit::Exit;
-use crate::gate::{budget_limit, client_for, resolve_plan, shard_plan, wait_for_interrupt};
+use crate::gate::{budget_limit, cap_misfit, client_for, resolve_plan, sample_plan, shard_plan, wait_for_interrupt};
 use crate::outcome::Interrupt;
 use crate::plan;
 use crate::report::{DryRunCase, DryRunReport};
@@ -24,6 +24,9 @@ pub async fn dry_run(settings: &Settings, stop: watch::Receiver<Option<Interrupt
         lookups: selection.suite_ids.len() + selection.agent_ids.len(),
         runs: 0,
         max_runs: 0,
+        expected_runs: 0.0,
+        run_cap: settings.run_cap(),
+        sample: None,
         rate_limit: budget_limit(settings).0.start(),
         rate_window: connection.rate_window,
         min_time: Default::default(),
@@ -47,8 +50,11 @@ pub async fn dry_run(settings: &Settings, stop: watch::Receiver<Option<Interrupt
             return result;
         }
     };
-    // A shard's dry run checks and counts only its own cases.
+    // A shard's dry run checks and counts only its own cases, of the sample when there is one.
+    let (plan, sample) = sample_plan(settings, plan);
+    result.sample = sample;
     let (plan, _) = shard_plan(settings, plan);
+    let misfit = cap_misfit(settings, &plan);
     let mut stopped = stop.clone();
     let checks = tokio::select! {
         checks = plan::check_cases(&client, &plan.cases, connection.concurrency, deadline) => checks,
@@ -64,6 +70,8 @@ pub async fn dry_run(settings: &Settings, stop: watch::Receiver<Option<Interrupt
         let policy = settings.case_policy(&case.id);
         result.runs += policy.trials.min() as usize;
         result.max_runs += policy.trials.max() as usize;
+        result.expected_runs +=
+            crate::spend::expected_runs_per_case(policy.trials, settings.policy.confidence, policy.threshold);
         let (name, check) = match check {
             Ok(name) => (case.name.or(name), Ok(())),
             Err(failure) => (case.name, Err((failure.kind, failure.reason))),
@@ -86,6 +94,10 @@ pub async fn dry_run(settings: &Settings, stop: watch::Receiver<Option<Interrupt
     } else {
         verdict::overall(statuses)
     };
+    if let Some(message) = misfit {
+        result.exit = Exit::Usage;
+        result.message = Some(message);
+    }
     result.min_time = budget::min_time_under_budget(result.min_requests(), result.rate_limit, result.rate_window);
     result.requests_sent = client.stats().snapshot().sent;
     result

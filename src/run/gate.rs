@@ -9,8 +9,8 @@ use crate::exit::Exit;
 use crate::outcome::{Interrupt, TrialOutcome};
 use crate::plan::{self, Plan, PlannedCase};
 use crate::report::build::{self, CaseSpec, RunInfo};
-use crate::report::{CaseReport, Report, RequestCounts, ShardRecord, TrialReport};
-use crate::scheduler::{self, Job, Schedule};
+use crate::report::{CaseReport, Report, RequestCounts, SampleRecord, ShardRecord, TrialReport};
+use crate::scheduler::{self, Job, Ran, Schedule, Wanted};
 use crate::settings::{self, CasePolicy, Settings};
 use crate::state::{Reattach, SelectedCase, StateFile};
 use crate::verdict::{self, Aggregate, Certainty};
@@ -52,6 +52,8 @@ pub async fn run(
             selected: None,
             selection_digest: None,
         }),
+        sample: None,
+        runs_created: 0,
     };
     let client = match client_for(settings) {
         Ok(client) => client,
@@ -61,12 +63,17 @@ pub async fn run(
         Ok(plan) => plan,
         Err((exit, message, known)) => return gate.stopped(Some(&client), known, exit, message),
     };
+    let (plan, sample) = sample_plan(settings, plan);
+    gate.sample = sample;
     let (plan, shard) = shard_plan(settings, plan);
     gate.shard = shard;
     let mut warnings: Vec<String> = Vec::new();
     let (to_run, carried) = split_carried(settings, &plan);
     for note in notes(settings, &gate, &plan, &to_run) {
         observer(Progress::Note(&note));
+    }
+    if let Some(message) = cap_misfit(settings, &to_run) {
+        return gate.stopped(Some(&client), plan.cases, Exit::Usage, message);
     }
     let (mut state, reattach) = match open_state(settings, &to_run) {
         Ok(opened) => opened,
@@ -83,7 +90,7 @@ pub async fn run(
         reattached: jobs.iter().filter(|j| j.existing_run.is_some()).count(),
     });
 
-    let (outcomes, state_error) = run_jobs(
+    let (ran, state_error) = run_jobs(
         &client,
         &gate,
         jobs,
@@ -94,8 +101,10 @@ pub async fn run(
     )
     .await;
     warnings.extend(state_error);
+    gate.runs_created = ran.runs_created as u64;
+    warnings.extend(cap_warning(&to_run, &ran.cap_reached));
 
-    let ran = case_reports(settings, &to_run, &outcomes);
+    let ran = case_reports(settings, &to_run, &ran);
     let cases = in_selection_order(carried, ran);
     let forced = (*stop.borrow()).map(verdict::interrupt_exit);
     let empty_shard = settings.shard.is_some() && cases.is_empty();
@@ -114,7 +123,7 @@ async fn run_jobs(
     mut state: Option<&mut StateFile>,
     stop: watch::Receiver<Option<Interrupt>>,
     observer: &mut dyn FnMut(Progress<'_>),
-) -> (Vec<(Job, TrialOutcome)>, Option<String>) {
+) -> (Ran, Option<String>) {
     let settings = gate.settings;
     let schedule = Schedule {
         poll_interval: settings.connection.poll_interval,
@@ -122,6 +131,7 @@ async fn run_jobs(
         concurrency: settings.connection.concurrency,
         heartbeat: Duration::from_secs(30),
         learn_durations: settings.learn_durations,
+        run_cap: settings.run_cap(),
     };
     let mut state_error: Option<String> = None;
     let mut more = next_trial(settings, plan, reattach);
@@ -148,6 +158,8 @@ struct Gate<'a> {
     deadline: Instant,
     /// Known in full once the selection is resolved.
     shard: Option<ShardRecord>,
+    sample: Option<SampleRecord>,
+    runs_created: u64,
 }
 
 impl Gate<'_> {
@@ -162,6 +174,8 @@ impl Gate<'_> {
             finished_at: SystemTime::now(),
             requests: client.map(|c| request_counts(c.stats().snapshot())).unwrap_or_default(),
             shard: self.shard.clone(),
+            sample: self.sample.clone(),
+            runs_created: self.runs_created,
         }
     }
 
@@ -192,6 +206,8 @@ pub fn usage_failure_report(message: &str, args: Option<&Args>) -> Report {
         finished_at: now,
         requests: RequestCounts::default(),
         shard: None,
+        sample: None,
+        runs_created: 0,
     };
     build::stopped_report(&info, Vec::new(), Aggregate::default(), Exit::Usage, message.to_owned())
 }
@@ -283,6 +299,51 @@ fn open_state(settings: &Settings, plan: &Plan) -> Result<(Option<StateFile>, Re
         .map_err(|e| e.to_string())
 }
 
+/// The sample of the resolved plan `--sample` runs (before any shard takes its part), and the
+/// record every report carries when it left cases out.
+pub(crate) fn sample_plan(settings: &Settings, plan: Plan) -> (Plan, Option<SampleRecord>) {
+    let Some(size) = settings.sample else {
+        return (plan, None);
+    };
+    let of = plan.cases.len();
+    let (cases, left_out) = crate::sample::sample(plan.cases, size);
+    let record = (!left_out.is_empty()).then_some(SampleRecord {
+        size: cases.len(),
+        of,
+        left_out,
+    });
+    (Plan { cases, ..plan }, record)
+}
+
+/// Why the cases to run do not fit the run cap with their MIN trials, before anything is
+/// created (re-attached runs are not subtracted: the rule is the dry run's).
+pub(crate) fn cap_misfit(settings: &Settings, plan: &Plan) -> Option<String> {
+    let cap = settings.run_cap()?;
+    let needed: usize = plan
+        .cases
+        .iter()
+        .map(|case| settings.case_policy(&case.id).trials.min() as usize)
+        .sum();
+    let share = settings
+        .shard
+        .zip(settings.max_runs)
+        .map(|(shard, total)| format!("shard {}/{}'s share of {total}", shard.index, shard.total));
+    crate::spend::min_runs_exceed_cap(needed, cap, share.as_deref())
+}
+
+/// The warning every report carries when the run cap left cases undecided.
+fn cap_warning(plan: &Plan, cap_reached: &[usize]) -> Option<String> {
+    if cap_reached.is_empty() {
+        return None;
+    }
+    let ids: Vec<&str> = cap_reached.iter().map(|i| plan.cases[*i].id.as_str()).collect();
+    Some(format!(
+        "run cap reached (--max-runs): {} case(s) still undecided got no further trial: {}",
+        ids.len(),
+        ids.join(", ")
+    ))
+}
+
 /// This shard's part of the resolved plan, and the record its report carries.
 pub(crate) fn shard_plan(settings: &Settings, plan: Plan) -> (Plan, Option<ShardRecord>) {
     let Some(shard) = settings.shard else {
@@ -352,6 +413,12 @@ fn notes(settings: &Settings, gate: &Gate<'_>, plan: &Plan, to_run: &Plan) -> Ve
             record.selected.unwrap_or_default(),
         ));
     }
+    if let Some(sample) = &gate.sample {
+        notes.push(format!("--sample: {}", sample.label()));
+    }
+    if let Some(cap) = settings.run_cap() {
+        notes.push(format!("--max-runs: at most {cap} runs in this invocation"));
+    }
     if settings.rerun.is_some() {
         notes.push(format!(
             "--rerun-failed: {} passed case(s) carried over, {} to run",
@@ -400,7 +467,7 @@ fn next_trial<'a>(
     settings: &'a Settings,
     plan: &'a Plan,
     reattach: &'a Reattach,
-) -> impl FnMut(usize, &[&TrialOutcome]) -> Option<Job> + 'a {
+) -> impl FnMut(usize, &[&TrialOutcome]) -> Option<Wanted> + 'a {
     move |case, decided| {
         let spec = case_spec(settings, plan.cases[case].clone());
         let verdicts: Vec<_> = decided
@@ -408,8 +475,14 @@ fn next_trial<'a>(
             .map(|outcome| verdict::trial_verdict(outcome, spec.threshold))
             .collect();
         let created = u32::try_from(decided.len()).unwrap_or(u32::MAX);
-        verdict::wants_more_trials(&spec.certainty, created, &verdicts, spec.threshold)
-            .then(|| job(settings, plan, reattach, case, decided.len()))
+        if !verdict::wants_more_trials(&spec.certainty, created, &verdicts, spec.threshold) {
+            return None;
+        }
+        let scores: Vec<f64> = verdicts.iter().filter_map(|v| v.score).collect();
+        Some(Wanted {
+            job: job(settings, plan, reattach, case, decided.len()),
+            distance: crate::spend::distance_to_decision(&scores, spec.certainty.confidence, spec.threshold),
+        })
     }
 }
 /// What the report builder needs to know of a case: the case, its policy and its baseline.
@@ -433,11 +506,13 @@ fn case_spec(settings: &Settings, case: PlannedCase) -> CaseSpec {
         threshold,
         blocking,
         note,
+        cap_reached: false,
     }
 }
 
 /// Judges every case from its trials' outcomes.
-fn case_reports(settings: &Settings, plan: &Plan, outcomes: &[(Job, TrialOutcome)]) -> Vec<CaseReport> {
+fn case_reports(settings: &Settings, plan: &Plan, ran: &Ran) -> Vec<CaseReport> {
+    let outcomes = &ran.outcomes;
     let mut per_case: Vec<Vec<TrialReport>> = vec![Vec::new(); plan.cases.len()];
     let mut learned_names: Vec<Option<String>> = vec![None; plan.cases.len()];
     let mut in_trial_order: Vec<&(Job, TrialOutcome)> = outcomes.iter().collect();
@@ -453,10 +528,14 @@ fn case_reports(settings: &Settings, plan: &Plan, outcomes: &[(Job, TrialOutcome
     }
     plan.cases
         .iter()
+        .enumerate()
         .zip(per_case)
         .zip(learned_names)
-        .map(|((planned, trials), name)| {
-            let spec = case_spec(settings, planned.clone());
+        .map(|(((index, planned), trials), name)| {
+            let spec = CaseSpec {
+                cap_reached: ran.cap_reached.contains(&index),
+                ..case_spec(settings, planned.clone())
+            };
             build::case_report(&spec, trials, settings.policy.aggregate, name)
         })
         .collect()

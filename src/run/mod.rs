@@ -7,5 +7,7 @@ pub mod client;
 pub mod dry_run;
 pub mod gate;
 pub mod plan;
+pub mod sample;
 pub mod scheduler;
+pub mod spend;
 pub mod state;

@@ -165,6 +165,9 @@ pub fn merge(mut reports: Vec<Named>) -> Result<Report, MergeError> {
             rate_limited: sum.rate_limited + n.report.requests.rate_limited,
         }),
         shard: None,
+        // Every shard samples the same cases before taking its part.
+        sample: first.sample.clone(),
+        runs_created: reports.iter().map(|n| n.report.runs_created).sum(),
     };
     let mut report = build::report(&info, cases, message, Some(exit), warnings);
     let mut seen = BTreeSet::new();

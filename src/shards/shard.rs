@@ -163,6 +163,14 @@ fn weight(hash: u64, k: u32) -> u64 {
     splitmix64(hash ^ u64::from(k).wrapping_mul(0x9e37_79b9_7f4a_7c15))
 }
 
+/// The salt of `--sample`'s ranking: a rendezvous weight no shard number reaches.
+const SAMPLE_SALT: u32 = u32::MAX;
+
+/// The fixed weight `--sample` ranks the case `id` by (see [`crate::sample`]).
+pub fn sample_weight(id: &str) -> u64 {
+    weight(fnv1a64(id.as_bytes()), SAMPLE_SALT)
+}
+
 /// The shard (1 to `total`) that runs the case `id`.
 pub fn owner(id: &str, total: u32) -> u32 {
     let hash = fnv1a64(id.as_bytes());

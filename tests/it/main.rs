@@ -20,6 +20,8 @@
 //! - `pr_comment`: the pull-request comment module against the fake GitHub and GitLab APIs;
 //!   `pr_comment_gate`: the same through the binary, reports unchanged by any comment problem.
 //! - `shards`: `--shard`, `--merge` and `--rerun-failed` end to end.
+//! - `spend`: `--max-runs` never exceeded, MIN trials that do not fit, the nearest case first,
+//!   a shard's share, `--sample`, and `runs_created` on every report.
 //! - `trials`: `--trials MIN..MAX` stops when certain, never beyond MAX; intervals in reports.
 //! - `edges`: untrusted text never acts as a workflow command (a model of the runner), scores at
 //!   the threshold, settled reports, workspace paths, annotation size, JUnit against its schema.
@@ -43,4 +45,5 @@ mod readme;
 mod reports;
 mod shards;
 mod smoke;
+mod spend;
 mod trials;

@@ -25,6 +25,9 @@ pub use outputs::{GithubTargets, Outputs};
 pub use policy::{CasePolicy, Policy};
 pub use selection::Selection;
 
+/// The largest `--max-runs` and `--sample` accepted.
+const MAX_RUNS_LIMIT: usize = 1_000_000;
+
 /// How much the gate says on stderr.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Verbosity {
@@ -52,6 +55,10 @@ pub struct Settings {
     pub comment_deadline: std::time::Duration,
     /// Run only this shard of the resolved selection.
     pub shard: Option<Shard>,
+    /// The most runs this invocation creates (`--max-runs`), before a shard takes its share.
+    pub max_runs: Option<usize>,
+    /// Run only a fixed sample of this many cases of the selection (`--sample`).
+    pub sample: Option<usize>,
     /// The passes of an earlier report to carry over (`--rerun-failed`).
     pub rerun: Option<Rerun>,
     /// Delay a new run's first poll by what finished runs took (off only for benchmarks).
@@ -121,9 +128,34 @@ impl Settings {
                 .as_deref()
                 .map(|raw| shard::resolve(raw, |name| env.parallel_var(name)))
                 .transpose()?,
+            max_runs: match &args.max_runs {
+                Some(raw) => Some(parse::number("max-runs", raw, 1..=MAX_RUNS_LIMIT)?),
+                None => config
+                    .max_runs
+                    .map(|n| parse::number("max-runs", &n.to_string(), 1..=MAX_RUNS_LIMIT))
+                    .transpose()?,
+            },
+            sample: args
+                .sample
+                .as_deref()
+                .map(|raw| parse::number("sample", raw, 1..=MAX_RUNS_LIMIT))
+                .transpose()?,
             rerun: inputs.rerun.clone(),
             learn_durations: !args.no_duration_model,
             verbosity,
+        })
+    }
+
+    /// The most runs this invocation may create: `--max-runs`, or a shard's share of it by the
+    /// rule every shared limit follows ([`crate::budget::share_of`]).
+    pub fn run_cap(&self) -> Option<usize> {
+        let cap = self.max_runs?;
+        Some(match self.shard {
+            Some(shard) => {
+                let cap = u32::try_from(cap).unwrap_or(u32::MAX);
+                crate::budget::share_of(cap, shard.total) as usize
+            }
+            None => cap,
         })
     }
 

@@ -1,7 +1,9 @@
 //! The run lifecycle: creates one Kapso run per trial, polls every unfinished run, and stops at
 //! the deadline, on a stop signal, or when the key is refused. It owns time, the rate budget
 //! and concurrency, and knows nothing about thresholds or report formats: it returns one raw
-//! [`TrialOutcome`] per job and tells an observer what happens as it happens.
+//! [`TrialOutcome`] per job and tells an observer what happens as it happens. It also keeps
+//! the run cap (`--max-runs`): every run that exists or may exist counts against it, and when
+//! the cap cannot pay for every extra trial wanted, they go to the cases nearest a decision.
 
 mod duration_model;
 
@@ -56,6 +58,28 @@ pub struct Schedule {
     pub heartbeat: Duration,
     /// Use what finished runs took to time a new run's first poll.
     pub learn_durations: bool,
+    /// The most runs to create (`--max-runs`); the initial jobs must fit in it.
+    pub run_cap: Option<usize>,
+}
+
+/// A case's next trial, as [`NextTrial`] asks for it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Wanted {
+    pub job: Job,
+    /// How far the case is from a certain decision (see [`crate::spend`]): under a contended
+    /// cap, the smallest distances get their trial first.
+    pub distance: f64,
+}
+
+/// What the scheduler did.
+#[derive(Debug)]
+pub struct Ran {
+    /// Each job with its outcome, in the order the jobs were added.
+    pub outcomes: Vec<(Job, TrialOutcome)>,
+    /// The cases (plan indices) that wanted another trial the run cap could not pay for.
+    pub cap_reached: Vec<usize>,
+    /// Runs Kapso confirmed created (re-attached runs are not counted).
+    pub runs_created: usize,
 }
 
 #[derive(Debug)]
@@ -138,10 +162,9 @@ enum TaskResult {
 /// Asked, when every trial of a case so far is decided, for the case's next trial: the case's
 /// index and its decided outcomes in trial order; `None` ends the case. This is how trials
 /// `MIN..MAX` grow one at a time while the verdict is uncertain.
-pub type NextTrial<'n> = dyn FnMut(usize, &[&TrialOutcome]) -> Option<Job> + 'n;
+pub type NextTrial<'n> = dyn FnMut(usize, &[&TrialOutcome]) -> Option<Wanted> + 'n;
 
-/// Runs every job, and every job `next_trial` adds, to an outcome. Returns each job with its
-/// outcome, in the order the jobs were added.
+/// Runs every job, and every job `next_trial` adds within the run cap, to an outcome.
 pub async fn run(
     client: &KapsoClient,
     jobs: Vec<Job>,
@@ -149,7 +172,7 @@ pub async fn run(
     stop: watch::Receiver<Option<Interrupt>>,
     observer: &mut dyn FnMut(Event<'_>),
     next_trial: &mut NextTrial<'_>,
-) -> Vec<(Job, TrialOutcome)> {
+) -> Ran {
     Scheduler::new(client, jobs, schedule, observer, next_trial)
         .run(stop)
         .await
@@ -169,6 +192,12 @@ struct Scheduler<'a, 'o> {
     model: DurationModel,
     tasks: JoinSet<TaskResult>,
     pending: usize,
+    /// Runs that exist or may exist, plus creations still to send: what the cap is charged.
+    spent: usize,
+    /// Next trials asked for and held until the cap's rationing can rank them.
+    waiting: Vec<Wanted>,
+    cap_reached: Vec<usize>,
+    runs_created: usize,
 }
 
 impl<'a, 'o> Scheduler<'a, 'o> {
@@ -184,6 +213,10 @@ impl<'a, 'o> Scheduler<'a, 'o> {
             client,
             slots: jobs.iter().map(|job| Slot::new(job, now)).collect(),
             pending: jobs.len(),
+            spent: jobs.iter().filter(|job| job.existing_run.is_none()).count(),
+            waiting: Vec::new(),
+            cap_reached: Vec::new(),
+            runs_created: 0,
             jobs,
             schedule,
             observer,
@@ -194,7 +227,7 @@ impl<'a, 'o> Scheduler<'a, 'o> {
         }
     }
 
-    async fn run(mut self, mut stop: watch::Receiver<Option<Interrupt>>) -> Vec<(Job, TrialOutcome)> {
+    async fn run(mut self, mut stop: watch::Receiver<Option<Interrupt>>) -> Ran {
         let started = Instant::now();
         let mut next_heartbeat = started + self.schedule.heartbeat;
         // A closed stop channel means nobody can interrupt any more; stop watching it.
@@ -241,7 +274,8 @@ impl<'a, 'o> Scheduler<'a, 'o> {
             }
         }
 
-        self.jobs
+        let outcomes = self
+            .jobs
             .into_iter()
             .zip(self.slots)
             .map(|(job, slot)| {
@@ -250,7 +284,14 @@ impl<'a, 'o> Scheduler<'a, 'o> {
                 });
                 (job, outcome)
             })
-            .collect()
+            .collect();
+        let mut cap_reached = self.cap_reached;
+        cap_reached.sort_unstable();
+        Ran {
+            outcomes,
+            cap_reached,
+            runs_created: self.runs_created,
+        }
     }
 
     /// When the next request may go: creations and polls that are waiting.
@@ -349,6 +390,7 @@ impl<'a, 'o> Scheduler<'a, 'o> {
         slot.backoff = None;
         slot.failures = 0;
         if method == Method::Post {
+            self.runs_created += 1;
             slot.created_local = Some(now);
             slot.created_at = Some(SystemTime::now());
             (self.observer)(Event::RunCreated { job, run_id: &run.id });
@@ -386,7 +428,13 @@ impl<'a, 'o> Scheduler<'a, 'o> {
 
     /// A request failed: retry it, or decide the job. Returns a reason when every job must stop.
     fn on_error(&mut self, index: usize, method: Method, error: &RequestError) -> Option<String> {
-        let (kind, reason) = match retry::classify(method, error) {
+        let disposition = retry::classify(method, error);
+        // Every disposition but `GiveUp` means Kapso surely did not create the run; a retry
+        // charges the cap again when it is scheduled.
+        if method == Method::Post && disposition != Disposition::GiveUp {
+            self.spent -= 1;
+        }
+        let (kind, reason) = match disposition {
             Disposition::StopAll => {
                 let reason = format!("Kapso refused the API key or account ({error}); no further requests were sent");
                 self.give_up(index, FailureKind::KeyRefused, reason.clone());
@@ -424,6 +472,9 @@ impl<'a, 'o> Scheduler<'a, 'o> {
             return Err(format!("{error}; the deadline passes before a retry could be sent"));
         }
         self.client.stats().record_retry();
+        if slot.phase.run_id().is_none() {
+            self.spent += 1;
+        }
         slot.phase = match slot.phase.run_id() {
             Some(run_id) => Phase::Running {
                 run_id: run_id.to_owned(),
@@ -461,6 +512,7 @@ impl<'a, 'o> Scheduler<'a, 'o> {
         self.pending -= 1;
         if !self.stopping {
             self.extend(self.jobs[index].case);
+            self.grant();
         }
     }
 
@@ -475,11 +527,60 @@ impl<'a, 'o> Scheduler<'a, 'o> {
         }
         decided.sort_by_key(|(trial, _)| *trial);
         let outcomes: Vec<&TrialOutcome> = decided.into_iter().map(|(_, outcome)| outcome).collect();
-        if let Some(job) = (self.next_trial)(case, &outcomes) {
-            self.slots.push(Slot::new(&job, Instant::now()));
-            self.jobs.push(job);
-            self.pending += 1;
+        if let Some(wanted) = (self.next_trial)(case, &outcomes) {
+            self.waiting.push(wanted);
         }
+    }
+
+    /// Schedules the next trials asked for, within the run cap. While the cap can pay for
+    /// every waiting trial and one more for each case still busy, they all go at once;
+    /// otherwise they wait until no trial is in flight, and then the cases nearest a decision
+    /// get one trial each while the cap lasts; the rest have reached the cap.
+    fn grant(&mut self) {
+        if self.waiting.is_empty() {
+            return;
+        }
+        let Some(cap) = self.schedule.run_cap else {
+            for wanted in std::mem::take(&mut self.waiting) {
+                self.add(wanted.job);
+            }
+            return;
+        };
+        let remaining = cap.saturating_sub(self.spent);
+        let busy = self.busy_cases();
+        if remaining < self.waiting.len() + busy && busy > 0 {
+            return;
+        }
+        let mut waiting = std::mem::take(&mut self.waiting);
+        waiting.sort_by(|a, b| crate::spend::nearest_first((a.distance, a.job.case), (b.distance, b.job.case)));
+        let refused = waiting.split_off(remaining.min(waiting.len()));
+        self.cap_reached.extend(refused.iter().map(|wanted| wanted.job.case));
+        for wanted in waiting {
+            self.add(wanted.job);
+        }
+    }
+
+    /// Cases with a trial not yet decided (each may ask for one more).
+    fn busy_cases(&self) -> usize {
+        let mut cases: Vec<usize> = self
+            .jobs
+            .iter()
+            .zip(&self.slots)
+            .filter(|(_, slot)| slot.outcome.is_none())
+            .map(|(job, _)| job.case)
+            .collect();
+        cases.sort_unstable();
+        cases.dedup();
+        cases.len()
+    }
+
+    fn add(&mut self, job: Job) {
+        if job.existing_run.is_none() {
+            self.spent += 1;
+        }
+        self.slots.push(Slot::new(&job, Instant::now()));
+        self.jobs.push(job);
+        self.pending += 1;
     }
 
     /// Aborts every request in flight and decides every undecided job with `reason(phase)`.
