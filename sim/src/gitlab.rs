@@ -71,7 +71,10 @@ fn user(username: &str) -> Identity {
 
 /// A stable numeric user ID for a username, as GitLab gives every user one.
 fn user_id(username: &str) -> u64 {
-    username.bytes().fold(7_u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b))) % 1_000_000
+    username
+        .bytes()
+        .fold(7_u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)))
+        % 1_000_000
 }
 
 fn error(status: u16, message: &str) -> Response {

@@ -10,15 +10,18 @@
 //!
 //! [`CommentConfig::from_env`] reads everything from an injected environment lookup and makes
 //! no network call; a fork, a non-pull-request event or a missing token end there, as a
-//! [`CommentSkip`]. Backends implement the crate-private `NoteApi` (find by marker, create,
-//! update): GitHub's REST API (pull-request comments, github.com or Enterprise Server) and
-//! GitLab's (merge-request notes). `publish` must run inside a tokio runtime with time enabled.
+//! [`CommentSkip`]. Two backends, GitHub's REST API (pull-request comments, github.com or
+//! Enterprise Server) and GitLab's (merge-request notes), implement the crate-private
+//! `notes::NoteApi` (list a page, whom the token acts as, create, update); `notes` owns the
+//! rule of which comment is the gate's: its marker and its author. `publish` must run inside a
+//! tokio runtime with time enabled.
 
 pub mod body;
 mod config;
 pub mod event;
 mod github;
 mod gitlab;
+mod notes;
 pub mod token;
 
 pub use config::{vars, DEFAULT_GITHUB_API_URL};
@@ -36,7 +39,7 @@ pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(15);
 #[derive(Debug, Clone)]
 pub struct CommentConfig {
     pub forge: Forge,
-    /// The sanitised comment key (see [`body::sanitize_key`]).
+    /// The exact comment key, trimmed; the marker carries all of it (see [`body::exact_key`]).
     pub key: String,
     /// The workflow run's page.
     pub run_url: Option<String>,
@@ -296,14 +299,6 @@ pub(crate) struct Posted {
     pub id: Option<u64>,
 }
 
-/// A forge's notes on one conversation (a GitHub pull request, a GitLab merge request).
-pub(crate) trait NoteApi {
-    /// The first note whose body starts with `marker`.
-    async fn find(&self, marker: &str) -> Result<Option<u64>, CommentFailure>;
-    async fn create(&self, body: &str) -> Result<Posted, CommentFailure>;
-    async fn update(&self, id: u64, body: &str) -> Result<Posted, CommentFailure>;
-}
-
 /// Creates or updates the comment for `config.key`, within `config.deadline`. Never panics,
 /// never prints, never returns an error: see [`CommentOutcome`].
 pub async fn publish(config: &CommentConfig, markdown_summary: &str, context: &RunContext) -> CommentOutcome {
@@ -315,8 +310,8 @@ pub async fn publish(config: &CommentConfig, markdown_summary: &str, context: &R
     };
     let work = async {
         let result = match &config.forge {
-            Forge::Github(target) => upsert(&github::GithubApi::new(http, target), &marker, &text).await,
-            Forge::Gitlab(target) => upsert(&gitlab::GitlabApi::new(http, target), &marker, &text).await,
+            Forge::Github(target) => notes::upsert(&github::GithubApi::new(http, target), &marker, &text).await,
+            Forge::Gitlab(target) => notes::upsert(&gitlab::GitlabApi::new(http, target), &marker, &text).await,
         };
         outcome(result, |id| config.forge.comment_page(id))
     };
@@ -336,18 +331,6 @@ pub async fn publish_from_env(
     match CommentConfig::from_env(lookup, explicit_token, key) {
         Ok(config) => publish(&config, markdown_summary, context).await,
         Err(skip) => CommentOutcome::Skipped(skip),
-    }
-}
-
-/// Created (`true`) or updated, and the comment.
-async fn upsert(api: &impl NoteApi, marker: &str, text: &str) -> Result<(bool, Posted), CommentFailure> {
-    match api.find(marker).await? {
-        Some(id) => match api.update(id, text).await {
-            // Deleted since it was listed: post a new one.
-            Err(CommentFailure::Status(404)) => api.create(text).await.map(|p| (true, p)),
-            other => other.map(|p| (false, p)),
-        },
-        None => api.create(text).await.map(|p| (true, p)),
     }
 }
 
