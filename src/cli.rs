@@ -345,6 +345,9 @@ pub struct Env {
     pub api_key: Option<crate::secret::ApiKey>,
     /// `KAPSO_GITHUB_TOKEN`, the pull-request comment's token, wrapped likewise.
     pub comment_token: Option<crate::comment::ForgeToken>,
+    /// Every forge token set: `KAPSO_GITHUB_TOKEN`, `GITHUB_TOKEN`, `GITLAB_TOKEN`, whichever
+    /// the comment ends up using, to mask (`::add-mask::`) and to redact.
+    pub forge_tokens: Vec<crate::comment::ForgeToken>,
     /// `KAPSO_JSON` and `KAPSO_JUNIT`, for reports when the arguments cannot be parsed.
     pub json: Option<PathBuf>,
     pub junit: Option<PathBuf>,
@@ -382,6 +385,14 @@ impl Env {
         Env {
             api_key: lookup(API_KEY_VAR).map(|k| crate::secret::ApiKey::new(&k)),
             comment_token: lookup(GITHUB_TOKEN_VAR).and_then(|t| crate::comment::ForgeToken::new(&t)),
+            forge_tokens: [
+                GITHUB_TOKEN_VAR,
+                crate::comment::vars::GITHUB_TOKEN,
+                crate::comment::vars::GITLAB_TOKEN,
+            ]
+            .into_iter()
+            .filter_map(|name| lookup(name).and_then(|t| crate::comment::ForgeToken::new(&t)))
+            .collect(),
             json: non_empty("KAPSO_JSON").map(PathBuf::from),
             junit: non_empty("KAPSO_JUNIT").map(PathBuf::from),
             no_color: non_empty(NO_COLOR_VAR).is_some(),

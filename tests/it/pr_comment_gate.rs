@@ -190,3 +190,51 @@ fn no_comment_problem_changes_the_exit_code_or_a_report() {
         assert_token_hidden(&out, &dir);
     }
 }
+
+/// A key and a workflow token that both hold `_`, which the simulator spells `\u005f` in every
+/// JSON answer: redaction works on the decoded text, so neither shows anywhere, whichever
+/// variable the token came from (`GITHUB_TOKEN` here), and the runner is told to mask both.
+#[test]
+fn secrets_spelled_with_json_escapes_are_redacted_everywhere() {
+    const ESCAPED_KEY: &str = "kg_escaped_key_4Wp8";
+    const WORKFLOW_TOKEN: &str = "ghs_workflowTokenEsc4pe9";
+    let sim = Sim::start(
+        Scenario::new(ESCAPED_KEY)
+            .case(CaseSpec::passing("ok1", 0.9).duration_ms(20))
+            .case(
+                CaseSpec::passing("bad1", 0.2)
+                    .name(format!("pasted {ESCAPED_KEY}"))
+                    .feedback(format!(
+                        "the user pasted {ESCAPED_KEY} and {WORKFLOW_TOKEN} into the chat"
+                    ))
+                    .duration_ms(20),
+            )
+            .escape_underscores(),
+    );
+    let github = FakeGithub::start(WORKFLOW_TOKEN);
+    let dir = temp_dir("comment-escaped-secrets");
+    let event = event(&dir, REPO);
+    let mut cmd = gate_on_pr(&sim, &github, &dir, &event);
+    cmd.env_remove("KAPSO_GITHUB_TOKEN")
+        .env("GITHUB_TOKEN", WORKFLOW_TOKEN)
+        .env("KAPSO_API_KEY", ESCAPED_KEY);
+    let out = run(&mut cmd);
+    assert_code(&out, 1);
+    assert!(out.stdout.contains("pull request comment created"), "{}", out.stdout);
+    for secret in [ESCAPED_KEY, WORKFLOW_TOKEN] {
+        assert!(
+            out.stdout.lines().any(|l| l == format!("::add-mask::{secret}")),
+            "the runner is told to mask it\n{}",
+            out.stdout
+        );
+        assert_no_secret_in_output(&out, secret, AddMask::Allowed);
+        assert_no_secret_in_files(&dir, secret, "escaped secrets");
+        let body = &github.comments()[0].body;
+        assert!(!body.contains(secret), "the comment holds a secret\n{body}");
+    }
+    let json = support::read(&dir.join("report.json"));
+    assert!(
+        json.contains("the user pasted *** and *** into the chat"),
+        "{json:.2000}"
+    );
+}
