@@ -295,16 +295,10 @@ pub fn empty_kapso_vars(
         .collect()
 }
 
-/// Whether a GitHub `pull_request` event payload comes from a fork: its head repository is not
-/// its base repository.
+/// Whether a GitHub `pull_request` event payload comes from a fork, by the one rule of
+/// [`crate::fork::github`] (what cannot be known is a fork).
 pub fn is_fork_pull_request(event_json: &str) -> bool {
-    let Ok(event) = serde_json::from_str::<serde_json::Value>(event_json) else {
-        return false;
-    };
-    let pr = &event["pull_request"];
-    let repo = |side: &str| pr[side]["repo"]["full_name"].as_str().map(str::to_owned);
-    pr["head"]["repo"]["fork"].as_bool() == Some(true)
-        || matches!((repo("head"), repo("base")), (Some(head), Some(base)) if head != base)
+    crate::fork::github_event(event_json)
 }
 
 /// Prefix of the variables action.yml sets from its inputs: `INPUT_THRESHOLD` carries the
@@ -412,6 +406,23 @@ impl Env {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_unknown_pull_request_source_is_a_fork() {
+        let missing_base =
+            r#"{"pull_request":{"number":7,"head":{"repo":{"full_name":"acme/bot"}},"base":{"repo":null}}}"#;
+        assert!(is_fork_pull_request(missing_base), "the same rule as the comment's");
+        assert_eq!(
+            is_fork_pull_request(missing_base),
+            crate::comment::event::parse(missing_base).expect("an event").from_fork
+        );
+        assert!(is_fork_pull_request("{}"), "unreadable: unknown");
+        let same = r#"{"pull_request":{"head":{"repo":{"full_name":"acme/bot","fork":true}},"base":{"repo":{"full_name":"acme/bot"}}}}"#;
+        assert!(
+            !is_fork_pull_request(same),
+            "a pull request inside a forked repository is not from a fork"
+        );
+    }
 
     #[test]
     fn clap_definition_is_consistent() {

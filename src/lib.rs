@@ -22,6 +22,7 @@ pub mod defaults;
 pub mod dry_run;
 pub mod exit;
 pub mod file_write;
+pub mod fork;
 pub mod gate;
 pub mod ids;
 pub mod merge;

@@ -272,6 +272,12 @@ fn reads_a_gitlab_merge_request_pipeline() {
     let mut other = vars.clone();
     other.insert("CI_MERGE_REQUEST_SOURCE_PROJECT_ID".into(), "999".into());
     assert_eq!(config_err(&other), CommentSkip::Fork);
+    other.remove("CI_MERGE_REQUEST_SOURCE_PROJECT_ID");
+    assert_eq!(
+        config_err(&other),
+        CommentSkip::Fork,
+        "an unknown source project is a fork"
+    );
     other = vars.clone();
     other.remove("CI_MERGE_REQUEST_IID");
     assert_eq!(config_err(&other), CommentSkip::NotMergeRequest);
