@@ -6,7 +6,8 @@
 //! caller prints as one line, whatever happens (fork, missing permission, network, timeouts,
 //! rate limits, hostile or huge answers), within its own deadline ([`DEFAULT_DEADLINE`]).
 //! The token is a [`ForgeToken`] (never formatted), sent only to the configured API, which
-//! must be https unless it is a loopback address, and redirects are never followed.
+//! must be https unless it is a loopback address (then reached without any proxy), and
+//! redirects are never followed.
 //!
 //! [`CommentConfig::from_env`] reads everything from an injected environment lookup and makes
 //! no network call; a fork, a non-pull-request event or a missing token end there, as a
@@ -85,6 +86,13 @@ pub struct GitlabTarget {
 }
 
 impl Forge {
+    fn api_url(&self) -> &Url {
+        match self {
+            Forge::Github(t) => &t.api_url,
+            Forge::Gitlab(t) => &t.api_url,
+        }
+    }
+
     fn web_url(&self) -> Option<&str> {
         match self {
             Forge::Github(t) => t.web_url.as_deref(),
@@ -304,7 +312,7 @@ pub(crate) struct Posted {
 pub async fn publish(config: &CommentConfig, markdown_summary: &str, context: &RunContext) -> CommentOutcome {
     let text = body::compose(markdown_summary, &config.footer(context));
     let marker = body::marker(&config.key);
-    let http = match http_client(config.deadline) {
+    let http = match http_client(config.deadline, config.forge.api_url()) {
         Ok(http) => http,
         Err(failure) => return CommentOutcome::Failed(failure),
     };
@@ -349,13 +357,18 @@ fn outcome(result: Result<(bool, Posted), CommentFailure>, url: impl Fn(u64) -> 
 
 /// One client per publish: no redirects (one could take the token to another host), and no
 /// overall request timeout, because the step's deadline in [`publish`] covers every request.
-fn http_client(deadline: Duration) -> Result<reqwest::Client, CommentFailure> {
-    reqwest::Client::builder()
+/// A plain-http API (allowed only on a loopback address) is never reached through a proxy
+/// (`HTTP_PROXY`, `ALL_PROXY`), which would see the token in clear text; an https API may be,
+/// as a tunnel the proxy cannot read.
+fn http_client(deadline: Duration, api_url: &Url) -> Result<reqwest::Client, CommentFailure> {
+    let mut builder = reqwest::Client::builder()
         .user_agent(concat!("kapso-gate/", env!("CARGO_PKG_VERSION")))
         .connect_timeout(deadline.min(Duration::from_secs(5)))
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .map_err(|_| CommentFailure::Client)
+        .redirect(reqwest::redirect::Policy::none());
+    if api_url.scheme() != "https" {
+        builder = builder.no_proxy();
+    }
+    builder.build().map_err(|_| CommentFailure::Client)
 }
 
 /// Error answers are read only to tell a rate limit from a refusal.

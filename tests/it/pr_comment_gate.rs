@@ -238,3 +238,26 @@ fn secrets_spelled_with_json_escapes_are_redacted_everywhere() {
         "{json:.2000}"
     );
 }
+
+/// Plain http is allowed only to a loopback API, and then never through a proxy: the token
+/// would cross the proxy in clear text. (An https API goes through a proxy as a tunnel.)
+#[test]
+fn the_token_never_crosses_a_proxy_in_clear_text() {
+    let sim = Sim::start(scenario());
+    let github = FakeGithub::start(TOKEN);
+    let proxy = kapso_sim::ForwardProxy::start();
+    let dir = temp_dir("comment-proxy");
+    let event = event(&dir, REPO);
+    let mut cmd = gate_on_pr(&sim, &github, &dir, &event);
+    let out = run(cmd.env("HTTP_PROXY", proxy.url()).env("ALL_PROXY", proxy.url()));
+    assert_code(&out, 1);
+    assert!(out.stdout.contains("pull request comment created"), "{}", out.stdout);
+    let forge = github.api_url();
+    let through: Vec<String> = proxy.requests().into_iter().filter(|r| r.starts_with(&forge)).collect();
+    assert!(through.is_empty(), "the comment went through the proxy: {through:?}");
+    assert!(
+        proxy.requests().iter().any(|r| r.starts_with(&sim.base_url())),
+        "the proxy was in use: {:?}",
+        proxy.requests()
+    );
+}
