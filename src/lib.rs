@@ -21,7 +21,7 @@ pub mod run;
 pub mod shards;
 
 // Transitional aliases for the old flat paths while branches merge; removed at the end.
-pub use domain::{exit, ids, outcome, secret};
+pub use domain::{exit, fork, ids, outcome, secret};
 pub use input::{cli, config, defaults, settings};
 pub use output::{comment, file_write};
 pub use policy::{confidence, verdict};

@@ -38,7 +38,7 @@ fn main() -> ExitCode {
         if let Some(key) = env.api_key.as_ref().filter(|k| !k.expose().is_empty()) {
             io.commands(&github::add_mask(key.expose()));
         }
-        if let Some(token) = &env.comment_token {
+        for token in &env.forge_tokens {
             io.commands(&github::add_mask(token.expose()));
         }
     }

@@ -106,6 +106,9 @@ pub(crate) async fn handle(shared: &Shared, request: Request) -> Reply {
     let reply = match reply {
         Reply::Send(mut r) => {
             r.headers.extend(rate_headers);
+            if shared.scenario.escape_underscores {
+                escape_underscores(&mut r);
+            }
             Reply::Send(r)
         }
         Reply::SendHalf(mut r) => {
@@ -120,6 +123,16 @@ pub(crate) async fn handle(shared: &Shared, request: Request) -> Reply {
     };
     shared.lock().log[log_index].status = status;
     reply
+}
+
+/// Spells every `_` of a JSON answer as `\u005f`. In JSON a `_` can only be inside a string
+/// (keys included), where the escape means the same character: a client that decodes JSON
+/// reads the same answer, one that searches the raw bytes does not.
+fn escape_underscores(response: &mut Response) {
+    if response.content_type.as_deref().is_some_and(|t| t.contains("json")) {
+        let text = String::from_utf8_lossy(&response.body).replace('_', "\\u005f");
+        response.body = text.into_bytes();
+    }
 }
 
 /// Applies the fault action (if any) around the normal behaviour.

@@ -29,6 +29,7 @@
 
 mod api;
 mod background;
+mod forge;
 pub mod github;
 pub mod gitlab;
 mod http;

@@ -18,6 +18,8 @@ pub struct Scenario {
     /// Checked in order; the first fault that matches a request and still has actions left
     /// supplies that request's action.
     pub faults: Vec<Fault>,
+    /// Every JSON answer spells `_` as the JSON escape `\u005f` (the same text once decoded).
+    pub escape_underscores: bool,
 }
 
 impl Scenario {
@@ -27,6 +29,12 @@ impl Scenario {
             api_key: api_key.into(),
             ..Self::default()
         }
+    }
+
+    /// Every JSON answer spells `_` as `\u005f`, as a server may escape any character.
+    pub fn escape_underscores(mut self) -> Self {
+        self.escape_underscores = true;
+        self
     }
 
     /// Reads a scenario from a JSON file.

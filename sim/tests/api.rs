@@ -501,3 +501,17 @@ async fn starts_inside_a_current_thread_runtime() {
     let sim = Sim::start(Scenario::new(KEY));
     assert!(sim.base_url().contains("127.0.0.1"));
 }
+
+#[test]
+fn underscores_can_be_spelled_as_json_escapes() {
+    let sim = Sim::start(
+        Scenario::new(KEY)
+            .case(CaseSpec::passing("c_1", 0.9).feedback("snake_case"))
+            .escape_underscores(),
+    );
+    let resp = request(sim.addr(), "GET", "/api/v1/test_cases/c_1", Some(KEY), None);
+    assert_eq!(resp.status, 200, "{}", resp.body);
+    assert!(!resp.body.contains('_'), "every underscore is escaped: {}", resp.body);
+    assert!(resp.body.contains("c\\u005f1"), "{}", resp.body);
+    assert_eq!(resp.json()["data"]["id"], "c_1", "the same text once decoded");
+}

@@ -2,6 +2,7 @@
 //! secrets that never print. They import nothing else of the crate.
 
 pub mod exit;
+pub mod fork;
 pub mod ids;
 pub mod outcome;
 pub mod secret;

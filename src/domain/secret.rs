@@ -1,4 +1,6 @@
-//! The API key as a type that cannot be printed by accident.
+//! The API key as a type that cannot be printed by accident, and the [`Redactor`] that takes
+//! every secret of the process (the key, the forge tokens) out of text a server sent, once
+//! that text is decoded.
 
 use std::fmt;
 
@@ -19,29 +21,6 @@ impl ApiKey {
     pub fn expose(&self) -> &str {
         &self.0
     }
-
-    /// Replaces every occurrence of the key in text a server sent (an error body that echoes
-    /// the request, say) with `***`, before anything can print or store it. Keys shorter than
-    /// 8 bytes are left alone: replacing a short string would corrupt ordinary text, and real
-    /// project keys are much longer.
-    pub fn redact(&self, body: Vec<u8>) -> Vec<u8> {
-        let key = self.0.as_bytes();
-        if key.len() < 8 || body.len() < key.len() {
-            return body;
-        }
-        let mut out = Vec::with_capacity(body.len());
-        let mut i = 0;
-        while i < body.len() {
-            if body[i..].starts_with(key) {
-                out.extend_from_slice(b"***");
-                i += key.len();
-            } else {
-                out.push(body[i]);
-                i += 1;
-            }
-        }
-        out
-    }
 }
 
 impl fmt::Debug for ApiKey {
@@ -56,22 +35,98 @@ impl fmt::Display for ApiKey {
     }
 }
 
+/// What replaces a secret.
+pub const REDACTED: &str = "***";
+/// Secrets shorter than this are left alone: replacing a short string would corrupt ordinary
+/// text, and real API keys and tokens are much longer.
+const MIN_SECRET_BYTES: usize = 8;
+
+/// Replaces the process's secrets with `***` in text a server sent. It works on decoded text
+/// (a JSON string after its escapes are read, an error message), never on raw bytes: a server
+/// may spell a secret with any JSON escape (`\u005f` for `_`), and only the decoded text is what
+/// reaches a terminal, a report or a comment. `Debug` shows how many secrets it holds, not them.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Redactor {
+    /// Longest first, so a secret that contains another is replaced whole.
+    secrets: Vec<String>,
+}
+
+impl Redactor {
+    /// A redactor for `secrets` (blank and short ones are skipped).
+    pub fn new<'a>(secrets: impl IntoIterator<Item = &'a str>) -> Self {
+        let mut secrets: Vec<String> = secrets
+            .into_iter()
+            .map(str::trim)
+            .filter(|s| s.len() >= MIN_SECRET_BYTES)
+            .map(str::to_owned)
+            .collect();
+        secrets.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
+        secrets.dedup();
+        Redactor { secrets }
+    }
+
+    /// `text` with every secret replaced by `***`.
+    pub fn redact(&self, text: &str) -> String {
+        let mut out = text.to_owned();
+        self.redact_in_place(&mut out);
+        out
+    }
+
+    pub fn redact_in_place(&self, text: &mut String) {
+        for secret in &self.secrets {
+            if text.contains(secret.as_str()) {
+                *text = text.replace(secret.as_str(), REDACTED);
+            }
+        }
+    }
+
+    /// Every string of a decoded JSON value, object keys included.
+    pub fn redact_json(&self, value: &mut serde_json::Value) {
+        use serde_json::Value;
+        match value {
+            Value::String(text) => self.redact_in_place(text),
+            Value::Array(items) => items.iter_mut().for_each(|item| self.redact_json(item)),
+            Value::Object(map) => {
+                let entries = std::mem::take(map);
+                for (mut name, mut item) in entries {
+                    self.redact_in_place(&mut name);
+                    self.redact_json(&mut item);
+                    map.insert(name, item);
+                }
+            }
+            Value::Null | Value::Bool(_) | Value::Number(_) => {}
+        }
+    }
+}
+
+impl fmt::Debug for Redactor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Redactor({} secrets)", self.secrets.len())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn redacts_echoed_keys() {
-        let key = ApiKey::new("sk-very-secret");
-        let body = br#"{"message":"header X-API-Key=sk-very-secret refused; sk-very-secret"}"#.to_vec();
+    fn redacts_decoded_text() {
+        let redactor = Redactor::new(["sk_very_secret", "ghs_token_value", "key", "  "]);
+        let raw =
+            r#"{"message":"header X-API-Key=sk\u005fvery\u005fsecret refused","sk_very_secret":["ghs_token_value"]}"#;
+        let mut value: serde_json::Value = serde_json::from_str(raw).expect("JSON");
+        redactor.redact_json(&mut value);
         assert_eq!(
-            key.redact(body),
-            br#"{"message":"header X-API-Key=*** refused; ***"}"#.to_vec()
+            value,
+            serde_json::json!({"message": "header X-API-Key=*** refused", "***": ["***"]})
         );
+        assert_eq!(redactor.redact("monkey"), "monkey", "short secrets are left alone");
+        assert_eq!(format!("{redactor:?}"), "Redactor(2 secrets)");
+        let nested = Redactor::new(["abcdefgh", "abcdefgh-longer"]);
         assert_eq!(
-            ApiKey::new("key").redact(b"monkey".to_vec()),
-            b"monkey".to_vec(),
-            "short keys are left alone"
+            nested.redact("abcdefgh-longer abcdefgh"),
+            "*** ***",
+            "the longest first"
         );
     }
 

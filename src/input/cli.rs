@@ -305,16 +305,10 @@ pub fn empty_kapso_vars(
         .collect()
 }
 
-/// Whether a GitHub `pull_request` event payload comes from a fork: its head repository is not
-/// its base repository.
+/// Whether a GitHub `pull_request` event payload comes from a fork, by the one rule of
+/// [`crate::fork::github`] (what cannot be known is a fork).
 pub fn is_fork_pull_request(event_json: &str) -> bool {
-    let Ok(event) = serde_json::from_str::<serde_json::Value>(event_json) else {
-        return false;
-    };
-    let pr = &event["pull_request"];
-    let repo = |side: &str| pr[side]["repo"]["full_name"].as_str().map(str::to_owned);
-    pr["head"]["repo"]["fork"].as_bool() == Some(true)
-        || matches!((repo("head"), repo("base")), (Some(head), Some(base)) if head != base)
+    crate::fork::github_event(event_json)
 }
 
 /// Prefix of the variables action.yml sets from its inputs: `INPUT_THRESHOLD` carries the
@@ -355,6 +349,9 @@ pub struct Env {
     pub api_key: Option<crate::secret::ApiKey>,
     /// `KAPSO_GITHUB_TOKEN`, the pull-request comment's token, wrapped likewise.
     pub comment_token: Option<crate::comment::ForgeToken>,
+    /// Every forge token set: `KAPSO_GITHUB_TOKEN`, `GITHUB_TOKEN`, `GITLAB_TOKEN`, whichever
+    /// the comment ends up using, to mask (`::add-mask::`) and to redact.
+    pub forge_tokens: Vec<crate::comment::ForgeToken>,
     /// `KAPSO_JSON` and `KAPSO_JUNIT`, for reports when the arguments cannot be parsed.
     pub json: Option<PathBuf>,
     pub junit: Option<PathBuf>,
@@ -392,6 +389,14 @@ impl Env {
         Env {
             api_key: lookup(API_KEY_VAR).map(|k| crate::secret::ApiKey::new(&k)),
             comment_token: lookup(GITHUB_TOKEN_VAR).and_then(|t| crate::comment::ForgeToken::new(&t)),
+            forge_tokens: [
+                GITHUB_TOKEN_VAR,
+                crate::comment::vars::GITHUB_TOKEN,
+                crate::comment::vars::GITLAB_TOKEN,
+            ]
+            .into_iter()
+            .filter_map(|name| lookup(name).and_then(|t| crate::comment::ForgeToken::new(&t)))
+            .collect(),
             json: non_empty("KAPSO_JSON").map(PathBuf::from),
             junit: non_empty("KAPSO_JUNIT").map(PathBuf::from),
             no_color: non_empty(NO_COLOR_VAR).is_some(),
@@ -411,6 +416,23 @@ impl Env {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_unknown_pull_request_source_is_a_fork() {
+        let missing_base =
+            r#"{"pull_request":{"number":7,"head":{"repo":{"full_name":"acme/bot"}},"base":{"repo":null}}}"#;
+        assert!(is_fork_pull_request(missing_base), "the same rule as the comment's");
+        assert_eq!(
+            is_fork_pull_request(missing_base),
+            crate::comment::event::parse(missing_base).expect("an event").from_fork
+        );
+        assert!(is_fork_pull_request("{}"), "unreadable: unknown");
+        let same = r#"{"pull_request":{"head":{"repo":{"full_name":"acme/bot","fork":true}},"base":{"repo":{"full_name":"acme/bot"}}}}"#;
+        assert!(
+            !is_fork_pull_request(same),
+            "a pull request inside a forked repository is not from a fork"
+        );
+    }
 
     #[test]
     fn clap_definition_is_consistent() {

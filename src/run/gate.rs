@@ -221,6 +221,7 @@ pub(crate) fn client_for(settings: &Settings) -> Result<KapsoClient, client::Bui
     let config = ClientConfig {
         base_url: connection.base_url.clone(),
         api_key: settings.api_key.clone(),
+        redactor: settings.redactor.clone(),
         request_timeout: connection.request_timeout,
     };
     KapsoClient::new(&config, budget)

@@ -119,6 +119,7 @@ async fn first_run_creates_later_runs_update_one_comment() {
             "GET /repos/acme/bot/issues/7/comments?per_page=100&page=1 200",
             "POST /repos/acme/bot/issues/7/comments 201",
             "GET /repos/acme/bot/issues/7/comments?per_page=100&page=1 200",
+            "GET /user 403",
             &format!("PATCH /repos/acme/bot/issues/comments/{id} 200"),
         ]
     );
@@ -194,6 +195,7 @@ async fn the_marker_on_page_two_is_found_and_updated() {
         [
             "GET /repos/acme/bot/issues/7/comments?per_page=100&page=1 200",
             "GET /repos/acme/bot/issues/7/comments?per_page=100&page=2 200",
+            "GET /user 403",
             &format!("PATCH /repos/acme/bot/issues/comments/{ours} 200"),
         ]
     );
@@ -215,6 +217,89 @@ async fn a_persons_copy_of_the_marker_is_left_alone() {
         "the workflow token's bot never edits it"
     );
     assert_eq!((comments[1].login.as_str(), comments[1].edits), (ACTIONS_BOT, 1));
+}
+
+#[tokio::test]
+async fn another_bots_copy_of_the_marker_is_left_alone() {
+    let fake = FakeGithub::start(TOKEN);
+    let event = event_file("other-bot", REPO);
+    let vars = actions_env(&fake, &event);
+    let copy = fake.add_comment(
+        REPO,
+        PR,
+        "<!-- kapso-gate:evals/gate -->\nlooks official",
+        "evil-app[bot]",
+    );
+    assert!(matches!(run_default(&vars).await, CommentOutcome::Created { .. }));
+    assert!(matches!(run_default(&vars).await, CommentOutcome::Updated { .. }));
+    let comments = fake.comments();
+    assert_eq!(comments.len(), 2);
+    assert_eq!(
+        (comments[0].id, comments[0].edits),
+        (copy, 0),
+        "only github-actions[bot]'s is ours"
+    );
+    assert_eq!((comments[1].login.as_str(), comments[1].edits), (ACTIONS_BOT, 1));
+}
+
+#[tokio::test]
+async fn a_personal_token_edits_only_its_users_comment() {
+    const PERSONAL: &str = "ghp_alicePersonalToken0123456789";
+    let fake = FakeGithub::start(TOKEN);
+    fake.add_personal_token(PERSONAL, "alice");
+    let event = event_file("personal", REPO);
+    let mut vars = actions_env(&fake, &event);
+    vars.insert("GITHUB_TOKEN".into(), PERSONAL.into());
+    let copy = fake.add_comment(REPO, PR, "<!-- kapso-gate:evals/gate -->\nlooks official", "mallory");
+    let bot = fake.add_comment(REPO, PR, "<!-- kapso-gate:evals/gate -->\nthe workflow's", ACTIONS_BOT);
+    let first = run_default(&vars).await;
+    assert!(matches!(first, CommentOutcome::Created { .. }), "{first}");
+    let second = run_default(&vars).await;
+    assert!(matches!(second, CommentOutcome::Updated { .. }), "{second}");
+    let comments = fake.comments();
+    assert_eq!(comments.len(), 3);
+    assert_eq!(
+        (comments[0].id, comments[0].edits),
+        (copy, 0),
+        "a person's copy is never edited"
+    );
+    assert_eq!((comments[1].id, comments[1].edits), (bot, 0), "nor another identity's");
+    assert_eq!((comments[2].login.as_str(), comments[2].edits), ("alice", 1));
+    let asked: Vec<String> = requests_summary(&fake)
+        .into_iter()
+        .filter(|r| r.contains("/user"))
+        .collect();
+    assert_eq!(
+        asked,
+        ["GET /user 200", "GET /user 200"],
+        "asked once a run, only when a marker shows"
+    );
+}
+
+#[tokio::test]
+async fn near_equal_keys_get_their_own_comments() {
+    let fake = FakeGithub::start(TOKEN);
+    let event = event_file("near-keys", REPO);
+    let vars = actions_env(&fake, &event);
+    let long = "k".repeat(100);
+    let keys = [
+        "CI (linux)".to_owned(),
+        "CI [linux]".to_owned(),
+        format!("{long}-a"),
+        format!("{long}-b"),
+    ];
+    for key in &keys {
+        let outcome = run(&vars, Some(key), SUMMARY, comment::DEFAULT_DEADLINE).await;
+        assert!(matches!(outcome, CommentOutcome::Created { .. }), "{key}: {outcome}");
+    }
+    for key in &keys {
+        let outcome = run(&vars, Some(key), SUMMARY, comment::DEFAULT_DEADLINE).await;
+        assert!(matches!(outcome, CommentOutcome::Updated { .. }), "{key}: {outcome}");
+    }
+    let comments = fake.comments();
+    assert_eq!(comments.len(), 4);
+    assert!(comments.iter().all(|c| c.edits == 1), "each updated once");
+    assert!(comments[0].body.starts_with("<!-- kapso-gate:CI%20%28linux%29 -->\n"));
 }
 
 #[tokio::test]
@@ -437,6 +522,7 @@ mod gitlab {
                 format!("POST {list}"),
                 format!("GET {list}?per_page=100&page=1&sort=asc&order_by=created_at"),
                 format!("GET {list}?per_page=100&page=2&sort=asc&order_by=created_at"),
+                "GET /api/v4/user".to_owned(),
                 format!("PUT {list}/{id}"),
             ]
         );
@@ -444,6 +530,24 @@ mod gitlab {
             assert_eq!(request.header("private-token"), Some(GL_TOKEN));
             assert_eq!(request.header("authorization"), None);
         }
+    }
+
+    #[tokio::test]
+    async fn a_persons_note_with_the_marker_is_left_alone() {
+        let fake = FakeGitlab::start(GL_TOKEN);
+        let vars = gitlab_env(&fake, "345");
+        let copy = fake.add_note("345", 12, "<!-- kapso-gate:gate -->\nlooks official", "mallory");
+        let first = run_default(&vars).await;
+        assert!(matches!(first, CommentOutcome::Created { .. }), "{first}");
+        let second = run_default(&vars).await;
+        assert!(matches!(second, CommentOutcome::Updated { .. }), "{second}");
+        let notes = fake.notes();
+        assert_eq!(notes.len(), 2);
+        assert_eq!((notes[0].id, notes[0].edits), (copy, 0), "never edited");
+        assert_eq!(
+            (notes[1].login.as_str(), notes[1].edits),
+            (kapso_sim::gitlab::PROJECT_BOT, 1)
+        );
     }
 
     #[tokio::test]

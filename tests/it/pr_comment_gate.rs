@@ -190,3 +190,74 @@ fn no_comment_problem_changes_the_exit_code_or_a_report() {
         assert_token_hidden(&out, &dir);
     }
 }
+
+/// A key and a workflow token that both hold `_`, which the simulator spells `\u005f` in every
+/// JSON answer: redaction works on the decoded text, so neither shows anywhere, whichever
+/// variable the token came from (`GITHUB_TOKEN` here), and the runner is told to mask both.
+#[test]
+fn secrets_spelled_with_json_escapes_are_redacted_everywhere() {
+    const ESCAPED_KEY: &str = "kg_escaped_key_4Wp8";
+    const WORKFLOW_TOKEN: &str = "ghs_workflowTokenEsc4pe9";
+    let sim = Sim::start(
+        Scenario::new(ESCAPED_KEY)
+            .case(CaseSpec::passing("ok1", 0.9).duration_ms(20))
+            .case(
+                CaseSpec::passing("bad1", 0.2)
+                    .name(format!("pasted {ESCAPED_KEY}"))
+                    .feedback(format!(
+                        "the user pasted {ESCAPED_KEY} and {WORKFLOW_TOKEN} into the chat"
+                    ))
+                    .duration_ms(20),
+            )
+            .escape_underscores(),
+    );
+    let github = FakeGithub::start(WORKFLOW_TOKEN);
+    let dir = temp_dir("comment-escaped-secrets");
+    let event = event(&dir, REPO);
+    let mut cmd = gate_on_pr(&sim, &github, &dir, &event);
+    cmd.env_remove("KAPSO_GITHUB_TOKEN")
+        .env("GITHUB_TOKEN", WORKFLOW_TOKEN)
+        .env("KAPSO_API_KEY", ESCAPED_KEY);
+    let out = run(&mut cmd);
+    assert_code(&out, 1);
+    assert!(out.stdout.contains("pull request comment created"), "{}", out.stdout);
+    for secret in [ESCAPED_KEY, WORKFLOW_TOKEN] {
+        assert!(
+            out.stdout.lines().any(|l| l == format!("::add-mask::{secret}")),
+            "the runner is told to mask it\n{}",
+            out.stdout
+        );
+        assert_no_secret_in_output(&out, secret, AddMask::Allowed);
+        assert_no_secret_in_files(&dir, secret, "escaped secrets");
+        let body = &github.comments()[0].body;
+        assert!(!body.contains(secret), "the comment holds a secret\n{body}");
+    }
+    let json = support::read(&dir.join("report.json"));
+    assert!(
+        json.contains("the user pasted *** and *** into the chat"),
+        "{json:.2000}"
+    );
+}
+
+/// Plain http is allowed only to a loopback API, and then never through a proxy: the token
+/// would cross the proxy in clear text. (An https API goes through a proxy as a tunnel.)
+#[test]
+fn the_token_never_crosses_a_proxy_in_clear_text() {
+    let sim = Sim::start(scenario());
+    let github = FakeGithub::start(TOKEN);
+    let proxy = kapso_sim::ForwardProxy::start();
+    let dir = temp_dir("comment-proxy");
+    let event = event(&dir, REPO);
+    let mut cmd = gate_on_pr(&sim, &github, &dir, &event);
+    let out = run(cmd.env("HTTP_PROXY", proxy.url()).env("ALL_PROXY", proxy.url()));
+    assert_code(&out, 1);
+    assert!(out.stdout.contains("pull request comment created"), "{}", out.stdout);
+    let forge = github.api_url();
+    let through: Vec<String> = proxy.requests().into_iter().filter(|r| r.starts_with(&forge)).collect();
+    assert!(through.is_empty(), "the comment went through the proxy: {through:?}");
+    assert!(
+        proxy.requests().iter().any(|r| r.starts_with(&sim.base_url())),
+        "the proxy was in use: {:?}",
+        proxy.requests()
+    );
+}

@@ -15,7 +15,7 @@ use crate::cli::{Args, Env};
 use crate::config::Config;
 use crate::defaults;
 use crate::rerun::Rerun;
-use crate::secret::ApiKey;
+use crate::secret::{ApiKey, Redactor};
 use crate::shard::{self, Shard};
 use std::path::PathBuf;
 
@@ -41,6 +41,8 @@ pub enum Verbosity {
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub api_key: ApiKey,
+    /// The key and every forge token in the environment, to take out of what servers send.
+    pub redactor: Redactor,
     pub selection: Selection,
     pub policy: Policy,
     pub connection: Connection,
@@ -109,7 +111,9 @@ impl Settings {
             (false, 0) => Verbosity::Normal,
             (false, _) => Verbosity::Verbose,
         };
+        let secrets = std::iter::once(api_key.expose()).chain(env.forge_tokens.iter().map(|t| t.expose()));
         Ok(Settings {
+            redactor: Redactor::new(secrets),
             api_key,
             selection: selection::resolve(args, config)?,
             policy: policy::resolve(args, config, inputs.baseline.as_ref())?,

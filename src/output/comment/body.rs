@@ -37,7 +37,8 @@ pub fn github_len(text: &str) -> usize {
     text.encode_utf16().count() + text.matches('\n').count()
 }
 
-/// A comment key that cannot end the HTML comment it lives in or carry markup: ASCII letters,
+/// The comment key as the footer shows it, unable to end the HTML comment or carry markup
+/// (the marker holds the exact key instead, see [`exact_key`]): ASCII letters,
 /// digits and `_ . / : + = -` are kept (no `--`), runs of anything else become one `_`, at most
 /// 100 characters; `default` when nothing is left.
 pub fn sanitize_key(raw: &str) -> String {
@@ -58,9 +59,55 @@ pub fn sanitize_key(raw: &str) -> String {
     }
 }
 
-/// The first line of every comment for `key` (already sanitised); comments are found by it.
+/// The first line of every comment for `key` (the exact key, see [`exact_key`]); comments are
+/// found by it.
 pub fn marker(key: &str) -> String {
-    format!("<!-- kapso-gate:{key} -->")
+    format!("<!-- kapso-gate:{} -->", exact_key(key))
+}
+
+/// Encoded keys longer than this are shortened to a prefix and a digest of the whole key.
+const MARKER_KEY_MAX: usize = 200;
+/// How much of a long encoded key is kept before its digest.
+const MARKER_KEY_PREFIX: usize = 150;
+
+/// The whole key, percent-encoded, so that two different keys never share a marker ("CI
+/// (linux)" and "CI [linux]", or keys equal in their first 100 characters, stay apart). ASCII
+/// letters, digits and `_ . / : + = -` stay as they are (so common keys read as before); every
+/// other byte, `%` included, becomes `%XX`, and so does a `-` right after a `-`, so the marker
+/// never holds `--` (nor `>`) and cannot end its HTML comment. Decoding gives the key back.
+/// An encoding longer than 200 characters keeps its first 150 and appends `~` and a 64-bit
+/// FNV-1a digest of the whole key: `~` is always encoded otherwise, so such a marker cannot
+/// equal a short key's. The digest is not cryptographic: the key is chosen by the workflow's
+/// author, and who wrote a comment, not its marker, decides whether the gate may edit it.
+pub fn exact_key(key: &str) -> String {
+    let mut out = String::new();
+    let mut previous = None;
+    for byte in key.bytes() {
+        let plain =
+            byte.is_ascii_alphanumeric() || b"_./:+=".contains(&byte) || (byte == b'-' && previous != Some(b'-'));
+        if plain {
+            out.push(char::from(byte));
+        } else {
+            let _ = write!(out, "%{byte:02X}");
+        }
+        previous = Some(byte);
+    }
+    if out.len() <= MARKER_KEY_MAX {
+        return out;
+    }
+    let mut cut = MARKER_KEY_PREFIX;
+    // Never inside a `%XX`.
+    while out[..cut].ends_with('%') || out[..cut - 1].ends_with('%') {
+        cut -= 1;
+    }
+    format!("{}~{:016x}", &out[..cut], fnv1a64(key.as_bytes()))
+}
+
+/// FNV-1a, 64 bits: stable across versions and platforms (unlike std's hasher).
+fn fnv1a64(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 /// What the footer says about the run.
@@ -71,6 +118,7 @@ pub struct Footer {
     /// The commit judged and, when known, its page.
     pub commit: Option<(String, Option<String>)>,
     pub at: SystemTime,
+    /// The exact comment key (the marker encodes it; the footer shows [`sanitize_key`] of it).
     pub key: String,
 }
 
@@ -125,7 +173,7 @@ fn footer_line(footer: &Footer) -> String {
         line,
         " · {} · key `{}`</sub>",
         at.replace('T', " ").replace('Z', " UTC"),
-        footer.key
+        sanitize_key(&footer.key)
     );
     line
 }

@@ -2,7 +2,7 @@
 //! injected lookup, checked before any network call (a fork, a non-pull-request run, a missing
 //! token or an unsafe API URL end here as a [`CommentSkip`]). The variable names live here.
 
-use super::{body, event, CommentConfig, CommentSkip, Forge, ForgeToken, GithubTarget, GitlabTarget, DEFAULT_DEADLINE};
+use super::{event, CommentConfig, CommentSkip, Forge, ForgeToken, GithubTarget, GitlabTarget, DEFAULT_DEADLINE};
 use std::path::Path;
 use url::{Host, Url};
 
@@ -58,6 +58,16 @@ impl CommentConfig {
     }
 }
 
+/// The key as given, trimmed (`default` when blank): the marker carries all of it.
+fn exact_key(raw: &str) -> String {
+    let key = raw.trim();
+    if key.is_empty() {
+        "default".to_owned()
+    } else {
+        key.to_owned()
+    }
+}
+
 fn is_true(value: Option<String>) -> bool {
     value.as_deref() == Some("true")
 }
@@ -100,7 +110,7 @@ fn github(
             pull_request: pr.number,
             token,
         }),
-        key: body::sanitize_key(&key),
+        key: exact_key(&key),
         run_url,
         commit,
         deadline: DEFAULT_DEADLINE,
@@ -146,7 +156,7 @@ fn gitlab(
     let project = var(vars::CI_MERGE_REQUEST_PROJECT_ID)
         .filter(|id| is_digits(id))
         .ok_or(CommentSkip::NoRepository)?;
-    if var(vars::CI_MERGE_REQUEST_SOURCE_PROJECT_ID).is_some_and(|source| source != project) {
+    if crate::fork::gitlab(Some(&project), var(vars::CI_MERGE_REQUEST_SOURCE_PROJECT_ID).as_deref()) {
         return Err(CommentSkip::Fork);
     }
     let token = explicit_token
@@ -168,7 +178,7 @@ fn gitlab(
             merge_request,
             token,
         }),
-        key: body::sanitize_key(&key),
+        key: exact_key(&key),
         run_url: var(vars::CI_PIPELINE_URL).and_then(|u| link_root(&u)),
         commit,
         deadline: DEFAULT_DEADLINE,

@@ -1,7 +1,8 @@
 //! The pull request a GitHub Actions run is about, read from the event payload the runner
-//! writes to `GITHUB_EVENT_PATH`: its number, its head and base repositories (to tell a fork)
-//! and the head commit.
+//! writes to `GITHUB_EVENT_PATH`: its number, its head and base repositories (a fork by the
+//! rule of [`crate::fork::github`]) and the head commit.
 
+use crate::fork::{self, GithubRepo};
 use serde::Deserialize;
 use std::io::Read as _;
 use std::path::Path;
@@ -47,13 +48,7 @@ struct PullRequest {
 #[derive(Deserialize)]
 struct Side {
     sha: Option<String>,
-    repo: Option<Repo>,
-}
-
-#[derive(Deserialize)]
-struct Repo {
-    id: Option<u64>,
-    full_name: Option<String>,
+    repo: Option<GithubRepo>,
 }
 
 /// Reads and parses the event file (see [`read_text`]).
@@ -86,14 +81,7 @@ pub fn parse(json: &str) -> Result<PullRequestEvent, EventError> {
     let payload: Payload = serde_json::from_str(json).map_err(|_| EventError::NotPullRequest)?;
     let pr = payload.pull_request.ok_or(EventError::NotPullRequest)?;
     let name = |side: &Side| side.repo.as_ref().and_then(|r| r.full_name.clone());
-    let from_fork = match (&pr.head.repo, &pr.base.repo) {
-        (Some(head), Some(base)) => match (head.id, base.id) {
-            (Some(h), Some(b)) => h != b,
-            _ => !same_name(head.full_name.as_deref(), base.full_name.as_deref()),
-        },
-        // Without both sides nothing proves the head is the base repository: assume a fork.
-        _ => true,
-    };
+    let from_fork = fork::github(pr.head.repo.as_ref(), pr.base.repo.as_ref());
     Ok(PullRequestEvent {
         number: pr.number,
         base_repo: name(&pr.base),
@@ -101,11 +89,6 @@ pub fn parse(json: &str) -> Result<PullRequestEvent, EventError> {
         head_sha: pr.head.sha,
         from_fork,
     })
-}
-
-/// Repository names are case-insensitive on GitHub.
-fn same_name(a: Option<&str>, b: Option<&str>) -> bool {
-    matches!((a, b), (Some(a), Some(b)) if a.eq_ignore_ascii_case(b))
 }
 
 #[cfg(test)]

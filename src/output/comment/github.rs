@@ -3,20 +3,23 @@
 //! is asked for by number at the configured API) and nothing it sends reaches the outcome
 //! text, so neither the token nor hostile text can leave through them.
 
+use super::notes::{Author, Note, NoteApi};
 use super::token::ForgeToken;
-use super::{CommentFailure, GithubTarget, NoteApi, Posted};
+use super::{CommentFailure, GithubTarget, Posted};
 use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, LINK, RETRY_AFTER};
 use reqwest::{Method, StatusCode};
 use serde::Deserialize;
 
 /// Comments asked for per page (GitHub's maximum).
 const PER_PAGE: usize = 100;
-/// Pages read at most while looking for the marker (10,000 comments).
-const MAX_PAGES: usize = 100;
 /// A page of 100 comments of up to 65,536 characters each can be large; a bigger answer is refused.
 const MAX_LIST_BYTES: usize = 32 * 1024 * 1024;
 /// Answers to a create or update repeat one comment.
 const MAX_ONE_BYTES: usize = 2 * 1024 * 1024;
+/// `GET /user` answers with one user.
+const MAX_USER_BYTES: usize = 256 * 1024;
+/// Who writes with the workflow's `GITHUB_TOKEN`, which `GET /user` refuses.
+pub(crate) const ACTIONS_BOT: &str = "github-actions[bot]";
 
 /// One pull request's comments on one GitHub (github.com or Enterprise Server).
 #[derive(Debug)]
@@ -41,13 +44,19 @@ struct Comment {
 
 #[derive(Deserialize)]
 struct User {
-    #[serde(rename = "type", default)]
-    kind: String,
+    #[serde(default)]
+    login: String,
+    #[serde(default)]
+    id: Option<u64>,
 }
 
-impl Comment {
-    fn by_bot(&self) -> bool {
-        self.user.as_ref().is_some_and(|u| u.kind == "Bot")
+impl User {
+    /// `None` without a login: nothing can be said of who it is.
+    fn author(self) -> Option<Author> {
+        (!self.login.is_empty()).then_some(Author {
+            id: self.id,
+            login: self.login,
+        })
     }
 }
 
@@ -89,13 +98,6 @@ impl GithubApi {
         super::send(request, body, limit, classify).await
     }
 
-    /// Installation tokens (the workflow's `GITHUB_TOKEN`, a GitHub App's) start with `ghs_`
-    /// and comment as a bot: then a marked comment by a person is someone else's copy of the
-    /// marker, and is left alone.
-    fn acts_as_bot(&self) -> bool {
-        self.token.expose().starts_with("ghs_")
-    }
-
     fn comments_url(&self) -> String {
         format!(
             "{}/repos/{}/issues/{}/comments",
@@ -130,32 +132,40 @@ pub(crate) fn has_next_page(headers: &HeaderMap) -> bool {
         .any(|link| link.split(';').skip(1).any(|p| p.trim() == "rel=\"next\""))
 }
 
-/// Only a comment that starts with the marker line is ours: one that quotes it elsewhere is not.
-pub(crate) fn is_marked(body: &str, marker: &str) -> bool {
-    body.strip_prefix(marker)
-        .is_some_and(|rest| rest.is_empty() || rest.starts_with(['\n', '\r']))
-}
-
 impl NoteApi for GithubApi {
-    async fn find(&self, marker: &str) -> Result<Option<u64>, CommentFailure> {
-        let base = self.comments_url();
-        for page in 1..=MAX_PAGES {
-            let url = format!("{base}?per_page={PER_PAGE}&page={page}");
-            let (headers, bytes) = self.send(Method::GET, &url, None, MAX_LIST_BYTES).await?;
-            let comments: Vec<Comment> = serde_json::from_slice(&bytes).map_err(|_| CommentFailure::Unreadable)?;
-            let only_bots = self.acts_as_bot();
-            if let Some(found) = comments
-                .iter()
-                .filter(|c| c.by_bot() || !only_bots)
-                .find(|c| c.body.as_deref().is_some_and(|b| is_marked(b, marker)))
-            {
-                return Ok(Some(found.id));
-            }
-            if comments.is_empty() || !has_next_page(&headers) {
-                break;
-            }
+    async fn page(&self, page: usize) -> Result<(Vec<Note>, bool), CommentFailure> {
+        let url = format!("{}?per_page={PER_PAGE}&page={page}", self.comments_url());
+        let (headers, bytes) = self.send(Method::GET, &url, None, MAX_LIST_BYTES).await?;
+        let comments: Vec<Comment> = serde_json::from_slice(&bytes).map_err(|_| CommentFailure::Unreadable)?;
+        let notes = comments
+            .into_iter()
+            .map(|c| Note {
+                id: c.id,
+                body: c.body,
+                author: c.user.and_then(User::author),
+            })
+            .collect();
+        Ok((notes, has_next_page(&headers)))
+    }
+
+    /// `GET /user` names the owner of a personal token. An installation token (the workflow's
+    /// `GITHUB_TOKEN`, a GitHub App's) gets 403 (or 401) there: it then acts as
+    /// `github-actions[bot]`, which is right for the workflow's token. A GitHub App's own
+    /// installation token writes as `<app>[bot]`, which no endpoint open to that token names:
+    /// its earlier comments are then not recognised, and the gate posts a new one.
+    async fn me(&self) -> Result<Author, CommentFailure> {
+        let url = format!("{}/user", self.api);
+        match self.send(Method::GET, &url, None, MAX_USER_BYTES).await {
+            Ok((_, bytes)) => serde_json::from_slice::<User>(&bytes)
+                .ok()
+                .and_then(User::author)
+                .ok_or(CommentFailure::Unreadable),
+            Err(CommentFailure::Forbidden | CommentFailure::Status(401)) => Ok(Author {
+                id: None,
+                login: ACTIONS_BOT.to_owned(),
+            }),
+            Err(failure) => Err(failure),
         }
-        Ok(None)
     }
 
     async fn create(&self, body: &str) -> Result<Posted, CommentFailure> {
@@ -236,15 +246,5 @@ mod tests {
             classify(StatusCode::UNPROCESSABLE_ENTITY, &HeaderMap::new(), b""),
             CommentFailure::Status(422)
         );
-    }
-
-    #[test]
-    fn only_a_leading_marker_counts() {
-        let marker = "<!-- kapso-gate:ci/gate -->";
-        assert!(is_marked("<!-- kapso-gate:ci/gate -->\n### ✅", marker));
-        assert!(is_marked("<!-- kapso-gate:ci/gate -->\r\nx", marker));
-        assert!(!is_marked("quote: <!-- kapso-gate:ci/gate -->\n", marker));
-        assert!(!is_marked("<!-- kapso-gate:ci/gate -->x", marker));
-        assert!(!is_marked("<!-- kapso-gate:ci/gate2 -->\n", marker));
     }
 }

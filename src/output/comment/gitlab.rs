@@ -3,17 +3,18 @@
 //! number at the configured API, redirects are not followed and no server text reaches the
 //! outcome.
 
-use super::github::{has_next_page, is_marked};
+use super::github::has_next_page;
+use super::notes::{Author, Note, NoteApi};
 use super::token::ForgeToken;
-use super::{CommentFailure, GitlabTarget, NoteApi, Posted};
+use super::{CommentFailure, GitlabTarget, Posted};
 use reqwest::header::{HeaderMap, HeaderValue, ACCEPT};
 use reqwest::{Method, StatusCode};
 use serde::Deserialize;
 
 const PER_PAGE: usize = 100;
-const MAX_PAGES: usize = 100;
 const MAX_LIST_BYTES: usize = 32 * 1024 * 1024;
 const MAX_ONE_BYTES: usize = 2 * 1024 * 1024;
+const MAX_USER_BYTES: usize = 256 * 1024;
 
 /// One merge request's notes.
 #[derive(Debug)]
@@ -28,13 +29,34 @@ pub(crate) struct GitlabApi {
 }
 
 #[derive(Deserialize)]
-struct Note {
+struct GitlabNote {
     id: u64,
     #[serde(default)]
     body: Option<String>,
     /// GitLab's own notes ("added 1 commit"), never ours.
     #[serde(default)]
     system: bool,
+    #[serde(default)]
+    author: Option<User>,
+}
+
+/// A note's `author`, and what `GET /user` answers.
+#[derive(Deserialize)]
+struct User {
+    #[serde(default)]
+    id: Option<u64>,
+    #[serde(default)]
+    username: String,
+}
+
+impl User {
+    /// `None` without a username: nothing can be said of who it is.
+    fn author(self) -> Option<Author> {
+        (!self.username.is_empty()).then_some(Author {
+            id: self.id,
+            login: self.username,
+        })
+    }
 }
 
 #[derive(Deserialize)]
@@ -96,24 +118,34 @@ fn next_page(headers: &HeaderMap) -> bool {
 }
 
 impl NoteApi for GitlabApi {
-    async fn find(&self, marker: &str) -> Result<Option<u64>, CommentFailure> {
-        let base = self.notes_url();
-        for page in 1..=MAX_PAGES {
-            // GitLab lists newest first unless asked: the oldest marked note is the one kept.
-            let url = format!("{base}?per_page={PER_PAGE}&page={page}&sort=asc&order_by=created_at");
-            let (headers, bytes) = self.send(Method::GET, &url, None, MAX_LIST_BYTES).await?;
-            let notes: Vec<Note> = serde_json::from_slice(&bytes).map_err(|_| CommentFailure::Unreadable)?;
-            if let Some(found) = notes
-                .iter()
-                .find(|n| !n.system && n.body.as_deref().is_some_and(|b| is_marked(b, marker)))
-            {
-                return Ok(Some(found.id));
-            }
-            if notes.is_empty() || !next_page(&headers) {
-                break;
-            }
-        }
-        Ok(None)
+    async fn page(&self, page: usize) -> Result<(Vec<Note>, bool), CommentFailure> {
+        // GitLab lists newest first unless asked: the oldest marked note is the one kept.
+        let url = format!(
+            "{}?per_page={PER_PAGE}&page={page}&sort=asc&order_by=created_at",
+            self.notes_url()
+        );
+        let (headers, bytes) = self.send(Method::GET, &url, None, MAX_LIST_BYTES).await?;
+        let notes: Vec<GitlabNote> = serde_json::from_slice(&bytes).map_err(|_| CommentFailure::Unreadable)?;
+        let notes = notes
+            .into_iter()
+            .map(|n| Note {
+                id: n.id,
+                body: n.body,
+                // GitLab's own notes are nobody's.
+                author: n.author.filter(|_| !n.system).and_then(User::author),
+            })
+            .collect();
+        Ok((notes, next_page(&headers)))
+    }
+
+    /// `GET /user`: the user (or a project or group token's bot user) the token belongs to.
+    async fn me(&self) -> Result<Author, CommentFailure> {
+        let url = format!("{}/user", self.api);
+        let (_, bytes) = self.send(Method::GET, &url, None, MAX_USER_BYTES).await?;
+        serde_json::from_slice::<User>(&bytes)
+            .ok()
+            .and_then(User::author)
+            .ok_or(CommentFailure::Unreadable)
     }
 
     async fn create(&self, body: &str) -> Result<Posted, CommentFailure> {

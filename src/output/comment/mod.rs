@@ -6,19 +6,23 @@
 //! caller prints as one line, whatever happens (fork, missing permission, network, timeouts,
 //! rate limits, hostile or huge answers), within its own deadline ([`DEFAULT_DEADLINE`]).
 //! The token is a [`ForgeToken`] (never formatted), sent only to the configured API, which
-//! must be https unless it is a loopback address, and redirects are never followed.
+//! must be https unless it is a loopback address (then reached without any proxy), and
+//! redirects are never followed.
 //!
 //! [`CommentConfig::from_env`] reads everything from an injected environment lookup and makes
 //! no network call; a fork, a non-pull-request event or a missing token end there, as a
-//! [`CommentSkip`]. Backends implement the crate-private `NoteApi` (find by marker, create,
-//! update): GitHub's REST API (pull-request comments, github.com or Enterprise Server) and
-//! GitLab's (merge-request notes). `publish` must run inside a tokio runtime with time enabled.
+//! [`CommentSkip`]. Two backends, GitHub's REST API (pull-request comments, github.com or
+//! Enterprise Server) and GitLab's (merge-request notes), implement the crate-private
+//! `notes::NoteApi` (list a page, whom the token acts as, create, update); `notes` owns the
+//! rule of which comment is the gate's: its marker and its author. `publish` must run inside a
+//! tokio runtime with time enabled.
 
 pub mod body;
 mod config;
 pub mod event;
 mod github;
 mod gitlab;
+mod notes;
 pub mod token;
 
 pub use config::{vars, DEFAULT_GITHUB_API_URL};
@@ -36,7 +40,7 @@ pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(15);
 #[derive(Debug, Clone)]
 pub struct CommentConfig {
     pub forge: Forge,
-    /// The sanitised comment key (see [`body::sanitize_key`]).
+    /// The exact comment key, trimmed; the marker carries all of it (see [`body::exact_key`]).
     pub key: String,
     /// The workflow run's page.
     pub run_url: Option<String>,
@@ -82,6 +86,13 @@ pub struct GitlabTarget {
 }
 
 impl Forge {
+    fn api_url(&self) -> &Url {
+        match self {
+            Forge::Github(t) => &t.api_url,
+            Forge::Gitlab(t) => &t.api_url,
+        }
+    }
+
     fn web_url(&self) -> Option<&str> {
         match self {
             Forge::Github(t) => t.web_url.as_deref(),
@@ -296,27 +307,19 @@ pub(crate) struct Posted {
     pub id: Option<u64>,
 }
 
-/// A forge's notes on one conversation (a GitHub pull request, a GitLab merge request).
-pub(crate) trait NoteApi {
-    /// The first note whose body starts with `marker`.
-    async fn find(&self, marker: &str) -> Result<Option<u64>, CommentFailure>;
-    async fn create(&self, body: &str) -> Result<Posted, CommentFailure>;
-    async fn update(&self, id: u64, body: &str) -> Result<Posted, CommentFailure>;
-}
-
 /// Creates or updates the comment for `config.key`, within `config.deadline`. Never panics,
 /// never prints, never returns an error: see [`CommentOutcome`].
 pub async fn publish(config: &CommentConfig, markdown_summary: &str, context: &RunContext) -> CommentOutcome {
     let text = body::compose(markdown_summary, &config.footer(context));
     let marker = body::marker(&config.key);
-    let http = match http_client(config.deadline) {
+    let http = match http_client(config.deadline, config.forge.api_url()) {
         Ok(http) => http,
         Err(failure) => return CommentOutcome::Failed(failure),
     };
     let work = async {
         let result = match &config.forge {
-            Forge::Github(target) => upsert(&github::GithubApi::new(http, target), &marker, &text).await,
-            Forge::Gitlab(target) => upsert(&gitlab::GitlabApi::new(http, target), &marker, &text).await,
+            Forge::Github(target) => notes::upsert(&github::GithubApi::new(http, target), &marker, &text).await,
+            Forge::Gitlab(target) => notes::upsert(&gitlab::GitlabApi::new(http, target), &marker, &text).await,
         };
         outcome(result, |id| config.forge.comment_page(id))
     };
@@ -339,18 +342,6 @@ pub async fn publish_from_env(
     }
 }
 
-/// Created (`true`) or updated, and the comment.
-async fn upsert(api: &impl NoteApi, marker: &str, text: &str) -> Result<(bool, Posted), CommentFailure> {
-    match api.find(marker).await? {
-        Some(id) => match api.update(id, text).await {
-            // Deleted since it was listed: post a new one.
-            Err(CommentFailure::Status(404)) => api.create(text).await.map(|p| (true, p)),
-            other => other.map(|p| (false, p)),
-        },
-        None => api.create(text).await.map(|p| (true, p)),
-    }
-}
-
 fn outcome(result: Result<(bool, Posted), CommentFailure>, url: impl Fn(u64) -> Option<String>) -> CommentOutcome {
     match result {
         Ok((true, posted)) => CommentOutcome::Created {
@@ -366,13 +357,18 @@ fn outcome(result: Result<(bool, Posted), CommentFailure>, url: impl Fn(u64) -> 
 
 /// One client per publish: no redirects (one could take the token to another host), and no
 /// overall request timeout, because the step's deadline in [`publish`] covers every request.
-fn http_client(deadline: Duration) -> Result<reqwest::Client, CommentFailure> {
-    reqwest::Client::builder()
+/// A plain-http API (allowed only on a loopback address) is never reached through a proxy
+/// (`HTTP_PROXY`, `ALL_PROXY`), which would see the token in clear text; an https API may be,
+/// as a tunnel the proxy cannot read.
+fn http_client(deadline: Duration, api_url: &Url) -> Result<reqwest::Client, CommentFailure> {
+    let mut builder = reqwest::Client::builder()
         .user_agent(concat!("kapso-gate/", env!("CARGO_PKG_VERSION")))
         .connect_timeout(deadline.min(Duration::from_secs(5)))
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .map_err(|_| CommentFailure::Client)
+        .redirect(reqwest::redirect::Policy::none());
+    if api_url.scheme() != "https" {
+        builder = builder.no_proxy();
+    }
+    builder.build().map_err(|_| CommentFailure::Client)
 }
 
 /// Error answers are read only to tell a rate limit from a refusal.

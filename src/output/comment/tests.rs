@@ -70,7 +70,7 @@ fn reads_a_pull_request_run() {
     assert_eq!(target.repository, "acme/bot");
     assert_eq!(target.pull_request, 7);
     assert_eq!(target.token.expose(), TOKEN);
-    assert_eq!(config.key, "Agent_evals/gate");
+    assert_eq!(config.key, "Agent evals/gate");
     assert_eq!(
         config.run_url.as_deref(),
         Some("https://github.com/acme/bot/actions/runs/9001")
@@ -92,7 +92,7 @@ fn explicit_token_and_key_win() {
     let config =
         CommentConfig::from_env(|n| vars.get(n).cloned(), token, Some("matrix --> py3.12".into())).expect("a config");
     assert_eq!(github(&config).token.expose(), "ghp_explicitOne123");
-    assert_eq!(config.key, "matrix_-_py3.12");
+    assert_eq!(config.key, "matrix --> py3.12", "exact; the marker encodes it");
     let mut without = vars.clone();
     without.remove("GITHUB_TOKEN");
     assert_eq!(config_err(&without), CommentSkip::NoToken);
@@ -258,7 +258,7 @@ fn reads_a_gitlab_merge_request_pipeline() {
     assert_eq!(target.api_url.as_str(), "https://gitlab.example.com/api/v4");
     assert_eq!((target.project.as_str(), target.merge_request), ("345", 12));
     assert_eq!(target.token.expose(), "glpat-unitTestToken");
-    assert_eq!(config.key, "kapso_gate");
+    assert_eq!(config.key, "kapso gate");
     assert_eq!(
         config.run_url.as_deref(),
         Some("https://gitlab.example.com/acme/bot/-/pipelines/77")
@@ -272,6 +272,12 @@ fn reads_a_gitlab_merge_request_pipeline() {
     let mut other = vars.clone();
     other.insert("CI_MERGE_REQUEST_SOURCE_PROJECT_ID".into(), "999".into());
     assert_eq!(config_err(&other), CommentSkip::Fork);
+    other.remove("CI_MERGE_REQUEST_SOURCE_PROJECT_ID");
+    assert_eq!(
+        config_err(&other),
+        CommentSkip::Fork,
+        "an unknown source project is a fork"
+    );
     other = vars.clone();
     other.remove("CI_MERGE_REQUEST_IID");
     assert_eq!(config_err(&other), CommentSkip::NotMergeRequest);

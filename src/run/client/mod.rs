@@ -3,6 +3,7 @@
 //! Every send needs a [`Permit`] from the shared rate budget.
 
 pub mod error;
+mod redact;
 pub mod retry;
 mod stats;
 pub mod wire;
@@ -11,8 +12,9 @@ pub use stats::{Stats, StatsSnapshot};
 
 use crate::budget::{Permit, RateBudget};
 use crate::ids::path_segment;
-use crate::secret::ApiKey;
+use crate::secret::{ApiKey, Redactor};
 use error::RequestError;
+use redact::Redact;
 use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, CONTENT_TYPE, LOCATION, RETRY_AFTER};
 use reqwest::{Response, StatusCode};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -32,6 +34,8 @@ pub const CREATE_RUN_BODY: &str = r#"{"agent_test_run":{},"run_now":true}"#;
 pub struct ClientConfig {
     pub base_url: reqwest::Url,
     pub api_key: ApiKey,
+    /// Takes the key (and the forge tokens) out of what Kapso sends, once decoded.
+    pub redactor: Redactor,
     pub request_timeout: Duration,
 }
 
@@ -50,8 +54,8 @@ pub struct KapsoClient {
     /// Set by the first success: Kapso accepted the key and the account. Until then requests
     /// go one at a time, so a refused key (401, 402) costs exactly one request.
     key_accepted: Arc<AtomicBool>,
-    /// Kept only to redact it from response bodies that echo it.
-    key: ApiKey,
+    /// Applied to every decoded answer and error text (a server may echo the key).
+    redactor: Redactor,
 }
 
 impl KapsoClient {
@@ -78,7 +82,7 @@ impl KapsoClient {
             budget,
             stats: Arc::new(Stats::default()),
             key_accepted: Arc::new(AtomicBool::new(false)),
-            key: config.api_key.clone(),
+            redactor: config.redactor.clone(),
         })
     }
 
@@ -159,17 +163,24 @@ impl KapsoClient {
     }
 
     /// Sends `request` and parses a success body with `parse`. A 404 says "`what` not found".
-    async fn call<T>(
+    /// Secrets are redacted from the decoded result and from every error text.
+    async fn call<T: Redact>(
         &self,
         request: reqwest::RequestBuilder,
         what: impl FnOnce() -> String,
         parse: fn(&[u8]) -> Result<T, wire::WireError>,
     ) -> Result<T, RequestError> {
-        let body = self
-            .send(request)
-            .await
-            .map_err(|e| not_found_as(e, || format!("{} not found", what())))?;
-        parse(&body).map_err(|e| RequestError::Body(e.to_string()))
+        let parsed = match self.send(request).await {
+            Ok(body) => parse(&body).map_err(|e| RequestError::Body(e.to_string())),
+            Err(error) => Err(not_found_as(error, || format!("{} not found", what()))),
+        };
+        match parsed {
+            Ok(mut value) => {
+                value.redact(&self.redactor);
+                Ok(value)
+            }
+            Err(error) => Err(redact::redact_error(error, &self.redactor)),
+        }
     }
 
     /// Sends one request and returns the body of a 2xx response.
@@ -198,7 +209,7 @@ impl KapsoClient {
             self.stats.record_rate_limited();
         }
         self.observe_rate_headers(&response, retry_after.filter(|_| refused));
-        let body = read_body(response).await.map(|body| self.key.redact(body));
+        let body = read_body(response).await;
         if status.is_success() {
             self.key_accepted.store(true, Ordering::Relaxed);
             return body;

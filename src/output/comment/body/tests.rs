@@ -83,8 +83,8 @@ fn keys_cannot_close_the_comment() {
     assert_eq!(sanitize_key("  "), "default");
     assert_eq!(sanitize_key("--"), "default");
     assert_eq!(sanitize_key(&"k".repeat(500)).len(), 100);
-    for raw in ["-->", "--!>", "a-->b", "- - >", "\n-->\n"] {
-        let m = marker(&sanitize_key(raw));
+    for raw in ["-->", "--!>", "a-->b", "- - >", "\n-->\n", "a---b-", "-", "--"] {
+        let m = marker(raw);
         assert_eq!(
             m.matches("--").count(),
             2,
@@ -92,6 +92,30 @@ fn keys_cannot_close_the_comment() {
         );
         assert!(m.starts_with("<!-- kapso-gate:") && m.ends_with(" -->"));
     }
+}
+
+#[test]
+fn markers_carry_the_exact_key() {
+    assert_eq!(marker("CI/gate"), "<!-- kapso-gate:CI/gate -->");
+    assert_eq!(marker("run-evals"), "<!-- kapso-gate:run-evals -->");
+    assert_eq!(marker("CI (linux)"), "<!-- kapso-gate:CI%20%28linux%29 -->");
+    assert_eq!(marker("CI [linux]"), "<!-- kapso-gate:CI%20%5Blinux%5D -->");
+    assert_eq!(marker("a--b%"), "<!-- kapso-gate:a-%2Db%25 -->");
+    assert_eq!(marker("é"), "<!-- kapso-gate:%C3%A9 -->");
+    let long = "k".repeat(300);
+    let (a, b) = (exact_key(&format!("{long}a")), exact_key(&format!("{long}b")));
+    assert_ne!(a, b, "keys equal for 300 characters still differ");
+    assert!(a.len() <= 150 + 17 && a.contains('~'), "{a}");
+    let escaped = exact_key(&"%".repeat(100));
+    assert!(
+        escaped.split('~').next().is_some_and(|p| p.len() % 3 == 0),
+        "never cut inside %XX: {escaped}"
+    );
+    assert_eq!(
+        exact_key(&"x".repeat(200)),
+        "x".repeat(200),
+        "200 characters are kept whole"
+    );
 }
 
 #[test]

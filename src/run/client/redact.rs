@@ -1,0 +1,110 @@
+//! The secrets taken out of what Kapso sent, after the JSON is decoded (see
+//! [`crate::secret::Redactor`]): every string of a mapped resource, every reason built from an
+//! error body. Done here, in the wire-to-domain step, nothing downstream (terminal, JSON, JUnit,
+//! step summary, annotations, outputs, the pull-request comment) can see a secret in any
+//! spelling the server chose.
+
+use super::error::RequestError;
+use super::wire::{TestCase, TestRun, TestSuite};
+use crate::secret::Redactor;
+
+/// A decoded answer whose text can hold what a server echoed.
+pub(crate) trait Redact {
+    fn redact(&mut self, redactor: &Redactor);
+}
+
+fn redact_opt(text: &mut Option<String>, redactor: &Redactor) {
+    if let Some(text) = text {
+        redactor.redact_in_place(text);
+    }
+}
+
+impl Redact for TestRun {
+    fn redact(&mut self, redactor: &Redactor) {
+        redactor.redact_in_place(&mut self.id);
+        for text in [
+            &mut self.score_raw,
+            &mut self.feedback,
+            &mut self.error,
+            &mut self.started_at,
+            &mut self.ended_at,
+        ] {
+            redact_opt(text, redactor);
+        }
+        if let Some(conversation) = &mut self.conversation {
+            redactor.redact_json(conversation);
+        }
+        if let Some(case) = &mut self.test_case {
+            case.redact(redactor);
+        }
+    }
+}
+
+impl Redact for TestCase {
+    fn redact(&mut self, redactor: &Redactor) {
+        redactor.redact_in_place(&mut self.id);
+        redact_opt(&mut self.name, redactor);
+        redact_opt(&mut self.suite_id, redactor);
+    }
+}
+
+impl Redact for TestSuite {
+    fn redact(&mut self, redactor: &Redactor) {
+        redactor.redact_in_place(&mut self.id);
+        redact_opt(&mut self.name, redactor);
+        self.test_cases.iter_mut().for_each(|case| case.redact(redactor));
+    }
+}
+
+impl<T: Redact> Redact for Vec<T> {
+    fn redact(&mut self, redactor: &Redactor) {
+        self.iter_mut().for_each(|item| item.redact(redactor));
+    }
+}
+
+/// Every text of an error that can come from the server: an error body's reason, an unreadable
+/// body's description, a redirect's host.
+pub(crate) fn redact_error(error: RequestError, redactor: &Redactor) -> RequestError {
+    match error {
+        RequestError::Status {
+            status,
+            reason,
+            retry_after,
+        } => RequestError::Status {
+            status,
+            reason: reason.map(|r| redactor.redact(&r)),
+            retry_after,
+        },
+        RequestError::Redirect { status, location } => RequestError::Redirect {
+            status,
+            location: location.map(|l| redactor.redact(&l)),
+        },
+        RequestError::Body(text) => RequestError::Body(redactor.redact(&text)),
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_text_of_a_run_is_redacted() {
+        let redactor = Redactor::new(["sk_secret_key"]);
+        let body =
+            br#"{"data":{"id":"r1","score":"sk\u005fsecret\u005fkey","feedback":"pasted sk\u005fsecret\u005fkey",
+            "error":{"message":"sk_secret_key"},"conversation":[{"role":"user","content":"sk\u005fsecret_key"}],
+            "test_case":{"id":"c1","name":"sk_secret_key"}}}"#;
+        let mut run = super::super::wire::parse_run(body).expect("a run");
+        run.redact(&redactor);
+        let shown = format!("{run:?}");
+        assert!(!shown.contains("sk_secret_key"), "{shown}");
+        assert_eq!(run.feedback.as_deref(), Some("pasted ***"));
+        let error = RequestError::Status {
+            status: 422,
+            reason: Some("X-API-Key=sk_secret_key".into()),
+            retry_after: None,
+        };
+        assert_eq!(redact_error(error, &redactor).to_string(), "HTTP 422 (X-API-Key=***)");
+    }
+}
