@@ -9,7 +9,7 @@ use crate::exit::Exit;
 use crate::outcome::{Interrupt, TrialOutcome};
 use crate::plan::{self, Plan, PlannedCase};
 use crate::report::build::{self, CaseSpec, RunInfo};
-use crate::report::{CaseReport, Report, RequestCounts, ShardRecord, TrialReport};
+use crate::report::{Binding, CaseReport, PolicyRecord, Report, RequestCounts, SelectionRecord, ShardRecord, TrialReport};
 use crate::scheduler::{self, Job, Schedule};
 use crate::settings::{self, CasePolicy, Settings};
 use crate::state::{Reattach, SelectedCase, StateFile};
@@ -52,6 +52,7 @@ pub async fn run(
             selected: None,
             selection_digest: None,
         }),
+        selection: None,
     };
     let client = match client_for(settings) {
         Ok(client) => client,
@@ -61,6 +62,7 @@ pub async fn run(
         Ok(plan) => plan,
         Err((exit, message, known)) => return gate.stopped(Some(&client), known, exit, message),
     };
+    gate.selection = Some(selection_record(&plan));
     let (plan, shard) = shard_plan(settings, plan);
     gate.shard = shard;
     let mut warnings: Vec<String> = Vec::new();
@@ -148,6 +150,8 @@ struct Gate<'a> {
     deadline: Instant,
     /// Known in full once the selection is resolved.
     shard: Option<ShardRecord>,
+    /// The whole resolved selection, once it is.
+    selection: Option<SelectionRecord>,
 }
 
 impl Gate<'_> {
@@ -162,6 +166,7 @@ impl Gate<'_> {
             finished_at: SystemTime::now(),
             requests: client.map(|c| request_counts(c.stats().snapshot())).unwrap_or_default(),
             shard: self.shard.clone(),
+            binding: binding(settings, self.selection.clone()),
         }
     }
 
@@ -192,6 +197,7 @@ pub fn usage_failure_report(message: &str, args: Option<&Args>) -> Report {
         finished_at: now,
         requests: RequestCounts::default(),
         shard: None,
+        binding: Binding::default(),
     };
     build::stopped_report(&info, Vec::new(), Aggregate::default(), Exit::Usage, message.to_owned())
 }
@@ -281,6 +287,32 @@ fn open_state(settings: &Settings, plan: &Plan) -> Result<(Option<StateFile>, Re
     StateFile::open(path, connection.base_url.as_str(), settings.policy.threshold, selected)
         .map(|(file, reattach)| (Some(file), reattach))
         .map_err(|e| e.to_string())
+}
+
+/// What a run's report is bound to: the commit, the selection, the verdict settings (their
+/// digest, and what re-deriving a status needs) and the baseline.
+fn binding(settings: &Settings, selection: Option<SelectionRecord>) -> Binding {
+    let policy = &settings.policy;
+    Binding {
+        commit: settings.commit.clone(),
+        selection,
+        settings_digest: Some(settings.settings_digest.clone()),
+        policy: Some(PolicyRecord {
+            confidence: policy.confidence,
+            inconclusive: policy.inconclusive.to_string(),
+            max_drop: policy.max_drop,
+        }),
+        baseline: policy.baseline.as_ref().map(crate::baseline::Baseline::record),
+    }
+}
+
+/// The whole resolved selection, as reports record it.
+fn selection_record(plan: &Plan) -> SelectionRecord {
+    let cases: Vec<String> = plan.cases.iter().map(|c| c.id.clone()).collect();
+    SelectionRecord {
+        digest: crate::shard::selection_digest(cases.iter().map(String::as_str)),
+        cases,
+    }
 }
 
 /// This shard's part of the resolved plan, and the record its report carries.

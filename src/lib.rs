@@ -19,6 +19,7 @@ pub mod comment;
 pub mod confidence;
 pub mod config;
 pub mod defaults;
+pub mod digest;
 pub mod dry_run;
 pub mod exit;
 pub mod file_write;

@@ -4,7 +4,8 @@
 //! cannot be resolved, a state file that cannot be read).
 
 use super::model::{CaseReport, Counts, Report, RequestCounts, ShardRecord, TrialReport, SCHEMA_VERSION};
-use super::model::{Certainty as ReportCertainty, IntervalKind, IntervalRecord};
+use super::model::{Binding, Certainty as ReportCertainty, IntervalKind, IntervalRecord};
+use super::text::parse_time;
 use crate::exit::Exit;
 use crate::outcome::{TrialOutcome, TrialResult};
 use crate::plan::PlannedCase;
@@ -37,6 +38,9 @@ pub struct RunInfo {
     pub requests: RequestCounts,
     /// The shard this run covers, when sharded.
     pub shard: Option<ShardRecord>,
+    /// The commit, selection, settings and baseline the report is bound to. The baseline's
+    /// `age_ms` is filled in here, from `started_at`.
+    pub binding: Binding,
 }
 
 /// Judges one trial.
@@ -103,6 +107,7 @@ pub fn case_report(
         note: spec.note.clone(),
         score: judged.score,
         threshold: spec.threshold,
+        trials_spec: Some(spec.certainty.trials.to_string()),
         reason,
         feedback: rep.feedback,
         error: rep.error,
@@ -172,6 +177,7 @@ pub fn report(
             .as_millis() as u64,
         base_url: info.base_url.clone(),
         shard: info.shard.clone(),
+        binding: bind_age(info),
         counts: Counts::from_cases(&cases),
         requests: info.requests,
         warnings,
@@ -222,6 +228,17 @@ pub fn settle(mut report: Report, problems: &[String]) -> Report {
     report
 }
 
+/// The binding, with the baseline's age at the start of this run.
+fn bind_age(info: &RunInfo) -> Binding {
+    let mut binding = info.binding.clone();
+    if let Some(baseline) = binding.baseline.as_mut() {
+        baseline.age_ms = parse_time(&baseline.recorded_at)
+            .and_then(|recorded| info.started_at.duration_since(recorded).ok())
+            .map(|age| u64::try_from(age.as_millis()).unwrap_or(u64::MAX));
+    }
+    binding
+}
+
 pub fn rfc3339(at: SystemTime) -> String {
     humantime::format_rfc3339_millis(at).to_string()
 }
@@ -257,11 +274,7 @@ fn is_rfc3339(text: &str) -> bool {
 
 /// Duration from Kapso's own timestamps, when both parse.
 fn server_duration(started: Option<&str>, ended: Option<&str>) -> Option<Duration> {
-    let parse = |s: &str| {
-        let normalised = s.trim().replace("+00:00", "Z");
-        humantime::parse_rfc3339_weak(&normalised).ok()
-    };
-    parse(ended?)?.duration_since(parse(started?)?).ok()
+    parse_time(ended?)?.duration_since(parse_time(started?)?).ok()
 }
 
 #[cfg(test)]

@@ -33,6 +33,9 @@ pub fn render(report: &Report, max_bytes: usize) -> String {
     if let Some(shard) = report.shard_summary() {
         let _ = writeln!(head, "{shard}\n");
     }
+    if let Some(baseline) = report.baseline_summary_with(|text| inline(&truncate(text, 80))) {
+        let _ = writeln!(head, "{baseline}\n");
+    }
     if let Some(message) = report.message.as_deref().filter(|m| !m.trim().is_empty()) {
         let _ = writeln!(head, "**Error:** {}\n", inline(message));
     }

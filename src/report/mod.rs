@@ -7,11 +7,13 @@ pub mod json;
 pub mod junit;
 pub mod markdown;
 pub mod model;
+pub mod read;
 pub mod terminal;
 pub mod text;
 
 pub use model::{
-    CaseReport, Counts, DryRunCase, DryRunReport, Report, RequestCounts, ShardRecord, TrialReport, SCHEMA_VERSION,
+    BaselineRecord, Binding, CaseReport, Counts, DryRunCase, DryRunReport, PolicyRecord, Report, RequestCounts, SelectionRecord, ShardRecord,
+    TrialReport, SCHEMA_VERSION,
 };
 
 /// Small deterministic reports for the renderers' exact-string tests.
@@ -72,6 +74,7 @@ pub(crate) mod test_fixtures {
             note: None,
             score,
             threshold: 0.8,
+            trials_spec: None,
             reason,
             feedback,
             error,
@@ -108,6 +111,7 @@ pub(crate) mod test_fixtures {
             duration_ms: 20_000,
             base_url: "https://app.kapso.ai/api/v1".into(),
             shard: None,
+            binding: Default::default(),
             counts: Counts::from_cases(&cases),
             requests: Default::default(),
             warnings: Vec::new(),

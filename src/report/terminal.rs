@@ -169,6 +169,9 @@ pub fn summary(report: &Report, style: Style) -> String {
     if let Some(shard) = report.shard_summary() {
         let _ = writeln!(out, "\n{shard}");
     }
+    if let Some(baseline) = report.baseline_summary_with(|text| truncate(&sanitize(text, false), 80)) {
+        let _ = writeln!(out, "{baseline}");
+    }
     let _ = writeln!(out, "\n{}", verdict_line(report, style));
     out
 }
