@@ -16,6 +16,8 @@
 //! - `install_script`: the action's installer against a local server of fake release assets.
 //! - `pr_comment`: the pull-request comment module against the fake GitHub and GitLab APIs;
 //!   `pr_comment_gate`: the same through the binary, reports unchanged by any comment problem.
+//! - `binding`: reports bound to their commit, selection and settings; statuses re-derived on
+//!   reading; files refused by type and size without blocking.
 //! - `shards`: `--shard`, `--merge` and `--rerun-failed` end to end.
 //! - `trials`: `--trials MIN..MAX` stops when certain, never beyond MAX; intervals in reports.
 //! - `edges`: untrusted text never acts as a workflow command (a model of the runner), scores at
@@ -24,6 +26,7 @@
 mod support;
 
 mod action;
+mod binding;
 mod budget;
 mod budget_pacing;
 mod edges;
