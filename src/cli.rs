@@ -409,11 +409,9 @@ impl Env {
             parallel_vars: crate::shard::auto_variables()
                 .filter_map(|name| Some((name.to_owned(), non_empty(name)?)))
                 .collect(),
-            ci_commit: COMMIT_VARS.iter().find_map(|name| {
-                lookup(name)
-                    .map(|v| v.trim().to_owned())
-                    .filter(|v| !v.is_empty())
-            }),
+            ci_commit: COMMIT_VARS
+                .iter()
+                .find_map(|name| lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())),
         }
     }
 }

@@ -9,7 +9,9 @@ use crate::exit::Exit;
 use crate::outcome::{Interrupt, TrialOutcome};
 use crate::plan::{self, Plan, PlannedCase};
 use crate::report::build::{self, CaseSpec, RunInfo};
-use crate::report::{Binding, CaseReport, PolicyRecord, Report, RequestCounts, SelectionRecord, ShardRecord, TrialReport};
+use crate::report::{
+    Binding, CaseReport, PolicyRecord, Report, RequestCounts, SelectionRecord, ShardRecord, TrialReport,
+};
 use crate::scheduler::{self, Job, Schedule};
 use crate::settings::{self, CasePolicy, Settings};
 use crate::state::{Reattach, SelectedCase, StateFile};

@@ -453,14 +453,26 @@ mod tests {
         assert_eq!(merge(Vec::new()).expect_err("refused"), MergeError::NoReports);
 
         let mut zero = shard(1, vec![]);
-        zero.report.shard = Some(ShardRecord { index: 0, total: 0, selected: None, selection_digest: None });
+        zero.report.shard = Some(ShardRecord {
+            index: 0,
+            total: 0,
+            selected: None,
+            selection_digest: None,
+        });
         assert!(matches!(merge(vec![zero]), Err(MergeError::ShardRange { .. })));
         let mut beyond = shard(1, vec![]);
-        beyond.report.shard = Some(ShardRecord { index: 4, total: 3, selected: None, selection_digest: None });
+        beyond.report.shard = Some(ShardRecord {
+            index: 4,
+            total: 3,
+            selected: None,
+            selection_digest: None,
+        });
         assert!(matches!(merge(vec![beyond]), Err(MergeError::ShardRange { .. })));
         let mut stale = shard(2, vec![]);
         stale.report.binding.commit = Some("old".into());
-        assert!(matches!(merge(vec![shard(1, vec![]), stale]), Err(MergeError::Commit { file, .. }) if file == "shard-2.json"));
+        assert!(
+            matches!(merge(vec![shard(1, vec![]), stale]), Err(MergeError::Commit { file, .. }) if file == "shard-2.json")
+        );
         let mut unbound = shard(1, vec![]);
         unbound.report.binding.settings_digest = None;
         assert!(matches!(merge(vec![unbound]), Err(MergeError::Unbound { .. })));
@@ -489,6 +501,9 @@ mod tests {
         assert!(matches!(&error, MergeError::ForeignCase { file, case } if file == "shard-1.json" && case == "zz"));
         let mut short = part(2, &[]);
         short.report.cases.pop();
-        assert!(matches!(merge(vec![part(1, &[]), short]), Err(MergeError::MissingCase { .. })));
+        assert!(matches!(
+            merge(vec![part(1, &[]), short]),
+            Err(MergeError::MissingCase { .. })
+        ));
     }
 }

@@ -168,16 +168,40 @@ mod tests {
     #[test]
     fn binds_to_the_settings_and_the_commit() {
         let refused = |named, expected: &Expected<'_>| Rerun::bind(named, expected).expect_err("refused");
-        assert!(matches!(refused(earlier(Some("c1"), Some("d2")), &NOW), RerunError::Settings { .. }));
-        assert!(matches!(refused(earlier(Some("c1"), None), &NOW), RerunError::Unbound { .. }));
-        assert!(matches!(refused(earlier(Some("c0"), Some("d1")), &NOW), RerunError::Commit { .. }));
-        assert!(matches!(refused(earlier(None, Some("d1")), &NOW), RerunError::UnknownCommit { .. }));
+        assert!(matches!(
+            refused(earlier(Some("c1"), Some("d2")), &NOW),
+            RerunError::Settings { .. }
+        ));
+        assert!(matches!(
+            refused(earlier(Some("c1"), None), &NOW),
+            RerunError::Unbound { .. }
+        ));
+        assert!(matches!(
+            refused(earlier(Some("c0"), Some("d1")), &NOW),
+            RerunError::Commit { .. }
+        ));
+        assert!(matches!(
+            refused(earlier(None, Some("d1")), &NOW),
+            RerunError::UnknownCommit { .. }
+        ));
         let unknown_now = Expected { commit: None, ..NOW };
-        assert!(matches!(refused(earlier(Some("c1"), Some("d1")), &unknown_now), RerunError::UnknownCommit { .. }));
-        let any = Expected { any_commit: true, ..NOW };
-        assert!(Rerun::bind(earlier(Some("c0"), Some("d1")), &any).is_ok(), "the opt-out skips the commit");
+        assert!(matches!(
+            refused(earlier(Some("c1"), Some("d1")), &unknown_now),
+            RerunError::UnknownCommit { .. }
+        ));
+        let any = Expected {
+            any_commit: true,
+            ..NOW
+        };
         assert!(
-            matches!(refused(earlier(Some("c0"), Some("d2")), &any), RerunError::Settings { .. }),
+            Rerun::bind(earlier(Some("c0"), Some("d1")), &any).is_ok(),
+            "the opt-out skips the commit"
+        );
+        assert!(
+            matches!(
+                refused(earlier(Some("c0"), Some("d2")), &any),
+                RerunError::Settings { .. }
+            ),
             "but never the settings"
         );
     }

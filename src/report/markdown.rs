@@ -354,6 +354,23 @@ mod tests {
     }
 
     #[test]
+    fn the_baseline_commit_and_age_are_shown_escaped() {
+        let mut r = report(vec![case("c1", Status::Passed)]);
+        r.binding.baseline = Some(crate::report::BaselineRecord {
+            commit: Some("<b>abc</b>".into()),
+            recorded_at: "2026-01-01T07:00:00.000Z".into(),
+            age_ms: Some(3 * 3600 * 1000 + 5 * 60 * 1000),
+        });
+        let summary = render(&r, GITHUB_SUMMARY_BUDGET);
+        assert!(
+            summary.contains(
+                "\nbaseline: commit &lt;b&gt;abc&lt;/b&gt;, recorded 2026\\-01\\-01T07\\:00\\:00\\.000Z (3h 05m old)\n"
+            ),
+            "{summary}"
+        );
+    }
+
+    #[test]
     fn summary_of_a_usage_error() {
         let r = gate_failure(Exit::Usage, "--threshold \"x\" is not a finite number >= 0");
         assert_eq!(

@@ -12,8 +12,8 @@ pub mod terminal;
 pub mod text;
 
 pub use model::{
-    BaselineRecord, Binding, CaseReport, Counts, DryRunCase, DryRunReport, PolicyRecord, Report, RequestCounts, SelectionRecord, ShardRecord,
-    TrialReport, SCHEMA_VERSION,
+    BaselineRecord, Binding, CaseReport, Counts, DryRunCase, DryRunReport, PolicyRecord, Report, RequestCounts,
+    SelectionRecord, ShardRecord, TrialReport, SCHEMA_VERSION,
 };
 
 /// Small deterministic reports for the renderers' exact-string tests.

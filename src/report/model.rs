@@ -407,10 +407,7 @@ impl Report {
     /// the commit (untrusted text) for its surface. Every human-facing renderer shows it.
     pub fn baseline_summary_with(&self, part: impl Fn(&str) -> String) -> Option<String> {
         let baseline = self.binding.baseline.as_ref()?;
-        let commit = baseline
-            .commit
-            .as_deref()
-            .map_or_else(|| "unknown".to_owned(), |c| part(c));
+        let commit = baseline.commit.as_deref().map_or_else(|| "unknown".to_owned(), &part);
         let age = baseline.age_ms.map_or_else(
             || "age unknown".to_owned(),
             |ms| format!("{} old", text::fmt_age(std::time::Duration::from_millis(ms))),

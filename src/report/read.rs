@@ -222,13 +222,19 @@ mod tests {
         let mut lifted = case("c", Status::Failed);
         lifted.status = Status::Passed;
         lifted.trials[0].status = Status::Passed;
-        assert!(parse("r.json", &json::render(&report(vec![lifted]))).is_err(), "a trial's status is not trusted either");
+        assert!(
+            parse("r.json", &json::render(&report(vec![lifted]))).is_err(),
+            "a trial's status is not trusted either"
+        );
     }
 
     #[test]
     fn other_files_are_refused() {
         assert!(matches!(parse("a", "{"), Err(ReadError::NotAReport { .. })));
-        assert!(matches!(parse("a", "{\"schema_version\": 2}"), Err(ReadError::SchemaVersion { .. })));
+        assert!(matches!(
+            parse("a", "{\"schema_version\": 2}"),
+            Err(ReadError::SchemaVersion { .. })
+        ));
         let dir = std::env::temp_dir();
         assert!(matches!(read(&dir), Err(ReadError::NotAFile { kind: "directory", .. })));
         #[cfg(unix)]

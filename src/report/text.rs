@@ -164,5 +164,10 @@ mod tests {
         assert_eq!(display_name(Some("Name"), "id"), "Name");
         assert_eq!(fmt_duration(Duration::from_millis(850)), "850ms");
         assert_eq!(fmt_duration(Duration::from_secs(184)), "3m 04s");
+        assert_eq!(fmt_age(Duration::from_secs(59)), "59s");
+        assert_eq!(fmt_age(Duration::from_secs(600)), "10m");
+        assert_eq!(fmt_age(Duration::from_secs(3 * 86_400 + 4 * 3600 + 59)), "3d 04h");
+        assert!(parse_time("2026-01-01T10:00:12.500+00:00").is_some());
+        assert!(parse_time("last tuesday").is_none());
     }
 }

@@ -91,7 +91,11 @@ mod tests {
         let base = digest(&["a"]);
         assert_eq!(base.len(), 64);
         assert_eq!(base, digest(&["a"]), "stable");
-        assert_eq!(base, digest(&["b", "--concurrency", "2", "--timeout", "5m"]), "not the selection or timing");
+        assert_eq!(
+            base,
+            digest(&["b", "--concurrency", "2", "--timeout", "5m"]),
+            "not the selection or timing"
+        );
         for changed in [
             &["a", "--threshold", "0.7"][..],
             &["a", "--trials", "3"],
@@ -102,6 +106,9 @@ mod tests {
         ] {
             assert_ne!(base, digest(changed), "{changed:?}");
         }
-        assert_ne!(digest(&["a", "--trials", "3"]), digest(&["a", "--trials", "3", "--aggregate", "min"]));
+        assert_ne!(
+            digest(&["a", "--trials", "3"]),
+            digest(&["a", "--trials", "3", "--aggregate", "min"])
+        );
     }
 }

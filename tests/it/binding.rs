@@ -92,7 +92,8 @@ fn every_report_records_its_commit_selection_and_settings() {
 
     let flag = dir.join("flag.json");
     let mut cmd = gate(&sim, "ignored", &flag);
-    cmd.env("GITHUB_SHA", "from-github").args(["--commit", "from-flag", "good"]);
+    cmd.env("GITHUB_SHA", "from-github")
+        .args(["--commit", "from-flag", "good"]);
     support::run_within(&mut cmd, QUICK);
     let by_flag = report(&flag);
     assert_eq!(by_flag["commit"], "from-flag", "the flag wins");
@@ -128,10 +129,14 @@ fn rerun_failed_refuses_a_report_of_other_settings() {
     let (sim, first) = first_run(&dir);
     let second = dir.join("second.json");
     let out = support::run_within(
-        gate(&sim, "c1", &second)
-            .arg("--rerun-failed")
-            .arg(&first)
-            .args(["--trials", "3", "--aggregate", "min", "good", "low"]),
+        gate(&sim, "c1", &second).arg("--rerun-failed").arg(&first).args([
+            "--trials",
+            "3",
+            "--aggregate",
+            "min",
+            "good",
+            "low",
+        ]),
         QUICK,
     );
     assert_refused(&out, &second, &["first.json", "other verdict settings"]);
@@ -149,7 +154,11 @@ fn rerun_failed_refuses_another_commit_unless_told_to_take_any() {
             .args(["good", "low"]),
         QUICK,
     );
-    assert_refused(&out, &second, &["first.json", "\"c1\"", "\"c2\"", "--rerun-failed-any-commit"]);
+    assert_refused(
+        &out,
+        &second,
+        &["first.json", "\"c1\"", "\"c2\"", "--rerun-failed-any-commit"],
+    );
 
     let good_runs = support::runs_of(&sim, "good");
     let third = dir.join("third.json");
@@ -197,7 +206,11 @@ fn assert_merge_refuses(name: &str, with_first: bool, shard: usize, edit: impl F
     let (_sim, _ids, paths) = two_shards(&dir);
     let out_json = dir.join("merged.json");
     let bad = edited(&paths[shard], &dir.join(name), edit);
-    let inputs = if with_first { vec![paths[0].clone(), bad] } else { vec![bad] };
+    let inputs = if with_first {
+        vec![paths[0].clone(), bad]
+    } else {
+        vec![bad]
+    };
     let mut expected = vec![name];
     expected.extend_from_slice(names);
     assert_refused(&merge(&inputs, &out_json), &out_json, &expected);
@@ -262,10 +275,7 @@ fn merge_refuses_a_stale_shard_of_another_commit() {
     let (sim, ids, paths) = two_shards(&dir);
     let stale = dir.join("stale").join("shard-2.json");
     std::fs::create_dir_all(stale.parent().expect("parent")).expect("dir");
-    let out = support::run_within(
-        gate(&sim, "c0", &stale).args(["--shard", "2/2"]).args(&ids),
-        QUICK,
-    );
+    let out = support::run_within(gate(&sim, "c0", &stale).args(["--shard", "2/2"]).args(&ids), QUICK);
     assert_code(&out, 0);
     let out_json = dir.join("merged.json");
     assert_refused(
