@@ -6,7 +6,8 @@
 //! flow; `dry_run` stops after the plan. With `--shard`, `shard` keeps this job's part of the
 //! plan (and its share of the rate budget); with `--rerun-failed`, `rerun` supplies the earlier
 //! passes carried over instead of run; `merge` turns the shards' reports into one report by the
-//! same verdict rules, without running anything. The library never prints: progress goes to an
+//! same verdict rules, without running anything. Reports read back (`--baseline`,
+//! `--rerun-failed`, `--merge`) go through `report::read`, which re-derives every status. The library never prints: progress goes to an
 //! observer, results come back as a `Report`. `docs/ARCHITECTURE.md` is the map.
 
 #![cfg_attr(not(test), warn(clippy::print_stdout, clippy::print_stderr, clippy::unwrap_used))]
@@ -21,7 +22,7 @@ pub mod run;
 pub mod shards;
 
 // Transitional aliases for the old flat paths while branches merge; removed at the end.
-pub use domain::{exit, fork, ids, outcome, secret};
+pub use domain::{digest, exit, fork, ids, outcome, secret};
 pub use input::{cli, config, defaults, settings};
 pub use output::{comment, file_write};
 pub use policy::{confidence, verdict};

@@ -1,6 +1,7 @@
 //! The domain's leaves: exit codes, the outcome of a trial, test-case and run IDs, and the
 //! secrets that never print. They import nothing else of the crate.
 
+pub mod digest;
 pub mod exit;
 pub mod fork;
 pub mod ids;

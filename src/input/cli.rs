@@ -18,6 +18,9 @@ pub const GITHUB_ACTIONS_VAR: &str = "GITHUB_ACTIONS";
 pub const GITHUB_STEP_SUMMARY_VAR: &str = "GITHUB_STEP_SUMMARY";
 /// File GitHub reads step outputs from.
 pub const GITHUB_OUTPUT_VAR: &str = "GITHUB_OUTPUT";
+/// The CI variables that name the commit under test, read in this order when neither
+/// `--commit` nor `KAPSO_COMMIT` is given: GitHub Actions, GitLab CI, CircleCI, Buildkite.
+pub const COMMIT_VARS: [&str; 4] = ["GITHUB_SHA", "CI_COMMIT_SHA", "CIRCLE_SHA1", "BUILDKITE_COMMIT"];
 
 const ABOUT: &str = "Run Kapso agent test cases and fail the build when any judge score is below the threshold.";
 
@@ -127,6 +130,16 @@ pub struct Args {
     /// Run only the cases that did not pass in this JSON report; carry its passes over
     #[arg(long, value_name = "PATH", env = "KAPSO_RERUN_FAILED", hide_env_values = true)]
     pub rerun_failed: Option<PathBuf>,
+
+    /// With --rerun-failed: carry passes over from a report of another (or an unknown) commit;
+    /// the settings must still match. Risky: a pass at another commit says nothing of this code
+    #[arg(long, env = "KAPSO_RERUN_FAILED_ANY_COMMIT", hide_env_values = true, value_parser = clap::builder::FalseyValueParser::new())]
+    pub rerun_failed_any_commit: bool,
+
+    /// The commit under test, recorded in every report [default: GITHUB_SHA, CI_COMMIT_SHA,
+    /// CIRCLE_SHA1 or BUILDKITE_COMMIT]
+    #[arg(long, value_name = "SHA", env = "KAPSO_COMMIT", hide_env_values = true)]
+    pub commit: Option<String>,
 
     /// Merge these shard JSON reports (files or folders of *.json) into one verdict; runs nothing
     #[arg(
@@ -367,6 +380,8 @@ pub struct Env {
     /// The CI parallel-job variables `--shard auto` reads (see [`crate::shard::CI_SYSTEMS`]),
     /// name and value, for those that are set.
     pub parallel_vars: Vec<(String, String)>,
+    /// The first of [`COMMIT_VARS`] that is set.
+    pub ci_commit: Option<String>,
 }
 
 impl Env {
@@ -409,6 +424,9 @@ impl Env {
             parallel_vars: crate::shard::auto_variables()
                 .filter_map(|name| Some((name.to_owned(), non_empty(name)?)))
                 .collect(),
+            ci_commit: COMMIT_VARS
+                .iter()
+                .find_map(|name| lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())),
         }
     }
 }

@@ -1,76 +1,66 @@
 //! A baseline: the per-case scores of an earlier JSON report (for example the main branch's
-//! last green run), to compare this run's scores with.
+//! last green run), to compare this run's scores with, and which commit and time it records.
+//! Read through the one report reader ([`crate::report::read`]).
 
-use crate::report::SCHEMA_VERSION;
-use serde_json::Value;
+use crate::report::read::{self, Named, ReadError};
+use crate::report::BaselineRecord;
 use std::collections::HashMap;
 use std::path::Path;
 
 /// Why a baseline cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum BaselineError {
-    #[error("cannot read baseline {path}: {reason}")]
-    Read { path: String, reason: String },
-    #[error("baseline {path}: {reason}")]
-    Invalid { path: String, reason: ReportFormatError },
-}
+#[error("--baseline: {0}")]
+pub struct BaselineError(#[from] pub ReadError);
 
-/// Why a text is not a kapso-gate JSON report of this schema version.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ReportFormatError {
-    #[error("not JSON: {0}")]
-    NotJson(String),
-    #[error("not a kapso-gate JSON report with schema_version {SCHEMA_VERSION} (found {found})")]
-    Version { found: String },
-    #[error("no `cases` array")]
-    NoCases,
-}
-
-/// Scores by test case ID.
+/// Scores by test case ID, and what the baseline is bound to.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Baseline {
     scores: HashMap<String, f64>,
+    commit: Option<String>,
+    recorded_at: String,
 }
 
 impl Baseline {
     /// Reads a JSON report written by `--json`.
     pub fn load(path: &Path) -> Result<Baseline, BaselineError> {
-        let shown = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| BaselineError::Read {
-            path: shown.clone(),
-            reason: e.to_string(),
-        })?;
-        Baseline::parse(&text).map_err(|reason| BaselineError::Invalid { path: shown, reason })
+        Ok(Baseline::from_report(read::read(path)?))
     }
 
-    /// Parses a JSON report. Only `schema_version` and `cases[].test_case_id` / `score` are read,
-    /// so reports from later minor versions still work.
-    pub fn parse(text: &str) -> Result<Baseline, ReportFormatError> {
-        let value: Value = serde_json::from_str(text).map_err(|e| ReportFormatError::NotJson(e.to_string()))?;
-        let version = value.get("schema_version").and_then(Value::as_u64);
-        if version != Some(u64::from(SCHEMA_VERSION)) {
-            return Err(ReportFormatError::Version {
-                found: version.map_or_else(|| "none".to_owned(), |v| v.to_string()),
-            });
-        }
-        let cases = value
-            .get("cases")
-            .and_then(Value::as_array)
-            .ok_or(ReportFormatError::NoCases)?;
-        let scores = cases
+    /// The baseline of a report already read (its statuses checked).
+    pub fn from_report(named: Named) -> Baseline {
+        let report = named.report;
+        let scores = report
+            .cases
             .iter()
-            .filter_map(|case| {
-                let id = case.get("test_case_id")?.as_str()?;
-                let score = case.get("score")?.as_f64()?;
-                Some((id.to_owned(), score))
-            })
+            .filter_map(|case| Some((case.test_case_id.clone(), case.score?)))
             .collect();
-        Ok(Baseline { scores })
+        Baseline {
+            scores,
+            commit: report.binding.commit,
+            recorded_at: report.finished_at,
+        }
     }
 
     /// The baseline score of a case, when it had one.
     pub fn score(&self, case_id: &str) -> Option<f64> {
         self.scores.get(case_id).copied()
+    }
+
+    /// Every score, sorted by case ID: what the settings digest binds when `--max-drop` makes
+    /// the baseline decide verdicts.
+    pub fn sorted_scores(&self) -> Vec<(&str, f64)> {
+        let mut scores: Vec<(&str, f64)> = self.scores.iter().map(|(id, s)| (id.as_str(), *s)).collect();
+        scores.sort_by(|a, b| a.0.cmp(b.0));
+        scores
+    }
+
+    /// What the report records of this baseline (its age is filled in when the report is built).
+    pub fn record(&self) -> BaselineRecord {
+        BaselineRecord {
+            commit: self.commit.clone(),
+            recorded_at: self.recorded_at.clone(),
+            age_ms: None,
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -85,22 +75,21 @@ impl Baseline {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::json;
+    use crate::report::test_fixtures::{case, report};
+    use crate::verdict::Status;
 
     #[test]
-    fn reads_scores_of_a_report() {
-        let baseline = Baseline::parse(
-            r#"{"schema_version":1,"cases":[{"test_case_id":"a","score":0.9},{"test_case_id":"b","score":null},{"score":1}]}"#,
-        )
-        .expect("valid");
+    fn reads_scores_commit_and_time_of_a_report() {
+        let mut earlier = report(vec![case("a", Status::Passed), case("b", Status::Errored)]);
+        earlier.binding.commit = Some("abc123".into());
+        let named = read::parse("base.json", &json::render(&earlier)).expect("valid");
+        let baseline = Baseline::from_report(named);
         assert_eq!(baseline.score("a"), Some(0.9));
         assert_eq!(baseline.score("b"), None);
         assert_eq!(baseline.len(), 1);
-    }
-
-    #[test]
-    fn refuses_other_files() {
-        assert!(Baseline::parse("{}").is_err());
-        assert!(Baseline::parse(r#"{"schema_version":2,"cases":[]}"#).is_err());
-        assert!(Baseline::parse("not json").is_err());
+        let record = baseline.record();
+        assert_eq!(record.commit.as_deref(), Some("abc123"));
+        assert_eq!(record.recorded_at, "2026-01-01T10:00:20.000Z");
     }
 }

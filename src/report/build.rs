@@ -3,8 +3,9 @@
 //! constructor for a gate that stopped before running anything (a usage error, a suite that
 //! cannot be resolved, a state file that cannot be read).
 
+use super::model::{Binding, Certainty as ReportCertainty, IntervalKind, IntervalRecord};
 use super::model::{CaseReport, Counts, Report, RequestCounts, SampleRecord, ShardRecord, TrialReport, SCHEMA_VERSION};
-use super::model::{Certainty as ReportCertainty, IntervalKind, IntervalRecord};
+use super::text::parse_time;
 use crate::exit::Exit;
 use crate::outcome::{TrialOutcome, TrialResult};
 use crate::plan::PlannedCase;
@@ -43,6 +44,9 @@ pub struct RunInfo {
     pub sample: Option<SampleRecord>,
     /// Test runs created.
     pub runs_created: u64,
+    /// The commit, selection, settings and baseline the report is bound to. The baseline's
+    /// `age_ms` is filled in here, from `started_at`.
+    pub binding: Binding,
 }
 
 /// Judges one trial.
@@ -113,6 +117,7 @@ pub fn case_report(
         note: spec.note.clone(),
         score: judged.score,
         threshold: spec.threshold,
+        trials_spec: Some(spec.certainty.trials.to_string()),
         reason,
         feedback: rep.feedback,
         error: rep.error,
@@ -194,6 +199,7 @@ pub fn report(
         base_url: info.base_url.clone(),
         shard: info.shard.clone(),
         sample: info.sample.clone(),
+        binding: bind_age(info),
         counts: Counts::from_cases(&cases),
         requests: info.requests,
         runs_created: info.runs_created,
@@ -245,6 +251,17 @@ pub fn settle(mut report: Report, problems: &[String]) -> Report {
     report
 }
 
+/// The binding, with the baseline's age at the start of this run.
+fn bind_age(info: &RunInfo) -> Binding {
+    let mut binding = info.binding.clone();
+    if let Some(baseline) = binding.baseline.as_mut() {
+        baseline.age_ms = parse_time(&baseline.recorded_at)
+            .and_then(|recorded| info.started_at.duration_since(recorded).ok())
+            .map(|age| u64::try_from(age.as_millis()).unwrap_or(u64::MAX));
+    }
+    binding
+}
+
 pub fn rfc3339(at: SystemTime) -> String {
     humantime::format_rfc3339_millis(at).to_string()
 }
@@ -280,11 +297,7 @@ fn is_rfc3339(text: &str) -> bool {
 
 /// Duration from Kapso's own timestamps, when both parse.
 fn server_duration(started: Option<&str>, ended: Option<&str>) -> Option<Duration> {
-    let parse = |s: &str| {
-        let normalised = s.trim().replace("+00:00", "Z");
-        humantime::parse_rfc3339_weak(&normalised).ok()
-    };
-    parse(ended?)?.duration_since(parse(started?)?).ok()
+    parse_time(ended?)?.duration_since(parse_time(started?)?).ok()
 }
 
 #[cfg(test)]

@@ -36,6 +36,9 @@ pub fn render(report: &Report, max_bytes: usize) -> String {
     if let Some(sample) = &report.sample {
         let _ = writeln!(head, "{}\n", sample_line(sample));
     }
+    if let Some(baseline) = report.baseline_summary_with(|text| inline(&truncate(text, 80))) {
+        let _ = writeln!(head, "{baseline}\n");
+    }
     if let Some(message) = report.message.as_deref().filter(|m| !m.trim().is_empty()) {
         let _ = writeln!(head, "**Error:** {}\n", inline(message));
     }
@@ -379,6 +382,23 @@ mod tests {
             "{summary}"
         );
         assert!(summary.contains("carried over"), "{summary}");
+    }
+
+    #[test]
+    fn the_baseline_commit_and_age_are_shown_escaped() {
+        let mut r = report(vec![case("c1", Status::Passed)]);
+        r.binding.baseline = Some(crate::report::BaselineRecord {
+            commit: Some("<b>abc</b>".into()),
+            recorded_at: "2026-01-01T07:00:00.000Z".into(),
+            age_ms: Some(3 * 3600 * 1000 + 5 * 60 * 1000),
+        });
+        let summary = render(&r, GITHUB_SUMMARY_BUDGET);
+        assert!(
+            summary.contains(
+                "\nbaseline: commit &lt;b&gt;abc&lt;/b&gt;, recorded 2026\\-01\\-01T07\\:00\\:00\\.000Z (3h 05m old)\n"
+            ),
+            "{summary}"
+        );
     }
 
     #[test]

@@ -8,12 +8,13 @@ pub mod json;
 pub mod junit;
 pub mod markdown;
 pub mod model;
+pub mod read;
 pub mod terminal;
 pub mod text;
 
 pub use model::{
-    CaseReport, Counts, DryRunCase, DryRunReport, Report, RequestCounts, SampleRecord, ShardRecord, TrialReport,
-    SCHEMA_VERSION,
+    BaselineRecord, Binding, CaseReport, Counts, DryRunCase, DryRunReport, PolicyRecord, Report, RequestCounts,
+    SampleRecord, SelectionRecord, ShardRecord, TrialReport, SCHEMA_VERSION,
 };
 
 /// Small deterministic reports for the renderers' exact-string tests.
@@ -74,6 +75,7 @@ pub(crate) mod test_fixtures {
             note: None,
             score,
             threshold: 0.8,
+            trials_spec: None,
             reason,
             feedback,
             error,
@@ -111,6 +113,7 @@ pub(crate) mod test_fixtures {
             base_url: "https://app.kapso.ai/api/v1".into(),
             shard: None,
             sample: None,
+            binding: Default::default(),
             counts: Counts::from_cases(&cases),
             requests: Default::default(),
             runs_created: 0,

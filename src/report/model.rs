@@ -38,6 +38,10 @@ pub struct Report {
     /// from reports of earlier versions.
     #[serde(default)]
     pub sample: Option<SampleRecord>,
+    /// What produced this report: the commit, the selection, the verdict settings, the
+    /// baseline. Additive: absent from reports of earlier versions.
+    #[serde(flatten)]
+    pub binding: Binding,
     pub counts: Counts,
     pub requests: RequestCounts,
     /// Test runs this invocation created (re-attached runs not included). Absent from reports
@@ -47,6 +51,57 @@ pub struct Report {
     pub warnings: Vec<String>,
     /// Every selected case, in selection order.
     pub cases: Vec<CaseReport>,
+}
+
+/// What a report is bound to, so that a reader (`--merge`, `--rerun-failed`, `--baseline`) can
+/// tell a report of this commit, selection and settings from a stale or foreign one. Every field
+/// is null when unknown (a usage error knows none of them).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Binding {
+    /// The commit under test (`--commit`, `KAPSO_COMMIT`, or the CI's variable).
+    #[serde(default)]
+    pub commit: Option<String>,
+    /// The whole resolved selection, even in a shard's report.
+    #[serde(default)]
+    pub selection: Option<SelectionRecord>,
+    /// SHA-256 of every setting that changes a verdict (see `settings::digest`).
+    #[serde(default)]
+    pub settings_digest: Option<String>,
+    /// The verdict settings a reader needs to re-derive each case's status.
+    #[serde(default)]
+    pub policy: Option<PolicyRecord>,
+    /// The baseline report this run was compared with.
+    #[serde(default)]
+    pub baseline: Option<BaselineRecord>,
+}
+
+/// The whole resolved selection: its digest ([`crate::shard::selection_digest`]) and its cases.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SelectionRecord {
+    pub digest: String,
+    pub cases: Vec<String>,
+}
+
+/// The run-wide verdict settings beyond `threshold`, `aggregate` and each case's threshold and
+/// trials spec: what re-deriving a status from the trials needs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PolicyRecord {
+    pub confidence: f64,
+    /// `estimate` or `fail`.
+    pub inconclusive: String,
+    pub max_drop: Option<f64>,
+}
+
+/// Which baseline a run was compared with: its commit and when it was recorded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BaselineRecord {
+    /// The baseline report's commit; null when it recorded none.
+    pub commit: Option<String>,
+    /// The baseline report's `finished_at`.
+    pub recorded_at: String,
+    /// How long before this run started the baseline was recorded; null when unknown or when
+    /// the baseline is from the future.
+    pub age_ms: Option<u64>,
 }
 
 /// Which part of the selection a shard's report covers, and what that selection was, so that
@@ -175,6 +230,9 @@ pub struct CaseReport {
     /// The case's score: the aggregate of its trials' scores.
     pub score: Option<f64>,
     pub threshold: f64,
+    /// The case's trials spec, `N` or `MIN..MAX`. Absent from reports of earlier versions.
+    #[serde(default)]
+    pub trials_spec: Option<String>,
     /// Why the case did not pass, in one line.
     pub reason: Option<String>,
     /// The judge's feedback (of the trial that explains the status).
@@ -376,6 +434,21 @@ impl Report {
             1 => "1 run".to_owned(),
             n => format!("{n} runs"),
         }
+    }
+
+    /// One line on the baseline this run was compared with: its commit and age. `part` shapes
+    /// the commit (untrusted text) for its surface. Every human-facing renderer shows it.
+    pub fn baseline_summary_with(&self, part: impl Fn(&str) -> String) -> Option<String> {
+        let baseline = self.binding.baseline.as_ref()?;
+        let commit = baseline.commit.as_deref().map_or_else(|| "unknown".to_owned(), &part);
+        let age = baseline.age_ms.map_or_else(
+            || "age unknown".to_owned(),
+            |ms| format!("{} old", text::fmt_age(std::time::Duration::from_millis(ms))),
+        );
+        Some(format!(
+            "baseline: commit {commit}, recorded {} ({age})",
+            part(&baseline.recorded_at)
+        ))
     }
 
     /// Run IDs still executing on Kapso (there is no cancel endpoint), for the user to look up.

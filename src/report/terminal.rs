@@ -170,6 +170,9 @@ pub fn summary(report: &Report, style: Style) -> String {
         let _ = writeln!(out, "\n{shard}");
     }
     out.push_str(&spend_lines(report));
+    if let Some(baseline) = report.baseline_summary_with(|text| truncate(&sanitize(text, false), 80)) {
+        let _ = writeln!(out, "\n{baseline}");
+    }
     let _ = writeln!(out, "\n{}", verdict_line(report, style));
     out
 }
@@ -391,6 +394,28 @@ fn check_label(kind: FailureKind) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_baseline_line_says_commit_and_age_sanitised() {
+        use crate::report::test_fixtures::{case, report};
+        let mut r = report(vec![case("c1", Status::Passed)]);
+        r.binding.baseline = Some(crate::report::BaselineRecord {
+            commit: Some("abc\u{1b}[31m".into()),
+            recorded_at: "2026-01-01T09:59:15.000Z".into(),
+            age_ms: Some(45_000),
+        });
+        let text = summary(&r, Style { color: false });
+        assert!(
+            text.contains("\n\nbaseline: commit abc\\u{1b}[31m, recorded 2026-01-01T09:59:15.000Z (45s old)\n"),
+            "{text}"
+        );
+        r.binding.baseline = Some(crate::report::BaselineRecord {
+            commit: None,
+            recorded_at: "later".into(),
+            age_ms: None,
+        });
+        assert!(summary(&r, Style { color: false }).contains("baseline: commit unknown, recorded later (age unknown)"));
+    }
 
     #[test]
     fn lines_without_colour() {

@@ -66,6 +66,24 @@ pub fn fmt_duration(duration: Duration) -> String {
     }
 }
 
+/// A coarse age for people: `45s`, `12m`, `5h 03m`, `3d 04h`.
+pub fn fmt_age(age: Duration) -> String {
+    let secs = age.as_secs();
+    match secs {
+        0..60 => format!("{secs}s"),
+        60..3600 => format!("{}m", secs / 60),
+        3600..86_400 => format!("{}h {:02}m", secs / 3600, secs % 3600 / 60),
+        _ => format!("{}d {:02}h", secs / 86_400, secs % 86_400 / 3600),
+    }
+}
+
+/// The one reader of the RFC 3339 timestamps the reports hold (and Kapso sends): `Z` or a
+/// `+00:00` offset, with or without a fraction.
+pub fn parse_time(text: &str) -> Option<std::time::SystemTime> {
+    let normalised = text.trim().replace("+00:00", "Z");
+    humantime::parse_rfc3339_weak(&normalised).ok()
+}
+
 /// A case's duration in milliseconds as a duration, `-` when unknown.
 pub fn fmt_duration_ms(ms: Option<u64>) -> String {
     ms.map(|ms| fmt_duration(Duration::from_millis(ms)))
@@ -146,5 +164,10 @@ mod tests {
         assert_eq!(display_name(Some("Name"), "id"), "Name");
         assert_eq!(fmt_duration(Duration::from_millis(850)), "850ms");
         assert_eq!(fmt_duration(Duration::from_secs(184)), "3m 04s");
+        assert_eq!(fmt_age(Duration::from_secs(59)), "59s");
+        assert_eq!(fmt_age(Duration::from_secs(600)), "10m");
+        assert_eq!(fmt_age(Duration::from_secs(3 * 86_400 + 4 * 3600 + 59)), "3d 04h");
+        assert!(parse_time("2026-01-01T10:00:12.500+00:00").is_some());
+        assert!(parse_time("last tuesday").is_none());
     }
 }

@@ -9,7 +9,9 @@ use crate::exit::Exit;
 use crate::outcome::{Interrupt, TrialOutcome};
 use crate::plan::{self, Plan, PlannedCase};
 use crate::report::build::{self, CaseSpec, RunInfo};
-use crate::report::{CaseReport, Report, RequestCounts, SampleRecord, ShardRecord, TrialReport};
+use crate::report::{
+    Binding, CaseReport, PolicyRecord, Report, RequestCounts, SampleRecord, SelectionRecord, ShardRecord, TrialReport,
+};
 use crate::scheduler::{self, Job, Ran, Schedule, Wanted};
 use crate::settings::{self, CasePolicy, Settings};
 use crate::state::{Reattach, SelectedCase, StateFile};
@@ -54,6 +56,7 @@ pub async fn run(
         }),
         sample: None,
         runs_created: 0,
+        selection: None,
     };
     let client = match client_for(settings) {
         Ok(client) => client,
@@ -63,6 +66,7 @@ pub async fn run(
         Ok(plan) => plan,
         Err((exit, message, known)) => return gate.stopped(Some(&client), known, exit, message),
     };
+    gate.selection = Some(selection_record(&plan));
     let (plan, sample) = sample_plan(settings, plan);
     gate.sample = sample;
     let (plan, shard) = shard_plan(settings, plan);
@@ -160,6 +164,8 @@ struct Gate<'a> {
     shard: Option<ShardRecord>,
     sample: Option<SampleRecord>,
     runs_created: u64,
+    /// The whole resolved selection, once it is.
+    selection: Option<SelectionRecord>,
 }
 
 impl Gate<'_> {
@@ -176,6 +182,7 @@ impl Gate<'_> {
             shard: self.shard.clone(),
             sample: self.sample.clone(),
             runs_created: self.runs_created,
+            binding: binding(settings, self.selection.clone()),
         }
     }
 
@@ -208,6 +215,7 @@ pub fn usage_failure_report(message: &str, args: Option<&Args>) -> Report {
         shard: None,
         sample: None,
         runs_created: 0,
+        binding: Binding::default(),
     };
     build::stopped_report(&info, Vec::new(), Aggregate::default(), Exit::Usage, message.to_owned())
 }
@@ -343,6 +351,32 @@ fn cap_warning(plan: &Plan, cap_reached: &[usize]) -> Option<String> {
         ids.len(),
         ids.join(", ")
     ))
+}
+
+/// What a run's report is bound to: the commit, the selection, the verdict settings (their
+/// digest, and what re-deriving a status needs) and the baseline.
+fn binding(settings: &Settings, selection: Option<SelectionRecord>) -> Binding {
+    let policy = &settings.policy;
+    Binding {
+        commit: settings.commit.clone(),
+        selection,
+        settings_digest: Some(settings.settings_digest.clone()),
+        policy: Some(PolicyRecord {
+            confidence: policy.confidence,
+            inconclusive: policy.inconclusive.to_string(),
+            max_drop: policy.max_drop,
+        }),
+        baseline: policy.baseline.as_ref().map(crate::baseline::Baseline::record),
+    }
+}
+
+/// The whole resolved selection, as reports record it.
+fn selection_record(plan: &Plan) -> SelectionRecord {
+    let cases: Vec<String> = plan.cases.iter().map(|c| c.id.clone()).collect();
+    SelectionRecord {
+        digest: crate::shard::selection_digest(cases.iter().map(String::as_str)),
+        cases,
+    }
 }
 
 /// This shard's part of the resolved plan, and the record its report carries.

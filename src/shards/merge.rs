@@ -5,26 +5,30 @@
 
 use crate::exit::Exit;
 use crate::report::build::{self, RunInfo};
-use crate::report::{CaseReport, Report, RequestCounts, ShardRecord, SCHEMA_VERSION};
+use crate::report::read::{self, ReadError};
+use crate::report::text::parse_time;
+use crate::report::{Binding, CaseReport, Report, RequestCounts, SelectionRecord, ShardRecord};
+use crate::shard::{self, MAX_SHARDS};
 use crate::verdict;
-use serde_json::Value;
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
+
+pub use crate::report::read::Named;
 
 /// Why the reports cannot be merged. Every variant names the file at fault.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MergeError {
     #[error("--merge needs at least one report file")]
     NoReports,
+    #[error("--merge: {0}")]
+    Read(#[from] ReadError),
     #[error("cannot read {file}: {reason}")]
     Unreadable { file: String, reason: String },
-    #[error("{file} is not a kapso-gate JSON report: {reason}")]
-    NotAReport { file: String, reason: String },
-    #[error("{file} has schema_version {found}; this kapso-gate merges schema_version {SCHEMA_VERSION} only")]
-    SchemaVersion { file: String, found: String },
     #[error("{file} was not written with --shard, so it cannot be merged")]
     NotAShard { file: String },
+    #[error("{file} claims shard {shard}, which is not a shard K/N with 1 <= K <= N <= {MAX_SHARDS}")]
+    ShardRange { file: String, shard: String },
     #[error("{file} is shard {shard} but {first} is of {total} shards: the reports come from different splits")]
     ShardCount {
         file: String,
@@ -40,19 +44,34 @@ pub enum MergeError {
         found: String,
         expected: String,
     },
+    #[error("{file} records no settings digest or selection (written by an earlier kapso-gate, or not by kapso-gate): it cannot be bound to the other shards")]
+    Unbound { file: String },
+    #[error("{file} was run with other verdict settings than {first}: their settings digests differ")]
+    SettingsDigest { file: String, first: String },
+    #[error("{file} was run at commit {found:?} but {first} at commit {expected:?}: a stale or foreign report; merge the reports of one commit")]
+    Commit {
+        file: String,
+        first: String,
+        found: String,
+        expected: String,
+    },
     #[error("{file} covers another selection than {first}: the shards must resolve the same cases")]
     Selection { file: String, first: String },
+    #[error("{file} reports test case {case}, which is not in the selection")]
+    ForeignCase { file: String, case: String },
+    #[error("{file} is shard {shard} but reports test case {case}, which belongs to shard {owner}")]
+    WrongShard {
+        file: String,
+        shard: String,
+        case: String,
+        owner: String,
+    },
+    #[error("{file} is shard {shard} but lacks test case {case} of its part of the selection")]
+    MissingCase { file: String, shard: String, case: String },
     #[error("{file} and {other} are both shard {shard}")]
     DuplicateShard { file: String, other: String, shard: String },
     #[error("{file} and {other} both report test case {case}")]
     DuplicateCase { file: String, other: String, case: String },
-}
-
-/// One report to merge, with the name it is known by (its path) for error messages.
-#[derive(Debug, Clone)]
-pub struct Named {
-    pub file: String,
-    pub report: Report,
 }
 
 /// The report paths of `--merge` values and `KAPSO_MERGE`: each value is split on newlines (so a
@@ -68,8 +87,7 @@ pub fn input_paths(values: &[String]) -> Vec<PathBuf> {
 }
 
 /// Reads every report `inputs` names: files, or folders whose `*.json` files are taken in name
-/// order. Each text is checked for the schema version before it is parsed, so a report of
-/// another version is refused as such.
+/// order, each through the one report reader (type, size, schema version, statuses).
 pub fn load(inputs: &[PathBuf]) -> Result<Vec<Named>, MergeError> {
     let mut files = Vec::new();
     for input in inputs {
@@ -79,17 +97,7 @@ pub fn load(inputs: &[PathBuf]) -> Result<Vec<Named>, MergeError> {
             files.push(input.clone());
         }
     }
-    files
-        .iter()
-        .map(|path| {
-            let file = path.display().to_string();
-            let text = std::fs::read_to_string(path).map_err(|e| MergeError::Unreadable {
-                file: file.clone(),
-                reason: e.to_string(),
-            })?;
-            parse(&file, &text)
-        })
-        .collect()
+    Ok(files.iter().map(|path| read::read(path)).collect::<Result<_, _>>()?)
 }
 
 fn json_files_in(dir: &Path) -> Result<Vec<PathBuf>, MergeError> {
@@ -107,30 +115,9 @@ fn json_files_in(dir: &Path) -> Result<Vec<PathBuf>, MergeError> {
     Ok(files)
 }
 
-/// Parses one report's text.
-pub fn parse(file: &str, text: &str) -> Result<Named, MergeError> {
-    let not_a_report = |reason: String| MergeError::NotAReport {
-        file: file.to_owned(),
-        reason,
-    };
-    let value: Value = serde_json::from_str(text).map_err(|e| not_a_report(e.to_string()))?;
-    let version = value.get("schema_version").and_then(Value::as_u64);
-    if version != Some(u64::from(SCHEMA_VERSION)) {
-        return Err(MergeError::SchemaVersion {
-            file: file.to_owned(),
-            found: version.map_or_else(|| "none".to_owned(), |v| v.to_string()),
-        });
-    }
-    let report = serde_json::from_value(value).map_err(|e| not_a_report(e.to_string()))?;
-    Ok(Named {
-        file: file.to_owned(),
-        report,
-    })
-}
-
 /// Merges the shards' reports into the report of the whole selection.
 pub fn merge(mut reports: Vec<Named>) -> Result<Report, MergeError> {
-    let shards = check(&reports)?;
+    let (shards, selection) = check(&reports)?;
     reports.sort_by_key(|named| named.report.shard.as_ref().map(|s| s.index));
     let first = &reports[0].report;
     let total = shards[0].total;
@@ -168,6 +155,10 @@ pub fn merge(mut reports: Vec<Named>) -> Result<Report, MergeError> {
         // Every shard samples the same cases before taking its part.
         sample: first.sample.clone(),
         runs_created: reports.iter().map(|n| n.report.runs_created).sum(),
+        binding: Binding {
+            selection,
+            ..first.binding.clone()
+        },
     };
     let mut report = build::report(&info, cases, message, Some(exit), warnings);
     let mut seen = BTreeSet::new();
@@ -175,18 +166,15 @@ pub fn merge(mut reports: Vec<Named>) -> Result<Report, MergeError> {
     Ok(report)
 }
 
-/// Checks that the reports belong together; returns their shard records in input order.
-fn check(reports: &[Named]) -> Result<Vec<ShardRecord>, MergeError> {
+/// Checks that the reports belong together; returns their shard records in input order and the
+/// selection (when any shard resolved it).
+fn check(reports: &[Named]) -> Result<(Vec<ShardRecord>, Option<SelectionRecord>), MergeError> {
     let first = reports.first().ok_or(MergeError::NoReports)?;
     let mut shards: Vec<ShardRecord> = Vec::new();
     let mut owners: HashMap<&str, &str> = HashMap::new();
     for (position, named) in reports.iter().enumerate() {
         let file = named.file.clone();
-        let shard = named
-            .report
-            .shard
-            .clone()
-            .ok_or(MergeError::NotAShard { file: file.clone() })?;
+        let shard = shard_of(named)?;
         if let Some(reference) = shards.first() {
             check_against(named, &shard, &first.file, &first.report, reference)?;
         }
@@ -208,10 +196,81 @@ fn check(reports: &[Named]) -> Result<Vec<ShardRecord>, MergeError> {
         }
         shards.push(shard);
     }
-    Ok(shards)
+    let selection = reports.iter().find_map(|n| n.report.binding.selection.clone());
+    if let Some(selection) = &selection {
+        for (named, shard) in reports.iter().zip(&shards) {
+            check_part(named, shard, selection)?;
+        }
+    }
+    Ok((shards, selection))
 }
 
-/// One report against the first: the same split, settings and selection.
+/// The report's shard record, when it is a shard K/N with 1 <= K <= N, and it is bound to
+/// settings (an unbound report cannot be told from a foreign one).
+fn shard_of(named: &Named) -> Result<ShardRecord, MergeError> {
+    let file = || named.file.clone();
+    let shard = named
+        .report
+        .shard
+        .clone()
+        .ok_or(MergeError::NotAShard { file: file() })?;
+    if !(1..=MAX_SHARDS).contains(&shard.total) || !(1..=shard.total).contains(&shard.index) {
+        return Err(MergeError::ShardRange {
+            file: file(),
+            shard: shard.label(),
+        });
+    }
+    if named.report.binding.settings_digest.is_none() {
+        return Err(MergeError::Unbound { file: file() });
+    }
+    Ok(shard)
+}
+
+/// A shard's cases against the selection: each in it and owned by this shard; and, when the
+/// shard resolved the selection itself, every case of its part present.
+fn check_part(named: &Named, shard: &ShardRecord, selection: &SelectionRecord) -> Result<(), MergeError> {
+    let file = || named.file.clone();
+    let selected: BTreeSet<&str> = selection.cases.iter().map(String::as_str).collect();
+    for case in &named.report.cases {
+        let id = case.test_case_id.as_str();
+        if !selected.contains(id) {
+            return Err(MergeError::ForeignCase {
+                file: file(),
+                case: id.to_owned(),
+            });
+        }
+        let owner = shard::owner(id, shard.total);
+        if owner != shard.index {
+            return Err(MergeError::WrongShard {
+                file: file(),
+                shard: shard.label(),
+                case: id.to_owned(),
+                owner: format!("{owner}/{}", shard.total),
+            });
+        }
+    }
+    if named.report.binding.selection.is_some() {
+        let reported: BTreeSet<&str> = named.report.cases.iter().map(|c| c.test_case_id.as_str()).collect();
+        // A `--sample` leaves cases of the selection out of every shard alike: not missing.
+        let left_out: BTreeSet<&str> =
+            named.report.sample.iter().flat_map(|s| s.left_out.iter().map(String::as_str)).collect();
+        let missing = selection.cases.iter().find(|id| {
+            shard::owner(id, shard.total) == shard.index
+                && !reported.contains(id.as_str())
+                && !left_out.contains(id.as_str())
+        });
+        if let Some(case) = missing {
+            return Err(MergeError::MissingCase {
+                file: file(),
+                shard: shard.label(),
+                case: case.clone(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// One report against the first: the same split, settings, commit and selection.
 fn check_against(
     named: &Named,
     shard: &ShardRecord,
@@ -248,8 +307,25 @@ fn check_against(
             expected,
         });
     }
+    if report.binding.settings_digest != first.binding.settings_digest {
+        return Err(MergeError::SettingsDigest {
+            file: file(),
+            first: first_file.to_owned(),
+        });
+    }
+    if report.binding.commit != first.binding.commit {
+        let shown = |c: &Option<String>| c.clone().unwrap_or_else(|| "none".to_owned());
+        return Err(MergeError::Commit {
+            file: file(),
+            first: first_file.to_owned(),
+            found: shown(&report.binding.commit),
+            expected: shown(&first.binding.commit),
+        });
+    }
+    let digest = |r: &Report| r.binding.selection.as_ref().map(|s| s.digest.clone());
     if known_and_different(&shard.selected, &reference.selected)
         || known_and_different(&shard.selection_digest, &reference.selection_digest)
+        || known_and_different(&digest(report), &digest(first))
     {
         return Err(MergeError::Selection {
             file: file(),
@@ -287,10 +363,6 @@ fn merged_message(reports: &[Named], missing: &[String], short: Option<(usize, u
     (!parts.is_empty()).then(|| parts.join("; "))
 }
 
-fn parse_time(text: &str) -> Option<SystemTime> {
-    humantime::parse_rfc3339_weak(text.trim()).ok()
-}
-
 fn earliest<'a>(times: impl Iterator<Item = &'a str>) -> SystemTime {
     times.filter_map(parse_time).min().unwrap_or_else(SystemTime::now)
 }
@@ -313,6 +385,7 @@ mod tests {
             selected: Some(3),
             selection_digest: Some("d".into()),
         });
+        report.binding.settings_digest = Some("s".into());
         Named {
             file: format!("shard-{index}.json"),
             report,
@@ -385,9 +458,59 @@ mod tests {
         unsharded.report.shard = None;
         assert!(matches!(merge(vec![unsharded]), Err(MergeError::NotAShard { .. })));
         assert_eq!(merge(Vec::new()).expect_err("refused"), MergeError::NoReports);
+
+        let mut zero = shard(1, vec![]);
+        zero.report.shard = Some(ShardRecord {
+            index: 0,
+            total: 0,
+            selected: None,
+            selection_digest: None,
+        });
+        assert!(matches!(merge(vec![zero]), Err(MergeError::ShardRange { .. })));
+        let mut beyond = shard(1, vec![]);
+        beyond.report.shard = Some(ShardRecord {
+            index: 4,
+            total: 3,
+            selected: None,
+            selection_digest: None,
+        });
+        assert!(matches!(merge(vec![beyond]), Err(MergeError::ShardRange { .. })));
+        let mut stale = shard(2, vec![]);
+        stale.report.binding.commit = Some("old".into());
+        assert!(
+            matches!(merge(vec![shard(1, vec![]), stale]), Err(MergeError::Commit { file, .. }) if file == "shard-2.json")
+        );
+        let mut unbound = shard(1, vec![]);
+        unbound.report.binding.settings_digest = None;
+        assert!(matches!(merge(vec![unbound]), Err(MergeError::Unbound { .. })));
+    }
+
+    #[test]
+    fn every_case_belongs_to_the_selection_and_to_its_shard() {
+        let ids = ["a", "b", "c", "d", "e", "f"];
+        let selection = SelectionRecord {
+            digest: crate::shard::selection_digest(ids),
+            cases: ids.iter().map(|s| (*s).to_owned()).collect(),
+        };
+        let part = |k: u32, extra: &[&str]| {
+            let mut cases: Vec<CaseReport> = ids
+                .iter()
+                .filter(|id| crate::shard::owner(id, 3) == k)
+                .map(|id| case(id, Status::Passed))
+                .collect();
+            cases.extend(extra.iter().map(|id| case(id, Status::Passed)));
+            let mut named = shard(k, cases);
+            named.report.binding.selection = Some(selection.clone());
+            named
+        };
+        assert!(merge(vec![part(1, &[]), part(2, &[]), part(3, &[])]).is_ok());
+        let error = merge(vec![part(1, &["zz"]), part(2, &[])]).expect_err("refused");
+        assert!(matches!(&error, MergeError::ForeignCase { file, case } if file == "shard-1.json" && case == "zz"));
+        let mut short = part(2, &[]);
+        short.report.cases.pop();
         assert!(matches!(
-            parse("old.json", "{\"schema_version\": 2}"),
-            Err(MergeError::SchemaVersion { file, .. }) if file == "old.json"
+            merge(vec![part(1, &[]), short]),
+            Err(MergeError::MissingCase { .. })
         ));
     }
 }

@@ -1,21 +1,40 @@
 //! `--rerun-failed REPORT.json`: the passes of an earlier report, to carry over instead of
 //! running those cases again. Every other case of the selection (failed, errored, rejected,
-//! incomplete, cancelled, or not in that report) runs.
+//! incomplete, cancelled, or not in that report) runs. The report is read by the one reader
+//! (statuses re-derived from the trials), and its passes carry over only when it was run at
+//! the same commit with the same verdict settings.
 
-use crate::baseline::ReportFormatError;
-use crate::report::{CaseReport, Report, SCHEMA_VERSION};
+use crate::report::read::{Named, ReadError};
+use crate::report::CaseReport;
 use crate::verdict::Status;
-use serde_json::Value;
 use std::collections::{HashMap, HashSet};
-use std::path::Path;
 
 /// Why the earlier report cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RerunError {
-    #[error("cannot read --rerun-failed report {path}: {reason}")]
-    Read { path: String, reason: String },
-    #[error("--rerun-failed report {path}: {reason}")]
-    Invalid { path: String, reason: ReportFormatError },
+    #[error("--rerun-failed: {0}")]
+    Read(#[from] ReadError),
+    #[error("--rerun-failed {file}: it records no settings digest (written by an earlier kapso-gate), so its passes cannot be trusted under today's settings; run the whole selection")]
+    Unbound { file: String },
+    #[error("--rerun-failed {file}: it was run with other verdict settings (threshold, trials, aggregate, confidence, inconclusive, per-case config, quarantine, max-drop and baseline, or API host) than this run, so its passes are not passes now; run the whole selection or use the same settings")]
+    Settings { file: String },
+    #[error("--rerun-failed {file}: it was run at commit {found:?}, this run is at commit {expected:?}; its passes may not hold for this code. Run the whole selection, or pass --rerun-failed-any-commit to carry them over anyway")]
+    Commit {
+        file: String,
+        found: String,
+        expected: String,
+    },
+    #[error("--rerun-failed {file}: {which} commit is unknown, so the passes cannot be bound to this code; set --commit (or KAPSO_COMMIT), or pass --rerun-failed-any-commit")]
+    UnknownCommit { file: String, which: &'static str },
+}
+
+/// What this run is bound to, which the earlier report must match.
+#[derive(Debug, Clone, Copy)]
+pub struct Expected<'a> {
+    pub commit: Option<&'a str>,
+    pub settings_digest: &'a str,
+    /// `--rerun-failed-any-commit`: skip the commit check (never the settings check).
+    pub any_commit: bool,
 }
 
 /// The passing cases of an earlier report, by test case ID.
@@ -27,28 +46,15 @@ pub struct Rerun {
 }
 
 impl Rerun {
-    /// Reads a JSON report written by `--json` (a merged one works too).
-    pub fn load(path: &Path) -> Result<Rerun, RerunError> {
-        let shown = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| RerunError::Read {
-            path: shown.clone(),
-            reason: e.to_string(),
-        })?;
-        Rerun::parse(&text).map_err(|reason| RerunError::Invalid { path: shown, reason })
-    }
-
-    /// Parses a JSON report of this schema version.
-    pub fn parse(text: &str) -> Result<Rerun, ReportFormatError> {
-        let value: Value = serde_json::from_str(text).map_err(|e| ReportFormatError::NotJson(e.to_string()))?;
-        let version = value.get("schema_version").and_then(Value::as_u64);
-        if version != Some(u64::from(SCHEMA_VERSION)) {
-            return Err(ReportFormatError::Version {
-                found: version.map_or_else(|| "none".to_owned(), |v| v.to_string()),
-            });
-        }
-        let report: Report = serde_json::from_value(value).map_err(|e| ReportFormatError::NotJson(e.to_string()))?;
-        let (passed, not_passed): (Vec<CaseReport>, Vec<CaseReport>) =
-            report.cases.into_iter().partition(|case| case.status == Status::Passed);
+    /// The passes of a report already read (a merged one works too), when it is bound to the
+    /// same settings and, unless `any_commit`, the same commit as this run.
+    pub fn bind(named: Named, expected: &Expected<'_>) -> Result<Rerun, RerunError> {
+        check(&named, expected)?;
+        let (passed, not_passed): (Vec<CaseReport>, Vec<CaseReport>) = named
+            .report
+            .cases
+            .into_iter()
+            .partition(|case| case.status == Status::Passed);
         let not_passed_runs = not_passed
             .iter()
             .flat_map(|case| {
@@ -68,8 +74,7 @@ impl Rerun {
     }
 
     /// The earlier pass of `case_id`, marked as carried over, when it passed against the same
-    /// threshold the case has now (a changed threshold would make the old verdict meaningless,
-    /// so such a case runs again). `blocking` and `note` are today's policy.
+    /// threshold the case has now. `blocking` and `note` are today's policy.
     pub fn carried(&self, case_id: &str, threshold: f64, blocking: bool, note: Option<String>) -> Option<CaseReport> {
         let case = self.passed.get(case_id).filter(|c| c.threshold == threshold)?;
         Some(CaseReport {
@@ -92,16 +97,60 @@ impl Rerun {
     }
 }
 
+/// The settings first (they cannot be opted out of), then the commit.
+fn check(named: &Named, expected: &Expected<'_>) -> Result<(), RerunError> {
+    let file = || named.file.clone();
+    let binding = &named.report.binding;
+    match binding.settings_digest.as_deref() {
+        None => return Err(RerunError::Unbound { file: file() }),
+        Some(digest) if digest != expected.settings_digest => return Err(RerunError::Settings { file: file() }),
+        Some(_) => {}
+    }
+    if expected.any_commit {
+        return Ok(());
+    }
+    match (binding.commit.as_deref(), expected.commit) {
+        (_, None) => Err(RerunError::UnknownCommit {
+            file: file(),
+            which: "this run's",
+        }),
+        (None, Some(_)) => Err(RerunError::UnknownCommit {
+            file: file(),
+            which: "the report's",
+        }),
+        (Some(found), Some(now)) if found != now => Err(RerunError::Commit {
+            file: file(),
+            found: found.to_owned(),
+            expected: now.to_owned(),
+        }),
+        _ => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::json;
     use crate::report::test_fixtures::{case, report};
+
+    fn earlier(commit: Option<&str>, digest: Option<&str>) -> Named {
+        let mut report = report(vec![case("a", Status::Passed), case("b", Status::Failed)]);
+        report.binding.commit = commit.map(str::to_owned);
+        report.binding.settings_digest = digest.map(str::to_owned);
+        Named {
+            file: "earlier.json".into(),
+            report,
+        }
+    }
+
+    const NOW: Expected<'static> = Expected {
+        commit: Some("c1"),
+        settings_digest: "d1",
+        any_commit: false,
+    };
 
     #[test]
     fn carries_only_passes_at_the_same_threshold() {
-        let earlier = report(vec![case("a", Status::Passed), case("b", Status::Failed)]);
-        let rerun = Rerun::parse(&json::render(&earlier)).expect("a report");
+        let rerun = Rerun::bind(earlier(Some("c1"), Some("d1")), &NOW).expect("bound");
         assert_eq!(rerun.passes(), 1);
         let carried = rerun.carried("a", 0.8, false, Some("flaky".into())).expect("passed");
         assert!(carried.carried_over);
@@ -117,11 +166,43 @@ mod tests {
     }
 
     #[test]
-    fn refuses_what_is_not_a_report() {
-        assert!(matches!(Rerun::parse("{"), Err(ReportFormatError::NotJson(_))));
+    fn binds_to_the_settings_and_the_commit() {
+        let refused = |named, expected: &Expected<'_>| Rerun::bind(named, expected).expect_err("refused");
         assert!(matches!(
-            Rerun::parse("{\"schema_version\": 2, \"cases\": []}"),
-            Err(ReportFormatError::Version { .. })
+            refused(earlier(Some("c1"), Some("d2")), &NOW),
+            RerunError::Settings { .. }
         ));
+        assert!(matches!(
+            refused(earlier(Some("c1"), None), &NOW),
+            RerunError::Unbound { .. }
+        ));
+        assert!(matches!(
+            refused(earlier(Some("c0"), Some("d1")), &NOW),
+            RerunError::Commit { .. }
+        ));
+        assert!(matches!(
+            refused(earlier(None, Some("d1")), &NOW),
+            RerunError::UnknownCommit { .. }
+        ));
+        let unknown_now = Expected { commit: None, ..NOW };
+        assert!(matches!(
+            refused(earlier(Some("c1"), Some("d1")), &unknown_now),
+            RerunError::UnknownCommit { .. }
+        ));
+        let any = Expected {
+            any_commit: true,
+            ..NOW
+        };
+        assert!(
+            Rerun::bind(earlier(Some("c0"), Some("d1")), &any).is_ok(),
+            "the opt-out skips the commit"
+        );
+        assert!(
+            matches!(
+                refused(earlier(Some("c0"), Some("d2")), &any),
+                RerunError::Settings { .. }
+            ),
+            "but never the settings"
+        );
     }
 }

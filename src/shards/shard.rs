@@ -192,15 +192,15 @@ impl Shard {
 }
 
 /// A fingerprint of the whole resolved selection (IDs in selection order), so that `--merge`
-/// can tell reports of different selections apart: FNV-1a 64 over the IDs, each followed by a
-/// newline, as 16 hex digits.
+/// and `--rerun-failed` can tell reports of different selections apart: SHA-256 over the IDs,
+/// each followed by a newline, as 64 hex digits.
 pub fn selection_digest<'a>(ids: impl IntoIterator<Item = &'a str>) -> String {
     let mut bytes = Vec::new();
     for id in ids {
         bytes.extend_from_slice(id.as_bytes());
         bytes.push(b'\n');
     }
-    format!("{:016x}", fnv1a64(&bytes))
+    crate::digest::sha256_hex(&bytes)
 }
 
 #[cfg(test)]
@@ -221,7 +221,7 @@ mod tests {
             .map(|id| owner(id, 3))
             .collect();
         assert_eq!(owners, PINNED_OWNERS);
-        assert_eq!(selection_digest(["a", "b"]), format!("{:016x}", fnv1a64(b"a\nb\n")));
+        assert_eq!(selection_digest(["a", "b"]), crate::digest::sha256_hex(b"a\nb\n"));
     }
 
     /// The owners of tc_1..tc_6 among 3 shards, computed with an independent implementation of the

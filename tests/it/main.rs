@@ -19,6 +19,8 @@
 //! - `install_script`: the action's installer against a local server of fake release assets.
 //! - `pr_comment`: the pull-request comment module against the fake GitHub and GitLab APIs;
 //!   `pr_comment_gate`: the same through the binary, reports unchanged by any comment problem.
+//! - `binding`: reports bound to their commit, selection and settings; statuses re-derived on
+//!   reading; files refused by type and size without blocking.
 //! - `shards`: `--shard`, `--merge` and `--rerun-failed` end to end.
 //! - `spend`: `--max-runs` never exceeded, MIN trials that do not fit, the nearest case first,
 //!   a shard's share, `--sample`, and `runs_created` on every report.
@@ -29,6 +31,7 @@
 mod support;
 
 mod action;
+mod binding;
 mod budget;
 mod budget_pacing;
 mod cancel;

@@ -34,7 +34,11 @@ fn mixed_scenario() -> (Scenario, Vec<String>) {
 /// The gate against `sim` with the scaled window and a JSON report at `json`.
 fn gate(sim: &Sim, json: &Path) -> std::process::Command {
     let mut cmd = support::gate(&sim.base_url());
-    cmd.env("KAPSO_RATE_WINDOW", WINDOW).arg("--json").arg(json);
+    // One commit for every run: --rerun-failed carries passes over only from the same commit.
+    cmd.env("KAPSO_RATE_WINDOW", WINDOW)
+        .env("KAPSO_COMMIT", "c1")
+        .arg("--json")
+        .arg(json);
     cmd
 }
 

@@ -22,6 +22,8 @@ pub enum UsageError {
     Rerun(#[from] crate::rerun::RerunError),
     #[error(transparent)]
     Shard(#[from] crate::shard::ShardError),
+    #[error("--commit {0:?} is not a commit: use at most 256 printable ASCII characters without spaces (a SHA, a tag or a branch)")]
+    BadCommit(String),
     #[error("--max-drop needs --baseline: there is nothing to compare scores with")]
     MaxDropWithoutBaseline,
     #[error("threshold {value} for test case {case} in the config file is not a finite number >= 0")]

@@ -4,6 +4,7 @@
 //! connection (timing and budget) and the report destinations; the defaults are one table.
 
 mod connection;
+pub mod digest;
 mod error;
 mod outputs;
 pub mod parse;
@@ -14,7 +15,8 @@ use crate::baseline::Baseline;
 use crate::cli::{Args, Env};
 use crate::config::Config;
 use crate::defaults;
-use crate::rerun::Rerun;
+use crate::report::read::{self, Named};
+use crate::rerun::{Expected, Rerun};
 use crate::secret::{ApiKey, Redactor};
 use crate::shard::{self, Shard};
 use std::path::PathBuf;
@@ -63,6 +65,10 @@ pub struct Settings {
     pub sample: Option<usize>,
     /// The passes of an earlier report to carry over (`--rerun-failed`).
     pub rerun: Option<Rerun>,
+    /// The commit under test (`--commit`, `KAPSO_COMMIT`, or the CI's variable).
+    pub commit: Option<String>,
+    /// [`digest::verdict_digest`] of these settings.
+    pub settings_digest: String,
     /// Delay a new run's first poll by what finished runs took (off only for benchmarks).
     pub learn_durations: bool,
     pub verbosity: Verbosity,
@@ -73,7 +79,8 @@ pub struct Settings {
 pub struct Inputs {
     pub config: Option<Config>,
     pub baseline: Option<Baseline>,
-    pub rerun: Option<Rerun>,
+    /// The `--rerun-failed` report, bound to this run's commit and settings when they are known.
+    pub rerun: Option<Named>,
 }
 
 impl Inputs {
@@ -82,7 +89,11 @@ impl Inputs {
         Ok(Inputs {
             config: args.config.as_deref().map(Config::load).transpose()?,
             baseline: args.baseline.as_deref().map(Baseline::load).transpose()?,
-            rerun: args.rerun_failed.as_deref().map(Rerun::load).transpose()?,
+            rerun: args
+                .rerun_failed
+                .as_deref()
+                .map(|path| read::read(path).map_err(crate::rerun::RerunError::from))
+                .transpose()?,
         })
     }
 }
@@ -112,12 +123,29 @@ impl Settings {
             (false, _) => Verbosity::Verbose,
         };
         let secrets = std::iter::once(api_key.expose()).chain(env.forge_tokens.iter().map(|t| t.expose()));
+        let policy = policy::resolve(args, config, inputs.baseline.as_ref())?;
+        let connection = connection::resolve(args, config)?;
+        let settings_digest = digest::verdict_digest(&policy, connection.base_url.as_str());
+        let commit = match args.commit.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
+            Some(given) => Some(parse::commit(given)?),
+            None => env.ci_commit.as_deref().map(parse::commit).transpose()?,
+        };
+        let expected = Expected {
+            commit: commit.as_deref(),
+            settings_digest: &settings_digest,
+            any_commit: args.rerun_failed_any_commit,
+        };
+        let rerun = inputs
+            .rerun
+            .clone()
+            .map(|named| Rerun::bind(named, &expected))
+            .transpose()?;
         Ok(Settings {
             redactor: Redactor::new(secrets),
             api_key,
             selection: selection::resolve(args, config)?,
-            policy: policy::resolve(args, config, inputs.baseline.as_ref())?,
-            connection: connection::resolve(args, config)?,
+            policy,
+            connection,
             outputs: Outputs::resolve(args, env),
             dry_run: args.dry_run,
             state_file: args.state_file.clone(),
@@ -144,7 +172,9 @@ impl Settings {
                 .as_deref()
                 .map(|raw| parse::number("sample", raw, 1..=MAX_RUNS_LIMIT))
                 .transpose()?,
-            rerun: inputs.rerun.clone(),
+            rerun,
+            commit,
+            settings_digest,
             learn_durations: !args.no_duration_model,
             verbosity,
         })
@@ -194,7 +224,7 @@ mod tests {
         }
     }
 
-    fn resolve(argv: &[&str]) -> Result<Settings, UsageError> {
+    pub(super) fn resolve(argv: &[&str]) -> Result<Settings, UsageError> {
         let mut full = vec!["kapso-gate"];
         full.extend_from_slice(argv);
         let args = Args::try_parse_from(full).expect("clap accepts these");

@@ -100,3 +100,13 @@ fn is_loopback(url: &Url) -> bool {
         None => false,
     }
 }
+
+/// A commit as a report records it: at most 256 printable characters, no whitespace (a SHA, a
+/// tag, a branch name). Anything else is a usage error rather than text in every report.
+pub fn commit(raw: &str) -> Result<String, UsageError> {
+    let commit = raw.trim();
+    if commit.is_empty() || commit.chars().count() > 256 || !commit.chars().all(|c| c.is_ascii_graphic()) {
+        return Err(UsageError::BadCommit(raw.to_owned()));
+    }
+    Ok(commit.to_owned())
+}

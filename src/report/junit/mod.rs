@@ -183,6 +183,15 @@ fn render_suite(out: &mut String, report: &Report, name: &str, cases: &[&CaseRep
     if let Some(message) = &report.message {
         properties.push(("message", message));
     }
+    let baseline = report.binding.baseline.as_ref();
+    let baseline_age = baseline.and_then(|b| b.age_ms).map(|ms| (ms / 1000).to_string());
+    if let Some(baseline) = baseline {
+        properties.push(("baseline_commit", baseline.commit.as_deref().unwrap_or("unknown")));
+        properties.push(("baseline_recorded_at", &baseline.recorded_at));
+    }
+    if let Some(age) = &baseline_age {
+        properties.push(("baseline_age_s", age));
+    }
     for (name, value) in properties {
         open(out, 6, "property", &[("name", name), ("value", value)], true);
     }
