@@ -74,10 +74,12 @@ const DECIMALS: usize = 9;
 const ONE: i128 = 1_000_000_000;
 
 /// The largest magnitude of a score, threshold, baseline or drop the gate compares. Kapso's
-/// scales are 0 to 1 and 0 to 10; anything beyond this bound is not a judge's score, and within
-/// it every value is exact in decimal units (at most 10^18 units, so sums of any number of
-/// trials, doubling and differences stay far inside `i128`).
-pub const SCORE_LIMIT: f64 = 1e9;
+/// scales are 0 to 1 and 0 to 10; anything beyond this bound is not a judge's score. Within it
+/// a value has at most 10^15 decimal units: a decimal of nine places and at most 15 significant
+/// digits, which survives the trip through the f64 the report carries (an aggregate judged
+/// again, against a baseline, is the same decimal), and sums, doubling and differences stay far
+/// inside `i128`.
+pub const SCORE_LIMIT: f64 = 1e6;
 
 /// `value` in units of 10^-DECIMALS, rounded to the nearest with halves away from zero,
 /// computed exactly from the binary value (no floating-point multiplication, so no double
@@ -97,7 +99,7 @@ fn units(value: f64) -> Option<i128> {
     // Below 2^53 * 2^30: no overflow.
     let scaled = i128::from(mantissa).checked_mul(ONE)?;
     let magnitude = match u32::try_from(-exponent) {
-        // Within SCORE_LIMIT a non-negative exponent means a mantissa below 2^30.
+        // Unreachable within SCORE_LIMIT (a normal value has a mantissa of at least 2^52).
         Err(_) => scaled.checked_mul(1i128.checked_shl(u32::try_from(exponent).ok()?)?)?,
         // Below 2^84: a shift of more than 85 leaves less than half a unit.
         Ok(shift) if shift > 100 => 0,
@@ -108,7 +110,11 @@ fn units(value: f64) -> Option<i128> {
             whole + i128::from(rest >= 1i128 << (shift - 1))
         }
     };
-    Some(if value.is_sign_negative() { -magnitude } else { magnitude })
+    Some(if value.is_sign_negative() {
+        -magnitude
+    } else {
+        magnitude
+    })
 }
 
 /// The `f64` nearest to `units` decimal units: the decimal is written out and parsed, which is
@@ -129,7 +135,9 @@ fn divide_rounded(numerator: i128, denominator: i128) -> Option<i128> {
     }
     let twice = numerator.checked_mul(2)?;
     let sign = if twice < 0 { -1 } else { 1 };
-    twice.checked_add(sign * denominator)?.checked_div(denominator.checked_mul(2)?)
+    twice
+        .checked_add(sign * denominator)?
+        .checked_div(denominator.checked_mul(2)?)
 }
 
 /// Whether the gate can compare `value` as a score, threshold, baseline or drop: finite and at
@@ -694,7 +702,11 @@ mod tests {
             let below = judge_case(&trials, aggregate, 0.800_000_001);
             assert_eq!(below.status, Status::Failed, "{aggregate:?} of {scores:?} just below");
         }
-        assert_eq!(dropped_more_than(0.9, 0.8, 0.1), Some(false), "a drop of exactly max-drop passes");
+        assert_eq!(
+            dropped_more_than(0.9, 0.8, 0.1),
+            Some(false),
+            "a drop of exactly max-drop passes"
+        );
         assert_eq!(dropped_more_than(0.3, 0.2, 0.1), Some(false));
         assert_eq!(dropped_more_than(0.9, 0.79, 0.1), Some(true));
     }
@@ -705,14 +717,22 @@ mod tests {
         assert_eq!(status, Status::Errored);
         assert_eq!(
             reason.as_deref(),
-            Some("score out of range: -1e29 (scores are compared from -1e9 to 1e9)")
+            Some("score out of range: -1e29 (scores are compared from -1e6 to 1e6)")
         );
-        assert_eq!(judge_run(&run(Some(1e9), None), 0.8).0, Status::Passed, "the range is inclusive");
+        assert_eq!(
+            judge_run(&run(Some(1e6), None), 0.8).0,
+            Status::Passed,
+            "the range is inclusive"
+        );
+        assert_eq!(judge_run(&run(Some(1_000_000.000_000_1), None), 0.8).0, Status::Errored);
         assert!(!meets(f64::INFINITY, 0.8) && !meets(0.9, f64::NAN) && !meets(1e300, 1e300));
-        assert_eq!(Aggregate::Mean.apply(&[1e9, 1e9, -1e9]), Some(333_333_333.333_333_33));
+        assert_eq!(Aggregate::Mean.apply(&[1e6, 1e6, -1e6]), Some(333_333.333_333_333));
         assert_eq!(Aggregate::Mean.apply(&[0.9, -1e29]), None);
         assert_eq!(Aggregate::Median.apply(&[f64::MAX, f64::MAX]), None);
-        assert!(meets(5e-324, 0.0) && meets(-5e-324, 0.0), "subnormals round to zero units");
+        assert!(
+            meets(5e-324, 0.0) && meets(-5e-324, 0.0),
+            "subnormals round to zero units"
+        );
         assert!(meets(0.000_000_000_5, 0.000_000_001), "halves round away from zero");
         assert!(!meets(0.000_000_000_499_999, 0.000_000_001));
         let t = |score| TrialVerdict {
@@ -720,7 +740,10 @@ mod tests {
             score: Some(score),
         };
         let verdict = judge_case(&[t(1e308), t(-1e308)], Aggregate::Mean, 0.8);
-        assert_eq!((verdict.status, verdict.score, verdict.spread), (Status::Errored, None, None));
+        assert_eq!(
+            (verdict.status, verdict.score, verdict.spread),
+            (Status::Errored, None, None)
+        );
     }
 
     #[test]
@@ -729,12 +752,12 @@ mod tests {
         assert_eq!((check.status, check.delta), (Status::Failed, None));
         assert_eq!(
             check.reason.as_deref(),
-            Some("cannot compare with the baseline: a score out of range (baseline -1e308, score 0.9, --max-drop 0.05; scores are compared from -1e9 to 1e9)")
+            Some("cannot compare with the baseline: a score out of range (baseline -1e308, score 0.9, --max-drop 0.05; scores are compared from -1e6 to 1e6)")
         );
         let informative = apply_baseline(Status::Passed, Some(0.9), Some(1e308), None);
         assert_eq!((informative.status, informative.delta), (Status::Passed, None));
-        let extreme = apply_baseline(Status::Passed, Some(-1e9), Some(1e9), Some(1e9));
-        assert_eq!((extreme.status, extreme.delta), (Status::Failed, Some(-2e9)));
+        let extreme = apply_baseline(Status::Passed, Some(-1e6), Some(1e6), Some(1e6));
+        assert_eq!((extreme.status, extreme.delta), (Status::Failed, Some(-2e6)));
     }
 
     #[test]

@@ -385,7 +385,10 @@ mod tests {
             assert_eq!(run.feedback.as_deref(), Some("ok"));
         }
         assert!(
-            matches!(parse_run(br#"{"data":{"id":"r1","score":NaN}}"#), Err(WireError::NotJson(_))),
+            matches!(
+                parse_run(br#"{"data":{"id":"r1","score":NaN}}"#),
+                Err(WireError::NotJson(_))
+            ),
             "NaN is not JSON: the body stays unreadable"
         );
     }

@@ -10,7 +10,10 @@
 //! - `reports`: every report surface (JSON against its schema, JUnit, GitHub summary and outputs).
 //! - `hardening`: cancellation, re-attaching with a state file, hostile servers, redirects,
 //!   proxies, and the key in no output.
-//! - `properties`: property tests of the parser, the escapers and the ID encoding.
+//! - `properties`: property tests of the parser, the escapers and the ID encoding; their
+//!   reproducible configuration (a fixed seed, committed regressions).
+//! - `arithmetic`: the verdict's arithmetic against exact decimals over extreme scores, and
+//!   scores that survive the wire digit for digit.
 //! - `action`: the GitHub Action, the Dockerfiles and the workflow examples match the binary.
 //! - `readme`: the README matches the binary.
 //! - `install_script`: the action's installer against a local server of fake release assets.
@@ -24,6 +27,7 @@
 mod support;
 
 mod action;
+mod arithmetic;
 mod budget;
 mod budget_pacing;
 mod edges;
