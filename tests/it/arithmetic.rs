@@ -61,7 +61,7 @@ fn exact_aggregate(aggregate: Aggregate, units: &[i128]) -> i128 {
     sorted.sort_unstable();
     let n = sorted.len();
     match aggregate {
-        Aggregate::Mean => rounded_quotient(sorted.iter().sum(), n as i128),
+        Aggregate::Mean => rounded_quotient(sorted.iter().sum(), i128::try_from(n).expect("a few trials")),
         Aggregate::Min => sorted[0],
         Aggregate::Median if n % 2 == 0 => rounded_quotient(sorted[n / 2 - 1] + sorted[n / 2], 2),
         Aggregate::Median => sorted[n / 2],
