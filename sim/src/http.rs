@@ -171,7 +171,7 @@ impl Response {
             status,
             headers: Vec::new(),
             content_type: Some("application/json; charset=utf-8".to_owned()),
-            body: value.to_string().into_bytes(),
+            body: crate::render::unquote_raw_numbers(&value.to_string()).into_bytes(),
         }
     }
 

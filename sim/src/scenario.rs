@@ -183,6 +183,9 @@ impl CaseSpec {
 pub struct TrialSpec {
     /// `None`: finished without a score.
     pub score: Option<f64>,
+    /// When set, the finished run's `score` is this text as a bare JSON number (it replaces
+    /// `score` on the wire): for numbers an f64 cannot hold, such as `1e400`.
+    pub raw_score: Option<String>,
     pub feedback: Option<String>,
     /// Time from creation to the finished state.
     pub duration_ms: u64,
@@ -196,6 +199,7 @@ impl Default for TrialSpec {
     fn default() -> Self {
         Self {
             score: Some(1.0),
+            raw_score: None,
             feedback: None,
             duration_ms: 1000,
             crash: None,
@@ -209,6 +213,14 @@ impl TrialSpec {
     pub fn scored(score: f64) -> Self {
         Self {
             score: Some(score),
+            ..Self::default()
+        }
+    }
+
+    /// Finishes with `raw` as its score, sent as a bare JSON number (`1e400`, `-1E+400`).
+    pub fn raw_score(raw: impl Into<String>) -> Self {
+        Self {
+            raw_score: Some(raw.into()),
             ..Self::default()
         }
     }

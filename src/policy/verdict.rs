@@ -67,36 +67,103 @@ impl fmt::Display for Status {
 
 /// Scores, thresholds and score changes are compared as decimals with this many places, so a
 /// mean of 0.9, 0.6 and 0.9 is exactly 0.8 (binary floating point makes it 0.7999999999999999).
-/// Kapso sends two decimals; nine leave room for any scale and any mean of 50 trials.
-const DECIMALS: i32 = 9;
+/// Kapso sends two decimals; nine leave room for any scale and any mean of many trials.
+const DECIMALS: usize = 9;
 
-/// `value` in units of 10^-DECIMALS, rounded to the nearest.
-fn units(value: f64) -> i128 {
-    (value * 10f64.powi(DECIMALS)).round() as i128
+/// 10^DECIMALS: one in decimal units.
+const ONE: i128 = 1_000_000_000;
+
+/// The largest magnitude of a score, threshold, baseline or drop the gate compares. Kapso's
+/// scales are 0 to 1 and 0 to 10; anything beyond this bound is not a judge's score. Within it
+/// a value has at most 10^15 decimal units: a decimal of nine places and at most 15 significant
+/// digits, which survives the trip through the f64 the report carries (an aggregate judged
+/// again, against a baseline, is the same decimal), and sums, doubling and differences stay far
+/// inside `i128`.
+pub const SCORE_LIMIT: f64 = 1e6;
+
+/// `value` in units of 10^-DECIMALS, rounded to the nearest with halves away from zero,
+/// computed exactly from the binary value (no floating-point multiplication, so no double
+/// rounding); `None` when the value is not finite or its magnitude exceeds [`SCORE_LIMIT`].
+fn units(value: f64) -> Option<i128> {
+    if !value.is_finite() || value.abs() > SCORE_LIMIT {
+        return None;
+    }
+    // value = mantissa * 2^exponent, exactly (IEEE 754 binary64 fields).
+    let bits = value.to_bits();
+    let biased = i32::from(u16::try_from((bits >> 52) & 0x7ff).ok()?);
+    let fraction = bits & ((1u64 << 52) - 1);
+    let (mantissa, exponent) = match biased {
+        0 => (fraction, -1074),
+        _ => (fraction | (1u64 << 52), biased - 1075),
+    };
+    // Below 2^53 * 2^30: no overflow.
+    let scaled = i128::from(mantissa).checked_mul(ONE)?;
+    let magnitude = match u32::try_from(-exponent) {
+        // Unreachable within SCORE_LIMIT (a normal value has a mantissa of at least 2^52).
+        Err(_) => scaled.checked_mul(1i128.checked_shl(u32::try_from(exponent).ok()?)?)?,
+        // Below 2^84: a shift of more than 85 leaves less than half a unit.
+        Ok(shift) if shift > 100 => 0,
+        Ok(0) => scaled,
+        Ok(shift) => {
+            let whole = scaled >> shift;
+            let rest = scaled - (whole << shift);
+            whole + i128::from(rest >= 1i128 << (shift - 1))
+        }
+    };
+    Some(if value.is_sign_negative() {
+        -magnitude
+    } else {
+        magnitude
+    })
 }
 
-fn from_units(units: i128) -> f64 {
-    units as f64 / 10f64.powi(DECIMALS)
+/// The `f64` nearest to `units` decimal units: the decimal is written out and parsed, which is
+/// correctly rounded (a division in floating point would round twice).
+fn from_units(units: i128) -> Option<f64> {
+    let sign = if units < 0 { "-" } else { "" };
+    let magnitude = units.checked_abs()?;
+    format!("{sign}{}.{:0DECIMALS$}", magnitude / ONE, magnitude % ONE)
+        .parse()
+        .ok()
 }
 
-/// `numerator / denominator` rounded to the nearest unit (halves away from zero).
-fn divide_rounded(numerator: i128, denominator: i128) -> i128 {
-    let twice = 2 * numerator;
+/// `numerator / denominator` rounded to the nearest unit (halves away from zero); `None` on
+/// overflow or a denominator that is not positive.
+fn divide_rounded(numerator: i128, denominator: i128) -> Option<i128> {
+    if denominator <= 0 {
+        return None;
+    }
+    let twice = numerator.checked_mul(2)?;
     let sign = if twice < 0 { -1 } else { 1 };
-    (twice + sign * denominator) / (2 * denominator)
+    twice
+        .checked_add(sign * denominator)?
+        .checked_div(denominator.checked_mul(2)?)
+}
+
+/// Whether the gate can compare `value` as a score, threshold, baseline or drop: finite and at
+/// most [`SCORE_LIMIT`] in magnitude. Every other value fails closed.
+pub fn comparable(value: f64) -> bool {
+    units(value).is_some()
 }
 
 /// Whether `score` meets `threshold` (inclusive), compared as decimals. The one comparison
 /// every rule and every renderer uses, so that a score shown as passing is a score judged as
-/// passing.
+/// passing. A value out of range never meets anything.
 pub fn meets(score: f64, threshold: f64) -> bool {
-    units(score) >= units(threshold)
+    matches!((units(score), units(threshold)), (Some(s), Some(t)) if s >= t)
 }
 
 /// Whether a score fell from `base` to `score` by more than `max_drop`, compared as decimals,
-/// so a drop of exactly `max_drop` passes.
-pub fn dropped_more_than(base: f64, score: f64, max_drop: f64) -> bool {
-    units(base) - units(score) > units(max_drop)
+/// so a drop of exactly `max_drop` passes; `None` when a value is out of range.
+pub fn dropped_more_than(base: f64, score: f64, max_drop: f64) -> Option<bool> {
+    let drop = units(base)?.checked_sub(units(score)?)?;
+    Some(drop > units(max_drop)?)
+}
+
+/// How an out-of-range value is shown: as sent when known, else in scientific notation (a
+/// plain rendering of 1e308 is 309 digits long).
+fn out_of_range(value: f64, raw: Option<&str>) -> String {
+    raw.map_or_else(|| format!("{value:e}"), str::to_owned)
 }
 
 /// A finished run judged against a threshold: its status and, when it did not pass, why.
@@ -105,6 +172,13 @@ pub fn judge_run(run: &FinishedRun, threshold: f64) -> (Status, Option<String>) 
         return (Status::Errored, Some(format!("Kapso reported an error: {error}")));
     }
     match (run.score, &run.score_raw) {
+        (Some(score), raw) if !comparable(score) => (
+            Status::Errored,
+            Some(format!(
+                "score out of range: {} (scores are compared from -{SCORE_LIMIT:e} to {SCORE_LIMIT:e})",
+                out_of_range(score, raw.as_deref())
+            )),
+        ),
         (Some(score), _) if meets(score, threshold) => (Status::Passed, None),
         (Some(score), _) => (
             Status::Failed,
@@ -138,7 +212,7 @@ pub fn trial_verdict(outcome: &TrialOutcome, threshold: f64) -> TrialVerdict {
     match &outcome.result {
         TrialResult::Finished(run) => TrialVerdict {
             status: judge_run(run, threshold).0,
-            score: run.score,
+            score: run.score.filter(|s| comparable(*s)),
         },
         TrialResult::NoResult { kind, .. } => TrialVerdict {
             status: failure_status(*kind),
@@ -204,20 +278,24 @@ pub enum Aggregate {
 
 impl Aggregate {
     /// The aggregate of `scores`, computed in decimal units (see [`meets`]) so it lands on
-    /// the decimal a person would compute.
+    /// the decimal a person would compute; `None` without scores or when one is out of range.
     pub fn apply(self, scores: &[f64]) -> Option<f64> {
-        if scores.is_empty() {
-            return None;
-        }
-        let mut sorted: Vec<i128> = scores.iter().map(|s| units(*s)).collect();
+        let mut sorted: Vec<i128> = scores.iter().map(|s| units(*s)).collect::<Option<_>>()?;
         sorted.sort_unstable();
         let n = sorted.len();
-        Some(from_units(match self {
-            Aggregate::Mean => divide_rounded(sorted.iter().sum(), n as i128),
-            Aggregate::Min => sorted[0],
-            Aggregate::Median if n % 2 == 0 => divide_rounded(sorted[n / 2 - 1] + sorted[n / 2], 2),
-            Aggregate::Median => sorted[n / 2],
-        }))
+        let units = match self {
+            Aggregate::Mean => {
+                let sum = sorted.iter().try_fold(0i128, |sum, s| sum.checked_add(*s))?;
+                divide_rounded(sum, i128::try_from(n).ok()?)?
+            }
+            Aggregate::Min => *sorted.first()?,
+            Aggregate::Median if n % 2 == 0 => {
+                let (low, high) = (sorted.get((n / 2).checked_sub(1)?)?, sorted.get(n / 2)?);
+                divide_rounded(low.checked_add(*high)?, 2)?
+            }
+            Aggregate::Median => *sorted.get(n / 2)?,
+        };
+        from_units(units)
     }
 
     pub const fn name(self) -> &'static str {
@@ -363,11 +441,7 @@ pub fn judge_case(trials: &[TrialVerdict], aggregate: Aggregate, threshold: f64)
         (None, Some(_)) if all_scored => Status::Failed,
         _ => Status::Errored,
     };
-    let spread = (scores.len() > 1).then(|| {
-        let max = scores.iter().copied().fold(f64::MIN, f64::max);
-        let min = scores.iter().copied().fold(f64::MAX, f64::min);
-        max - min
-    });
+    let spread = (scores.len() > 1).then(|| spread(&scores)).flatten();
     let representative = trials
         .iter()
         .position(|t| t.status == status)
@@ -401,6 +475,13 @@ pub fn judge_case(trials: &[TrialVerdict], aggregate: Aggregate, threshold: f64)
     }
 }
 
+/// Highest minus lowest score, in decimal units; `None` when a score is out of range.
+fn spread(scores: &[f64]) -> Option<f64> {
+    let units: Vec<i128> = scores.iter().map(|s| units(*s)).collect::<Option<_>>()?;
+    let (max, min) = (units.iter().max()?, units.iter().min()?);
+    from_units(max.checked_sub(*min)?)
+}
+
 /// A case's score against its baseline.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BaselineCheck {
@@ -413,7 +494,9 @@ pub struct BaselineCheck {
 
 /// Applies a baseline comparison to a judged case: the change of score, and with `max_drop` a
 /// failure when the score fell by more than that. Only a passing case can be turned into a
-/// failure; every other status already explains itself.
+/// failure; every other status already explains itself. A baseline score out of range cannot
+/// be compared: with `max_drop` the passing case fails closed, saying so, rather than showing
+/// an absurd drop.
 pub fn apply_baseline(
     status: Status,
     score: Option<f64>,
@@ -428,23 +511,43 @@ pub fn apply_baseline(
     let (Some(score), Some(base)) = (score, baseline) else {
         return unchanged;
     };
-    let delta = from_units(units(score) - units(base));
+    let delta = units(score)
+        .zip(units(base))
+        .and_then(|(s, b)| s.checked_sub(b))
+        .and_then(from_units);
+    let failed = |reason: String| BaselineCheck {
+        status: Status::Failed,
+        delta,
+        reason: Some(reason),
+    };
     match max_drop {
-        Some(max) if status == Status::Passed && dropped_more_than(base, score, max) => BaselineCheck {
-            status: Status::Failed,
-            delta: Some(delta),
-            reason: Some(format!(
+        Some(max) if status == Status::Passed => match dropped_more_than(base, score, max) {
+            Some(false) => BaselineCheck { delta, ..unchanged },
+            Some(true) => failed(format!(
                 "score fell by {} against the baseline ({} -> {}), more than --max-drop {}",
-                fmt_score(-delta),
+                fmt_score(-delta.unwrap_or_default()),
                 fmt_score(base),
                 fmt_score(score),
                 fmt_score(max)
             )),
+            None => failed(format!(
+                "cannot compare with the baseline: a score out of range (baseline {}, score {}, --max-drop {}; scores are compared from -{SCORE_LIMIT:e} to {SCORE_LIMIT:e})",
+                shown(base),
+                shown(score),
+                shown(max)
+            )),
         },
-        _ => BaselineCheck {
-            delta: Some(delta),
-            ..unchanged
-        },
+        _ => BaselineCheck { delta, ..unchanged },
+    }
+}
+
+/// A value as a reason shows it: as people write scores when comparable, else in scientific
+/// notation.
+fn shown(value: f64) -> String {
+    if comparable(value) {
+        fmt_score(value)
+    } else {
+        out_of_range(value, None)
     }
 }
 
@@ -520,10 +623,8 @@ pub fn overall(statuses: impl IntoIterator<Item = Status>) -> Exit {
 
 /// A warning when the threshold and the scores look like different scales (0-1 against 0-10).
 pub fn scale_warning(threshold: f64, scores: &[f64]) -> Option<String> {
-    if scores.is_empty() {
-        return None;
-    }
-    let max = scores.iter().copied().fold(f64::MIN, f64::max);
+    // A score out of range is errored with its own reason; it says nothing about the scale.
+    let max = scores.iter().copied().filter(|s| comparable(*s)).reduce(f64::max)?;
     if threshold > 1.0 && max <= 1.0 {
         Some(format!(
             "the threshold {} is above 1 but every score is at most 1: Kapso scores are usually 0.0 to 1.0, so no case can pass; did you mean {}?",
@@ -601,9 +702,62 @@ mod tests {
             let below = judge_case(&trials, aggregate, 0.800_000_001);
             assert_eq!(below.status, Status::Failed, "{aggregate:?} of {scores:?} just below");
         }
-        assert!(!dropped_more_than(0.9, 0.8, 0.1), "a drop of exactly max-drop passes");
-        assert!(!dropped_more_than(0.3, 0.2, 0.1));
-        assert!(dropped_more_than(0.9, 0.79, 0.1));
+        assert_eq!(
+            dropped_more_than(0.9, 0.8, 0.1),
+            Some(false),
+            "a drop of exactly max-drop passes"
+        );
+        assert_eq!(dropped_more_than(0.3, 0.2, 0.1), Some(false));
+        assert_eq!(dropped_more_than(0.9, 0.79, 0.1), Some(true));
+    }
+
+    #[test]
+    fn scores_out_of_range_fail_closed() {
+        let (status, reason) = judge_run(&run(Some(-1e29), None), 0.8);
+        assert_eq!(status, Status::Errored);
+        assert_eq!(
+            reason.as_deref(),
+            Some("score out of range: -1e29 (scores are compared from -1e6 to 1e6)")
+        );
+        assert_eq!(
+            judge_run(&run(Some(1e6), None), 0.8).0,
+            Status::Passed,
+            "the range is inclusive"
+        );
+        assert_eq!(judge_run(&run(Some(1_000_000.000_000_1), None), 0.8).0, Status::Errored);
+        assert!(!meets(f64::INFINITY, 0.8) && !meets(0.9, f64::NAN) && !meets(1e300, 1e300));
+        assert_eq!(Aggregate::Mean.apply(&[1e6, 1e6, -1e6]), Some(333_333.333_333_333));
+        assert_eq!(Aggregate::Mean.apply(&[0.9, -1e29]), None);
+        assert_eq!(Aggregate::Median.apply(&[f64::MAX, f64::MAX]), None);
+        assert!(
+            meets(5e-324, 0.0) && meets(-5e-324, 0.0),
+            "subnormals round to zero units"
+        );
+        assert!(meets(0.000_000_000_5, 0.000_000_001), "halves round away from zero");
+        assert!(!meets(0.000_000_000_499_999, 0.000_000_001));
+        let t = |score| TrialVerdict {
+            status: Status::Passed,
+            score: Some(score),
+        };
+        let verdict = judge_case(&[t(1e308), t(-1e308)], Aggregate::Mean, 0.8);
+        assert_eq!(
+            (verdict.status, verdict.score, verdict.spread),
+            (Status::Errored, None, None)
+        );
+    }
+
+    #[test]
+    fn an_out_of_range_baseline_cannot_be_compared() {
+        let check = apply_baseline(Status::Passed, Some(0.9), Some(-1e308), Some(0.05));
+        assert_eq!((check.status, check.delta), (Status::Failed, None));
+        assert_eq!(
+            check.reason.as_deref(),
+            Some("cannot compare with the baseline: a score out of range (baseline -1e308, score 0.9, --max-drop 0.05; scores are compared from -1e6 to 1e6)")
+        );
+        let informative = apply_baseline(Status::Passed, Some(0.9), Some(1e308), None);
+        assert_eq!((informative.status, informative.delta), (Status::Passed, None));
+        let extreme = apply_baseline(Status::Passed, Some(-1e6), Some(1e6), Some(1e6));
+        assert_eq!((extreme.status, extreme.delta), (Status::Failed, Some(-2e6)));
     }
 
     #[test]

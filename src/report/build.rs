@@ -57,7 +57,9 @@ pub fn trial_report(index: usize, outcome: &TrialOutcome, threshold: f64) -> Tri
             let (status, reason) = verdict::judge_run(run, threshold);
             report.status = status;
             report.reason = reason;
-            report.score = run.score;
+            // A score out of range is errored, and its reason shows it as sent; the report's
+            // score stays a value every reader can compare.
+            report.score = run.score.filter(|s| verdict::comparable(*s));
             report.feedback = run.feedback.clone();
             report.error = run.error.clone();
             report.conversation = run.conversation.clone();

@@ -12,7 +12,10 @@
 //!   proxies, and the key in no output.
 //! - `cancel`: a signal in every phase (dry run, comment, `--merge`) exits 130/143 and leaves no
 //!   temporary file; a FIFO event file never blocks; a write that fails midway settles every output.
-//! - `properties`: property tests of the parser, the escapers and the ID encoding.
+//! - `properties`: property tests of the parser, the escapers and the ID encoding; their
+//!   reproducible configuration (a fixed seed, committed regressions).
+//! - `arithmetic`: the verdict's arithmetic against exact decimals over extreme scores, and
+//!   scores that survive the wire digit for digit.
 //! - `action`: the GitHub Action, the Dockerfiles and the workflow examples match the binary.
 //! - `readme`: the README's front door and exit codes match the binary.
 //! - `docs`: the book's pages, links, YAML blocks, options reference and download recipes.
@@ -31,6 +34,7 @@
 mod support;
 
 mod action;
+mod arithmetic;
 mod binding;
 mod budget;
 mod budget_pacing;

@@ -370,6 +370,80 @@ fn every_report_format_shows_each_trial_score_and_the_spread() {
     });
 }
 
+/// A run score the gate cannot compare, as a number or as JSON text a f64 cannot hold.
+enum Sent {
+    Number(f64),
+    Text(&'static str),
+}
+
+#[test]
+fn a_score_out_of_range_errors_its_case_and_fails_the_gate() {
+    let rows = [
+        ("minus-1e29", Sent::Number(-1e29), "-1e29"),
+        ("just-beyond", Sent::Number(1_000_000.5), "1.0000005e6"),
+        ("largest", Sent::Number(f64::MAX), "1.7976931348623157e308"),
+        ("beyond-f64", Sent::Text("1e400"), "1e400"),
+        ("below-f64", Sent::Text("-1E+400"), "-1E+400"),
+    ];
+    let scenario = rows
+        .iter()
+        .fold(Scenario::new(KEY).case(steady("fine", 0.9)), |s, (id, sent, _)| {
+            let trial = match sent {
+                Sent::Number(score) => TrialSpec::scored(*score),
+                Sent::Text(raw) => TrialSpec::raw_score(*raw),
+            };
+            s.case(CaseSpec::new(*id).trial(trial.duration_ms(RUN_MS)))
+        });
+    let sim = Sim::start(scenario);
+    let dir = support::temp_dir("score-out-of-range");
+    let ids: Vec<&str> = rows.iter().map(|(id, _, _)| *id).collect();
+    // A short deadline: a gate that cannot read the run's body would poll until it.
+    let (out, report) = run_json(
+        support::gate(&sim.base_url())
+            .env("KAPSO_TIMEOUT", "20s")
+            .arg("fine")
+            .args(&ids),
+        &dir,
+    );
+    assert_code(&out, 1);
+    assert_eq!(status_of(&report, "fine"), "passed", "{report:#}");
+    for (id, _, shown) in &rows {
+        let case = json_case(&report, id);
+        assert_eq!(case["status"], "errored", "{id}: {case:#}");
+        assert!(case["score"].is_null(), "{id}: no score to compare: {case:#}");
+        let reason = case["reason"].as_str().unwrap_or_default();
+        assert!(
+            reason.starts_with(&format!("score out of range: {shown} ")),
+            "{id}: {reason}"
+        );
+        assert_eq!(runs_of(&sim, id), 1, "{id}: the run is read once finished, not retried");
+    }
+    assert!(out.stdout.contains("score out of range"), "{}", out.stdout);
+}
+
+#[test]
+fn a_score_near_the_range_limits_is_compared_exactly() {
+    let sim = Sim::start(
+        Scenario::new(KEY)
+            .case(steady("top", 1e6))
+            .case(steady("tiny", 5e-324))
+            .case(steady("third", 0.3)),
+    );
+    let dir = support::temp_dir("score-limits");
+    // 0.1 + 0.2 is 0.30000000000000004 in binary: as a decimal of nine places it is 0.3.
+    let (out, report) = run_json(
+        support::gate(&sim.base_url())
+            .args(["top", "tiny", "third", "--threshold"])
+            .arg((0.1f64 + 0.2).to_string()),
+        &dir,
+    );
+    assert_code(&out, 1);
+    assert_eq!(status_of(&report, "top"), "passed", "{report:#}");
+    assert_eq!(status_of(&report, "third"), "passed", "{report:#}");
+    assert_eq!(status_of(&report, "tiny"), "failed", "{report:#}");
+    assert_eq!(json_case(&report, "top")["score"].as_f64(), Some(1e6));
+}
+
 #[test]
 fn out_of_range_policy_values_are_usage_errors() {
     let sim = Sim::start(Scenario::new(KEY).case(steady("a", 0.9)));
@@ -378,6 +452,9 @@ fn out_of_range_policy_values_are_usage_errors() {
         ["--trials", "51"],
         ["--aggregate", "max"],
         ["--max-drop", "-0.1"],
+        // Beyond the range the gate compares scores in.
+        ["--threshold", "1e10"],
+        ["--max-drop", "1e300"],
     ] {
         let out = support::run(support::gate(&sim.base_url()).arg("a").args(args));
         assert_code(&out, 2);
@@ -784,6 +861,46 @@ fn baseline_from_run(dir: &Path, scores: &[(&str, f64)]) -> PathBuf {
     );
     assert_code(&out, 0);
     path
+}
+
+#[test]
+fn a_baseline_score_out_of_range_fails_closed_with_a_clear_reason() {
+    let dir = support::temp_dir("baseline-out-of-range");
+    let baseline = write(
+        &dir,
+        "baseline.json",
+        &serde_json::json!({
+            "schema_version": kapso_gate::report::SCHEMA_VERSION,
+            "cases": [
+                {"test_case_id": "far", "score": -1e308},
+                {"test_case_id": "near", "score": 0.9},
+            ],
+        })
+        .to_string(),
+    );
+    let sim = Sim::start(Scenario::new(KEY).case(steady("far", 0.9)).case(steady("near", 0.88)));
+    let (out, report) = run_json(
+        support::gate(&sim.base_url())
+            .args(["far", "near", "--max-drop", "0.05", "--baseline"])
+            .arg(&baseline),
+        &dir,
+    );
+    assert_code(&out, 1);
+    let far = json_case(&report, "far");
+    assert_eq!(far["status"], "failed", "{far:#}");
+    assert!(far["delta"].is_null(), "no absurd drop: {far:#}");
+    let reason = far["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("cannot compare with the baseline") && reason.contains("baseline -1e308"),
+        "{reason}"
+    );
+    assert!(!reason.contains("fell by"), "{reason}");
+    assert_eq!(status_of(&report, "near"), "passed", "{report:#}");
+    assert!(
+        out.stdout.contains("cannot compare with the baseline"),
+        "{}",
+        out.stdout
+    );
 }
 
 #[test]

@@ -26,7 +26,7 @@ pub enum UsageError {
     BadCommit(String),
     #[error("--max-drop needs --baseline: there is nothing to compare scores with")]
     MaxDropWithoutBaseline,
-    #[error("threshold {value} for test case {case} in the config file is not a finite number >= 0")]
+    #[error("threshold {value} for test case {case} in the config file is not a number from 0 to {limit:e}", limit = crate::verdict::SCORE_LIMIT)]
     BadCaseThreshold { case: String, value: f64 },
     #[error("test case {case} in the config file: {error}")]
     BadCaseTrials { case: String, error: TrialsError },
@@ -38,7 +38,7 @@ pub enum UsageError {
     BadInconclusive(#[from] InconclusiveError),
     #[error("--aggregate {0} cannot be used with trials MIN..MAX: a sequential decision is about the mean score")]
     AggregateWithRange(&'static str),
-    #[error("--max-drop {0:?} is not a finite number >= 0")]
+    #[error("--max-drop {0:?} is not a number from 0 to {limit:e}", limit = crate::verdict::SCORE_LIMIT)]
     BadMaxDrop(String),
     #[error("invalid test case ID: {0}")]
     BadCaseId(IdError),
@@ -46,7 +46,7 @@ pub enum UsageError {
     BadSuiteId(IdError),
     #[error("invalid agent ID: {0}")]
     BadAgentId(IdError),
-    #[error("--threshold {0:?} is not a finite number >= 0")]
+    #[error("--threshold {0:?} is not a number from 0 to {limit:e}", limit = crate::verdict::SCORE_LIMIT)]
     BadThreshold(String),
     #[error("--{option} {value:?} is not a duration ({reason}); use e.g. 5s, 1500ms, 2m")]
     BadDuration {

@@ -280,6 +280,11 @@ mod tests {
             resolve(&["a", "--threshold", "inf"]),
             Err(UsageError::BadThreshold(_))
         ));
+        assert!(
+            matches!(resolve(&["a", "--threshold", "1e10"]), Err(UsageError::BadThreshold(_))),
+            "beyond the range scores are compared in"
+        );
+        assert!(resolve(&["a", "--threshold", "1e6"]).is_ok(), "the range is inclusive");
         assert!(matches!(
             resolve(&["a", "--poll-interval", "soon"]),
             Err(UsageError::BadDuration { .. })

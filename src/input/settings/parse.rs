@@ -2,21 +2,23 @@
 //! config file into a typed value once, with a message that names the option.
 
 use super::error::UsageError;
+use crate::verdict;
 use reqwest::Url;
 use std::net::IpAddr;
 use std::time::Duration;
 
-/// A finite number >= 0 (thresholds, score drops), or `None`.
+/// A number from 0 to [`verdict::SCORE_LIMIT`] (thresholds, score drops), or `None`.
 pub fn non_negative(raw: &str) -> Option<f64> {
     raw.trim().parse::<f64>().ok().and_then(finite_non_negative)
 }
 
-/// `value` when it is a finite number >= 0.
+/// `value` when it is a number from 0 to [`verdict::SCORE_LIMIT`]: one the verdict rules can compare
+/// with a score (see [`verdict::comparable`]).
 pub fn finite_non_negative(value: f64) -> Option<f64> {
-    (value.is_finite() && value >= 0.0).then_some(value)
+    (verdict::comparable(value) && value >= 0.0).then_some(value)
 }
 
-/// A score threshold: a finite number >= 0.
+/// A score threshold: a number from 0 to [`verdict::SCORE_LIMIT`].
 pub fn threshold(raw: &str) -> Result<f64, UsageError> {
     non_negative(raw).ok_or_else(|| UsageError::BadThreshold(raw.to_owned()))
 }

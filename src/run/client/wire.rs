@@ -106,19 +106,56 @@ fn id(map: &Map<String, Value>) -> Result<String, WireError> {
 
 /// Parses `{"data": <test run>}`.
 pub fn parse_run(body: &[u8]) -> Result<TestRun, WireError> {
-    let map = object(data(body)?)?;
-    run_from_map(&map)
+    match data(body) {
+        Ok(value) => run_from_map(&object(value)?, None),
+        Err(error) => run_with_unreadable_fields(body).ok_or(error),
+    }
 }
 
-fn run_from_map(map: &Map<String, Value>) -> Result<TestRun, WireError> {
-    let (score, score_raw) = match map.get("score") {
+/// A run whose body is JSON that `Value` cannot hold: a number beyond f64 (`1e400`) fails the
+/// whole parse. Each field of `data` is then read on its own; one that still fails is left out,
+/// except a score, which is kept as sent (its nearest f64 is infinite) so that the verdict can
+/// say it is out of range instead of the run looking unreadable until the deadline.
+fn run_with_unreadable_fields(body: &[u8]) -> Option<TestRun> {
+    #[derive(serde::Deserialize)]
+    struct Envelope {
+        data: std::collections::BTreeMap<String, Box<serde_json::value::RawValue>>,
+    }
+    let envelope: Envelope = serde_json::from_slice(body).ok()?;
+    let mut map = Map::new();
+    let mut unreadable_score = None;
+    for (key, raw) in envelope.data {
+        match serde_json::from_str::<Value>(raw.get()) {
+            Ok(value) => {
+                map.insert(key, value);
+            }
+            Err(_) if key == "score" => unreadable_score = Some(raw.get().to_owned()),
+            Err(_) => {}
+        }
+    }
+    run_from_map(&map, unreadable_score).ok()
+}
+
+/// The score and, when it is not a usable number, the text sent. `unreadable` is a JSON
+/// number too large for f64: Rust's parser rounds it to an infinity, which the verdict rules
+/// refuse as out of range.
+fn score_of(map: &Map<String, Value>, unreadable: Option<String>) -> (Option<f64>, Option<String>) {
+    if let Some(raw) = unreadable {
+        let score = raw.trim().parse::<f64>().ok();
+        return (score, Some(short(&raw)));
+    }
+    match map.get("score") {
         None | Some(Value::Null) => (None, None),
-        Some(Value::Number(n)) => match n.as_f64().filter(|f| f.is_finite()) {
+        Some(Value::Number(n)) => match n.as_f64() {
             Some(f) => (Some(f), None),
             None => (None, Some(n.to_string())),
         },
         Some(other) => (None, Some(short_json(other))),
-    };
+    }
+}
+
+fn run_from_map(map: &Map<String, Value>, unreadable_score: Option<String>) -> Result<TestRun, WireError> {
+    let (score, score_raw) = score_of(map, unreadable_score);
     Ok(TestRun {
         id: id(map)?,
         score,
@@ -158,12 +195,15 @@ fn error_message(value: &Value) -> Option<String> {
 }
 
 fn short_json(value: &Value) -> String {
-    let text = value.to_string();
+    short(&value.to_string())
+}
+
+fn short(text: &str) -> String {
     if text.chars().count() > 200 {
         let cut: String = text.chars().take(200).collect();
         format!("{cut}...")
     } else {
-        text
+        text.to_owned()
     }
 }
 
@@ -325,6 +365,32 @@ mod tests {
         assert_eq!(weird_error.error.as_deref(), Some("[1]"));
         let empty_error = parse_run(br#"{"data":{"id":"r1","error":{}}}"#).expect("parses");
         assert!(empty_error.is_finished());
+    }
+
+    #[test]
+    fn scores_keep_their_digits_and_huge_ones_their_text() {
+        for text in ["0.85", "3.4625227566085974e288", "-1e29", "1e-320", "0.1", "9.5"] {
+            let body = format!(r#"{{"data":{{"id":"r1","score":{text}}}}}"#);
+            let run = parse_run(body.as_bytes()).expect("parses");
+            let expected: f64 = text.parse().expect("a number");
+            assert_eq!(run.score.map(f64::to_bits), Some(expected.to_bits()), "{text}");
+        }
+        for (text, score) in [("1e400", f64::INFINITY), ("-1E+400", f64::NEG_INFINITY)] {
+            let body = format!(
+                r#"{{"data":{{"id":"r1","score":{text},"execution_completed":true,"feedback":"ok","x":[2e999]}}}}"#
+            );
+            let run = parse_run(body.as_bytes()).expect("one field too large for f64 loses nothing else");
+            assert_eq!((run.score, run.score_raw.as_deref()), (Some(score), Some(text)));
+            assert!(run.is_finished());
+            assert_eq!(run.feedback.as_deref(), Some("ok"));
+        }
+        assert!(
+            matches!(
+                parse_run(br#"{"data":{"id":"r1","score":NaN}}"#),
+                Err(WireError::NotJson(_))
+            ),
+            "NaN is not JSON: the body stays unreadable"
+        );
     }
 
     #[test]

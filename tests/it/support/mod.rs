@@ -45,7 +45,6 @@ pub struct Finished {
     pub code: i32,
     pub stdout: String,
     pub stderr: String,
-    pub elapsed: Duration,
 }
 
 impl Finished {
@@ -57,13 +56,11 @@ impl Finished {
 
 /// Runs `cmd` to completion.
 pub fn run(cmd: &mut Command) -> Finished {
-    let started = Instant::now();
     let output = cmd.output().expect("the kapso-gate binary runs");
     Finished {
         code: output.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        elapsed: started.elapsed(),
     }
 }
 
@@ -89,7 +86,6 @@ pub fn temp_dir(name: &str) -> std::path::PathBuf {
 #[derive(Debug)]
 pub struct Running {
     child: std::process::Child,
-    started: Instant,
     stdout: Option<std::thread::JoinHandle<String>>,
     stderr: Option<std::thread::JoinHandle<String>>,
 }
@@ -97,7 +93,6 @@ pub struct Running {
 /// Starts `cmd` in the background with stdout and stderr captured.
 pub fn spawn(cmd: &mut Command) -> Running {
     use std::io::Read;
-    let started = Instant::now();
     let mut child = cmd
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -112,12 +107,7 @@ pub fn spawn(cmd: &mut Command) -> Running {
     };
     let stdout = child.stdout.take().map(|p| reader(Box::new(p)));
     let stderr = child.stderr.take().map(|p| reader(Box::new(p)));
-    Running {
-        child,
-        started,
-        stdout,
-        stderr,
-    }
+    Running { child, stdout, stderr }
 }
 
 impl Running {
@@ -150,7 +140,6 @@ impl Running {
             }
             std::thread::sleep(Duration::from_millis(10));
         };
-        let elapsed = self.started.elapsed();
         let stdout = self.stdout.take().and_then(|h| h.join().ok()).unwrap_or_default();
         let stderr = self.stderr.take().and_then(|h| h.join().ok()).unwrap_or_default();
         let Some(status) = status else {
@@ -160,7 +149,6 @@ impl Running {
             code: status.code().unwrap_or(-1),
             stdout,
             stderr,
-            elapsed,
         }
     }
 }
