@@ -80,15 +80,18 @@ fn input_var(var: &str) -> String {
     format!("{}{suffix}", kapso_gate::cli::ACTION_INPUT_PREFIX)
 }
 
+/// The gate step's variables that carry the install step's outputs, and those outputs.
+const INSTALL_OUTPUTS: [(&str, &str); 2] = [("KAPSO_GATE_BINARY", "path"), ("KAPSO_GATE_SHA256", "sha256")];
+
 /// The gate step's env as the `KAPSO_*` variable each entry stands for → input name, requiring
-/// each value to be exactly `${{ inputs.NAME }}`. `KAPSO_GATE_BINARY` (the install step's
-/// output) is the only other entry allowed.
+/// each value to be exactly `${{ inputs.NAME }}`. `KAPSO_GATE_BINARY` and `KAPSO_GATE_SHA256`
+/// (the install step's outputs) are the only other entries allowed.
 fn env_to_input() -> BTreeMap<String, String> {
     let gate = step("gate");
     let env = &gate["env"];
     keys(env, "the gate step's env")
         .into_iter()
-        .filter(|var| var != "KAPSO_GATE_BINARY")
+        .filter(|var| !INSTALL_OUTPUTS.iter().any(|(v, _)| v == var))
         .map(|var| {
             let value = env[var.as_str()]
                 .as_str()
@@ -167,8 +170,9 @@ fn declared_outputs_are_the_ones_the_binary_writes() {
 }
 
 /// Two steps, both bash (on every runner OS, Git Bash on Windows): install, then `exec` the
-/// installed binary without arguments, so the binary gets the runner's signals and its exit
-/// status is the step's.
+/// script's `--exec` half, which checks a private copy of the installed binary against the
+/// install step's SHA-256 and `exec`s it without arguments, so the binary gets the runner's
+/// signals and its exit status is the step's. (tests/it/install_script.rs runs both halves.)
 #[test]
 fn action_installs_then_execs_the_binary() {
     let action = action();
@@ -187,16 +191,20 @@ fn action_installs_then_execs_the_binary() {
     );
     assert_eq!(
         step("gate")["run"].as_str().map(str::trim),
-        Some(r#"exec "$KAPSO_GATE_BINARY""#)
+        Some(r#"exec bash "$GITHUB_ACTION_PATH/action/install.sh" --exec"#)
     );
-    assert_eq!(
-        step("gate")["env"]["KAPSO_GATE_BINARY"].as_str(),
-        Some("${{ steps.install.outputs.path }}")
-    );
-    assert!(
-        read("action/install.sh").contains("printf 'path=%s\\n'"),
-        "install.sh writes the `path` output the gate step reads"
-    );
+    let script = read("action/install.sh");
+    for (var, output) in INSTALL_OUTPUTS {
+        assert_eq!(
+            step("gate")["env"][var].as_str(),
+            Some(format!("${{{{ steps.install.outputs.{output} }}}}").as_str())
+        );
+        assert!(
+            script.contains(&format!("printf '{output}=%s\\n'")),
+            "install.sh writes the `{output}` output the gate step reads"
+        );
+    }
+    assert!(script.contains(r#"exec "$copy""#), "the --exec half execs the checked copy");
     for key in ["name", "description", "author"] {
         assert!(action[key].as_str().is_some_and(|v| !v.is_empty()), "{key} missing");
     }
