@@ -614,3 +614,53 @@ fn every_visible_option_has_an_environment_variable() {
         "options without a KAPSO_* variable (so without an action input): {missing:?}"
     );
 }
+
+/// Every workflow the docs show: the README's YAML blocks that are workflows, and the examples.
+fn documented_workflows() -> Vec<(String, Yaml)> {
+    let readme = read("README.md");
+    let mut workflows: Vec<(String, Yaml)> = readme
+        .split("```yaml")
+        .skip(1)
+        .filter_map(|block| block.split("```").next())
+        .filter_map(|text| YamlLoader::load_from_str(text).ok()?.into_iter().next())
+        .filter(|doc| doc["jobs"].as_hash().is_some())
+        .enumerate()
+        .map(|(i, doc)| (format!("README.md workflow #{}", i + 1), doc))
+        .collect();
+    for file in workflow_examples() {
+        let name = relative(&file);
+        workflows.push((name.clone(), yaml(&name)));
+    }
+    workflows
+}
+
+/// Least privilege: a workflow grants no write permission at its top level (every job would
+/// get it); the job that comments on the pull request asks for `pull-requests: write` itself.
+#[test]
+fn write_permissions_are_granted_per_job() {
+    let mut commenting_jobs = 0;
+    for (name, workflow) in documented_workflows() {
+        let top = &workflow["permissions"];
+        assert_ne!(top.as_str(), Some("write-all"), "{name}: write-all at the workflow level");
+        for (scope, level) in top.as_hash().into_iter().flatten() {
+            assert_ne!(level.as_str(), Some("write"), "{name}: {scope:?}: write at the workflow level");
+        }
+        for job in keys(&workflow["jobs"], &format!("{name}: jobs")) {
+            let job = &workflow["jobs"][job.as_str()];
+            let comments = job["steps"]
+                .as_vec()
+                .into_iter()
+                .flatten()
+                .any(|step| matches!(&step["with"]["pr-comment"], Yaml::Boolean(true)) || step["with"]["pr-comment"].as_str() == Some("true"));
+            if comments {
+                commenting_jobs += 1;
+                assert_eq!(
+                    job["permissions"]["pull-requests"].as_str(),
+                    Some("write"),
+                    "{name}: the job with pr-comment must grant pull-requests: write itself"
+                );
+            }
+        }
+    }
+    assert!(commenting_jobs >= 1, "no documented workflow comments on the pull request");
+}
