@@ -245,7 +245,7 @@ cid=$(podman create localhost/kapso-gate-context:check /none)
 podman export "$cid" | tar -t | sed -n 's|^context/||p' | grep -v '/$' | sort >"$work/context-files.txt"
 podman rm "$cid" >/dev/null
 podman rmi localhost/kapso-gate-context:check >/dev/null
-outside=$(grep -vE '^(Cargo\.toml|Cargo\.lock|src/.*|sim/Cargo\.toml|sim/src/.*)$' "$work/context-files.txt" || true)
+outside=$(grep -vE '^(Cargo\.toml|Cargo\.lock|src/.*|(sim|xtask)/Cargo\.toml|(sim|xtask)/src/.*)$' "$work/context-files.txt" || true)
 [[ -z "$outside" ]] || fail "the build context holds files outside the workspace: $outside"
 grep -qx 'src/main.rs' "$work/context-files.txt" || fail "src/main.rs missing from the build context"
 grep -qx 'sim/src/main.rs' "$work/context-files.txt" || fail "sim/src/main.rs missing from the build context"

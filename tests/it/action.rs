@@ -204,7 +204,10 @@ fn action_installs_then_execs_the_binary() {
             "install.sh writes the `{output}` output the gate step reads"
         );
     }
-    assert!(script.contains(r#"exec "$copy""#), "the --exec half execs the checked copy");
+    assert!(
+        script.contains(r#"exec "$copy""#),
+        "the --exec half execs the checked copy"
+    );
     for key in ["name", "description", "author"] {
         assert!(action[key].as_str().is_some_and(|v| !v.is_empty()), "{key} missing");
     }
@@ -481,7 +484,15 @@ fn dockerignore_is_an_allowlist_of_the_workspace() {
         .collect();
     assert_eq!(patterns.first(), Some(&"*"), "the first pattern excludes everything");
     let allowed: Vec<&str> = patterns.iter().filter_map(|p| p.strip_prefix('!')).collect();
-    for needed in ["Cargo.toml", "Cargo.lock", "src/", "sim/Cargo.toml", "sim/src/"] {
+    for needed in [
+        "Cargo.toml",
+        "Cargo.lock",
+        "src/",
+        "sim/Cargo.toml",
+        "sim/src/",
+        "xtask/Cargo.toml",
+        "xtask/src/",
+    ] {
         assert!(allowed.contains(&needed), ".dockerignore must allow {needed}");
     }
     for path in &allowed {
@@ -641,17 +652,24 @@ fn write_permissions_are_granted_per_job() {
     let mut commenting_jobs = 0;
     for (name, workflow) in documented_workflows() {
         let top = &workflow["permissions"];
-        assert_ne!(top.as_str(), Some("write-all"), "{name}: write-all at the workflow level");
+        assert_ne!(
+            top.as_str(),
+            Some("write-all"),
+            "{name}: write-all at the workflow level"
+        );
         for (scope, level) in top.as_hash().into_iter().flatten() {
-            assert_ne!(level.as_str(), Some("write"), "{name}: {scope:?}: write at the workflow level");
+            assert_ne!(
+                level.as_str(),
+                Some("write"),
+                "{name}: {scope:?}: write at the workflow level"
+            );
         }
         for job in keys(&workflow["jobs"], &format!("{name}: jobs")) {
             let job = &workflow["jobs"][job.as_str()];
-            let comments = job["steps"]
-                .as_vec()
-                .into_iter()
-                .flatten()
-                .any(|step| matches!(&step["with"]["pr-comment"], Yaml::Boolean(true)) || step["with"]["pr-comment"].as_str() == Some("true"));
+            let comments = job["steps"].as_vec().into_iter().flatten().any(|step| {
+                matches!(&step["with"]["pr-comment"], Yaml::Boolean(true))
+                    || step["with"]["pr-comment"].as_str() == Some("true")
+            });
             if comments {
                 commenting_jobs += 1;
                 assert_eq!(
@@ -662,5 +680,8 @@ fn write_permissions_are_granted_per_job() {
             }
         }
     }
-    assert!(commenting_jobs >= 1, "no documented workflow comments on the pull request");
+    assert!(
+        commenting_jobs >= 1,
+        "no documented workflow comments on the pull request"
+    );
 }

@@ -37,12 +37,27 @@ fn tls() -> &'static Tls {
         let dir = temp_dir("tls");
         let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
         let out = Command::new("openssl")
-            .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"])
+            .args([
+                "req",
+                "-x509",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:prime256v1",
+                "-nodes",
+            ])
             .arg("-keyout")
             .arg(&key)
             .arg("-out")
             .arg(&cert)
-            .args(["-days", "2", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"])
+            .args([
+                "-days",
+                "2",
+                "-subj",
+                "/CN=127.0.0.1",
+                "-addext",
+                "subjectAltName=IP:127.0.0.1",
+            ])
             .output()
             .expect("openssl runs");
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -650,7 +665,8 @@ fn a_timeout_that_is_not_a_number_of_seconds_is_refused() {
         let out = run(cmd);
         assert!(!out.ok, "{bad}");
         assert!(
-            out.stderr.contains("KAPSO_GATE_DOWNLOAD_TIMEOUT must be a whole number of seconds"),
+            out.stderr
+                .contains("KAPSO_GATE_DOWNLOAD_TIMEOUT must be a whole number of seconds"),
             "{}",
             out.stderr
         );
