@@ -1,21 +1,33 @@
 #!/usr/bin/env bash
-# Installs the kapso-gate binary for the GitHub Action (action.yml, step "install") and writes its
-# path to $GITHUB_OUTPUT as `path` (or prints it when there is no $GITHUB_OUTPUT).
+# Gets a trusted kapso-gate binary running for the GitHub Action (action.yml), in two halves:
 #
+# `install.sh` (the install step) puts the binary in place and writes its path and SHA-256 to
+# $GITHUB_OUTPUT as `path` and `sha256` (or prints them when there is no $GITHUB_OUTPUT).
 # Trust comes from the action ref the workflow pinned, not from the download: the release workflow
 # commits action/release (the version, where its assets live and their SHA-256 sums) into the
 # release commit that the version tags point at. Branches never carry that file, so:
 #   - action/release present: pick the asset for RUNNER_OS/RUNNER_ARCH, take it from the runner's
-#     tool cache when a cached copy still has the committed checksum, else download it, verify it
-#     and only then move it into the cache;
+#     tool cache when a cached copy still has the committed checksum, else download it (HTTPS
+#     only, TLS 1.2 or later, bounded in time), verify it and only then move it into the cache;
 #   - action/release absent (a branch, an untagged commit, `uses: ./`): build from source with cargo.
+#
+# `install.sh --exec` (the gate step) copies KAPSO_GATE_BINARY into a fresh private directory
+# (mode 0700) under RUNNER_TEMP, hashes the copy, and execs it only when the hash is
+# KAPSO_GATE_SHA256. A self-hosted runner's tool cache is shared between jobs: a binary swapped
+# there after the install step verified it is refused, and nothing can swap the private copy
+# between its check and the exec. (The runner empties RUNNER_TEMP after the job.) It runs in
+# its own step so that the API key, which only the gate step has, never reaches curl or cargo.
 #
 # Environment: RUNNER_OS, RUNNER_ARCH, RUNNER_TOOL_CACHE, RUNNER_TEMP, GITHUB_OUTPUT and
 # GITHUB_ACTION_PATH as the runner sets them; KAPSO_GATE_DOWNLOAD_URL replaces the release's
-# download location (a mirror, or a test server; the checksums still decide); KAPSO_GATE_CARGO
-# replaces the cargo command of the source build.
-# Runs under bash 3.2 (macOS), bash 5 (Linux) and Git Bash (Windows); needs curl and sha256sum or
-# shasum, which every GitHub-hosted runner has.
+# download location (an HTTPS mirror, or a test server; the checksums still decide);
+# KAPSO_GATE_CONNECT_TIMEOUT (seconds, default 10) bounds connecting to the download server,
+# TLS handshake included; KAPSO_GATE_DOWNLOAD_TIMEOUT (seconds, default 120) bounds one download
+# attempt, and the retries (at most 3, on timeouts and transient HTTP errors) start only within
+# that many seconds of the first, so a silent server fails the step within twice that;
+# KAPSO_GATE_CARGO replaces the cargo command of the source build.
+# Runs under bash 3.2 (macOS), bash 5 (Linux) and Git Bash (Windows); needs curl, mktemp and
+# sha256sum or shasum, which every GitHub-hosted runner has.
 set -euo pipefail
 
 log() { printf 'kapso-gate: %s\n' "$*" >&2; }
@@ -38,12 +50,33 @@ posix_path() {
     fi
 }
 
-emit_path() {
+# Hands the binary at $1, whose SHA-256 is $2, to the gate step.
+emit_binary() {
     if [[ -n "${GITHUB_OUTPUT:-}" ]]; then
         printf 'path=%s\n' "$1" >>"$GITHUB_OUTPUT"
+        printf 'sha256=%s\n' "$2" >>"$GITHUB_OUTPUT"
     else
-        printf '%s\n' "$1"
+        printf 'path=%s\nsha256=%s\n' "$1" "$2"
     fi
+}
+
+# A whole number of seconds from variable $1, or $2 when it is unset or empty.
+seconds() {
+    local value=${!1:-$2}
+    [[ "$value" =~ ^[1-9][0-9]*$ ]] || die "$1 must be a whole number of seconds above 0, got '$value'"
+    printf '%s\n' "$value"
+}
+
+# Downloads URL $1 to file $2. -q (first) ignores any .curlrc; only HTTPS, redirects included,
+# with TLS 1.2 or later; every attempt is bounded and so are the retries, so a server that
+# accepts and never answers fails the step instead of hanging the job.
+# The timeouts are read (and checked) by install_release, before any download starts.
+download() {
+    curl -q --fail --location --silent --show-error \
+        --proto '=https' --proto-redir '=https' --tlsv1.2 \
+        --connect-timeout "$connect_timeout" --max-time "$download_timeout" \
+        --retry 3 --retry-max-time "$download_timeout" \
+        --output "$2" "$1"
 }
 
 # The SHA-256 of a file, read on stdin so that no file name (a Windows path) reaches the output.
@@ -97,6 +130,8 @@ install_release() {
     [[ "$target" == *windows* ]] && asset="$asset.exe"
     read_release "$asset"
     base_url=${KAPSO_GATE_DOWNLOAD_URL:-$base_url}
+    connect_timeout=$(seconds KAPSO_GATE_CONNECT_TIMEOUT 10)
+    download_timeout=$(seconds KAPSO_GATE_DOWNLOAD_TIMEOUT 120)
 
     cache_root=$(posix_path "${RUNNER_TOOL_CACHE:-${RUNNER_TEMP:-${TMPDIR:-/tmp}}}")
     # The layout of @actions/tool-cache: <tool>/<version>/<arch>, completed by <arch>.complete.
@@ -108,7 +143,7 @@ install_release() {
         actual=$(sha256_of "$binary")
         if [[ "$actual" == "$expected" ]]; then
             log "kapso-gate $version ($target) from the tool cache: $binary"
-            emit_path "$binary"
+            emit_binary "$binary" "$expected"
             return 0
         fi
         log "the cached $binary does not match the committed checksum; downloading again"
@@ -120,10 +155,9 @@ install_release() {
     partial="$dir/.download.$$"
     trap 'rm -f "$partial"' EXIT
     log "downloading $asset ($version) from $base_url"
-    if ! curl --fail --location --silent --show-error --retry 3 --proto-redir '=https' \
-        --output "$partial" "$base_url/$asset"; then
+    if ! download "$base_url/$asset" "$partial"; then
         rm -f "$partial"
-        die "could not download $base_url/$asset (release $version); KAPSO_GATE_DOWNLOAD_URL can point at a mirror of the release assets"
+        die "could not download $base_url/$asset (release $version); KAPSO_GATE_DOWNLOAD_URL can point at an HTTPS mirror of the release assets"
     fi
     actual=$(sha256_of "$partial")
     if [[ "$actual" != "$expected" ]]; then
@@ -134,7 +168,7 @@ install_release() {
     mv -f "$partial" "$binary"
     : >"$dir.complete"
     log "kapso-gate $version ($target) verified (sha256 $actual) and cached: $binary"
-    emit_path "$binary"
+    emit_binary "$binary" "$actual"
 }
 
 build_from_source() {
@@ -150,10 +184,34 @@ build_from_source() {
         || die "the source build failed"
     [[ -x "$binary" ]] || die "the source build left no $binary"
     log "built $binary"
-    emit_path "$binary"
+    emit_binary "$binary" "$(sha256_of "$binary")"
 }
 
-if [[ -f "$release_file" ]]; then
+# The gate step: run a private copy of the installed binary, checked just before it runs.
+exec_verified() {
+    local binary expected private copy actual
+    binary=$(posix_path "${KAPSO_GATE_BINARY:-}")
+    expected=${KAPSO_GATE_SHA256:-}
+    [[ -n "$binary" && -f "$binary" ]] || die "no installed binary at '$binary' (did the install step run?)"
+    [[ "$expected" =~ ^[0-9a-f]{64}$ ]] || die "the install step gave no SHA-256 for $binary; refusing to run it"
+    private=$(mktemp -d "$(posix_path "${RUNNER_TEMP:-${TMPDIR:-/tmp}}")/kapso-gate.XXXXXXXX") \
+        || die "cannot create a private directory under RUNNER_TEMP"
+    chmod 0700 "$private"
+    copy="$private/${binary##*/}"
+    cp "$binary" "$copy" || die "cannot copy $binary"
+    actual=$(sha256_of "$copy")
+    if [[ "$actual" != "$expected" ]]; then
+        rm -rf "$private"
+        die "$binary changed after the install step verified it: expected sha256 $expected, got $actual; refusing to run it"
+    fi
+    chmod 0700 "$copy"
+    unset KAPSO_GATE_BINARY KAPSO_GATE_SHA256
+    exec "$copy"
+}
+
+if [[ "${1:-}" == --exec ]]; then
+    exec_verified
+elif [[ -f "$release_file" ]]; then
     install_release
 else
     build_from_source

@@ -273,7 +273,7 @@ cid=$(podman create localhost/kapso-gate-context:check /none)
 podman export "$cid" | tar -t | sed -n 's|^context/||p' | grep -v '/$' | sort >"$work/context-files.txt"
 podman rm "$cid" >/dev/null
 podman rmi localhost/kapso-gate-context:check >/dev/null
-outside=$(grep -vE '^(Cargo\.toml|Cargo\.lock|src/.*|sim/Cargo\.toml|sim/src/.*)$' "$work/context-files.txt" || true)
+outside=$(grep -vE '^(Cargo\.toml|Cargo\.lock|src/.*|(sim|xtask)/Cargo\.toml|(sim|xtask)/src/.*)$' "$work/context-files.txt" || true)
 [[ -z "$outside" ]] || fail "the build context holds files outside the workspace: $outside"
 grep -qx 'src/main.rs' "$work/context-files.txt" || fail "src/main.rs missing from the build context"
 grep -qx 'sim/src/main.rs' "$work/context-files.txt" || fail "sim/src/main.rs missing from the build context"
@@ -305,14 +305,19 @@ for _ in $(seq 100); do
     sleep 0.1
 done
 [[ -n "$port" ]] || fail "the local release server did not start"
+# install.sh downloads over HTTPS only: a TLS front with a throwaway CA that curl trusts.
+python3 ci/tls-forward.py --dir "$work/release/tls" --ip 127.0.0.1 --listen 127.0.0.1:0 \
+    --upstream "127.0.0.1:$port" >"$work/release-tls.log" 2>&1 &
+pids+=("$!")
+release_authority=$(wait_listening "$work/release-tls.log")
 case "$arch" in amd64) runner_arch=X64 ;; arm64) runner_arch=ARM64 ;; esac
 # Runs install.sh with a fresh or the shared tool cache; prints the milliseconds it took.
 install_ms() {
     local cache=$1 start end
     start=$(date +%s%N)
     RUNNER_OS=Linux RUNNER_ARCH=$runner_arch RUNNER_TOOL_CACHE="$cache" GITHUB_OUTPUT="$work/release/output" \
-        GITHUB_ACTION_PATH="$action_dir" KAPSO_GATE_DOWNLOAD_URL="http://127.0.0.1:$port" \
-        bash "$action_dir/action/install.sh" 2>>"$work/release/install.log" || fail "install.sh failed: $(cat "$work/release/install.log")"
+        GITHUB_ACTION_PATH="$action_dir" KAPSO_GATE_DOWNLOAD_URL="https://$release_authority" \
+        CURL_CA_BUNDLE="$work/release/tls/ca.pem" bash "$action_dir/action/install.sh" 2>>"$work/release/install.log" || fail "install.sh failed: $(cat "$work/release/install.log")"
     end=$(date +%s%N)
     echo $(((end - start) / 1000000))
 }
@@ -326,19 +331,23 @@ for _ in 1 2 3 4 5; do
     cached+=("$(install_ms "$work/release/cache-cold-1")")
 done
 installed=$(sed -n 's/^path=//p' "$work/release/output" | tail -n1)
+installed_sha256=$(sed -n 's/^sha256=//p' "$work/release/output" | tail -n1)
 "$installed" --version >/dev/null || fail "the installed binary does not run"
 cmp -s "$installed" "$binary" || fail "the installed binary differs from the served one"
 downloads=$(grep -c "GET /$asset" "$work/http.log" || true)
 [[ "$downloads" == 5 ]] || fail "expected 5 downloads (cold installs only), the server saw $downloads"
 echo "ok: installed and verified; 5 cold installs downloaded, 5 cached ones did not"
-# The action's gate step as the runner runs it: the job's env holds a KAPSO_* variable, the step's
-# env the INPUT_* variables from the inputs (empty when left out); the input must win.
+# The action's gate step as the runner runs it (install.sh --exec checks a private copy of the
+# installed binary and execs it): the job's env holds a KAPSO_* variable, the step's env the
+# INPUT_* variables from the inputs (empty when left out); the input must win.
 : >"$work/release/gate-output"
+mkdir -p "$work/release/runner-temp"
 status=0
 env -i PATH="$PATH" GITHUB_ACTIONS=true GITHUB_OUTPUT="$work/release/gate-output" \
+    RUNNER_TEMP="$work/release/runner-temp" KAPSO_GATE_BINARY="$installed" KAPSO_GATE_SHA256="$installed_sha256" \
     KAPSO_THRESHOLD=0.99 INPUT_THRESHOLD=0.8 INPUT_API_KEY=sim-demo-key INPUT_BASE_URL="$sim_url" \
     INPUT_TEST_CASE_IDS="$passing_ids" INPUT_POLL_INTERVAL=200ms INPUT_JSON= INPUT_TRIALS= \
-    "$installed" >"$last_output" 2>&1 || status=$?
+    bash "$action_dir/action/install.sh" --exec >"$last_output" 2>&1 || status=$?
 expect_status 0 "$status" "the installed binary with the action's environment (input threshold beats KAPSO_THRESHOLD)"
 grep -qx 'passed' "$work/release/gate-output" || fail "no verdict output: $(cat "$work/release/gate-output")"
 echo "install, cold (download + verify): median $(median "${cold[@]}") ms of ${cold[*]}"

@@ -80,15 +80,18 @@ fn input_var(var: &str) -> String {
     format!("{}{suffix}", kapso_gate::cli::ACTION_INPUT_PREFIX)
 }
 
+/// The gate step's variables that carry the install step's outputs, and those outputs.
+const INSTALL_OUTPUTS: [(&str, &str); 2] = [("KAPSO_GATE_BINARY", "path"), ("KAPSO_GATE_SHA256", "sha256")];
+
 /// The gate step's env as the `KAPSO_*` variable each entry stands for → input name, requiring
-/// each value to be exactly `${{ inputs.NAME }}`. `KAPSO_GATE_BINARY` (the install step's
-/// output) is the only other entry allowed.
+/// each value to be exactly `${{ inputs.NAME }}`. `KAPSO_GATE_BINARY` and `KAPSO_GATE_SHA256`
+/// (the install step's outputs) are the only other entries allowed.
 fn env_to_input() -> BTreeMap<String, String> {
     let gate = step("gate");
     let env = &gate["env"];
     keys(env, "the gate step's env")
         .into_iter()
-        .filter(|var| var != "KAPSO_GATE_BINARY")
+        .filter(|var| !INSTALL_OUTPUTS.iter().any(|(v, _)| v == var))
         .map(|var| {
             let value = env[var.as_str()]
                 .as_str()
@@ -167,8 +170,9 @@ fn declared_outputs_are_the_ones_the_binary_writes() {
 }
 
 /// Two steps, both bash (on every runner OS, Git Bash on Windows): install, then `exec` the
-/// installed binary without arguments, so the binary gets the runner's signals and its exit
-/// status is the step's.
+/// script's `--exec` half, which checks a private copy of the installed binary against the
+/// install step's SHA-256 and `exec`s it without arguments, so the binary gets the runner's
+/// signals and its exit status is the step's. (tests/it/install_script.rs runs both halves.)
 #[test]
 fn action_installs_then_execs_the_binary() {
     let action = action();
@@ -187,15 +191,22 @@ fn action_installs_then_execs_the_binary() {
     );
     assert_eq!(
         step("gate")["run"].as_str().map(str::trim),
-        Some(r#"exec "$KAPSO_GATE_BINARY""#)
+        Some(r#"exec bash "$GITHUB_ACTION_PATH/action/install.sh" --exec"#)
     );
-    assert_eq!(
-        step("gate")["env"]["KAPSO_GATE_BINARY"].as_str(),
-        Some("${{ steps.install.outputs.path }}")
-    );
+    let script = read("action/install.sh");
+    for (var, output) in INSTALL_OUTPUTS {
+        assert_eq!(
+            step("gate")["env"][var].as_str(),
+            Some(format!("${{{{ steps.install.outputs.{output} }}}}").as_str())
+        );
+        assert!(
+            script.contains(&format!("printf '{output}=%s\\n'")),
+            "install.sh writes the `{output}` output the gate step reads"
+        );
+    }
     assert!(
-        read("action/install.sh").contains("printf 'path=%s\\n'"),
-        "install.sh writes the `path` output the gate step reads"
+        script.contains(r#"exec "$copy""#),
+        "the --exec half execs the checked copy"
     );
     for key in ["name", "description", "author"] {
         assert!(action[key].as_str().is_some_and(|v| !v.is_empty()), "{key} missing");
@@ -473,7 +484,15 @@ fn dockerignore_is_an_allowlist_of_the_workspace() {
         .collect();
     assert_eq!(patterns.first(), Some(&"*"), "the first pattern excludes everything");
     let allowed: Vec<&str> = patterns.iter().filter_map(|p| p.strip_prefix('!')).collect();
-    for needed in ["Cargo.toml", "Cargo.lock", "src/", "sim/Cargo.toml", "sim/src/"] {
+    for needed in [
+        "Cargo.toml",
+        "Cargo.lock",
+        "src/",
+        "sim/Cargo.toml",
+        "sim/src/",
+        "xtask/Cargo.toml",
+        "xtask/src/",
+    ] {
         assert!(allowed.contains(&needed), ".dockerignore must allow {needed}");
     }
     for path in &allowed {
@@ -612,5 +631,65 @@ fn every_visible_option_has_an_environment_variable() {
     assert!(
         missing.is_empty(),
         "options without a KAPSO_* variable (so without an action input): {missing:?}"
+    );
+}
+
+/// Every workflow the docs show: the README's YAML blocks that are workflows, and the examples.
+fn documented_workflows() -> Vec<(String, Yaml)> {
+    let readme = read("README.md");
+    let mut workflows: Vec<(String, Yaml)> = readme
+        .split("```yaml")
+        .skip(1)
+        .filter_map(|block| block.split("```").next())
+        .filter_map(|text| YamlLoader::load_from_str(text).ok()?.into_iter().next())
+        .filter(|doc| doc["jobs"].as_hash().is_some())
+        .enumerate()
+        .map(|(i, doc)| (format!("README.md workflow #{}", i + 1), doc))
+        .collect();
+    for file in workflow_examples() {
+        let name = relative(&file);
+        workflows.push((name.clone(), yaml(&name)));
+    }
+    workflows
+}
+
+/// Least privilege: a workflow grants no write permission at its top level (every job would
+/// get it); the job that comments on the pull request asks for `pull-requests: write` itself.
+#[test]
+fn write_permissions_are_granted_per_job() {
+    let mut commenting_jobs = 0;
+    for (name, workflow) in documented_workflows() {
+        let top = &workflow["permissions"];
+        assert_ne!(
+            top.as_str(),
+            Some("write-all"),
+            "{name}: write-all at the workflow level"
+        );
+        for (scope, level) in top.as_hash().into_iter().flatten() {
+            assert_ne!(
+                level.as_str(),
+                Some("write"),
+                "{name}: {scope:?}: write at the workflow level"
+            );
+        }
+        for job in keys(&workflow["jobs"], &format!("{name}: jobs")) {
+            let job = &workflow["jobs"][job.as_str()];
+            let comments = job["steps"].as_vec().into_iter().flatten().any(|step| {
+                matches!(&step["with"]["pr-comment"], Yaml::Boolean(true))
+                    || step["with"]["pr-comment"].as_str() == Some("true")
+            });
+            if comments {
+                commenting_jobs += 1;
+                assert_eq!(
+                    job["permissions"]["pull-requests"].as_str(),
+                    Some("write"),
+                    "{name}: the job with pr-comment must grant pull-requests: write itself"
+                );
+            }
+        }
+    }
+    assert!(
+        commenting_jobs >= 1,
+        "no documented workflow comments on the pull request"
     );
 }
