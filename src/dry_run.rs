@@ -2,6 +2,7 @@
 //! run would take. Creates nothing. Exit 0, or the exit the verdict rules give the failed checks.
 
 use crate::budget;
+use crate::confidence::least_trials;
 use crate::exit::Exit;
 use crate::gate::{budget_limit, client_for, resolve_plan, shard_plan};
 use crate::outcome::Interrupt;
@@ -67,6 +68,11 @@ pub async fn dry_run(settings: &Settings, stop: watch::Receiver<Option<Interrupt
             name,
             trials: policy.trials,
             threshold: policy.threshold,
+            least_trials: policy
+                .trials
+                .is_sequential()
+                .then(|| least_trials(policy.threshold, settings.policy.confidence))
+                .flatten(),
             blocking: policy.blocking,
             check,
         });
