@@ -63,9 +63,21 @@ mod tests {
     #[test]
     fn thresholds_at_the_ends_of_the_scale() {
         let zero = least_trials(0.0, 0.95).expect("valid");
-        assert_eq!(zero, LeastTrials { pass: Some(0), fail: None });
+        assert_eq!(
+            zero,
+            LeastTrials {
+                pass: Some(0),
+                fail: None
+            }
+        );
         let above = least_trials(1.2, 0.95).expect("valid");
-        assert_eq!(above, LeastTrials { pass: None, fail: Some(0) });
+        assert_eq!(
+            above,
+            LeastTrials {
+                pass: None,
+                fail: Some(0)
+            }
+        );
         assert_eq!(least_trials(1.0, 0.95).expect("valid").pass, None);
         assert_eq!(least_trials(0.8, 1.0), None);
     }

@@ -135,12 +135,7 @@ impl RegressionSequence {
         RegressionSequence::split(baseline, delta, confidence, 1.0)
     }
 
-    fn split(
-        baseline: &[f64],
-        delta: f64,
-        confidence: f64,
-        share: f64,
-    ) -> Result<RegressionSequence, RegressionError> {
+    fn split(baseline: &[f64], delta: f64, confidence: f64, share: f64) -> Result<RegressionSequence, RegressionError> {
         let alpha = alpha(confidence).ok_or(RegressionError::Parameters)? / share;
         if !(delta.is_finite() && delta >= 0.0) {
             return Err(RegressionError::Parameters);
@@ -169,7 +164,10 @@ impl RegressionSequence {
     /// Adds today's next score. A score outside [0, 1] is refused and changes nothing.
     pub fn push(&mut self, score: f64) -> Result<(), RegressionError> {
         self.today.push(score).map_err(|e| RegressionError::Score(e.score))?;
-        let Some(baseline) = self.baseline.filter(|_| self.decided.is_none() && self.today.len() >= 2) else {
+        let Some(baseline) = self
+            .baseline
+            .filter(|_| self.decided.is_none() && self.today.len() >= 2)
+        else {
             return Ok(());
         };
         // The same tests as `bounds` against -delta, at the two points only (no bisection):
@@ -282,7 +280,10 @@ mod tests {
     #[test]
     fn refuses_what_it_cannot_compare() {
         assert_eq!(compare(&[], &[0.5], 0.1, 0.95), Err(RegressionError::Empty));
-        assert_eq!(compare(&[0.5, 1.5], &[0.5], 0.1, 0.95), Err(RegressionError::Score(1.5)));
+        assert_eq!(
+            compare(&[0.5, 1.5], &[0.5], 0.1, 0.95),
+            Err(RegressionError::Score(1.5))
+        );
         assert_eq!(compare(&[0.5], &[0.5], -0.1, 0.95), Err(RegressionError::Parameters));
         assert_eq!(compare(&[0.5], &[0.5], 0.1, 1.0), Err(RegressionError::Parameters));
         assert_eq!(compare_suite(&[], 0.1, 0.95), Err(RegressionError::Empty));
@@ -291,7 +292,13 @@ mod tests {
     #[test]
     fn a_collapse_regresses_and_steady_scores_hold() {
         let baseline = [0.9, 0.95, 0.9, 0.85, 0.9, 0.95, 0.9, 0.9, 0.85, 0.9];
-        let collapse = compare(&baseline, &[0.1, 0.0, 0.2, 0.1, 0.0, 0.1, 0.1, 0.2, 0.0, 0.1], 0.05, 0.95).expect("valid");
+        let collapse = compare(
+            &baseline,
+            &[0.1, 0.0, 0.2, 0.1, 0.0, 0.1, 0.1, 0.2, 0.0, 0.1],
+            0.05,
+            0.95,
+        )
+        .expect("valid");
         assert_eq!(collapse.decision, Regression::Regressed);
         assert!(collapse.upper.expect("bounded") < -0.05, "{collapse:?}");
         let steady: Vec<f64> = baseline.iter().chain(&baseline).copied().collect();
@@ -301,7 +308,10 @@ mod tests {
         let close = compare(&baseline, &[0.85, 0.9], 0.05, 0.95).expect("valid");
         assert_eq!(close.decision, Regression::Inconclusive, "{close:?}");
         let bounds = (close.lower.expect("bounded"), close.upper.expect("bounded"));
-        assert!(bounds.0 <= close.difference && close.difference <= bounds.1, "{close:?}");
+        assert!(
+            bounds.0 <= close.difference && close.difference <= bounds.1,
+            "{close:?}"
+        );
     }
 
     #[test]

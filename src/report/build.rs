@@ -3,8 +3,8 @@
 //! constructor for a gate that stopped before running anything (a usage error, a suite that
 //! cannot be resolved, a state file that cannot be read).
 
-use super::model::{CaseReport, Counts, Report, RequestCounts, ShardRecord, TrialReport, SCHEMA_VERSION};
 use super::model::{BoundRecord, BoundSide, Certainty as ReportCertainty, IntervalKind, IntervalRecord};
+use super::model::{CaseReport, Counts, Report, RequestCounts, ShardRecord, TrialReport, SCHEMA_VERSION};
 use crate::confidence::{Decision, Inconclusive};
 use crate::exit::Exit;
 use crate::outcome::{TrialOutcome, TrialResult};

@@ -291,7 +291,11 @@ pub fn dry_run(result: &DryRunReport) -> String {
             let _ = writeln!(out, "           {}", sanitize(reason, false));
         }
         if let Some(least) = &case.least_trials {
-            let _ = writeln!(out, "           {}", super::text::least_trials_line(least, case.trials.max()));
+            let _ = writeln!(
+                out,
+                "           {}",
+                super::text::least_trials_line(least, case.trials.max())
+            );
         }
     }
     let budget = if result.rate_limit == 0 {

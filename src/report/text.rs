@@ -140,7 +140,9 @@ mod tests {
             say(facts(true, 0.97, 16, (Lower, 0.83))),
             "passes: mean certainly at least 0.8 (at least 0.83, 95 %)"
         );
-        let least = crate::confidence::least_trials(0.8, 0.95).and_then(|l| l.pass).expect("reachable");
+        let least = crate::confidence::least_trials(0.8, 0.95)
+            .and_then(|l| l.pass)
+            .expect("reachable");
         assert_eq!(
             say(facts(false, 0.825, 6, (Lower, 0.0492))),
             format!("passes on its mean 0.825; not certain after 6 trials (a certain pass needs at least {least})")
@@ -204,7 +206,10 @@ pub fn least_trials_line(least: &crate::confidence::LeastTrials, max: u32) -> St
         count(least.fail)
     );
     if least.pass.is_none_or(|n| n > max) {
-        let _ = write!(line, "; MAX {max} cannot make a pass certain: only the mean can pass it");
+        let _ = write!(
+            line,
+            "; MAX {max} cannot make a pass certain: only the mean can pass it"
+        );
     }
     line
 }

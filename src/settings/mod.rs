@@ -305,7 +305,10 @@ mod tests {
         assert!(resolve(&["a", "--trials", "2..10", "--inconclusive", "fail", "--threshold", "0.3"]).is_ok());
         assert!(resolve(&["a", "--trials", "10", "--inconclusive", "fail"]).is_ok());
         let error = resolve(&["a", "--trials", "2..50", "--inconclusive", "fail", "--threshold", "1"]);
-        assert!(matches!(error, Err(UsageError::CannotPass { least: None, .. })), "{error:?}");
+        assert!(
+            matches!(error, Err(UsageError::CannotPass { least: None, .. })),
+            "{error:?}"
+        );
         // A per-case threshold from the config file is checked per case.
         let config = Config::parse("[cases.b]\nthreshold = 0.9").expect("valid");
         let inputs = Inputs {
@@ -325,8 +328,16 @@ mod tests {
         assert_eq!(warnings.len(), 1, "one per distinct range: {warnings:?}");
         assert!(warnings[0].contains("a certain pass needs at least 1"), "{warnings:?}");
         assert!(warnings[0].contains("judged by its mean score alone"), "{warnings:?}");
-        assert!(resolve(&["a", "--trials", "2..20"]).expect("valid").policy.trials_warnings(["a"]).is_empty());
-        assert!(resolve(&["a", "--trials", "10"]).expect("valid").policy.trials_warnings(["a"]).is_empty());
+        assert!(resolve(&["a", "--trials", "2..20"])
+            .expect("valid")
+            .policy
+            .trials_warnings(["a"])
+            .is_empty());
+        assert!(resolve(&["a", "--trials", "10"])
+            .expect("valid")
+            .policy
+            .trials_warnings(["a"])
+            .is_empty());
     }
 
     #[test]

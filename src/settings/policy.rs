@@ -103,7 +103,12 @@ pub fn resolve(args: &Args, config: &Config, baseline: Option<&Baseline>) -> Res
         check_can_pass(threshold, trials, confidence, None)?;
         for (case, entry) in &config.cases {
             let case_trials = entry.trials.as_ref().and_then(|t| t.resolve().ok()).unwrap_or(trials);
-            check_can_pass(entry.threshold.unwrap_or(threshold), case_trials, confidence, Some(case))?;
+            check_can_pass(
+                entry.threshold.unwrap_or(threshold),
+                case_trials,
+                confidence,
+                Some(case),
+            )?;
         }
     }
     Ok(Policy {

@@ -51,7 +51,8 @@ fn a_clear_failure_stops_soon_and_a_straddling_case_runs_to_max() {
     assert!(edge["interval"]["lower"].as_f64().unwrap_or(1.0) < 0.8);
     assert!(edge["interval"]["upper"].as_f64().unwrap_or(0.0) >= 0.8);
     assert!(
-        out.stdout.contains("passes on its mean 0.8; not certain after 8 trials"),
+        out.stdout
+            .contains("passes on its mean 0.8; not certain after 8 trials"),
         "the table says so\n{}",
         out.stdout
     );
@@ -64,7 +65,15 @@ fn inconclusive_fail_fails_a_straddling_case() {
     let dir = temp_dir("trials-inconclusive-fail");
     let json = dir.join("r.json");
     let out = run(gate(&sim.base_url())
-        .args(["edge", "--trials", "2..6", "--threshold", "0.3", "--inconclusive", "fail"])
+        .args([
+            "edge",
+            "--trials",
+            "2..6",
+            "--threshold",
+            "0.3",
+            "--inconclusive",
+            "fail",
+        ])
         .arg("--json")
         .arg(&json));
     assert_code(&out, 1);
@@ -85,7 +94,11 @@ fn inconclusive_fail_with_a_max_that_cannot_pass_is_refused() {
     let out = run(gate(&sim.base_url()).args(["c", "--trials", "2..10", "--inconclusive", "fail"]));
     assert_code(&out, 2);
     assert!(out.stderr.contains("a certain pass needs at least 1"), "{}", out.stderr);
-    assert!(out.stderr.contains("e.g. --trials 2..1"), "names the least MAX: {}", out.stderr);
+    assert!(
+        out.stderr.contains("e.g. --trials 2..1"),
+        "names the least MAX: {}",
+        out.stderr
+    );
     assert!(sim.requests().is_empty(), "refused before any request");
 }
 
@@ -100,7 +113,8 @@ fn a_max_that_cannot_pass_is_warned_about_and_the_mean_decides() {
         .arg(&json));
     assert_code(&out, 0);
     assert!(
-        out.stderr.contains("warning: trials 2..6 at threshold 0.8 and confidence 0.95: a certain pass needs at least 1"),
+        out.stderr
+            .contains("warning: trials 2..6 at threshold 0.8 and confidence 0.95: a certain pass needs at least 1"),
         "{}",
         out.stderr
     );
@@ -147,7 +161,10 @@ fn the_verdict_is_worded_the_same_in_terminal_summary_and_junit() {
     assert!(summary.contains(sentence), "summary:\n{summary}");
     assert!(junit.contains(&format!("certainty: {sentence}")), "junit:\n{junit}");
     for text in [&out.stdout, &summary, &junit] {
-        assert!(!text.contains("interval [0,"), "the end the bets never aimed at is not shown:\n{text}");
+        assert!(
+            !text.contains("interval [0,"),
+            "the end the bets never aimed at is not shown:\n{text}"
+        );
     }
 }
 
@@ -156,11 +173,7 @@ fn the_dry_run_shows_the_least_trials_to_be_certain() {
     let sim = Sim::start(Scenario::new(KEY).case(scored("c", &[0.9])));
     let out = run(gate(&sim.base_url()).args(["c", "--trials", "2..10", "--dry-run"]));
     assert_code(&out, 0);
-    assert!(
-        out.stdout.contains("a certain pass needs at least 1"),
-        "{}",
-        out.stdout
-    );
+    assert!(out.stdout.contains("a certain pass needs at least 1"), "{}", out.stdout);
     assert!(
         out.stdout.contains("MAX 10 cannot make a pass certain"),
         "{}",

@@ -358,7 +358,10 @@ mod tests {
             xml.contains("\ncertainty: fails: mean certainly below 0.8 (at most 0.7904, 95 %)\ndecision: certain\n"),
             "{xml}"
         );
-        assert!(!xml.contains("interval: [0,"), "the end the bets never aimed at is not shown\n{xml}");
+        assert!(
+            !xml.contains("interval: [0,"),
+            "the end the bets never aimed at is not shown\n{xml}"
+        );
     }
 
     #[test]
