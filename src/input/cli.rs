@@ -83,7 +83,8 @@ pub struct Args {
     )]
     pub aggregate: Option<Aggregate>,
 
-    /// Confidence of the intervals reported and of sequential (MIN..MAX) decisions
+    /// Confidence C of the intervals and of MIN..MAX decisions: a certain pass or fail is
+    /// wrong with probability at most 1 - C
     #[arg(long, value_name = "C", env = "KAPSO_CONFIDENCE", hide_env_values = true)]
     pub confidence: Option<String>,
 

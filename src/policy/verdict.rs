@@ -330,9 +330,9 @@ pub struct CaseVerdict {
     /// The confidence interval of the mean score, when the case has one (two or more scored
     /// trials, or MIN..MAX trials).
     pub interval: Option<Interval>,
-    /// For MIN..MAX trials: whether the decision was certain at the confidence, or the case
-    /// reached MAX still uncertain (inconclusive).
-    pub certain: Option<bool>,
+    /// For MIN..MAX trials: the sequential decision (`Undecided` when the case reached MAX
+    /// still uncertain). The report layer puts it in words.
+    pub decision: Option<Decision>,
 }
 
 /// How certain a case's verdict must be: its trials spec, the confidence, and what an
@@ -390,35 +390,21 @@ pub fn judge_case_with(
     if !judged || scores.is_empty() {
         return verdict;
     }
-    let percent = fmt_score(certainty.confidence * 100.0);
     match certainty.trials {
         Trials::Fixed(_) => verdict.interval = fixed_interval(&scores, certainty.confidence),
         Trials::Sequential { .. } => {
             let Some(sequence) = sequential(&scores, certainty, threshold) else {
                 return verdict;
             };
-            let interval = sequence.interval();
-            let shown = format!("[{}, {}]", fmt_score(interval.lower), fmt_score(interval.upper));
-            let n = scores.len();
-            let mean = fmt_score(verdict.score.unwrap_or_default());
-            let t = fmt_score(threshold);
-            verdict.interval = Some(interval);
-            verdict.certain = Some(sequence.decision() != Decision::Undecided);
-            (verdict.status, verdict.aggregate_reason) = match (sequence.decision(), certainty.inconclusive) {
-                (Decision::Pass, _) => (Status::Passed, None),
-                (Decision::Fail, _) => (
-                    Status::Failed,
-                    Some(format!("mean score {mean} of {n} trials; its {percent}% interval {shown} lies below the threshold {t}")),
-                ),
-                (Decision::Undecided, Inconclusive::Fail) => (
-                    Status::Failed,
-                    Some(format!("inconclusive after {n} trials: the {percent}% interval {shown} still contains the threshold {t} (--inconclusive fail)")),
-                ),
-                (Decision::Undecided, Inconclusive::Estimate) if verdict.status == Status::Failed => (
-                    Status::Failed,
-                    Some(format!("inconclusive after {n} trials (the {percent}% interval {shown} contains the threshold {t}); judged by the mean score {mean}, below the threshold")),
-                ),
-                (Decision::Undecided, Inconclusive::Estimate) => (Status::Passed, None),
+            verdict.interval = Some(sequence.interval());
+            verdict.decision = Some(sequence.decision());
+            // The reason is the report's certainty sentence (`report::text`).
+            verdict.aggregate_reason = None;
+            verdict.status = match (sequence.decision(), certainty.inconclusive) {
+                (Decision::Pass, _) => Status::Passed,
+                (Decision::Fail, _) | (Decision::Undecided, Inconclusive::Fail) => Status::Failed,
+                // Judged by its mean, as with a fixed number of trials.
+                (Decision::Undecided, Inconclusive::Estimate) => verdict.status,
             };
         }
     }
@@ -471,7 +457,7 @@ pub fn judge_case(trials: &[TrialVerdict], aggregate: Aggregate, threshold: f64)
         representative,
         aggregate_reason,
         interval: None,
-        certain: None,
+        decision: None,
     }
 }
 

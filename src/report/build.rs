@@ -3,9 +3,10 @@
 //! constructor for a gate that stopped before running anything (a usage error, a suite that
 //! cannot be resolved, a state file that cannot be read).
 
-use super::model::{Binding, Certainty as ReportCertainty, IntervalKind, IntervalRecord};
+use super::model::{Binding, BoundRecord, BoundSide, Certainty as ReportCertainty, IntervalKind, IntervalRecord};
 use super::model::{CaseReport, Counts, Report, RequestCounts, SampleRecord, ShardRecord, TrialReport, SCHEMA_VERSION};
 use super::text::parse_time;
+use crate::confidence::{Decision, Inconclusive};
 use crate::exit::Exit;
 use crate::outcome::{TrialOutcome, TrialResult};
 use crate::plan::PlannedCase;
@@ -96,20 +97,19 @@ pub fn case_report(
         .representative
         .map(|i| trials[i].clone())
         .unwrap_or(TrialReport::without_result(0, judged.status, None, None));
+    let (bound, failed_inconclusive) = sequential_facts(&judged, spec);
     let reason = match judged.status {
         Status::Passed => None,
+        // Filled below from the certainty sentence, the one wording of a sequential verdict.
+        Status::Failed if bound.is_some() => None,
         _ => judged.aggregate_reason.clone().or_else(|| rep.reason.clone()),
-    };
-    let reason = match (spec.cap_reached, judged.certain) {
-        (true, Some(false)) => Some(cap_reached_reason(reason, trials.len())),
-        _ => reason,
     };
     let baseline = verdict::apply_baseline(judged.status, judged.score, spec.baseline, spec.max_drop);
     let (status, reason) = match baseline.reason {
         Some(why) => (baseline.status, Some(why)),
         None => (judged.status, reason),
     };
-    CaseReport {
+    let mut report = CaseReport {
         test_case_id: spec.case.id.clone(),
         name: spec.case.name.clone().or(learned_name),
         suite_id: spec.case.suite_id.clone(),
@@ -135,13 +135,12 @@ pub fn case_report(
                 IntervalKind::Fixed
             },
         }),
-        decision: judged.certain.map(|certain| {
-            if certain {
-                ReportCertainty::Certain
-            } else {
-                ReportCertainty::Inconclusive
-            }
+        decision: judged.decision.map(|decision| match decision {
+            Decision::Undecided => ReportCertainty::Inconclusive,
+            _ => ReportCertainty::Certain,
         }),
+        bound,
+        failed_inconclusive,
         started_at: rep.started_at,
         ended_at: rep.ended_at,
         duration_ms: rep.duration_ms,
@@ -150,7 +149,35 @@ pub fn case_report(
         baseline_score: spec.baseline,
         delta: baseline.delta,
         trials,
+    };
+    if report.status == Status::Failed && report.reason.is_none() {
+        report.reason = report.certainty_sentence();
     }
+    if spec.cap_reached && judged.decision == Some(Decision::Undecided) {
+        report.reason = Some(cap_reached_reason(report.reason.take(), report.trials.len()));
+    }
+    report
+}
+
+/// For a MIN..MAX case: the one bound its verdict rests on (the end its bets aimed at: lower
+/// for a pass or a mean at or above the threshold, upper otherwise), and whether it failed
+/// only for being inconclusive (`--inconclusive fail`).
+fn sequential_facts(judged: &verdict::CaseVerdict, spec: &CaseSpec) -> (Option<BoundRecord>, bool) {
+    let (Some(decision), Some(interval), Some(mean)) = (judged.decision, judged.interval, judged.score) else {
+        return (None, false);
+    };
+    let lower = match decision {
+        Decision::Pass => true,
+        Decision::Fail => false,
+        Decision::Undecided => mean >= spec.threshold,
+    };
+    let bound = BoundRecord {
+        side: if lower { BoundSide::Lower } else { BoundSide::Upper },
+        value: if lower { interval.lower } else { interval.upper },
+        confidence: spec.certainty.confidence,
+    };
+    let failed_inconclusive = decision == Decision::Undecided && spec.certainty.inconclusive == Inconclusive::Fail;
+    (Some(bound), failed_inconclusive)
 }
 
 /// Why a case the run cap stopped is undecided, followed by what `--inconclusive` made of it.

@@ -83,6 +83,8 @@ pub(crate) mod test_fixtures {
             carried_over: false,
             interval: None,
             decision: None,
+            bound: None,
+            failed_inconclusive: false,
             started_at: trial.started_at.clone(),
             ended_at: trial.ended_at.clone(),
             duration_ms: trial.duration_ms,

@@ -207,6 +207,26 @@ pub enum IntervalKind {
     Fixed,
 }
 
+/// The one end of a MIN..MAX case's interval that its reports quote: the end the bets aimed
+/// at, a one-sided bound at the confidence (the lower end for a pass or a mean at or above the
+/// threshold, the upper end otherwise).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct BoundRecord {
+    /// `lower`: the mean is at least `value`; `upper`: the mean is at most `value`.
+    pub side: BoundSide,
+    pub value: f64,
+    /// Its confidence, e.g. 0.95: the chance that the true mean is on the wrong side of
+    /// `value` is at most `1 - confidence`.
+    pub confidence: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BoundSide {
+    Lower,
+    Upper,
+}
+
 /// Whether a MIN..MAX case's verdict was certain at the confidence.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -252,6 +272,14 @@ pub struct CaseReport {
     /// `inconclusive` when MAX was reached first; null otherwise. Absent from earlier reports.
     #[serde(default)]
     pub decision: Option<Certainty>,
+    /// For MIN..MAX trials: the end of the interval the verdict rests on. Absent from earlier
+    /// reports.
+    #[serde(default)]
+    pub bound: Option<BoundRecord>,
+    /// True when the case failed because it was still inconclusive at MAX and
+    /// `--inconclusive fail` was given. Absent from earlier reports.
+    #[serde(default)]
+    pub failed_inconclusive: bool,
     pub started_at: Option<String>,
     pub ended_at: Option<String>,
     pub duration_ms: Option<u64>,
@@ -287,14 +315,12 @@ impl CaseReport {
         if let Some(spread) = self.score_spread {
             parts.push(format!("spread {}", fmt_score(spread)));
         }
-        if let Some(interval) = &self.interval {
-            let decision = match self.decision {
-                Some(Certainty::Certain) => ", certain",
-                Some(Certainty::Inconclusive) => ", inconclusive",
-                None => "",
-            };
+        if let Some(sentence) = self.certainty_sentence() {
+            parts.push(sentence);
+        } else if let Some(interval) = &self.interval {
+            // A fixed number of trials: a two-sided interval, both ends meant.
             parts.push(format!(
-                "{}% interval [{}, {}]{decision}",
+                "{} % interval [{}, {}]",
                 fmt_score(interval.confidence * 100.0),
                 fmt_score(interval.lower),
                 fmt_score(interval.upper)
@@ -304,6 +330,23 @@ impl CaseReport {
             parts.push(format!("baseline {}, change {}", fmt_score(base), fmt_delta(delta)));
         }
         (!parts.is_empty()).then(|| parts.join("; "))
+    }
+
+    /// For MIN..MAX trials, what the verdict rests on in words a reader acts on (see
+    /// [`text::certainty_sentence`]); `None` for other cases.
+    pub fn certainty_sentence(&self) -> Option<String> {
+        let decision = self.decision?;
+        let bound = self.bound?;
+        let mean = self.score?;
+        Some(text::certainty_sentence(&text::CertaintyFacts {
+            certain: decision == Certainty::Certain,
+            mean,
+            threshold: self.threshold,
+            trials: self.trials.iter().filter(|t| t.score.is_some()).count(),
+            bound: (bound.side, bound.value),
+            confidence: bound.confidence,
+            failed_inconclusive: self.failed_inconclusive,
+        }))
     }
 
     /// `Name (test case ID)`, or the ID alone when the case has no name of its own. `part`
@@ -504,6 +547,8 @@ pub struct DryRunCase {
     pub name: Option<String>,
     pub trials: crate::confidence::Trials,
     pub threshold: f64,
+    /// For MIN..MAX trials: the least trials that can make a pass, and a fail, certain.
+    pub least_trials: Option<crate::confidence::LeastTrials>,
     pub blocking: bool,
     /// `Err` when the case cannot be run: not found, key refused, or could not be checked.
     pub check: Result<(), (crate::outcome::FailureKind, String)>,

@@ -310,6 +310,13 @@ pub fn dry_run(result: &DryRunReport) -> String {
         if let Err((_, reason)) = &case.check {
             let _ = writeln!(out, "           {}", sanitize(reason, false));
         }
+        if let Some(least) = &case.least_trials {
+            let _ = writeln!(
+                out,
+                "           {}",
+                super::text::least_trials_line(least, case.trials.max())
+            );
+        }
     }
     let budget = if result.rate_limit == 0 {
         "no client-side rate limit".to_owned()

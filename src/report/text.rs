@@ -134,6 +134,53 @@ pub fn blocking_suffix(blocking: bool) -> &'static str {
 mod tests {
     use super::*;
 
+    fn facts(certain: bool, mean: f64, trials: usize, bound: (super::super::model::BoundSide, f64)) -> CertaintyFacts {
+        CertaintyFacts {
+            certain,
+            mean,
+            threshold: 0.8,
+            trials,
+            bound,
+            confidence: 0.95,
+            failed_inconclusive: false,
+        }
+    }
+
+    #[test]
+    fn the_certainty_sentence_quotes_only_the_bound_the_verdict_rests_on() {
+        use super::super::model::BoundSide::{Lower, Upper};
+        let say = |f: CertaintyFacts| certainty_sentence(&f);
+        assert_eq!(
+            say(facts(true, 0.6, 4, (Upper, 0.79))),
+            "fails: mean certainly below 0.8 (at most 0.79, 95 %)"
+        );
+        assert_eq!(
+            say(facts(true, 0.97, 16, (Lower, 0.83))),
+            "passes: mean certainly at least 0.8 (at least 0.83, 95 %)"
+        );
+        let least = crate::confidence::least_trials(0.8, 0.95)
+            .and_then(|l| l.pass)
+            .expect("reachable");
+        assert_eq!(
+            say(facts(false, 0.825, 6, (Lower, 0.0492))),
+            format!("passes on its mean 0.825; not certain after 6 trials (a certain pass needs at least {least})")
+        );
+        assert_eq!(
+            say(facts(false, 0.825, 20, (Lower, 0.61))),
+            "passes on its mean 0.825; not certain after 20 trials (the mean may be as low as 0.61, 95 %)"
+        );
+        assert_eq!(
+            say(facts(false, 0.75, 10, (Upper, 0.9))),
+            "fails on its mean 0.75; not certain after 10 trials (the mean may be as high as 0.9, 95 %)"
+        );
+        let mut inconclusive = facts(false, 0.85, 20, (Lower, 0.7));
+        inconclusive.failed_inconclusive = true;
+        assert_eq!(
+            say(inconclusive),
+            "fails: not certain after 20 trials (--inconclusive fail); mean 0.85 (the mean may be as low as 0.7, 95 %)"
+        );
+    }
+
     #[test]
     fn control_characters_become_visible() {
         assert_eq!(sanitize("a\u{1b}[31mb\u{7}", false), "a\\u{1b}[31mb\\u{7}");
@@ -170,4 +217,80 @@ mod tests {
         assert!(parse_time("2026-01-01T10:00:12.500+00:00").is_some());
         assert!(parse_time("last tuesday").is_none());
     }
+}
+
+/// What `--dry-run` says of a MIN..MAX case: the least trials that can make each decision
+/// certain, and whether MAX allows a certain pass at all.
+pub fn least_trials_line(least: &crate::confidence::LeastTrials, max: u32) -> String {
+    let count = |n: Option<u32>| n.map_or_else(|| "no number of trials".to_owned(), |n| format!("at least {n}"));
+    let mut line = format!(
+        "a certain pass needs {} trials, a certain fail {}",
+        count(least.pass),
+        count(least.fail)
+    );
+    if least.pass.is_none_or(|n| n > max) {
+        let _ = write!(
+            line,
+            "; MAX {max} cannot make a pass certain: only the mean can pass it"
+        );
+    }
+    line
+}
+
+/// What a MIN..MAX case's verdict rests on: the facts [`certainty_sentence`] puts in words.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CertaintyFacts {
+    /// Whether the sequential decision was certain before MAX.
+    pub certain: bool,
+    pub mean: f64,
+    pub threshold: f64,
+    /// Scored trials.
+    pub trials: usize,
+    /// The one-sided bound the bets aimed at (see `model::BoundRecord`).
+    pub bound: (super::model::BoundSide, f64),
+    pub confidence: f64,
+    /// Failed for being inconclusive at MAX (`--inconclusive fail`).
+    pub failed_inconclusive: bool,
+}
+
+/// The one sentence every surface shows for a MIN..MAX case: what it did, whether that is
+/// certain, and the one bound behind it, e.g. "fails: mean certainly below 0.8 (at most 0.79,
+/// 95 %)" or "passes on its mean 0.825; not certain after 6 trials (a certain pass needs at
+/// least 14)". Only the end of the interval the bets aimed at is quoted: the far end is not
+/// informative (it can read 0 for a case that clearly fails).
+pub fn certainty_sentence(facts: &CertaintyFacts) -> String {
+    use super::model::BoundSide;
+    let percent = fmt_score(facts.confidence * 100.0);
+    let (t, mean, n) = (fmt_score(facts.threshold), fmt_score(facts.mean), facts.trials);
+    let (side, value) = (facts.bound.0, fmt_score(facts.bound.1));
+    let trials = if n == 1 { "trial" } else { "trials" };
+    if facts.certain {
+        return match side {
+            BoundSide::Lower => format!("passes: mean certainly at least {t} (at least {value}, {percent} %)"),
+            BoundSide::Upper => format!("fails: mean certainly below {t} (at most {value}, {percent} %)"),
+        };
+    }
+    let above = facts.mean >= facts.threshold;
+    let head = if facts.failed_inconclusive {
+        format!("fails: not certain after {n} {trials} (--inconclusive fail); mean {mean}")
+    } else if above {
+        format!("passes on its mean {mean}; not certain after {n} {trials}")
+    } else {
+        format!("fails on its mean {mean}; not certain after {n} {trials}")
+    };
+    let least = crate::confidence::least_trials(facts.threshold, facts.confidence);
+    let (word, needed) = if above {
+        ("pass", least.and_then(|l| l.pass))
+    } else {
+        ("fail", least.and_then(|l| l.fail))
+    };
+    let tail = match (needed, side) {
+        (None, _) => format!("no number of trials can make a {word} certain"),
+        (Some(needed), _) if u32::try_from(n).is_ok_and(|n| n < needed) => {
+            format!("a certain {word} needs at least {needed}")
+        }
+        (Some(_), BoundSide::Lower) => format!("the mean may be as low as {value}, {percent} %"),
+        (Some(_), BoundSide::Upper) => format!("the mean may be as high as {value}, {percent} %"),
+    };
+    format!("{head} ({tail})")
 }

@@ -3,6 +3,7 @@
 //! a signal stops it at any point (exit 130/143).
 
 use crate::budget;
+use crate::confidence::least_trials;
 use crate::exit::Exit;
 use crate::gate::{budget_limit, cap_misfit, client_for, resolve_plan, sample_plan, shard_plan, wait_for_interrupt};
 use crate::outcome::Interrupt;
@@ -85,6 +86,11 @@ pub async fn dry_run(settings: &Settings, stop: watch::Receiver<Option<Interrupt
             name,
             trials: policy.trials,
             threshold: policy.threshold,
+            least_trials: policy
+                .trials
+                .is_sequential()
+                .then(|| least_trials(policy.threshold, settings.policy.confidence))
+                .flatten(),
             blocking: policy.blocking,
             check,
         });

@@ -83,7 +83,10 @@ pub async fn run(
         Ok(opened) => opened,
         Err(message) => return gate.stopped(Some(&client), plan.cases, Exit::Usage, message),
     };
-    for note in &reattach.notes {
+    let trials_warnings = settings
+        .policy
+        .trials_warnings(to_run.cases.iter().map(|case| case.id.as_str()));
+    for note in reattach.notes.iter().chain(&trials_warnings) {
         observer(Progress::Warning(note));
         warnings.push(note.clone());
     }

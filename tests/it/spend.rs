@@ -89,7 +89,7 @@ fn cap_reached_cases_follow_inconclusive_fail() {
     let json = dir.join("r.json");
     let out = run(gate(&sim.base_url())
         .args(ids)
-        .args(["--trials", "2..6", "--max-runs", "7", "--inconclusive", "fail"])
+        .args(["--trials", "2..16", "--max-runs", "7", "--inconclusive", "fail"])
         .arg("--json")
         .arg(&json));
     assert_code(&out, 1);

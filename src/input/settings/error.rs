@@ -38,6 +38,14 @@ pub enum UsageError {
     BadInconclusive(#[from] InconclusiveError),
     #[error("--aggregate {0} cannot be used with trials MIN..MAX: a sequential decision is about the mean score")]
     AggregateWithRange(&'static str),
+    #[error("{}", cannot_pass(case.as_deref(), trials, *threshold, *confidence, *least))]
+    CannotPass {
+        case: Option<String>,
+        trials: String,
+        threshold: f64,
+        confidence: f64,
+        least: Option<u32>,
+    },
     #[error("--max-drop {0:?} is not a number from 0 to {limit:e}", limit = crate::verdict::SCORE_LIMIT)]
     BadMaxDrop(String),
     #[error("invalid test case ID: {0}")]
@@ -68,4 +76,24 @@ pub enum UsageError {
     InsecureUrl,
     #[error("--base-url must not contain a user name, password, query or fragment")]
     UrlExtras,
+}
+
+/// The message of [`UsageError::CannotPass`]: what is refused, why, and the least MAX that works.
+fn cannot_pass(case: Option<&str>, trials: &str, threshold: f64, confidence: f64, least: Option<u32>) -> String {
+    let whose = case.map_or_else(String::new, |case| format!(" (test case {case:?} in the config file)"));
+    let (min, max) = trials.split_once("..").unwrap_or((trials, trials));
+    let fix = match least {
+        Some(least) => format!(
+            "a certain pass needs at least {least} trials, so every case would fail; use a MAX of at least {least} (e.g. --trials {min}..{least}) or --inconclusive estimate"
+        ),
+        None => format!(
+            "no number of trials up to {} can make a pass certain, so every case would fail; use --inconclusive estimate or a lower threshold",
+            crate::confidence::Trials::LIMIT
+        ),
+    };
+    format!(
+        "--inconclusive fail with trials {min}..{max}{whose}: at threshold {} and confidence {}, {fix}",
+        crate::verdict::fmt_score(threshold),
+        crate::verdict::fmt_score(confidence)
+    )
 }

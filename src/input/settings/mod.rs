@@ -361,6 +361,57 @@ mod tests {
     }
 
     #[test]
+    fn inconclusive_fail_needs_a_max_that_can_pass() {
+        // At threshold 0.8 and confidence 0.95 no valid test passes in fewer than 14 trials.
+        let error = resolve(&["a", "--trials", "2..10", "--inconclusive", "fail"]).expect_err("refused");
+        let least = match &error {
+            UsageError::CannotPass { least: Some(least), .. } => *least,
+            other => panic!("{other:?}"),
+        };
+        assert!((14..=16).contains(&least), "{least}");
+        let message = error.to_string();
+        assert!(message.contains(&format!("--trials 2..{least}")), "{message}");
+        let max = format!("2..{least}");
+        assert!(resolve(&["a", "--trials", &max, "--inconclusive", "fail"]).is_ok());
+        assert!(resolve(&["a", "--trials", "2..10", "--inconclusive", "fail", "--threshold", "0.3"]).is_ok());
+        assert!(resolve(&["a", "--trials", "10", "--inconclusive", "fail"]).is_ok());
+        let error = resolve(&["a", "--trials", "2..50", "--inconclusive", "fail", "--threshold", "1"]);
+        assert!(
+            matches!(error, Err(UsageError::CannotPass { least: None, .. })),
+            "{error:?}"
+        );
+        // A per-case threshold from the config file is checked per case.
+        let config = Config::parse("[cases.b]\nthreshold = 0.9").expect("valid");
+        let inputs = Inputs {
+            config: Some(config),
+            ..Inputs::default()
+        };
+        let args = Args::try_parse_from(["kapso-gate", "a", "--trials", "2..20", "--inconclusive", "fail"])
+            .expect("clap accepts these");
+        let error = Settings::resolve_with(&args, &env_with_key(), &inputs).expect_err("refused for b");
+        assert!(error.to_string().contains("\"b\""), "{error}");
+    }
+
+    #[test]
+    fn a_max_that_cannot_pass_is_warned_about_without_inconclusive_fail() {
+        let s = resolve(&["a", "--trials", "2..10"]).expect("valid");
+        let warnings = s.policy.trials_warnings(["a", "b"]);
+        assert_eq!(warnings.len(), 1, "one per distinct range: {warnings:?}");
+        assert!(warnings[0].contains("a certain pass needs at least 1"), "{warnings:?}");
+        assert!(warnings[0].contains("judged by its mean score alone"), "{warnings:?}");
+        assert!(resolve(&["a", "--trials", "2..20"])
+            .expect("valid")
+            .policy
+            .trials_warnings(["a"])
+            .is_empty());
+        assert!(resolve(&["a", "--trials", "10"])
+            .expect("valid")
+            .policy
+            .trials_warnings(["a"])
+            .is_empty());
+    }
+
+    #[test]
     fn trial_ranges_confidence_and_inconclusive() {
         use crate::confidence::{Inconclusive, Trials};
         let s = resolve(&[

@@ -5,7 +5,7 @@ use super::error::UsageError;
 use super::parse;
 use crate::baseline::Baseline;
 use crate::cli::Args;
-use crate::confidence::{Inconclusive, Trials};
+use crate::confidence::{least_trials, Inconclusive, Trials};
 use crate::config::{CaseConfig, Config};
 use crate::defaults;
 use crate::ids;
@@ -99,6 +99,18 @@ pub fn resolve(args: &Args, config: &Config, baseline: Option<&Baseline>) -> Res
     if max_drop.is_some() && baseline.is_none() {
         return Err(UsageError::MaxDropWithoutBaseline);
     }
+    if inconclusive == Inconclusive::Fail {
+        check_can_pass(threshold, trials, confidence, None)?;
+        for (case, entry) in &config.cases {
+            let case_trials = entry.trials.as_ref().and_then(|t| t.resolve().ok()).unwrap_or(trials);
+            check_can_pass(
+                entry.threshold.unwrap_or(threshold),
+                case_trials,
+                confidence,
+                Some(case),
+            )?;
+        }
+    }
     Ok(Policy {
         threshold,
         trials,
@@ -109,6 +121,62 @@ pub fn resolve(args: &Args, config: &Config, baseline: Option<&Baseline>) -> Res
         baseline: baseline.cloned(),
         max_drop,
     })
+}
+
+/// With `--inconclusive fail`, refuses a MIN..MAX range whose MAX is below the least number of
+/// trials that can make a pass certain: every case would fail, however well it scores. `case`
+/// names the config file's case the threshold or trials come from.
+fn check_can_pass(threshold: f64, trials: Trials, confidence: f64, case: Option<&String>) -> Result<(), UsageError> {
+    let Trials::Sequential { min, max } = trials else {
+        return Ok(());
+    };
+    let least = least_trials(threshold, confidence).and_then(|l| l.pass);
+    if least.is_some_and(|least| least <= max) {
+        return Ok(());
+    }
+    Err(UsageError::CannotPass {
+        case: case.cloned(),
+        trials: format!("{min}..{max}"),
+        threshold,
+        confidence,
+        least,
+    })
+}
+
+impl Policy {
+    /// Warnings for the MIN..MAX ranges of `cases` whose MAX cannot make a pass certain (with
+    /// `--inconclusive estimate`, so only the mean can pass them), one per distinct threshold
+    /// and range.
+    pub fn trials_warnings<'a>(&self, cases: impl IntoIterator<Item = &'a str>) -> Vec<String> {
+        if self.inconclusive == Inconclusive::Fail {
+            return Vec::new();
+        }
+        let mut seen: Vec<(u64, Trials)> = Vec::new();
+        let mut warnings = Vec::new();
+        for case in cases {
+            let policy = self.for_case(case);
+            let Trials::Sequential { max, .. } = policy.trials else {
+                continue;
+            };
+            let key = (policy.threshold.to_bits(), policy.trials);
+            let least = least_trials(policy.threshold, self.confidence).and_then(|l| l.pass);
+            if seen.contains(&key) || least.is_some_and(|least| least <= max) {
+                continue;
+            }
+            seen.push(key);
+            let needs = least.map_or_else(
+                || format!("no number of trials up to {} can make a pass certain", Trials::LIMIT),
+                |least| format!("a certain pass needs at least {least} trials"),
+            );
+            warnings.push(format!(
+                "trials {} at threshold {} and confidence {}: {needs}, so a case not certain to fail by trial {max} is judged by its mean score alone",
+                policy.trials,
+                crate::verdict::fmt_score(policy.threshold),
+                crate::verdict::fmt_score(self.confidence),
+            ));
+        }
+        warnings
+    }
 }
 
 /// A confidence strictly between 0 and 1.

@@ -20,11 +20,10 @@ const BET_MARGIN: f64 = 0.05;
 /// What the scores so far say about "mean >= threshold".
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Decision {
-    /// Certain: the mean is at or above the threshold; wrong with probability at most
-    /// `(1 - C) / 2`.
+    /// Certain: the mean is at or above the threshold; wrong with probability at most `1 - C`.
     Pass,
-    /// Certain: the mean is below the threshold; wrong with probability at most `(1 - C) / 2`
-    /// (a mean exactly at the threshold passes, so a fail there is wrong).
+    /// Certain: the mean is below the threshold; wrong with probability at most `1 - C` (a
+    /// mean exactly at the threshold passes, so a fail there is wrong).
     Fail,
     /// The interval still contains the threshold.
     Undecided,
@@ -96,7 +95,8 @@ fn factor(side: Side, fraction: f64, x: f64, m: f64) -> f64 {
 #[derive(Debug, Clone)]
 pub struct Sequential {
     threshold: f64,
-    /// A capital that reaches this has ruled its hypothesis out: `1 / (alpha / 2)`.
+    /// A capital that reaches this has ruled its hypothesis out: `1 / alpha`. Each side gets
+    /// the whole `alpha` because a case can only be wrong on one side (see the module doc).
     bar: f64,
     aim: Aim,
     alpha: f64,
@@ -116,7 +116,8 @@ pub struct Sequential {
 impl Sequential {
     /// A sequence at confidence `confidence` (e.g. 0.95) for deciding "mean >= `threshold`".
     /// `None` unless `confidence` is strictly between 0 and 1 and `threshold` is finite. A
-    /// threshold below 0 passes and one above 1 fails before any score (scores are in [0, 1]).
+    /// threshold at or below 0 passes and one above 1 fails before any score: scores are in
+    /// [0, 1], so every mean is at least 0 and none is above 1.
     pub fn new(confidence: f64, threshold: f64) -> Option<Sequential> {
         Sequential::aimed(confidence, threshold, Aim::Threshold)
     }
@@ -128,7 +129,7 @@ impl Sequential {
         }
         let mut sequence = Sequential {
             threshold,
-            bar: 2.0 / alpha,
+            bar: aim.sides() / alpha,
             aim,
             alpha,
             scores: Vec::new(),
@@ -174,7 +175,8 @@ impl Sequential {
 
     /// The confidence sequence at this trial: the means not yet ruled out. The threshold is
     /// outside it exactly when [`Sequential::decision`] is certain: below `lower` for a pass,
-    /// above `upper` for a fail. With no scores it is [0, 1].
+    /// above `upper` for a fail; except a threshold of 0, a pass before any score (every mean
+    /// is at least 0) while the interval may still start at 0. With no scores it is [0, 1].
     pub fn interval(&self) -> Interval {
         let pivot = Some(self.threshold);
         let lower = bounds::lower_end(|m| self.rejected(Side::Pass, m), pivot);
@@ -208,6 +210,17 @@ impl Sequential {
         self.threshold
     }
 
+    /// Whether every mean below `m` is ruled out: the interval's lower end is at or above `m`.
+    /// One pass over the scores, where [`Sequential::interval`] bisects.
+    pub(super) fn rules_out_below(&self, m: f64) -> bool {
+        self.rejected(Side::Pass, m)
+    }
+
+    /// Whether every mean at or above `m` is ruled out: the interval's upper end is below `m`.
+    pub(super) fn rules_out_from(&self, m: f64) -> bool {
+        self.rejected(Side::Fail, m)
+    }
+
     /// Whether the capital on `side`, run at the mean `m` over every score so far, has ever
     /// reached the bar. The same arithmetic, in the same order, as the running capitals at the
     /// threshold, so the interval and the decision agree to the last bit.
@@ -232,7 +245,7 @@ impl Sequential {
         let m = self.threshold;
         if m > 1.0 || self.fail.peak >= self.bar {
             Some(Decision::Fail)
-        } else if m < 0.0 || self.pass.peak >= self.bar {
+        } else if m <= 0.0 || self.pass.peak >= self.bar {
             Some(Decision::Pass)
         } else {
             None
@@ -260,21 +273,38 @@ impl Sequential {
 }
 
 /// Where the bets of each side are tuned.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub(super) enum Aim {
     /// Both at the threshold: the fastest decision.
     Threshold,
     /// For an interval read after exactly this many scores: each side where the running mean
     /// and variance predict that end of the interval will be.
     Horizon(u32),
+    /// The pass side (the lower end) at the first mean, the fail side (the upper end) at the
+    /// second: two one-sided bounds, each facing its own comparison point.
+    Points(f64, f64),
+}
+
+impl Aim {
+    /// How many ways `alpha` is split. A decision or a one-sided bound can only be wrong on
+    /// one side at a time, so each side may err with `alpha`; a two-sided interval (`Horizon`)
+    /// misses when either end does, so each end gets `alpha / 2`.
+    fn sides(self) -> f64 {
+        match self {
+            Aim::Threshold | Aim::Points(..) => 1.0,
+            Aim::Horizon(_) => 2.0,
+        }
+    }
 }
 
 impl Sequential {
     /// The means (pass side, fail side) the next bets are tuned for, inside (0, 1).
     fn aims(&self) -> (f64, f64) {
         let clamp = |m: f64| m.clamp(BET_MARGIN, 1.0 - BET_MARGIN);
-        let Aim::Horizon(n) = self.aim else {
-            return (clamp(self.threshold), clamp(self.threshold));
+        let n = match self.aim {
+            Aim::Threshold => return (clamp(self.threshold), clamp(self.threshold)),
+            Aim::Points(pass, fail) => return (clamp(pass), clamp(fail)),
+            Aim::Horizon(n) => n,
         };
         let weight = PRIOR_WEIGHT;
         let count = 2.0 * weight + self.scores.len() as f64;
@@ -408,12 +438,12 @@ mod tests {
     #[test]
     fn perfect_scores_pass_only_once_chance_is_ruled_out() {
         // A 0/1 judge with mean just under 0.8 gives n perfect scores in a row with probability
-        // about 0.8^n, which only falls under (1 - C) / 2 = 0.025 at n = 17: no valid test may
-        // pass sooner, and this one should not need much more.
+        // about 0.8^n, which only falls under 1 - C = 0.05 at n = 14: no valid test may pass
+        // sooner, and this one should not need much more.
         let (decision, trials) = trials_to_decide(1.0, 0.8);
         assert_eq!(decision, Decision::Pass);
-        assert!((17..=20).contains(&trials), "{trials}");
-        assert!(0.8f64.powi(trials as i32) <= 0.025);
+        assert!((14..=16).contains(&trials), "{trials}");
+        assert!(0.8f64.powi(trials as i32) <= 0.05);
     }
 
     #[test]

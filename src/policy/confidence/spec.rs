@@ -136,17 +136,6 @@ pub enum Inconclusive {
     Fail,
 }
 
-impl Inconclusive {
-    /// Whether a case with this decision and mean score passes.
-    pub fn passes(self, decision: Decision, mean: f64, threshold: f64) -> bool {
-        match (decision, self) {
-            (Decision::Pass, _) => true,
-            (Decision::Fail, _) | (Decision::Undecided, Inconclusive::Fail) => false,
-            (Decision::Undecided, Inconclusive::Estimate) => mean >= threshold,
-        }
-    }
-}
-
 /// An `--inconclusive` value that is neither `estimate` nor `fail`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InconclusiveError(pub String);
@@ -239,11 +228,5 @@ mod tests {
             .to_string()
             .contains("estimate, fail"));
         assert_eq!(Inconclusive::default(), Inconclusive::Estimate);
-        let undecided = Decision::Undecided;
-        assert!(Inconclusive::Estimate.passes(undecided, 0.8, 0.8));
-        assert!(!Inconclusive::Estimate.passes(undecided, 0.79, 0.8));
-        assert!(!Inconclusive::Fail.passes(undecided, 0.95, 0.8));
-        assert!(Inconclusive::Fail.passes(Decision::Pass, 0.7, 0.8));
-        assert!(!Inconclusive::Estimate.passes(Decision::Fail, 0.9, 0.8));
     }
 }

@@ -259,7 +259,10 @@ fn system_out(case: &CaseReport) -> String {
     if let Some(spread) = case.score_spread {
         let _ = writeln!(out, "score_spread: {}", fmt_score(spread));
     }
-    if let Some(interval) = &case.interval {
+    if let Some(sentence) = case.certainty_sentence() {
+        // A MIN..MAX case: only the bound its verdict rests on is meaningful.
+        let _ = writeln!(out, "certainty: {sentence}");
+    } else if let Some(interval) = &case.interval {
         let _ = writeln!(
             out,
             "interval: [{}, {}] at {}",
@@ -341,6 +344,33 @@ mod tests {
         assert_eq!(attr("l1\nl2\t\r"), "l1&#10;l2&#9;&#13;");
         assert_eq!(seconds(12_500), "12.500");
         assert_eq!(seconds(7), "0.007");
+    }
+
+    #[test]
+    fn a_sequential_case_says_what_its_verdict_rests_on_in_system_out() {
+        let mut c = case("c1", Status::Failed);
+        c.score = Some(0.55);
+        c.interval = Some(crate::report::model::IntervalRecord {
+            lower: 0.0,
+            upper: 0.7904,
+            confidence: 0.95,
+            kind: crate::report::model::IntervalKind::Sequential,
+        });
+        c.decision = Some(crate::report::model::Certainty::Certain);
+        c.bound = Some(crate::report::model::BoundRecord {
+            side: crate::report::model::BoundSide::Upper,
+            value: 0.7904,
+            confidence: 0.95,
+        });
+        let xml = render(&report(vec![c]));
+        assert!(
+            xml.contains("\ncertainty: fails: mean certainly below 0.8 (at most 0.7904, 95 %)\ndecision: certain\n"),
+            "{xml}"
+        );
+        assert!(
+            !xml.contains("interval: [0,"),
+            "the end the bets never aimed at is not shown\n{xml}"
+        );
     }
 
     #[test]
