@@ -16,7 +16,7 @@
 //! of `regressed` at true drops of 0, delta and 2 delta (the first two are false alarms), and
 //! the runs used today.
 
-use kapso_gate::confidence::{Decision, Regression, RegressionSequence, Sequential, Trials};
+use kapso_gate::policy::confidence::{Decision, Regression, RegressionSequence, Sequential, Trials};
 
 #[path = "../src/policy/confidence/judges.rs"]
 #[expect(dead_code, reason = "the benchmark samples two of the judges the unit tests use")]

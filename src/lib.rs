@@ -21,15 +21,6 @@ pub mod report;
 pub mod run;
 pub mod shards;
 
-// Transitional aliases for the old flat paths while branches merge; removed at the end.
-pub use domain::{digest, exit, fork, ids, outcome, secret};
-pub use input::{cli, config, defaults, settings};
-pub use output::{comment, file_write};
-pub use policy::{confidence, verdict};
-pub use report::baseline;
-pub use run::{budget, client, dry_run, gate, plan, sample, scheduler, spend, state};
-pub use shards::{merge, rerun, shard};
-
-pub use dry_run::dry_run;
-pub use gate::{run, usage_failure_report, Progress};
-pub use outcome::Interrupt;
+pub use domain::outcome::Interrupt;
+pub use run::dry_run::dry_run;
+pub use run::gate::{run, usage_failure_report, Progress};

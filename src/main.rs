@@ -3,14 +3,14 @@
 
 #![forbid(unsafe_code)]
 
-use kapso_gate::cli::{Args, Env};
-use kapso_gate::comment;
-use kapso_gate::exit::Exit;
+use kapso_gate::domain::exit::Exit;
+use kapso_gate::input::cli::{Args, Env};
+use kapso_gate::input::settings::{Inputs, Settings, UsageError};
+use kapso_gate::output::comment;
 use kapso_gate::output::destinations::{self as output, Delivery, Outputs};
+use kapso_gate::policy::verdict::interrupt_exit;
 use kapso_gate::report::terminal::{self, Style};
 use kapso_gate::report::{github, Report};
-use kapso_gate::settings::{Inputs, Settings, UsageError};
-use kapso_gate::verdict::interrupt_exit;
 use kapso_gate::{Interrupt, Progress};
 
 mod app;
@@ -24,10 +24,10 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     // Before anything reads the environment and while only this thread runs: an action input
     // (INPUT_*) beats the job's KAPSO_* variable, and an empty KAPSO_* variable means "not set".
-    for (name, value) in kapso_gate::cli::action_input_overrides(std::env::vars_os()) {
+    for (name, value) in kapso_gate::input::cli::action_input_overrides(std::env::vars_os()) {
         std::env::set_var(name, value);
     }
-    for name in kapso_gate::cli::empty_kapso_vars(std::env::vars_os()) {
+    for name in kapso_gate::input::cli::empty_kapso_vars(std::env::vars_os()) {
         std::env::remove_var(name);
     }
     let env = Env::from_process();
@@ -135,7 +135,7 @@ async fn comment_on_pull_request(
             let context = comment::RunContext::now();
             tokio::select! {
                 outcome = comment::publish(&config, &summary, &context) => outcome,
-                interrupt = kapso_gate::gate::wait_for_interrupt(&mut stop) => {
+                interrupt = kapso_gate::run::gate::wait_for_interrupt(&mut stop) => {
                     io.err_line(&format!("kapso-gate: pull request comment abandoned: {} received", interrupt.name()));
                     return Some(interrupt);
                 }
@@ -155,9 +155,9 @@ async fn comment_on_pull_request(
 /// reports are read on a worker thread, so a signal ends a merge of large reports promptly.
 fn merge(args: &Args, env: &Env, io: Stdio, stop: &Stop) -> u8 {
     let outputs = Outputs::resolve(args, env);
-    let inputs = kapso_gate::merge::input_paths(&args.merge);
+    let inputs = kapso_gate::shards::merge::input_paths(&args.merge);
     let merged = app::signals::unless_stopped(stop, move || {
-        kapso_gate::merge::load(&inputs).and_then(kapso_gate::merge::merge)
+        kapso_gate::shards::merge::load(&inputs).and_then(kapso_gate::shards::merge::merge)
     });
     let code = match merged {
         Err(interrupt) => return interrupt_exit(interrupt).code(),
@@ -188,7 +188,7 @@ fn usage_message(error: &UsageError, env: &Env) -> String {
             .github_event_path
             .as_deref()
             .and_then(|p| comment::event::read_text(p).ok())
-            .is_some_and(|event| kapso_gate::cli::is_fork_pull_request(&event));
+            .is_some_and(|event| kapso_gate::input::cli::is_fork_pull_request(&event));
     if fork {
         format!("{error}. This run is for a pull request from a fork: GitHub does not pass secrets to workflows triggered from forks, so the gate cannot run here (see Troubleshooting in the README)")
     } else {

@@ -1,12 +1,12 @@
 //! The binary's console: turns progress events into lines on stdout (results) and stderr
 //! (diagnostics), according to the verbosity. Formatting itself is in `report::terminal`.
 
-use kapso_gate::outcome::TrialResult;
+use kapso_gate::domain::outcome::TrialResult;
+use kapso_gate::input::settings::{Settings, Verbosity};
 use kapso_gate::report::build::trial_report;
 use kapso_gate::report::terminal::{self, Style};
 use kapso_gate::report::text::{display_name, fmt_duration, sanitize};
-use kapso_gate::scheduler::Event;
-use kapso_gate::settings::{Settings, Verbosity};
+use kapso_gate::run::scheduler::Event;
 use kapso_gate::Progress;
 use std::time::Duration;
 

@@ -5,7 +5,7 @@
 //! [`GRACE`], ends the process at once, removing its pending temporary files first.
 
 use super::stdio::Stdio;
-use kapso_gate::verdict::interrupt_exit;
+use kapso_gate::policy::verdict::interrupt_exit;
 use kapso_gate::Interrupt;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -55,7 +55,7 @@ async fn stop_on_signals(mut signals: Signals, stop: watch::Sender<Option<Interr
             GRACE.as_secs()
         )),
     }
-    kapso_gate::file_write::discard_pending();
+    kapso_gate::output::file_write::discard_pending();
     std::process::exit(i32::from(interrupt_exit(first).code()));
 }
 

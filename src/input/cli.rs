@@ -1,7 +1,7 @@
 //! Raw command-line arguments as clap parses them, and the names of every environment variable
 //! the gate reads. Nothing here is validated; `settings` turns `Args` into `Settings`.
 
-use crate::verdict::Aggregate;
+use crate::policy::verdict::Aggregate;
 use clap::{ArgAction, CommandFactory, FromArgMatches, Parser};
 use std::path::PathBuf;
 
@@ -234,15 +234,15 @@ pub struct Args {
 }
 
 fn after_help() -> String {
-    format!("{AFTER_HELP}\n\n{}", crate::exit::help_table())
+    format!("{AFTER_HELP}\n\n{}", crate::domain::exit::help_table())
 }
 
 /// The command line as `--help` shows it: the derived definition, with each option's default
-/// taken from the one table in [`crate::defaults`]. Defaults are not clap defaults because a
+/// taken from the one table in [`crate::input::defaults`]. Defaults are not clap defaults because a
 /// config file sits between a flag and its default.
 pub fn command() -> clap::Command {
     let mut command = Args::command();
-    for (long, value) in crate::defaults::shown() {
+    for (long, value) in crate::input::defaults::shown() {
         let id = long.replace('-', "_");
         command = command.mut_arg(id, |arg| {
             let help = arg.get_help().map(ToString::to_string).unwrap_or_default();
@@ -320,9 +320,9 @@ pub fn empty_kapso_vars(
 }
 
 /// Whether a GitHub `pull_request` event payload comes from a fork, by the one rule of
-/// [`crate::fork::github`] (what cannot be known is a fork).
+/// [`crate::domain::fork::github`] (what cannot be known is a fork).
 pub fn is_fork_pull_request(event_json: &str) -> bool {
-    crate::fork::github_event(event_json)
+    crate::domain::fork::github_event(event_json)
 }
 
 /// Prefix of the variables action.yml sets from its inputs: `INPUT_THRESHOLD` carries the
@@ -360,12 +360,12 @@ pub fn action_input_overrides(
 #[derive(Debug, Clone, Default)]
 pub struct Env {
     /// The key, already wrapped so that `Debug` of `Env` or `Settings` cannot show it.
-    pub api_key: Option<crate::secret::ApiKey>,
+    pub api_key: Option<crate::domain::secret::ApiKey>,
     /// `KAPSO_GITHUB_TOKEN`, the pull-request comment's token, wrapped likewise.
-    pub comment_token: Option<crate::comment::ForgeToken>,
+    pub comment_token: Option<crate::output::comment::ForgeToken>,
     /// Every forge token set: `KAPSO_GITHUB_TOKEN`, `GITHUB_TOKEN`, `GITLAB_TOKEN`, whichever
     /// the comment ends up using, to mask (`::add-mask::`) and to redact.
-    pub forge_tokens: Vec<crate::comment::ForgeToken>,
+    pub forge_tokens: Vec<crate::output::comment::ForgeToken>,
     /// `KAPSO_JSON` and `KAPSO_JUNIT`, for reports when the arguments cannot be parsed.
     pub json: Option<PathBuf>,
     pub junit: Option<PathBuf>,
@@ -378,7 +378,7 @@ pub struct Env {
     /// pull request.
     pub github_event_name: Option<String>,
     pub github_event_path: Option<PathBuf>,
-    /// The CI parallel-job variables `--shard auto` reads (see [`crate::shard::CI_SYSTEMS`]),
+    /// The CI parallel-job variables `--shard auto` reads (see [`crate::shards::shard::CI_SYSTEMS`]),
     /// name and value, for those that are set.
     pub parallel_vars: Vec<(String, String)>,
     /// The first of [`COMMIT_VARS`] that is set.
@@ -403,15 +403,15 @@ impl Env {
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Self {
         let non_empty = |name: &str| lookup(name).filter(|v| !v.is_empty());
         Env {
-            api_key: lookup(API_KEY_VAR).map(|k| crate::secret::ApiKey::new(&k)),
-            comment_token: lookup(GITHUB_TOKEN_VAR).and_then(|t| crate::comment::ForgeToken::new(&t)),
+            api_key: lookup(API_KEY_VAR).map(|k| crate::domain::secret::ApiKey::new(&k)),
+            comment_token: lookup(GITHUB_TOKEN_VAR).and_then(|t| crate::output::comment::ForgeToken::new(&t)),
             forge_tokens: [
                 GITHUB_TOKEN_VAR,
-                crate::comment::vars::GITHUB_TOKEN,
-                crate::comment::vars::GITLAB_TOKEN,
+                crate::output::comment::vars::GITHUB_TOKEN,
+                crate::output::comment::vars::GITLAB_TOKEN,
             ]
             .into_iter()
-            .filter_map(|name| lookup(name).and_then(|t| crate::comment::ForgeToken::new(&t)))
+            .filter_map(|name| lookup(name).and_then(|t| crate::output::comment::ForgeToken::new(&t)))
             .collect(),
             json: non_empty("KAPSO_JSON").map(PathBuf::from),
             junit: non_empty("KAPSO_JUNIT").map(PathBuf::from),
@@ -422,7 +422,7 @@ impl Env {
             github_workspace: non_empty("GITHUB_WORKSPACE").map(PathBuf::from),
             github_event_name: non_empty("GITHUB_EVENT_NAME"),
             github_event_path: non_empty("GITHUB_EVENT_PATH").map(PathBuf::from),
-            parallel_vars: crate::shard::auto_variables()
+            parallel_vars: crate::shards::shard::auto_variables()
                 .filter_map(|name| Some((name.to_owned(), non_empty(name)?)))
                 .collect(),
             ci_commit: COMMIT_VARS
@@ -443,7 +443,9 @@ mod tests {
         assert!(is_fork_pull_request(missing_base), "the same rule as the comment's");
         assert_eq!(
             is_fork_pull_request(missing_base),
-            crate::comment::event::parse(missing_base).expect("an event").from_fork
+            crate::output::comment::event::parse(missing_base)
+                .expect("an event")
+                .from_fork
         );
         assert!(is_fork_pull_request("{}"), "unreadable: unknown");
         let same = r#"{"pull_request":{"head":{"repo":{"full_name":"acme/bot","fork":true}},"base":{"repo":{"full_name":"acme/bot"}}}}"#;
@@ -461,7 +463,7 @@ mod tests {
     #[test]
     fn help_shows_every_default_from_the_table() {
         let help = command().render_help().to_string();
-        for (long, value) in crate::defaults::shown() {
+        for (long, value) in crate::input::defaults::shown() {
             let line = help
                 .lines()
                 .position(|l| l.trim_start().starts_with(&format!("--{long}")))
@@ -477,7 +479,7 @@ mod tests {
     fn options_tables_show_the_defaults() {
         let reference = include_str!("../../docs/options.md");
         let readme = include_str!("../../README.md");
-        for (long, value) in crate::defaults::shown() {
+        for (long, value) in crate::input::defaults::shown() {
             let prefix = format!("| `--{long} ");
             let row = reference
                 .lines()

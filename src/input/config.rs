@@ -2,8 +2,8 @@
 //! entries (threshold, trials, blocking). Unknown keys are errors that name the key and line,
 //! so a typo cannot silently turn a gate off.
 
-use crate::confidence::{Trials, TrialsError};
-use crate::verdict::Aggregate;
+use crate::policy::confidence::{Trials, TrialsError};
+use crate::policy::verdict::Aggregate;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -2,8 +2,8 @@
 //! `--help` text shows them (see `cli::command`), and a test holds the options tables (the
 //! book's `docs/options.md` and the README's short one) to them, so the three cannot drift apart.
 
-use crate::confidence::{Inconclusive, Trials};
-use crate::verdict::Aggregate;
+use crate::policy::confidence::{Inconclusive, Trials};
+use crate::policy::verdict::Aggregate;
 use std::time::Duration;
 
 pub const THRESHOLD: f64 = 0.8;
@@ -29,10 +29,10 @@ pub const MAX_CONCURRENCY: usize = 256;
 pub fn shown() -> Vec<(&'static str, String)> {
     let duration = |d: Duration| humantime::format_duration(d).to_string();
     vec![
-        ("threshold", crate::verdict::fmt_score(THRESHOLD)),
+        ("threshold", crate::policy::verdict::fmt_score(THRESHOLD)),
         ("trials", TRIALS.to_string()),
         ("aggregate", AGGREGATE.name().to_owned()),
-        ("confidence", crate::verdict::fmt_score(CONFIDENCE)),
+        ("confidence", crate::policy::verdict::fmt_score(CONFIDENCE)),
         ("inconclusive", INCONCLUSIVE.to_string()),
         ("base-url", BASE_URL.to_owned()),
         ("poll-interval", duration(POLL_INTERVAL)),

@@ -8,9 +8,9 @@
 //! again when a write failed and rewrite what the new verdict changes, and only then rename the
 //! report files into place. A cancel before that point leaves nothing written.
 
-use crate::file_write::{is_cancelled, Appending, Pending};
+pub use crate::input::settings::{GithubTargets, Outputs};
+use crate::output::file_write::{is_cancelled, Appending, Pending};
 use crate::report::{build, github, json, junit, markdown, Report};
-pub use crate::settings::{GithubTargets, Outputs};
 use std::path::{Path, PathBuf};
 
 /// What became of the reports.
@@ -217,7 +217,7 @@ mod tests {
                 workspace: None,
             }),
         };
-        let report = gate_failure(crate::exit::Exit::Usage, "no test cases selected");
+        let report = gate_failure(crate::domain::exit::Exit::Usage, "no test cases selected");
         assert!(write_files(&report, &outputs).is_empty());
         assert!(write_files(&report, &outputs).is_empty());
         let read = |name: &str| fs::read_to_string(dir.join(name)).expect("written");

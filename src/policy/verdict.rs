@@ -1,9 +1,9 @@
 //! The verdict rules, in one place every other part asks: what a finished run means, how the
 //! trials of a case combine, and which exit code a set of cases earns.
 
-use crate::confidence::{fixed_interval, Decision, Inconclusive, Interval, Sequential, Trials};
-use crate::exit::Exit;
-use crate::outcome::{FailureKind, FinishedRun, Interrupt, TrialOutcome, TrialResult};
+use crate::domain::exit::Exit;
+use crate::domain::outcome::{FailureKind, FinishedRun, Interrupt, TrialOutcome, TrialResult};
+use crate::policy::confidence::{fixed_interval, Decision, Inconclusive, Interval, Sequential, Trials};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 

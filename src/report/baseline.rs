@@ -75,9 +75,9 @@ impl Baseline {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::policy::verdict::Status;
     use crate::report::json;
     use crate::report::test_fixtures::{case, report};
-    use crate::verdict::Status;
 
     #[test]
     fn reads_scores_commit_and_time_of_a_report() {

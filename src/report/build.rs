@@ -6,11 +6,11 @@
 use super::model::{Binding, BoundRecord, BoundSide, Certainty as ReportCertainty, IntervalKind, IntervalRecord};
 use super::model::{CaseReport, Counts, Report, RequestCounts, SampleRecord, ShardRecord, TrialReport, SCHEMA_VERSION};
 use super::text::parse_time;
-use crate::confidence::{Decision, Inconclusive};
-use crate::exit::Exit;
-use crate::outcome::{TrialOutcome, TrialResult};
-use crate::plan::PlannedCase;
-use crate::verdict::{self, Aggregate, Certainty, Status, TrialVerdict};
+use crate::domain::exit::Exit;
+use crate::domain::outcome::{TrialOutcome, TrialResult};
+use crate::policy::confidence::{Decision, Inconclusive};
+use crate::policy::verdict::{self, Aggregate, Certainty, Status, TrialVerdict};
+use crate::run::plan::PlannedCase;
 use std::time::{Duration, SystemTime};
 
 /// What a case was asked to do: the case, the policy that applies to it, and its baseline.
@@ -332,7 +332,7 @@ fn server_duration(started: Option<&str>, ended: Option<&str>) -> Option<Duratio
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::outcome::FinishedRun;
+    use crate::domain::outcome::FinishedRun;
 
     fn finished(score: Option<f64>) -> TrialOutcome {
         TrialOutcome {
@@ -385,9 +385,9 @@ mod tests {
             baseline: None,
             max_drop: None,
             certainty: Certainty {
-                trials: crate::confidence::Trials::Fixed(1),
+                trials: crate::policy::confidence::Trials::Fixed(1),
                 confidence: 0.95,
-                inconclusive: crate::confidence::Inconclusive::Estimate,
+                inconclusive: crate::policy::confidence::Inconclusive::Estimate,
             },
             cap_reached: false,
         };

@@ -333,9 +333,9 @@ pub fn outputs_with_token(report: &Report, json_path: Option<&Path>, token: &str
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::exit::Exit;
+    use crate::domain::exit::Exit;
+    use crate::policy::verdict::Status;
     use crate::report::test_fixtures::{case, gate_failure, report};
-    use crate::verdict::Status;
 
     #[test]
     fn escaping_follows_the_runner() {

@@ -26,8 +26,8 @@ pub fn render(report: &Report) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::policy::verdict::Status;
     use crate::report::test_fixtures::{case, report};
-    use crate::verdict::Status;
 
     #[test]
     fn round_trips_and_keeps_field_names() {

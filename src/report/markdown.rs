@@ -11,8 +11,8 @@
 
 use super::model::{CaseReport, Report, SampleRecord, MAX_ANNOTATIONS};
 use super::text::{blocking_suffix, fmt_duration, fmt_duration_ms, fmt_score, sanitize, truncate, truncate_bytes};
-use crate::exit::Exit;
-use crate::verdict::Status;
+use crate::domain::exit::Exit;
+use crate::policy::verdict::Status;
 use std::fmt::Write as _;
 use std::time::Duration;
 

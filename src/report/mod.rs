@@ -21,8 +21,8 @@ pub use model::{
 #[cfg(test)]
 pub(crate) mod test_fixtures {
     use super::model::{CaseReport, Counts, Report, TrialReport, SCHEMA_VERSION};
-    use crate::exit::Exit;
-    use crate::verdict::{self, Aggregate, Status};
+    use crate::domain::exit::Exit;
+    use crate::policy::verdict::{self, Aggregate, Status};
 
     /// A case in the state `status` describes, named "Case {id}", threshold 0.8.
     pub fn case(id: &str, status: Status) -> CaseReport {

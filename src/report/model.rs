@@ -2,8 +2,8 @@
 //! versioned by [`SCHEMA_VERSION`]; field names are a public interface.
 
 use super::text::{self, fmt_delta, fmt_score};
-use crate::exit::Exit;
-use crate::verdict::{Aggregate, Status};
+use crate::domain::exit::Exit;
+use crate::policy::verdict::{Aggregate, Status};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -75,7 +75,7 @@ pub struct Binding {
     pub baseline: Option<BaselineRecord>,
 }
 
-/// The whole resolved selection: its digest ([`crate::shard::selection_digest`]) and its cases.
+/// The whole resolved selection: its digest ([`crate::shards::shard::selection_digest`]) and its cases.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SelectionRecord {
     pub digest: String,
@@ -113,7 +113,7 @@ pub struct ShardRecord {
     pub total: u32,
     /// Cases in the whole resolved selection (every shard); null when it was never resolved.
     pub selected: Option<usize>,
-    /// [`crate::shard::selection_digest`] of the whole resolved selection; null likewise.
+    /// [`crate::shards::shard::selection_digest`] of the whole resolved selection; null likewise.
     pub selection_digest: Option<String>,
 }
 
@@ -518,7 +518,7 @@ pub struct DryRunReport {
     pub runs: usize,
     /// Runs a real run creates at the most (each case's MAX trials).
     pub max_runs: usize,
-    /// Runs a real run is expected to create (see [`crate::spend`] for the assumption).
+    /// Runs a real run is expected to create (see [`crate::run::spend`] for the assumption).
     pub expected_runs: f64,
     /// The run cap (`--max-runs`, a shard's share), when there is one.
     pub run_cap: Option<usize>,
@@ -545,11 +545,11 @@ impl DryRunReport {
 pub struct DryRunCase {
     pub test_case_id: String,
     pub name: Option<String>,
-    pub trials: crate::confidence::Trials,
+    pub trials: crate::policy::confidence::Trials,
     pub threshold: f64,
     /// For MIN..MAX trials: the least trials that can make a pass, and a fail, certain.
-    pub least_trials: Option<crate::confidence::LeastTrials>,
+    pub least_trials: Option<crate::policy::confidence::LeastTrials>,
     pub blocking: bool,
     /// `Err` when the case cannot be run: not found, key refused, or could not be checked.
-    pub check: Result<(), (crate::outcome::FailureKind, String)>,
+    pub check: Result<(), (crate::domain::outcome::FailureKind, String)>,
 }

@@ -5,10 +5,10 @@
 //! that disagrees with its trials is refused, naming the file and the case.
 
 use super::model::{CaseReport, Report, SCHEMA_VERSION};
-use crate::confidence::{Inconclusive, Trials};
-use crate::defaults;
-use crate::outcome::FinishedRun;
-use crate::verdict::{self, Certainty, Status, TrialVerdict};
+use crate::domain::outcome::FinishedRun;
+use crate::input::defaults;
+use crate::policy::confidence::{Inconclusive, Trials};
+use crate::policy::verdict::{self, Certainty, Status, TrialVerdict};
 use serde_json::Value;
 use std::io::Read as _;
 use std::path::Path;

@@ -5,8 +5,8 @@
 
 use super::model::{CaseReport, DryRunReport, Report};
 use super::text::{fmt_delta, fmt_duration, fmt_duration_ms, fmt_score, sanitize, score_against, truncate};
-use crate::outcome::FailureKind;
-use crate::verdict::Status;
+use crate::domain::outcome::FailureKind;
+use crate::policy::verdict::Status;
 use std::fmt::Write as _;
 use std::time::Duration;
 

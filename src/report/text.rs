@@ -2,11 +2,11 @@
 //! truncation rule, durations, scores against thresholds, and the pieces of a case's label.
 //! Renderers depend on this module and on the model, never on each other.
 
-use crate::verdict;
+use crate::policy::verdict;
 use std::fmt::Write as _;
 use std::time::Duration;
 
-pub use crate::verdict::fmt_score;
+pub use crate::policy::verdict::fmt_score;
 
 /// Makes untrusted text inert for a terminal (and a log viewer that renders ANSI). Newlines and
 /// tabs are kept when `multiline`, otherwise shown as `↵` and a space; every other control
@@ -158,7 +158,7 @@ mod tests {
             say(facts(true, 0.97, 16, (Lower, 0.83))),
             "passes: mean certainly at least 0.8 (at least 0.83, 95 %)"
         );
-        let least = crate::confidence::least_trials(0.8, 0.95)
+        let least = crate::policy::confidence::least_trials(0.8, 0.95)
             .and_then(|l| l.pass)
             .expect("reachable");
         assert_eq!(
@@ -221,7 +221,7 @@ mod tests {
 
 /// What `--dry-run` says of a MIN..MAX case: the least trials that can make each decision
 /// certain, and whether MAX allows a certain pass at all.
-pub fn least_trials_line(least: &crate::confidence::LeastTrials, max: u32) -> String {
+pub fn least_trials_line(least: &crate::policy::confidence::LeastTrials, max: u32) -> String {
     let count = |n: Option<u32>| n.map_or_else(|| "no number of trials".to_owned(), |n| format!("at least {n}"));
     let mut line = format!(
         "a certain pass needs {} trials, a certain fail {}",
@@ -278,7 +278,7 @@ pub fn certainty_sentence(facts: &CertaintyFacts) -> String {
     } else {
         format!("fails on its mean {mean}; not certain after {n} {trials}")
     };
-    let least = crate::confidence::least_trials(facts.threshold, facts.confidence);
+    let least = crate::policy::confidence::least_trials(facts.threshold, facts.confidence);
     let (word, needed) = if above {
         ("pass", least.and_then(|l| l.pass))
     } else {

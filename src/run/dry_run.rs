@@ -2,15 +2,17 @@
 //! run would take. Creates nothing. Exit 0, or the exit the verdict rules give the failed checks;
 //! a signal stops it at any point (exit 130/143).
 
-use crate::budget;
-use crate::confidence::least_trials;
-use crate::exit::Exit;
-use crate::gate::{budget_limit, cap_misfit, client_for, resolve_plan, sample_plan, shard_plan, wait_for_interrupt};
-use crate::outcome::Interrupt;
-use crate::plan;
+use crate::domain::exit::Exit;
+use crate::domain::outcome::Interrupt;
+use crate::input::settings::Settings;
+use crate::policy::confidence::least_trials;
+use crate::policy::verdict::{self, Status};
 use crate::report::{DryRunCase, DryRunReport};
-use crate::settings::Settings;
-use crate::verdict::{self, Status};
+use crate::run::budget;
+use crate::run::gate::{
+    budget_limit, cap_misfit, client_for, resolve_plan, sample_plan, shard_plan, wait_for_interrupt,
+};
+use crate::run::plan;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
@@ -72,7 +74,7 @@ pub async fn dry_run(settings: &Settings, stop: watch::Receiver<Option<Interrupt
         result.runs += policy.trials.min() as usize;
         result.max_runs += policy.trials.max() as usize;
         result.expected_runs +=
-            crate::spend::expected_runs_per_case(policy.trials, settings.policy.confidence, policy.threshold);
+            crate::run::spend::expected_runs_per_case(policy.trials, settings.policy.confidence, policy.threshold);
         let (name, check) = match check {
             Ok(name) => (case.name.or(name), Ok(())),
             Err(failure) => (case.name, Err((failure.kind, failure.reason))),

@@ -2,20 +2,20 @@
 //! through the scheduler, and assemble the report. Every exit path returns a report that lists
 //! every case known at that point. Progress goes to an observer; nothing here prints.
 
-use crate::budget::{Limit, RateBudget};
-use crate::cli::Args;
-use crate::client::{self, ClientConfig, KapsoClient, StatsSnapshot};
-use crate::exit::Exit;
-use crate::outcome::{Interrupt, TrialOutcome};
-use crate::plan::{self, Plan, PlannedCase};
+use crate::domain::exit::Exit;
+use crate::domain::outcome::{Interrupt, TrialOutcome};
+use crate::input::cli::Args;
+use crate::input::settings::{self, CasePolicy, Settings};
+use crate::policy::verdict::{self, Aggregate, Certainty};
 use crate::report::build::{self, CaseSpec, RunInfo};
 use crate::report::{
     Binding, CaseReport, PolicyRecord, Report, RequestCounts, SampleRecord, SelectionRecord, ShardRecord, TrialReport,
 };
-use crate::scheduler::{self, Job, Ran, Schedule, Wanted};
-use crate::settings::{self, CasePolicy, Settings};
-use crate::state::{Reattach, SelectedCase, StateFile};
-use crate::verdict::{self, Aggregate, Certainty};
+use crate::run::budget::{Limit, RateBudget};
+use crate::run::client::{self, ClientConfig, KapsoClient, StatsSnapshot};
+use crate::run::plan::{self, Plan, PlannedCase};
+use crate::run::scheduler::{self, Job, Ran, Schedule, Wanted};
+use crate::run::state::{Reattach, SelectedCase, StateFile};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use tokio::sync::watch;
@@ -318,7 +318,7 @@ pub(crate) fn sample_plan(settings: &Settings, plan: Plan) -> (Plan, Option<Samp
         return (plan, None);
     };
     let of = plan.cases.len();
-    let (cases, left_out) = crate::sample::sample(plan.cases, size);
+    let (cases, left_out) = crate::run::sample::sample(plan.cases, size);
     let record = (!left_out.is_empty()).then_some(SampleRecord {
         size: cases.len(),
         of,
@@ -340,7 +340,7 @@ pub(crate) fn cap_misfit(settings: &Settings, plan: &Plan) -> Option<String> {
         .shard
         .zip(settings.max_runs)
         .map(|(shard, total)| format!("shard {}/{}'s share of {total}", shard.index, shard.total));
-    crate::spend::min_runs_exceed_cap(needed, cap, share.as_deref())
+    crate::run::spend::min_runs_exceed_cap(needed, cap, share.as_deref())
 }
 
 /// The warning every report carries when the run cap left cases undecided.
@@ -369,7 +369,7 @@ fn binding(settings: &Settings, selection: Option<SelectionRecord>) -> Binding {
             inconclusive: policy.inconclusive.to_string(),
             max_drop: policy.max_drop,
         }),
-        baseline: policy.baseline.as_ref().map(crate::baseline::Baseline::record),
+        baseline: policy.baseline.as_ref().map(crate::report::baseline::Baseline::record),
     }
 }
 
@@ -377,7 +377,7 @@ fn binding(settings: &Settings, selection: Option<SelectionRecord>) -> Binding {
 fn selection_record(plan: &Plan) -> SelectionRecord {
     let cases: Vec<String> = plan.cases.iter().map(|c| c.id.clone()).collect();
     SelectionRecord {
-        digest: crate::shard::selection_digest(cases.iter().map(String::as_str)),
+        digest: crate::shards::shard::selection_digest(cases.iter().map(String::as_str)),
         cases,
     }
 }
@@ -391,7 +391,9 @@ pub(crate) fn shard_plan(settings: &Settings, plan: Plan) -> (Plan, Option<Shard
         index: shard.index,
         total: shard.total,
         selected: Some(plan.cases.len()),
-        selection_digest: Some(crate::shard::selection_digest(plan.cases.iter().map(|c| c.id.as_str()))),
+        selection_digest: Some(crate::shards::shard::selection_digest(
+            plan.cases.iter().map(|c| c.id.as_str()),
+        )),
     };
     let cases = plan.cases.into_iter().filter(|case| shard.owns(&case.id)).collect();
     (Plan { cases, ..plan }, Some(record))
@@ -440,7 +442,7 @@ fn notes(settings: &Settings, gate: &Gate<'_>, plan: &Plan, to_run: &Plan) -> Ve
             Limit::Auto(_) if share > 1 => format!("a {share}th of the key's limit"),
             _ => format!(
                 "at most {} requests per {}",
-                crate::budget::share_of(limit.start(), share),
+                crate::run::budget::share_of(limit.start(), share),
                 humantime::format_duration(settings.connection.rate_window)
             ),
         };
@@ -519,7 +521,7 @@ fn next_trial<'a>(
         let scores: Vec<f64> = verdicts.iter().filter_map(|v| v.score).collect();
         Some(Wanted {
             job: job(settings, plan, reattach, case, decided.len()),
-            distance: crate::spend::distance_to_decision(&scores, spec.certainty.confidence, spec.threshold),
+            distance: crate::run::spend::distance_to_decision(&scores, spec.certainty.confidence, spec.threshold),
         })
     }
 }
@@ -556,7 +558,7 @@ fn case_reports(settings: &Settings, plan: &Plan, ran: &Ran) -> Vec<CaseReport> 
     let mut in_trial_order: Vec<&(Job, TrialOutcome)> = outcomes.iter().collect();
     in_trial_order.sort_by_key(|(job, _)| (job.case, job.trial));
     for (job, outcome) in in_trial_order {
-        if let crate::outcome::TrialResult::Finished(run) = &outcome.result {
+        if let crate::domain::outcome::TrialResult::Finished(run) = &outcome.result {
             if run.case_name.is_some() {
                 learned_names[job.case] = run.case_name.clone();
             }
@@ -610,7 +612,7 @@ mod tests {
         assert_eq!(report.verdict, Exit::Usage);
         assert_eq!(report.exit_code, 2);
         assert_eq!(report.base_url, "https://example.com/api");
-        assert_eq!(report.threshold, crate::defaults::THRESHOLD);
+        assert_eq!(report.threshold, crate::input::defaults::THRESHOLD);
         assert_eq!(report.message.as_deref(), Some("bad"));
         assert!(report.cases.is_empty());
     }

@@ -2,13 +2,13 @@
 //! each suite, de-duplicated in first-seen order. Suite lookups share the rate budget and are
 //! retried with the same classifier as every other request.
 
-use crate::client::error::RequestError;
-use crate::client::retry::{self, with_retries, Method};
-use crate::client::KapsoClient;
-use crate::exit::Exit;
-use crate::outcome::FailureKind;
-use crate::settings::Selection;
-use crate::verdict;
+use crate::domain::exit::Exit;
+use crate::domain::outcome::FailureKind;
+use crate::input::settings::Selection;
+use crate::policy::verdict;
+use crate::run::client::error::RequestError;
+use crate::run::client::retry::{self, with_retries, Method};
+use crate::run::client::KapsoClient;
 use tokio::time::Instant;
 
 /// One selected test case.

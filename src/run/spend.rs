@@ -18,7 +18,7 @@
 //! above it, half below). Trials then stop at the first trial count at which the confidence
 //! sequence decides; a noisier judge, or a case nearer the threshold, needs more, up to MAX.
 
-use crate::confidence::{Decision, Sequential, Trials};
+use crate::policy::confidence::{Decision, Sequential, Trials};
 
 /// How many more trials the case with `scores` (in trial order) would need to be decided at
 /// `threshold` if each scored its mean so far (see the module docs); 0 once decided, infinite

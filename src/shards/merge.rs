@@ -1,15 +1,15 @@
 //! `--merge`: the JSON reports of the shards of one selection in, one report out, with one
-//! verdict by the rules of a single run ([`crate::verdict::merged_exit`]). Refuses reports that
+//! verdict by the rules of a single run ([`crate::policy::verdict::merged_exit`]). Refuses reports that
 //! do not belong together, naming the file; a missing shard leaves the verdict incomplete.
 //! [`merge`] is pure; [`load`] reads the files.
 
-use crate::exit::Exit;
+use crate::domain::exit::Exit;
+use crate::policy::verdict;
 use crate::report::build::{self, RunInfo};
 use crate::report::read::{self, ReadError};
 use crate::report::text::parse_time;
 use crate::report::{Binding, CaseReport, Report, RequestCounts, SelectionRecord, ShardRecord};
-use crate::shard::{self, MAX_SHARDS};
-use crate::verdict;
+use crate::shards::shard::{self, MAX_SHARDS};
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
@@ -252,8 +252,12 @@ fn check_part(named: &Named, shard: &ShardRecord, selection: &SelectionRecord) -
     if named.report.binding.selection.is_some() {
         let reported: BTreeSet<&str> = named.report.cases.iter().map(|c| c.test_case_id.as_str()).collect();
         // A `--sample` leaves cases of the selection out of every shard alike: not missing.
-        let left_out: BTreeSet<&str> =
-            named.report.sample.iter().flat_map(|s| s.left_out.iter().map(String::as_str)).collect();
+        let left_out: BTreeSet<&str> = named
+            .report
+            .sample
+            .iter()
+            .flat_map(|s| s.left_out.iter().map(String::as_str))
+            .collect();
         let missing = selection.cases.iter().find(|id| {
             shard::owner(id, shard.total) == shard.index
                 && !reported.contains(id.as_str())
@@ -374,8 +378,8 @@ fn latest<'a>(times: impl Iterator<Item = &'a str>) -> SystemTime {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::policy::verdict::Status;
     use crate::report::test_fixtures::{case, report};
-    use crate::verdict::Status;
 
     fn shard(index: u32, cases: Vec<CaseReport>) -> Named {
         let mut report = report(cases);
@@ -489,13 +493,13 @@ mod tests {
     fn every_case_belongs_to_the_selection_and_to_its_shard() {
         let ids = ["a", "b", "c", "d", "e", "f"];
         let selection = SelectionRecord {
-            digest: crate::shard::selection_digest(ids),
+            digest: crate::shards::shard::selection_digest(ids),
             cases: ids.iter().map(|s| (*s).to_owned()).collect(),
         };
         let part = |k: u32, extra: &[&str]| {
             let mut cases: Vec<CaseReport> = ids
                 .iter()
-                .filter(|id| crate::shard::owner(id, 3) == k)
+                .filter(|id| crate::shards::shard::owner(id, 3) == k)
                 .map(|id| case(id, Status::Passed))
                 .collect();
             cases.extend(extra.iter().map(|id| case(id, Status::Passed)));

@@ -4,9 +4,9 @@
 //! (statuses re-derived from the trials), and its passes carry over only when it was run at
 //! the same commit with the same verdict settings.
 
+use crate::policy::verdict::Status;
 use crate::report::read::{Named, ReadError};
 use crate::report::CaseReport;
-use crate::verdict::Status;
 use std::collections::{HashMap, HashSet};
 
 /// Why the earlier report cannot be used.

@@ -166,7 +166,7 @@ fn weight(hash: u64, k: u32) -> u64 {
 /// The salt of `--sample`'s ranking: a rendezvous weight no shard number reaches.
 const SAMPLE_SALT: u32 = u32::MAX;
 
-/// The fixed weight `--sample` ranks the case `id` by (see [`crate::sample`]).
+/// The fixed weight `--sample` ranks the case `id` by (see [`crate::run::sample`]).
 pub fn sample_weight(id: &str) -> u64 {
     weight(fnv1a64(id.as_bytes()), SAMPLE_SALT)
 }
@@ -200,7 +200,7 @@ pub fn selection_digest<'a>(ids: impl IntoIterator<Item = &'a str>) -> String {
         bytes.extend_from_slice(id.as_bytes());
         bytes.push(b'\n');
     }
-    crate::digest::sha256_hex(&bytes)
+    crate::domain::digest::sha256_hex(&bytes)
 }
 
 #[cfg(test)]
@@ -221,7 +221,10 @@ mod tests {
             .map(|id| owner(id, 3))
             .collect();
         assert_eq!(owners, PINNED_OWNERS);
-        assert_eq!(selection_digest(["a", "b"]), crate::digest::sha256_hex(b"a\nb\n"));
+        assert_eq!(
+            selection_digest(["a", "b"]),
+            crate::domain::digest::sha256_hex(b"a\nb\n")
+        );
     }
 
     /// The owners of tc_1..tc_6 among 3 shards, computed with an independent implementation of the

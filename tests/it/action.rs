@@ -11,7 +11,7 @@
 
 use crate::support;
 use crate::support::report::github_outputs;
-use kapso_gate::cli::env_bindings;
+use kapso_gate::input::cli::env_bindings;
 use kapso_gate::report::github::OUTPUT_NAMES;
 use kapso_sim::{CaseSpec, Scenario, Sim};
 use std::collections::{BTreeMap, BTreeSet};
@@ -77,7 +77,7 @@ fn input_var(var: &str) -> String {
     let suffix = var
         .strip_prefix("KAPSO_")
         .unwrap_or_else(|| panic!("{var} does not start with KAPSO_"));
-    format!("{}{suffix}", kapso_gate::cli::ACTION_INPUT_PREFIX)
+    format!("{}{suffix}", kapso_gate::input::cli::ACTION_INPUT_PREFIX)
 }
 
 /// The gate step's variables that carry the install step's outputs, and those outputs.
@@ -101,7 +101,7 @@ fn env_to_input() -> BTreeMap<String, String> {
                 .and_then(|rest| rest.strip_suffix(" }}"))
                 .unwrap_or_else(|| panic!("env.{var} must be exactly `${{{{ inputs.NAME }}}}`, got {value:?}"));
             let suffix = var
-                .strip_prefix(kapso_gate::cli::ACTION_INPUT_PREFIX)
+                .strip_prefix(kapso_gate::input::cli::ACTION_INPUT_PREFIX)
                 .unwrap_or_else(|| panic!("the gate step's env.{var} is not an INPUT_* variable"));
             (format!("KAPSO_{suffix}"), input.to_owned())
         })
@@ -620,7 +620,7 @@ fn workflow_examples_are_the_documented_ones() {
 #[test]
 fn every_visible_option_has_an_environment_variable() {
     use clap::CommandFactory;
-    let command = kapso_gate::cli::Args::command();
+    let command = kapso_gate::input::cli::Args::command();
     let missing: Vec<String> = command
         .get_arguments()
         .filter(|arg| !arg.is_hide_set() && arg.get_env().is_none())

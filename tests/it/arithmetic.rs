@@ -5,9 +5,9 @@
 //! at half a unit, mixes of huge and tiny. Also: scores survive the wire digit for digit.
 
 use crate::properties::config;
-use kapso_gate::client::wire;
-use kapso_gate::outcome::{FinishedRun, TrialOutcome, TrialResult};
-use kapso_gate::verdict::{self, Aggregate, Status, TrialVerdict};
+use kapso_gate::domain::outcome::{FinishedRun, TrialOutcome, TrialResult};
+use kapso_gate::policy::verdict::{self, Aggregate, Status, TrialVerdict};
+use kapso_gate::run::client::wire;
 use proptest::prelude::*;
 use serde_json::json;
 

@@ -200,7 +200,9 @@ fn large_shard_report(dir: &Path, cases: usize, feedback_bytes: usize) -> PathBu
     report["counts"]["total"] = json!(cases);
     report["counts"]["passed"] = json!(cases);
     report["shard"]["selected"] = json!(cases);
-    report["shard"]["selection_digest"] = json!(kapso_gate::shard::selection_digest(ids.iter().map(String::as_str)));
+    report["shard"]["selection_digest"] = json!(kapso_gate::shards::shard::selection_digest(
+        ids.iter().map(String::as_str)
+    ));
     let path = dir.join("shard-1.json");
     std::fs::write(&path, serde_json::to_vec(&report).expect("serialises")).expect("writes the shard");
     path

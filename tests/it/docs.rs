@@ -5,7 +5,7 @@
 //! match the pinned SHA-256 (run with curl and sha256sum against a local release server).
 
 use crate::support::release_server::ReleaseServer;
-use kapso_gate::cli::env_bindings;
+use kapso_gate::input::cli::env_bindings;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Component, Path, PathBuf};
 use std::process::Command;

@@ -880,12 +880,21 @@ fn a_baseline_score_out_of_range_fails_closed_with_a_clear_reason() {
     }
     std::fs::write(&baseline, forged.to_string()).expect("write");
     let sim = Sim::start(Scenario::new(KEY).case(steady("far", 0.9)).case(steady("near", 0.88)));
-    let out = support::run(support::gate(&sim.base_url())
-        .args(["far", "near", "--max-drop", "0.05", "--baseline"])
-        .arg(&baseline));
+    let out = support::run(
+        support::gate(&sim.base_url())
+            .args(["far", "near", "--max-drop", "0.05", "--baseline"])
+            .arg(&baseline),
+    );
     assert_code(&out, 2);
-    assert!(out.stderr.contains("test case far") && out.stderr.contains("baseline.json"), "{}", out.stderr);
-    assert!(!format!("{}{}", out.stdout, out.stderr).contains("fell by"), "no absurd drop");
+    assert!(
+        out.stderr.contains("test case far") && out.stderr.contains("baseline.json"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        !format!("{}{}", out.stdout, out.stderr).contains("fell by"),
+        "no absurd drop"
+    );
     assert!(sim.runs().is_empty(), "refused before any run is created");
 }
 

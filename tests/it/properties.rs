@@ -3,11 +3,11 @@
 //! command, one Markdown table cell, no terminal control), and ID encoding round-trips and always
 //! yields one path segment.
 
-use kapso_gate::client::wire;
-use kapso_gate::exit::Exit;
-use kapso_gate::ids;
+use kapso_gate::domain::exit::Exit;
+use kapso_gate::domain::ids;
+use kapso_gate::policy::verdict::{Aggregate, Status};
 use kapso_gate::report::{github, junit, markdown, text, CaseReport, Counts, Report};
-use kapso_gate::verdict::{Aggregate, Status};
+use kapso_gate::run::client::wire;
 use proptest::prelude::*;
 use proptest::test_runner::{FileFailurePersistence, RngAlgorithm, RngSeed};
 use serde_json::{json, Map, Value};
@@ -256,7 +256,7 @@ proptest! {
         let body = json!({ "data": run }).to_string();
         let parsed = wire::parse_run(body.as_bytes());
         // Kapso's IDs go into URL paths, so they are held to the rules for user-given IDs.
-        if kapso_gate::ids::validate(&id).is_err() {
+        if kapso_gate::domain::ids::validate(&id).is_err() {
             prop_assert!(matches!(parsed, Err(wire::WireError::BadId(_))), "{parsed:?} for {body}");
             return Ok(());
         }

@@ -1,7 +1,7 @@
 //! Keeps the README honest: its two front-door commands and every exit code (in the README and
 //! in the book's exit-code page) must match the binary. The options are checked in `docs`.
 
-use kapso_gate::exit::Exit;
+use kapso_gate::domain::exit::Exit;
 
 const README: &str = include_str!("../../README.md");
 const CI_RUN: &str = include_str!("../../.ci/run");

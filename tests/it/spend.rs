@@ -176,7 +176,10 @@ fn the_extra_trial_goes_to_the_case_nearest_a_decision() {
 #[test]
 fn a_shard_spends_its_share_of_the_cap() {
     let ids: Vec<String> = (0..8).map(|i| format!("s{i}")).collect();
-    let mine: Vec<&String> = ids.iter().filter(|id| kapso_gate::shard::owner(id, 2) == 1).collect();
+    let mine: Vec<&String> = ids
+        .iter()
+        .filter(|id| kapso_gate::shards::shard::owner(id, 2) == 1)
+        .collect();
     assert!(mine.len() >= 2, "the split gives shard 1 some cases: {mine:?}");
     // The share: room for every case's two MIN trials and two extra.
     let share = 2 * mine.len() + 2;

@@ -1,5 +1,5 @@
 //! The shell completions and the man page of kapso-gate, generated from the one CLI definition
-//! (`kapso_gate::cli::command`, the same one `--help` shows) so that they can never list a flag
+//! (`kapso_gate::input::cli::command`, the same one `--help` shows) so that they can never list a flag
 //! the binary lacks. This lives outside the product binary on purpose: the generators
 //! (`clap_complete`, `clap_mangen`) would only add weight to every download of kapso-gate.
 
@@ -21,12 +21,12 @@ pub fn generate(out: &Path) -> io::Result<Vec<PathBuf>> {
     std::fs::create_dir_all(&completions)?;
     let mut written = Vec::new();
     for shell in SHELLS {
-        let mut command = kapso_gate::cli::command();
+        let mut command = kapso_gate::input::cli::command();
         written.push(clap_complete::generate_to(shell, &mut command, BIN, &completions)?);
     }
     let man = out.join(format!("{BIN}.1"));
     let mut page = Vec::new();
-    clap_mangen::Man::new(kapso_gate::cli::command().name(BIN)).render(&mut page)?;
+    clap_mangen::Man::new(kapso_gate::input::cli::command().name(BIN)).render(&mut page)?;
     std::fs::write(&man, page)?;
     written.push(man);
     Ok(written)
@@ -57,7 +57,7 @@ mod tests {
                 "kapso-gate.1",
             ]
         );
-        let longs: Vec<String> = kapso_gate::cli::command()
+        let longs: Vec<String> = kapso_gate::input::cli::command()
             .get_arguments()
             .filter(|arg| !arg.is_hide_set())
             .filter_map(|arg| arg.get_long().map(str::to_owned))

@@ -3,10 +3,10 @@
 
 use super::error::UsageError;
 use super::parse;
-use crate::budget::Limit;
-use crate::cli::Args;
-use crate::config::{Config, RateLimitSetting};
-use crate::defaults;
+use crate::input::cli::Args;
+use crate::input::config::{Config, RateLimitSetting};
+use crate::input::defaults;
+use crate::run::budget::Limit;
 use reqwest::Url;
 use std::time::Duration;
 

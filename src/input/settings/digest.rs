@@ -5,7 +5,7 @@
 //! settings give the same digest on every machine and version that keeps this struct.
 
 use super::Policy;
-use crate::config::CaseConfig;
+use crate::input::config::CaseConfig;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -61,7 +61,7 @@ pub fn verdict_digest(policy: &Policy, base_url: &str) -> String {
     };
     // Serialising a struct of strings, numbers and maps with string keys cannot fail.
     let bytes = serde_json::to_vec(&settings).unwrap_or_default();
-    crate::digest::sha256_hex(&bytes)
+    crate::domain::digest::sha256_hex(&bytes)
 }
 
 fn case_settings(entry: &CaseConfig) -> CaseSettings {

@@ -1,10 +1,10 @@
 //! Why the options cannot be used. Each message names the option and what to do.
 
-use crate::baseline::BaselineError;
-use crate::cli::API_KEY_VAR;
-use crate::confidence::{InconclusiveError, TrialsError};
-use crate::config::ConfigError;
-use crate::ids::IdError;
+use crate::domain::ids::IdError;
+use crate::input::cli::API_KEY_VAR;
+use crate::input::config::ConfigError;
+use crate::policy::confidence::{InconclusiveError, TrialsError};
+use crate::report::baseline::BaselineError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum UsageError {
@@ -19,14 +19,14 @@ pub enum UsageError {
     #[error(transparent)]
     Baseline(#[from] BaselineError),
     #[error(transparent)]
-    Rerun(#[from] crate::rerun::RerunError),
+    Rerun(#[from] crate::shards::rerun::RerunError),
     #[error(transparent)]
-    Shard(#[from] crate::shard::ShardError),
+    Shard(#[from] crate::shards::shard::ShardError),
     #[error("--commit {0:?} is not a commit: use at most 256 printable ASCII characters without spaces (a SHA, a tag or a branch)")]
     BadCommit(String),
     #[error("--max-drop needs --baseline: there is nothing to compare scores with")]
     MaxDropWithoutBaseline,
-    #[error("threshold {value} for test case {case} in the config file is not a number from 0 to {limit:e}", limit = crate::verdict::SCORE_LIMIT)]
+    #[error("threshold {value} for test case {case} in the config file is not a number from 0 to {limit:e}", limit = crate::policy::verdict::SCORE_LIMIT)]
     BadCaseThreshold { case: String, value: f64 },
     #[error("test case {case} in the config file: {error}")]
     BadCaseTrials { case: String, error: TrialsError },
@@ -46,7 +46,7 @@ pub enum UsageError {
         confidence: f64,
         least: Option<u32>,
     },
-    #[error("--max-drop {0:?} is not a number from 0 to {limit:e}", limit = crate::verdict::SCORE_LIMIT)]
+    #[error("--max-drop {0:?} is not a number from 0 to {limit:e}", limit = crate::policy::verdict::SCORE_LIMIT)]
     BadMaxDrop(String),
     #[error("invalid test case ID: {0}")]
     BadCaseId(IdError),
@@ -54,7 +54,7 @@ pub enum UsageError {
     BadSuiteId(IdError),
     #[error("invalid agent ID: {0}")]
     BadAgentId(IdError),
-    #[error("--threshold {0:?} is not a number from 0 to {limit:e}", limit = crate::verdict::SCORE_LIMIT)]
+    #[error("--threshold {0:?} is not a number from 0 to {limit:e}", limit = crate::policy::verdict::SCORE_LIMIT)]
     BadThreshold(String),
     #[error("--{option} {value:?} is not a duration ({reason}); use e.g. 5s, 1500ms, 2m")]
     BadDuration {
@@ -88,12 +88,12 @@ fn cannot_pass(case: Option<&str>, trials: &str, threshold: f64, confidence: f64
         ),
         None => format!(
             "no number of trials up to {} can make a pass certain, so every case would fail; use --inconclusive estimate or a lower threshold",
-            crate::confidence::Trials::LIMIT
+            crate::policy::confidence::Trials::LIMIT
         ),
     };
     format!(
         "--inconclusive fail with trials {min}..{max}{whose}: at threshold {} and confidence {}, {fix}",
-        crate::verdict::fmt_score(threshold),
-        crate::verdict::fmt_score(confidence)
+        crate::policy::verdict::fmt_score(threshold),
+        crate::policy::verdict::fmt_score(confidence)
     )
 }

@@ -11,14 +11,14 @@ pub mod parse;
 mod policy;
 mod selection;
 
-use crate::baseline::Baseline;
-use crate::cli::{Args, Env};
-use crate::config::Config;
-use crate::defaults;
+use crate::domain::secret::{ApiKey, Redactor};
+use crate::input::cli::{Args, Env};
+use crate::input::config::Config;
+use crate::input::defaults;
+use crate::report::baseline::Baseline;
 use crate::report::read::{self, Named};
-use crate::rerun::{Expected, Rerun};
-use crate::secret::{ApiKey, Redactor};
-use crate::shard::{self, Shard};
+use crate::shards::rerun::{Expected, Rerun};
+use crate::shards::shard::{self, Shard};
 use std::path::PathBuf;
 
 pub use connection::Connection;
@@ -92,7 +92,7 @@ impl Inputs {
             rerun: args
                 .rerun_failed
                 .as_deref()
-                .map(|path| read::read(path).map_err(crate::rerun::RerunError::from))
+                .map(|path| read::read(path).map_err(crate::shards::rerun::RerunError::from))
                 .transpose()?,
         })
     }
@@ -153,7 +153,7 @@ impl Settings {
             comment_key: args.comment_key.clone().filter(|k| !k.trim().is_empty()),
             comment_deadline: match &args.comment_deadline {
                 Some(raw) => parse::duration("comment-deadline", raw)?,
-                None => crate::comment::DEFAULT_DEADLINE,
+                None => crate::output::comment::DEFAULT_DEADLINE,
             },
             shard: args
                 .shard
@@ -181,13 +181,13 @@ impl Settings {
     }
 
     /// The most runs this invocation may create: `--max-runs`, or a shard's share of it by the
-    /// rule every shared limit follows ([`crate::budget::share_of`]).
+    /// rule every shared limit follows ([`crate::run::budget::share_of`]).
     pub fn run_cap(&self) -> Option<usize> {
         let cap = self.max_runs?;
         Some(match self.shard {
             Some(shard) => {
                 let cap = u32::try_from(cap).unwrap_or(u32::MAX);
-                crate::budget::share_of(cap, shard.total) as usize
+                crate::run::budget::share_of(cap, shard.total) as usize
             }
             None => cap,
         })
@@ -238,7 +238,7 @@ mod tests {
         assert_eq!(s.connection.poll_interval, Duration::from_secs(5));
         assert_eq!(s.connection.timeout, Duration::from_secs(1800));
         assert_eq!(s.connection.concurrency, 8);
-        assert_eq!(s.connection.rate_limit, crate::budget::Limit::Auto(100));
+        assert_eq!(s.connection.rate_limit, crate::run::budget::Limit::Auto(100));
         assert_eq!(s.connection.base_url.as_str(), "https://app.kapso.ai/api/v1");
     }
 
@@ -338,10 +338,10 @@ mod tests {
         assert_eq!(s.policy.threshold, 0.6);
         assert_eq!(
             s.policy.trials,
-            crate::confidence::Trials::Fixed(2),
+            crate::policy::confidence::Trials::Fixed(2),
             "the flag wins over the file"
         );
-        assert_eq!(s.policy.aggregate, crate::verdict::Aggregate::Min);
+        assert_eq!(s.policy.aggregate, crate::policy::verdict::Aggregate::Min);
         assert_eq!(s.connection.timeout, Duration::from_secs(120));
         assert_eq!(
             s.selection.case_ids,
@@ -413,7 +413,7 @@ mod tests {
 
     #[test]
     fn trial_ranges_confidence_and_inconclusive() {
-        use crate::confidence::{Inconclusive, Trials};
+        use crate::policy::confidence::{Inconclusive, Trials};
         let s = resolve(&[
             "a",
             "--trials",

@@ -1,7 +1,7 @@
 //! Where reports go. Resolved on its own, from the raw arguments and the environment, because
 //! even a usage error must be reported to every destination the user asked for.
 
-use crate::cli::{Args, Env};
+use crate::input::cli::{Args, Env};
 use std::path::PathBuf;
 
 /// Every report destination.

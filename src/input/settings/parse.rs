@@ -2,7 +2,7 @@
 //! config file into a typed value once, with a message that names the option.
 
 use super::error::UsageError;
-use crate::verdict;
+use crate::policy::verdict;
 use reqwest::Url;
 use std::net::IpAddr;
 use std::time::Duration;

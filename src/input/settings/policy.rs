@@ -3,13 +3,13 @@
 
 use super::error::UsageError;
 use super::parse;
-use crate::baseline::Baseline;
-use crate::cli::Args;
-use crate::confidence::{least_trials, Inconclusive, Trials};
-use crate::config::{CaseConfig, Config};
-use crate::defaults;
-use crate::ids;
-use crate::verdict::Aggregate;
+use crate::domain::ids;
+use crate::input::cli::Args;
+use crate::input::config::{CaseConfig, Config};
+use crate::input::defaults;
+use crate::policy::confidence::{least_trials, Inconclusive, Trials};
+use crate::policy::verdict::Aggregate;
+use crate::report::baseline::Baseline;
 use std::collections::BTreeMap;
 
 /// How cases are judged.
@@ -171,8 +171,8 @@ impl Policy {
             warnings.push(format!(
                 "trials {} at threshold {} and confidence {}: {needs}, so a case not certain to fail by trial {max} is judged by its mean score alone",
                 policy.trials,
-                crate::verdict::fmt_score(policy.threshold),
-                crate::verdict::fmt_score(self.confidence),
+                crate::policy::verdict::fmt_score(policy.threshold),
+                crate::policy::verdict::fmt_score(self.confidence),
             ));
         }
         warnings

@@ -3,9 +3,9 @@
 //! validated and duplicates are dropped in first-seen order.
 
 use super::error::UsageError;
-use crate::cli::Args;
-use crate::config::Config;
-use crate::ids::{self, IdError};
+use crate::domain::ids::{self, IdError};
+use crate::input::cli::Args;
+use crate::input::config::Config;
 
 /// The selection as given, before suites and agents are expanded.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -156,7 +156,7 @@ fn gitlab(
     let project = var(vars::CI_MERGE_REQUEST_PROJECT_ID)
         .filter(|id| is_digits(id))
         .ok_or(CommentSkip::NoRepository)?;
-    if crate::fork::gitlab(Some(&project), var(vars::CI_MERGE_REQUEST_SOURCE_PROJECT_ID).as_deref()) {
+    if crate::domain::fork::gitlab(Some(&project), var(vars::CI_MERGE_REQUEST_SOURCE_PROJECT_ID).as_deref()) {
         return Err(CommentSkip::Fork);
     }
     let token = explicit_token

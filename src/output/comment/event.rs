@@ -1,8 +1,8 @@
 //! The pull request a GitHub Actions run is about, read from the event payload the runner
 //! writes to `GITHUB_EVENT_PATH`: its number, its head and base repositories (a fork by the
-//! rule of [`crate::fork::github`]) and the head commit.
+//! rule of [`crate::domain::fork::github`]) and the head commit.
 
-use crate::fork::{self, GithubRepo};
+use crate::domain::fork::{self, GithubRepo};
 use serde::Deserialize;
 use std::io::Read as _;
 use std::path::Path;
@@ -60,7 +60,7 @@ pub fn read(path: &Path) -> Result<PullRequestEvent, EventError> {
 /// (`O_NONBLOCK`), so a FIFO or a device at the path is refused instead of waited on.
 pub fn read_text(path: &Path) -> Result<String, EventError> {
     let read_error = |e: std::io::Error| EventError::Read(e.kind().to_string());
-    let file = crate::file_write::non_blocking(std::fs::OpenOptions::new().read(true))
+    let file = crate::output::file_write::non_blocking(std::fs::OpenOptions::new().read(true))
         .open(path)
         .map_err(read_error)?;
     if !file.metadata().map_err(read_error)?.is_file() {

@@ -1,5 +1,5 @@
 //! The token that may write the comment, as a type that cannot be printed by accident (the same
-//! approach as [`crate::secret::ApiKey`], kept separate because it is a different secret with a
+//! approach as [`crate::domain::secret::ApiKey`], kept separate because it is a different secret with a
 //! different audience: it may only ever be sent to the configured forge API).
 
 use std::fmt;

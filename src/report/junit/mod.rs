@@ -17,7 +17,7 @@ mod xml;
 
 use super::model::{CaseReport, Report};
 use super::text::{fmt_delta, fmt_score};
-use crate::verdict::Status;
+use crate::policy::verdict::Status;
 use serde_json::Value;
 use std::fmt::Write as _;
 pub use xml::{attr, text};
@@ -332,7 +332,7 @@ fn conversation_text(conversation: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::exit::Exit;
+    use crate::domain::exit::Exit;
     use crate::report::test_fixtures::{case, gate_failure, report};
 
     #[test]

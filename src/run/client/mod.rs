@@ -10,9 +10,9 @@ pub mod wire;
 
 pub use stats::{Stats, StatsSnapshot};
 
-use crate::budget::{Permit, RateBudget};
-use crate::ids::path_segment;
-use crate::secret::{ApiKey, Redactor};
+use crate::domain::ids::path_segment;
+use crate::domain::secret::{ApiKey, Redactor};
+use crate::run::budget::{Permit, RateBudget};
 use error::RequestError;
 use redact::Redact;
 use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, CONTENT_TYPE, LOCATION, RETRY_AFTER};

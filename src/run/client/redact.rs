@@ -1,12 +1,12 @@
 //! The secrets taken out of what Kapso sent, after the JSON is decoded (see
-//! [`crate::secret::Redactor`]): every string of a mapped resource, every reason built from an
+//! [`crate::domain::secret::Redactor`]): every string of a mapped resource, every reason built from an
 //! error body. Done here, in the wire-to-domain step, nothing downstream (terminal, JSON, JUnit,
 //! step summary, annotations, outputs, the pull-request comment) can see a secret in any
 //! spelling the server chose.
 
 use super::error::RequestError;
 use super::wire::{TestCase, TestRun, TestSuite};
-use crate::secret::Redactor;
+use crate::domain::secret::Redactor;
 
 /// A decoded answer whose text can hold what a server echoed.
 pub(crate) trait Redact {

@@ -4,7 +4,7 @@
 
 use super::error::RequestError;
 use super::KapsoClient;
-use crate::outcome::FailureKind;
+use crate::domain::outcome::FailureKind;
 use backon::{ExponentialBuilder, Retryable};
 use std::future::Future;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

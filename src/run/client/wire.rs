@@ -2,7 +2,7 @@
 //! null or of an unexpected type. Parsing goes through `serde_json::Value` so that one odd field
 //! never loses the rest of the object.
 
-use crate::outcome::FinishedRun;
+use crate::domain::outcome::FinishedRun;
 use serde_json::{Map, Value};
 
 /// A test run as the gate needs it.
@@ -100,7 +100,7 @@ fn string(map: &Map<String, Value>, key: &str) -> Option<String> {
 /// An ID from Kapso, held to the same rules as one from the user: it goes into URL paths.
 fn id(map: &Map<String, Value>) -> Result<String, WireError> {
     let id = string(map, "id").filter(|s| !s.is_empty()).ok_or(WireError::NoId)?;
-    crate::ids::validate(&id).map_err(|e| WireError::BadId(e.to_string()))?;
+    crate::domain::ids::validate(&id).map_err(|e| WireError::BadId(e.to_string()))?;
     Ok(id)
 }
 

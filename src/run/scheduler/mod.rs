@@ -7,12 +7,12 @@
 
 mod duration_model;
 
-use crate::budget::Permit;
-use crate::client::error::RequestError;
-use crate::client::retry::{self, Disposition, Method};
-use crate::client::wire::TestRun;
-use crate::client::KapsoClient;
-use crate::outcome::{FailureKind, Interrupt, TrialOutcome, TrialResult};
+use crate::domain::outcome::{FailureKind, Interrupt, TrialOutcome, TrialResult};
+use crate::run::budget::Permit;
+use crate::run::client::error::RequestError;
+use crate::run::client::retry::{self, Disposition, Method};
+use crate::run::client::wire::TestRun;
+use crate::run::client::KapsoClient;
 use backon::BackoffBuilder;
 use duration_model::DurationModel;
 use std::time::{Duration, SystemTime};
@@ -66,7 +66,7 @@ pub struct Schedule {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Wanted {
     pub job: Job,
-    /// How far the case is from a certain decision (see [`crate::spend`]): under a contended
+    /// How far the case is from a certain decision (see [`crate::run::spend`]): under a contended
     /// cap, the smallest distances get their trial first.
     pub distance: f64,
 }
@@ -552,7 +552,7 @@ impl<'a, 'o> Scheduler<'a, 'o> {
             return;
         }
         let mut waiting = std::mem::take(&mut self.waiting);
-        waiting.sort_by(|a, b| crate::spend::nearest_first((a.distance, a.job.case), (b.distance, b.job.case)));
+        waiting.sort_by(|a, b| crate::run::spend::nearest_first((a.distance, a.job.case), (b.distance, b.job.case)));
         let refused = waiting.split_off(remaining.min(waiting.len()));
         self.cap_reached.extend(refused.iter().map(|wanted| wanted.job.case));
         for wanted in waiting {

@@ -1,7 +1,7 @@
 use super::*;
+use crate::policy::verdict::Status;
 use crate::report::markdown;
 use crate::report::test_fixtures::{case, report};
-use crate::verdict::Status;
 use proptest::prelude::*;
 use std::time::{Duration, UNIX_EPOCH};
 
