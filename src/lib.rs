@@ -14,6 +14,7 @@
 #![forbid(unsafe_code)]
 
 pub mod domain;
+pub mod fs;
 pub mod input;
 pub mod output;
 pub mod policy;

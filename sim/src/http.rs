@@ -171,7 +171,7 @@ impl Response {
             status,
             headers: Vec::new(),
             content_type: Some("application/json; charset=utf-8".to_owned()),
-            body: crate::render::unquote_raw_numbers(&value.to_string()).into_bytes(),
+            body: unquote_raw_numbers(&value.to_string()).into_bytes(),
         }
     }
 
@@ -244,6 +244,26 @@ pub fn reason(status: u16) -> &'static str {
         504 => "Gateway Timeout",
         _ => "Unknown",
     }
+}
+
+/// Marks a string that goes on the wire as the bare number text after it: a JSON number that
+/// `serde_json::Value` cannot hold (`1e400`), as a server in another language may send.
+pub(crate) const RAW_NUMBER: &str = "kapso-sim-raw-number:";
+
+/// `json` with every marked string (`"kapso-sim-raw-number:1e400"`) replaced by its bare text.
+pub(crate) fn unquote_raw_numbers(json: &str) -> String {
+    let quoted = format!("\"{RAW_NUMBER}");
+    let mut out = String::with_capacity(json.len());
+    let mut rest = json;
+    while let Some(start) = rest.find(&quoted) {
+        out.push_str(&rest[..start]);
+        let text = &rest[start + quoted.len()..];
+        let end = text.find('"').unwrap_or(text.len());
+        out.push_str(&text[..end]);
+        rest = text.get(end + 1..).unwrap_or_default();
+    }
+    out.push_str(rest);
+    out
 }
 
 #[cfg(test)]

@@ -103,26 +103,6 @@ pub(crate) fn suite(shared: &Shared, suite: &SuiteSpec) -> Value {
     })
 }
 
-/// Marks a string that goes on the wire as the bare number text after it: a JSON number that
-/// `serde_json::Value` cannot hold (`1e400`), as a server in another language may send.
-const RAW_NUMBER: &str = "kapso-sim-raw-number:";
-
-/// `json` with every marked string (`"kapso-sim-raw-number:1e400"`) replaced by its bare text.
-pub(crate) fn unquote_raw_numbers(json: &str) -> String {
-    let quoted = format!("\"{RAW_NUMBER}");
-    let mut out = String::with_capacity(json.len());
-    let mut rest = json;
-    while let Some(start) = rest.find(&quoted) {
-        out.push_str(&rest[..start]);
-        let text = &rest[start + quoted.len()..];
-        let end = text.find('"').unwrap_or(text.len());
-        out.push_str(&text[..end]);
-        rest = text.get(end + 1..).unwrap_or_default();
-    }
-    out.push_str(rest);
-    out
-}
-
 /// The test run object as of `now`.
 pub(crate) fn run(shared: &Shared, run: &Run, case_spec: Option<&CaseSpec>, now: Duration) -> Value {
     let record = &run.record;
@@ -168,7 +148,7 @@ pub(crate) fn run(shared: &Shared, run: &Run, case_spec: Option<&CaseSpec>, now:
             } else {
                 fields.insert("execution_completed".into(), json!(true));
                 let score = match &run.trial.raw_score {
-                    Some(raw) => json!(format!("{RAW_NUMBER}{raw}")),
+                    Some(raw) => json!(format!("{}{raw}", crate::http::RAW_NUMBER)),
                     None => json!(run.trial.score),
                 };
                 fields.insert("score".into(), score);

@@ -55,7 +55,7 @@ async fn stop_on_signals(mut signals: Signals, stop: watch::Sender<Option<Interr
             GRACE.as_secs()
         )),
     }
-    kapso_gate::output::file_write::discard_pending();
+    kapso_gate::fs::file_write::discard_pending();
     std::process::exit(i32::from(interrupt_exit(first).code()));
 }
 

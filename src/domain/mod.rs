@@ -1,6 +1,7 @@
-//! The domain's leaves: exit codes, the outcome of a trial, test-case and run IDs, and the
-//! secrets that never print. They import nothing else of the crate.
+//! The domain's leaves: exit codes, a selected case, the outcome of a trial, test-case and run
+//! IDs, the fork rule per forge, digests, and the secrets that never print. They import nothing else of the crate.
 
+pub mod case;
 pub mod digest;
 pub mod exit;
 pub mod fork;

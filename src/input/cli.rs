@@ -238,11 +238,11 @@ fn after_help() -> String {
 }
 
 /// The command line as `--help` shows it: the derived definition, with each option's default
-/// taken from the one table in [`crate::input::defaults`]. Defaults are not clap defaults because a
+/// taken from the one table in [`crate::policy::defaults`]. Defaults are not clap defaults because a
 /// config file sits between a flag and its default.
 pub fn command() -> clap::Command {
     let mut command = Args::command();
-    for (long, value) in crate::input::defaults::shown() {
+    for (long, value) in crate::policy::defaults::shown() {
         let id = long.replace('-', "_");
         command = command.mut_arg(id, |arg| {
             let help = arg.get_help().map(ToString::to_string).unwrap_or_default();
@@ -378,7 +378,7 @@ pub struct Env {
     /// pull request.
     pub github_event_name: Option<String>,
     pub github_event_path: Option<PathBuf>,
-    /// The CI parallel-job variables `--shard auto` reads (see [`crate::shards::shard::CI_SYSTEMS`]),
+    /// The CI parallel-job variables `--shard auto` reads (see [`crate::input::shard::CI_SYSTEMS`]),
     /// name and value, for those that are set.
     pub parallel_vars: Vec<(String, String)>,
     /// The first of [`COMMIT_VARS`] that is set.
@@ -422,7 +422,7 @@ impl Env {
             github_workspace: non_empty("GITHUB_WORKSPACE").map(PathBuf::from),
             github_event_name: non_empty("GITHUB_EVENT_NAME"),
             github_event_path: non_empty("GITHUB_EVENT_PATH").map(PathBuf::from),
-            parallel_vars: crate::shards::shard::auto_variables()
+            parallel_vars: crate::input::shard::auto_variables()
                 .filter_map(|name| Some((name.to_owned(), non_empty(name)?)))
                 .collect(),
             ci_commit: COMMIT_VARS
@@ -440,13 +440,7 @@ mod tests {
     fn an_unknown_pull_request_source_is_a_fork() {
         let missing_base =
             r#"{"pull_request":{"number":7,"head":{"repo":{"full_name":"acme/bot"}},"base":{"repo":null}}}"#;
-        assert!(is_fork_pull_request(missing_base), "the same rule as the comment's");
-        assert_eq!(
-            is_fork_pull_request(missing_base),
-            crate::output::comment::event::parse(missing_base)
-                .expect("an event")
-                .from_fork
-        );
+        assert!(is_fork_pull_request(missing_base), "unknown base: a fork");
         assert!(is_fork_pull_request("{}"), "unreadable: unknown");
         let same = r#"{"pull_request":{"head":{"repo":{"full_name":"acme/bot","fork":true}},"base":{"repo":{"full_name":"acme/bot"}}}}"#;
         assert!(
@@ -463,7 +457,7 @@ mod tests {
     #[test]
     fn help_shows_every_default_from_the_table() {
         let help = command().render_help().to_string();
-        for (long, value) in crate::input::defaults::shown() {
+        for (long, value) in crate::policy::defaults::shown() {
             let line = help
                 .lines()
                 .position(|l| l.trim_start().starts_with(&format!("--{long}")))
@@ -479,7 +473,7 @@ mod tests {
     fn options_tables_show_the_defaults() {
         let reference = include_str!("../../docs/options.md");
         let readme = include_str!("../../README.md");
-        for (long, value) in crate::input::defaults::shown() {
+        for (long, value) in crate::policy::defaults::shown() {
             let prefix = format!("| `--{long} ");
             let row = reference
                 .lines()

@@ -1,8 +1,8 @@
-//! Input: the raw command line and environment (`cli`), the one table of defaults
-//! (`defaults`), the config file (`config`), and their validation into `Settings`
-//! (`settings`), all before any network call.
+//! Input: the raw command line and environment (`cli`), the config file (`config`), their
+//! validation into `Settings` (`settings`), and the `--shard K/N` split with the partition it
+//! names (`shard`); all before any network call.
 
 pub mod cli;
 pub mod config;
-pub mod defaults;
 pub mod settings;
+pub mod shard;

@@ -8,8 +8,8 @@
 //! again when a write failed and rewrite what the new verdict changes, and only then rename the
 //! report files into place. A cancel before that point leaves nothing written.
 
+use crate::fs::file_write::{is_cancelled, Appending, Pending};
 pub use crate::input::settings::{GithubTargets, Outputs};
-use crate::output::file_write::{is_cancelled, Appending, Pending};
 use crate::report::{build, github, json, junit, markdown, Report};
 use std::path::{Path, PathBuf};
 

@@ -6,11 +6,11 @@
 use super::model::{Binding, BoundRecord, BoundSide, Certainty as ReportCertainty, IntervalKind, IntervalRecord};
 use super::model::{CaseReport, Counts, Report, RequestCounts, SampleRecord, ShardRecord, TrialReport, SCHEMA_VERSION};
 use super::text::parse_time;
+use crate::domain::case::PlannedCase;
 use crate::domain::exit::Exit;
 use crate::domain::outcome::{TrialOutcome, TrialResult};
 use crate::policy::confidence::{Decision, Inconclusive};
 use crate::policy::verdict::{self, Aggregate, Certainty, Status, TrialVerdict};
-use crate::run::plan::PlannedCase;
 use std::time::{Duration, SystemTime};
 
 /// What a case was asked to do: the case, the policy that applies to it, and its baseline.

@@ -9,6 +9,7 @@ pub mod junit;
 pub mod markdown;
 pub mod model;
 pub mod read;
+pub mod rerun;
 pub mod terminal;
 pub mod text;
 

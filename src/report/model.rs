@@ -75,7 +75,7 @@ pub struct Binding {
     pub baseline: Option<BaselineRecord>,
 }
 
-/// The whole resolved selection: its digest ([`crate::shards::shard::selection_digest`]) and its cases.
+/// The whole resolved selection: its digest ([`crate::input::shard::selection_digest`]) and its cases.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SelectionRecord {
     pub digest: String,
@@ -113,7 +113,7 @@ pub struct ShardRecord {
     pub total: u32,
     /// Cases in the whole resolved selection (every shard); null when it was never resolved.
     pub selected: Option<usize>,
-    /// [`crate::shards::shard::selection_digest`] of the whole resolved selection; null likewise.
+    /// [`crate::input::shard::selection_digest`] of the whole resolved selection; null likewise.
     pub selection_digest: Option<String>,
 }
 

@@ -6,8 +6,8 @@
 
 use super::model::{CaseReport, Report, SCHEMA_VERSION};
 use crate::domain::outcome::FinishedRun;
-use crate::input::defaults;
 use crate::policy::confidence::{Inconclusive, Trials};
+use crate::policy::defaults;
 use crate::policy::verdict::{self, Certainty, Status, TrialVerdict};
 use serde_json::Value;
 use std::io::Read as _;

@@ -17,6 +17,8 @@
 //! forgets what was spent), and it has no shared pause and no way to count another job's
 //! requests: all three are what this budget is for.
 
+use crate::input::settings::Limit;
+use crate::input::shard::share_of;
 use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -28,26 +30,6 @@ use tokio::time::{sleep_until, Instant};
 #[derive(Debug)]
 #[must_use = "a permit is spent by sending a request"]
 pub struct Permit(());
-
-/// How the limit is chosen.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Limit {
-    /// Start at this many requests per window and follow the server's `X-RateLimit-Limit` up
-    /// or down.
-    Auto(u32),
-    /// Never more than this many per window, whatever the server announces; a lower server
-    /// limit still slows us down. 0 = no client-side limit.
-    Cap(u32),
-}
-
-impl Limit {
-    /// The limit before the server says anything.
-    pub fn start(self) -> u32 {
-        match self {
-            Limit::Auto(n) | Limit::Cap(n) => n,
-        }
-    }
-}
 
 /// Requests another client spent, as the server's headers revealed them.
 #[derive(Debug, Clone, Copy)]
@@ -82,14 +64,6 @@ pub struct RateBudget {
     /// Added to the window so that requests that arrive a little closer together than they
     /// were sent (network jitter) still fit any window the server counts in.
     margin: Duration,
-}
-
-/// `limit` split between `share` gates: at least 1 each, and 0 (no limit) stays 0.
-pub fn share_of(limit: u32, share: u32) -> u32 {
-    match limit {
-        0 => 0,
-        n => (n / share.max(1)).max(1),
-    }
 }
 
 /// The share of the limit that may go at once, as a divisor: a sixth, ten seconds of a minute.

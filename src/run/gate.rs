@@ -2,18 +2,20 @@
 //! through the scheduler, and assemble the report. Every exit path returns a report that lists
 //! every case known at that point. Progress goes to an observer; nothing here prints.
 
+use crate::domain::case::PlannedCase;
 use crate::domain::exit::Exit;
 use crate::domain::outcome::{Interrupt, TrialOutcome};
 use crate::input::cli::Args;
+use crate::input::settings::Limit;
 use crate::input::settings::{self, CasePolicy, Settings};
 use crate::policy::verdict::{self, Aggregate, Certainty};
 use crate::report::build::{self, CaseSpec, RunInfo};
 use crate::report::{
     Binding, CaseReport, PolicyRecord, Report, RequestCounts, SampleRecord, SelectionRecord, ShardRecord, TrialReport,
 };
-use crate::run::budget::{Limit, RateBudget};
+use crate::run::budget::RateBudget;
 use crate::run::client::{self, ClientConfig, KapsoClient, StatsSnapshot};
-use crate::run::plan::{self, Plan, PlannedCase};
+use crate::run::plan::{self, Plan};
 use crate::run::scheduler::{self, Job, Ran, Schedule, Wanted};
 use crate::run::state::{Reattach, SelectedCase, StateFile};
 use std::sync::Arc;
@@ -377,7 +379,7 @@ fn binding(settings: &Settings, selection: Option<SelectionRecord>) -> Binding {
 fn selection_record(plan: &Plan) -> SelectionRecord {
     let cases: Vec<String> = plan.cases.iter().map(|c| c.id.clone()).collect();
     SelectionRecord {
-        digest: crate::shards::shard::selection_digest(cases.iter().map(String::as_str)),
+        digest: crate::input::shard::selection_digest(cases.iter().map(String::as_str)),
         cases,
     }
 }
@@ -391,7 +393,7 @@ pub(crate) fn shard_plan(settings: &Settings, plan: Plan) -> (Plan, Option<Shard
         index: shard.index,
         total: shard.total,
         selected: Some(plan.cases.len()),
-        selection_digest: Some(crate::shards::shard::selection_digest(
+        selection_digest: Some(crate::input::shard::selection_digest(
             plan.cases.iter().map(|c| c.id.as_str()),
         )),
     };
@@ -442,7 +444,7 @@ fn notes(settings: &Settings, gate: &Gate<'_>, plan: &Plan, to_run: &Plan) -> Ve
             Limit::Auto(_) if share > 1 => format!("a {share}th of the key's limit"),
             _ => format!(
                 "at most {} requests per {}",
-                crate::run::budget::share_of(limit.start(), share),
+                crate::input::shard::share_of(limit.start(), share),
                 humantime::format_duration(settings.connection.rate_window)
             ),
         };
@@ -612,7 +614,7 @@ mod tests {
         assert_eq!(report.verdict, Exit::Usage);
         assert_eq!(report.exit_code, 2);
         assert_eq!(report.base_url, "https://example.com/api");
-        assert_eq!(report.threshold, crate::input::defaults::THRESHOLD);
+        assert_eq!(report.threshold, crate::policy::defaults::THRESHOLD);
         assert_eq!(report.message.as_deref(), Some("bad"));
         assert!(report.cases.is_empty());
     }

@@ -2,6 +2,7 @@
 //! each suite, de-duplicated in first-seen order. Suite lookups share the rate budget and are
 //! retried with the same classifier as every other request.
 
+use crate::domain::case::PlannedCase;
 use crate::domain::exit::Exit;
 use crate::domain::outcome::FailureKind;
 use crate::input::settings::Selection;
@@ -10,16 +11,6 @@ use crate::run::client::error::RequestError;
 use crate::run::client::retry::{self, with_retries, Method};
 use crate::run::client::KapsoClient;
 use tokio::time::Instant;
-
-/// One selected test case.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct PlannedCase {
-    pub id: String,
-    /// Known when the case came from a suite; otherwise learned from the run.
-    pub name: Option<String>,
-    pub suite_id: Option<String>,
-    pub suite_name: Option<String>,
-}
 
 /// The resolved selection.
 #[derive(Debug, Clone, Default)]

@@ -4,14 +4,14 @@
 //! case changes nothing.
 //!
 //! The rule: within each suite (cases given directly form one group of their own), cases are
-//! ranked by a fixed hash of their ID (the rendezvous weight [`crate::shards::shard`] uses, at a salt
+//! ranked by a fixed hash of their ID (the rendezvous weight [`crate::input::shard`] uses, at a salt
 //! of its own); then the suites take turns, in the order they first appear in the selection,
 //! each giving its best-ranked case not yet taken, until N cases are taken. The sample keeps
 //! selection order. Sampling happens before `--shard`: every shard samples the same cases and
 //! then runs its own part of them.
 
-use crate::run::plan::PlannedCase;
-use crate::shards::shard::sample_weight;
+use crate::domain::case::PlannedCase;
+use crate::input::shard::sample_weight;
 
 /// The cases a sample of `size` takes (in selection order) and the IDs it leaves out (in
 /// selection order). A size at least the selection's takes every case.

@@ -4,12 +4,12 @@
 //! [`merge`] is pure; [`load`] reads the files.
 
 use crate::domain::exit::Exit;
+use crate::input::shard::{self, MAX_SHARDS};
 use crate::policy::verdict;
 use crate::report::build::{self, RunInfo};
 use crate::report::read::{self, ReadError};
 use crate::report::text::parse_time;
 use crate::report::{Binding, CaseReport, Report, RequestCounts, SelectionRecord, ShardRecord};
-use crate::shards::shard::{self, MAX_SHARDS};
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
@@ -493,13 +493,13 @@ mod tests {
     fn every_case_belongs_to_the_selection_and_to_its_shard() {
         let ids = ["a", "b", "c", "d", "e", "f"];
         let selection = SelectionRecord {
-            digest: crate::shards::shard::selection_digest(ids),
+            digest: crate::input::shard::selection_digest(ids),
             cases: ids.iter().map(|s| (*s).to_owned()).collect(),
         };
         let part = |k: u32, extra: &[&str]| {
             let mut cases: Vec<CaseReport> = ids
                 .iter()
-                .filter(|id| crate::shards::shard::owner(id, 3) == k)
+                .filter(|id| crate::input::shard::owner(id, 3) == k)
                 .map(|id| case(id, Status::Passed))
                 .collect();
             cases.extend(extra.iter().map(|id| case(id, Status::Passed)));

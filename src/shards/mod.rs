@@ -1,6 +1,4 @@
-//! Shards: one selection split over parallel jobs (`shard`), their reports merged into one
-//! verdict (`merge`), and a re-run of what did not pass (`rerun`).
+//! Shards: the reports of the parallel jobs of one selection merged into one verdict
+//! (`merge`). The split itself (`--shard K/N`) is input: `input::shard`.
 
 pub mod merge;
-pub mod rerun;
-pub mod shard;

@@ -200,7 +200,7 @@ fn large_shard_report(dir: &Path, cases: usize, feedback_bytes: usize) -> PathBu
     report["counts"]["total"] = json!(cases);
     report["counts"]["passed"] = json!(cases);
     report["shard"]["selected"] = json!(cases);
-    report["shard"]["selection_digest"] = json!(kapso_gate::shards::shard::selection_digest(
+    report["shard"]["selection_digest"] = json!(kapso_gate::input::shard::selection_digest(
         ids.iter().map(String::as_str)
     ));
     let path = dir.join("shard-1.json");

@@ -109,7 +109,13 @@ async fn first_run_creates_later_runs_update_one_comment() {
         .body
         .contains("[workflow run](https://github.com/acme/bot/actions/runs/9001)"));
 
-    let second = run(&vars, None, "### ✅ kapso-gate passed\n", comment::DEFAULT_DEADLINE).await;
+    let second = run(
+        &vars,
+        None,
+        "### ✅ kapso-gate passed\n",
+        kapso_gate::policy::defaults::COMMENT_DEADLINE,
+    )
+    .await;
     assert!(matches!(second, CommentOutcome::Updated { .. }), "{second}");
     let comments = fake.comments();
     assert_eq!(comments.len(), 1, "still one comment");
@@ -140,9 +146,21 @@ async fn another_key_makes_another_comment() {
     let event = event_file("keys", REPO);
     let vars = actions_env(&fake, &event);
     assert!(matches!(run_default(&vars).await, CommentOutcome::Created { .. }));
-    let other = run(&vars, Some("py3.12"), SUMMARY, comment::DEFAULT_DEADLINE).await;
+    let other = run(
+        &vars,
+        Some("py3.12"),
+        SUMMARY,
+        kapso_gate::policy::defaults::COMMENT_DEADLINE,
+    )
+    .await;
     assert!(matches!(other, CommentOutcome::Created { .. }), "{other}");
-    let again = run(&vars, Some("py3.12"), SUMMARY, comment::DEFAULT_DEADLINE).await;
+    let again = run(
+        &vars,
+        Some("py3.12"),
+        SUMMARY,
+        kapso_gate::policy::defaults::COMMENT_DEADLINE,
+    )
+    .await;
     assert!(matches!(again, CommentOutcome::Updated { .. }), "{again}");
     let bodies: Vec<String> = fake.comments().into_iter().map(|c| c.body).collect();
     assert_eq!(bodies.len(), 2);
@@ -291,11 +309,23 @@ async fn near_equal_keys_get_their_own_comments() {
         format!("{long}-b"),
     ];
     for key in &keys {
-        let outcome = run(&vars, Some(key), SUMMARY, comment::DEFAULT_DEADLINE).await;
+        let outcome = run(
+            &vars,
+            Some(key),
+            SUMMARY,
+            kapso_gate::policy::defaults::COMMENT_DEADLINE,
+        )
+        .await;
         assert!(matches!(outcome, CommentOutcome::Created { .. }), "{key}: {outcome}");
     }
     for key in &keys {
-        let outcome = run(&vars, Some(key), SUMMARY, comment::DEFAULT_DEADLINE).await;
+        let outcome = run(
+            &vars,
+            Some(key),
+            SUMMARY,
+            kapso_gate::policy::defaults::COMMENT_DEADLINE,
+        )
+        .await;
         assert!(matches!(outcome, CommentOutcome::Updated { .. }), "{key}: {outcome}");
     }
     let comments = fake.comments();
@@ -414,7 +444,7 @@ async fn hostile_feedback_stays_inert() {
                    ping \\@everyone about \\#1 and GH\\-2\n\n\
                    ````text\n@everyone #1\n```\n</details>\n@everyone\n````\n\n</details>\n";
     assert!(matches!(
-        run(&vars, None, summary, comment::DEFAULT_DEADLINE).await,
+        run(&vars, None, summary, kapso_gate::policy::defaults::COMMENT_DEADLINE).await,
         CommentOutcome::Created { .. }
     ));
     let body = fake.comments().remove(0).body;
@@ -442,7 +472,7 @@ async fn a_huge_summary_fits_githubs_limit() {
         "### ❌ failed\n\n````text\n{}\n````\n",
         "🎉 feedback line\n".repeat(20_000)
     );
-    let outcome = run(&vars, None, &summary, comment::DEFAULT_DEADLINE).await;
+    let outcome = run(&vars, None, &summary, kapso_gate::policy::defaults::COMMENT_DEADLINE).await;
     assert!(matches!(outcome, CommentOutcome::Created { .. }), "{outcome}");
     let body = fake.comments().remove(0).body;
     assert!(body.chars().count() <= 65_536);

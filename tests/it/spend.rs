@@ -178,7 +178,7 @@ fn a_shard_spends_its_share_of_the_cap() {
     let ids: Vec<String> = (0..8).map(|i| format!("s{i}")).collect();
     let mine: Vec<&String> = ids
         .iter()
-        .filter(|id| kapso_gate::shards::shard::owner(id, 2) == 1)
+        .filter(|id| kapso_gate::input::shard::owner(id, 2) == 1)
         .collect();
     assert!(mine.len() >= 2, "the split gives shard 1 some cases: {mine:?}");
     // The share: room for every case's two MIN trials and two extra.

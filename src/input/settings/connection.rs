@@ -5,10 +5,29 @@ use super::error::UsageError;
 use super::parse;
 use crate::input::cli::Args;
 use crate::input::config::{Config, RateLimitSetting};
-use crate::input::defaults;
-use crate::run::budget::Limit;
+use crate::policy::defaults;
 use reqwest::Url;
 use std::time::Duration;
+
+/// How the rate limit is chosen (`--rate-limit`); the one rate budget follows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Limit {
+    /// Start at this many requests per window and follow the server's `X-RateLimit-Limit` up
+    /// or down.
+    Auto(u32),
+    /// Never more than this many per window, whatever the server announces; a lower server
+    /// limit still slows us down. 0 = no client-side limit.
+    Cap(u32),
+}
+
+impl Limit {
+    /// The limit before the server says anything.
+    pub fn start(self) -> u32 {
+        match self {
+            Limit::Auto(n) | Limit::Cap(n) => n,
+        }
+    }
+}
 
 /// Timing, concurrency and the endpoint.
 #[derive(Debug, Clone)]

@@ -19,9 +19,9 @@ pub enum UsageError {
     #[error(transparent)]
     Baseline(#[from] BaselineError),
     #[error(transparent)]
-    Rerun(#[from] crate::shards::rerun::RerunError),
+    Rerun(#[from] crate::report::rerun::RerunError),
     #[error(transparent)]
-    Shard(#[from] crate::shards::shard::ShardError),
+    Shard(#[from] crate::input::shard::ShardError),
     #[error("--commit {0:?} is not a commit: use at most 256 printable ASCII characters without spaces (a SHA, a tag or a branch)")]
     BadCommit(String),
     #[error("--max-drop needs --baseline: there is nothing to compare scores with")]

@@ -14,14 +14,14 @@ mod selection;
 use crate::domain::secret::{ApiKey, Redactor};
 use crate::input::cli::{Args, Env};
 use crate::input::config::Config;
-use crate::input::defaults;
+use crate::input::shard::{self, Shard};
+use crate::policy::defaults;
 use crate::report::baseline::Baseline;
 use crate::report::read::{self, Named};
-use crate::shards::rerun::{Expected, Rerun};
-use crate::shards::shard::{self, Shard};
+use crate::report::rerun::{Expected, Rerun};
 use std::path::PathBuf;
 
-pub use connection::Connection;
+pub use connection::{Connection, Limit};
 pub use error::UsageError;
 pub use outputs::{GithubTargets, Outputs};
 pub use policy::{CasePolicy, Policy};
@@ -92,7 +92,7 @@ impl Inputs {
             rerun: args
                 .rerun_failed
                 .as_deref()
-                .map(|path| read::read(path).map_err(crate::shards::rerun::RerunError::from))
+                .map(|path| read::read(path).map_err(crate::report::rerun::RerunError::from))
                 .transpose()?,
         })
     }
@@ -153,7 +153,7 @@ impl Settings {
             comment_key: args.comment_key.clone().filter(|k| !k.trim().is_empty()),
             comment_deadline: match &args.comment_deadline {
                 Some(raw) => parse::duration("comment-deadline", raw)?,
-                None => crate::output::comment::DEFAULT_DEADLINE,
+                None => crate::policy::defaults::COMMENT_DEADLINE,
             },
             shard: args
                 .shard
@@ -181,13 +181,13 @@ impl Settings {
     }
 
     /// The most runs this invocation may create: `--max-runs`, or a shard's share of it by the
-    /// rule every shared limit follows ([`crate::run::budget::share_of`]).
+    /// rule every shared limit follows ([`crate::input::shard::share_of`]).
     pub fn run_cap(&self) -> Option<usize> {
         let cap = self.max_runs?;
         Some(match self.shard {
             Some(shard) => {
                 let cap = u32::try_from(cap).unwrap_or(u32::MAX);
-                crate::run::budget::share_of(cap, shard.total) as usize
+                crate::input::shard::share_of(cap, shard.total) as usize
             }
             None => cap,
         })
@@ -238,7 +238,7 @@ mod tests {
         assert_eq!(s.connection.poll_interval, Duration::from_secs(5));
         assert_eq!(s.connection.timeout, Duration::from_secs(1800));
         assert_eq!(s.connection.concurrency, 8);
-        assert_eq!(s.connection.rate_limit, crate::run::budget::Limit::Auto(100));
+        assert_eq!(s.connection.rate_limit, Limit::Auto(100));
         assert_eq!(s.connection.base_url.as_str(), "https://app.kapso.ai/api/v1");
     }
 

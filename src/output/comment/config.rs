@@ -2,7 +2,8 @@
 //! injected lookup, checked before any network call (a fork, a non-pull-request run, a missing
 //! token or an unsafe API URL end here as a [`CommentSkip`]). The variable names live here.
 
-use super::{event, CommentConfig, CommentSkip, Forge, ForgeToken, GithubTarget, GitlabTarget, DEFAULT_DEADLINE};
+use super::{event, CommentConfig, CommentSkip, Forge, ForgeToken, GithubTarget, GitlabTarget};
+use crate::policy::defaults::COMMENT_DEADLINE;
 use std::path::Path;
 use url::{Host, Url};
 
@@ -113,7 +114,7 @@ fn github(
         key: exact_key(&key),
         run_url,
         commit,
-        deadline: DEFAULT_DEADLINE,
+        deadline: COMMENT_DEADLINE,
     })
 }
 
@@ -181,7 +182,7 @@ fn gitlab(
         key: exact_key(&key),
         run_url: var(vars::CI_PIPELINE_URL).and_then(|u| link_root(&u)),
         commit,
-        deadline: DEFAULT_DEADLINE,
+        deadline: COMMENT_DEADLINE,
     })
 }
 

@@ -60,7 +60,7 @@ pub fn read(path: &Path) -> Result<PullRequestEvent, EventError> {
 /// (`O_NONBLOCK`), so a FIFO or a device at the path is refused instead of waited on.
 pub fn read_text(path: &Path) -> Result<String, EventError> {
     let read_error = |e: std::io::Error| EventError::Read(e.kind().to_string());
-    let file = crate::output::file_write::non_blocking(std::fs::OpenOptions::new().read(true))
+    let file = crate::fs::file_write::non_blocking(std::fs::OpenOptions::new().read(true))
         .open(path)
         .map_err(read_error)?;
     if !file.metadata().map_err(read_error)?.is_file() {

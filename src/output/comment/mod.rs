@@ -4,7 +4,7 @@
 //!
 //! It never decides anything about the gate: [`publish`] returns a [`CommentOutcome`] that the
 //! caller prints as one line, whatever happens (fork, missing permission, network, timeouts,
-//! rate limits, hostile or huge answers), within its own deadline ([`DEFAULT_DEADLINE`]).
+//! rate limits, hostile or huge answers), within its own deadline ([`crate::policy::defaults::COMMENT_DEADLINE`]).
 //! The token is a [`ForgeToken`] (never formatted), sent only to the configured API, which
 //! must be https unless it is a loopback address (then reached without any proxy), and
 //! redirects are never followed.
@@ -32,9 +32,6 @@ use std::time::{Duration, SystemTime};
 
 pub use token::ForgeToken;
 use url::Url;
-
-/// The whole comment step gives up after this long (it is not part of the gate's `--timeout`).
-pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(15);
 
 /// Where the comment goes and what its footer says; built by [`CommentConfig::from_env`].
 #[derive(Debug, Clone)]

@@ -1,4 +1,5 @@
 use super::*;
+use crate::policy::defaults::COMMENT_DEADLINE;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
@@ -80,7 +81,7 @@ fn reads_a_pull_request_run() {
         Some(HEAD_SHA),
         "the pull request's head, not the merge commit"
     );
-    assert_eq!(config.deadline, DEFAULT_DEADLINE);
+    assert_eq!(config.deadline, COMMENT_DEADLINE);
     assert!(!format!("{config:?} {config:#?}").contains("unitTestToken"));
 }
 
@@ -287,4 +288,17 @@ fn reads_a_gitlab_merge_request_pipeline() {
     other = vars.clone();
     other.remove("GITLAB_TOKEN");
     assert_eq!(config_err(&other), CommentSkip::NoToken);
+}
+
+#[test]
+fn the_comment_and_the_gate_share_one_fork_rule() {
+    let missing_base = r#"{"pull_request":{"number":7,"head":{"repo":{"full_name":"acme/bot"}},"base":{"repo":null}}}"#;
+    let same = r#"{"pull_request":{"number":7,"head":{"repo":{"full_name":"acme/bot"}},"base":{"repo":{"full_name":"acme/bot"}}}}"#;
+    for event in [missing_base, same] {
+        assert_eq!(
+            event::parse(event).expect("an event").from_fork,
+            crate::input::cli::is_fork_pull_request(event),
+            "{event}"
+        );
+    }
 }

@@ -5,7 +5,7 @@
 
 mod reconcile;
 
-use crate::output::file_write::replace_atomically;
+use crate::fs::file_write::replace_atomically;
 pub use reconcile::{reconcile, Reattach};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};

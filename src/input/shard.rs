@@ -203,6 +203,14 @@ pub fn selection_digest<'a>(ids: impl IntoIterator<Item = &'a str>) -> String {
     crate::domain::digest::sha256_hex(&bytes)
 }
 
+/// `limit` split between `share` gates (a rate limit, a run cap): at least 1 each, and 0 (no limit) stays 0.
+pub fn share_of(limit: u32, share: u32) -> u32 {
+    match limit {
+        0 => 0,
+        n => (n / share.max(1)).max(1),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
