@@ -634,18 +634,31 @@ fn every_visible_option_has_an_environment_variable() {
     );
 }
 
-/// Every workflow the docs show: the README's YAML blocks that are workflows, and the examples.
+/// Every workflow the docs show: the YAML blocks of the README and the book that are workflows,
+/// and the examples.
 fn documented_workflows() -> Vec<(String, Yaml)> {
-    let readme = read("README.md");
-    let mut workflows: Vec<(String, Yaml)> = readme
-        .split("```yaml")
-        .skip(1)
-        .filter_map(|block| block.split("```").next())
-        .filter_map(|text| YamlLoader::load_from_str(text).ok()?.into_iter().next())
-        .filter(|doc| doc["jobs"].as_hash().is_some())
-        .enumerate()
-        .map(|(i, doc)| (format!("README.md workflow #{}", i + 1), doc))
+    let mut pages = vec!["README.md".to_owned()];
+    let mut book: Vec<String> = std::fs::read_dir(root().join("docs"))
+        .expect("docs/")
+        .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
+        .filter(|name| name.ends_with(".md"))
+        .map(|name| format!("docs/{name}"))
         .collect();
+    book.sort();
+    pages.extend(book);
+    let mut workflows: Vec<(String, Yaml)> = Vec::new();
+    for page in pages {
+        let text = read(&page);
+        let found = text
+            .split("```yaml")
+            .skip(1)
+            .filter_map(|block| block.split("```").next())
+            .filter_map(|text| YamlLoader::load_from_str(text).ok()?.into_iter().next())
+            .filter(|doc| doc["jobs"].as_hash().is_some())
+            .enumerate()
+            .map(|(i, doc)| (format!("{page} workflow #{}", i + 1), doc));
+        workflows.extend(found);
+    }
     for file in workflow_examples() {
         let name = relative(&file);
         workflows.push((name.clone(), yaml(&name)));

@@ -200,9 +200,10 @@ fn large_shard_report(dir: &Path, cases: usize, feedback_bytes: usize) -> PathBu
     report["counts"]["total"] = json!(cases);
     report["counts"]["passed"] = json!(cases);
     report["shard"]["selected"] = json!(cases);
-    report["shard"]["selection_digest"] = json!(kapso_gate::input::shard::selection_digest(
-        ids.iter().map(String::as_str)
-    ));
+    let digest = kapso_gate::input::shard::selection_digest(ids.iter().map(String::as_str));
+    report["shard"]["selection_digest"] = json!(digest);
+    // The report is bound to its selection: the whole case list and its digest.
+    report["selection"] = json!({"digest": digest, "cases": ids});
     let path = dir.join("shard-1.json");
     std::fs::write(&path, serde_json::to_vec(&report).expect("serialises")).expect("writes the shard");
     path
@@ -211,7 +212,8 @@ fn large_shard_report(dir: &Path, cases: usize, feedback_bytes: usize) -> PathBu
 #[test]
 fn sigterm_during_merge_of_a_large_report_leaves_no_temp_file() {
     let dir = support::temp_dir("cancel-merge");
-    let shard = large_shard_report(&dir, 4_000, 16 * 1024);
+    // Under the readers' 64 MiB cap, yet large enough that a signal lands mid-merge.
+    let shard = large_shard_report(&dir, 3_200, 16 * 1024);
     let out_dir = dir.join("out");
     std::fs::create_dir_all(&out_dir).expect("output folder");
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_kapso-gate"));

@@ -338,11 +338,11 @@ fn release_asset_names() -> Vec<String> {
         "release.yml stages another name"
     );
     assert!(
-        text.contains("sha256sum kapso-gate-* > checksums.txt"),
+        text.contains("sha256sum kapso-gate-* kapso-gate.1 > checksums.txt"),
         "release.yml checksums"
     );
     assert!(
-        text.contains("dist/kapso-gate-* dist/checksums.txt"),
+        text.contains("dist/kapso-gate-* dist/kapso-gate.1 dist/checksums.txt"),
         "release.yml uploads"
     );
     let workflow = YamlLoader::load_from_str(&text).expect("release.yml parses").remove(0);
