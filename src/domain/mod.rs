@@ -1,5 +1,5 @@
-//! The domain's leaves: exit codes, the outcome of a trial, test-case and run IDs, and the
-//! secrets that never print. They import nothing else of the crate.
+//! The domain's leaves: exit codes, the outcome of a trial, test-case and run IDs, timestamps,
+//! and the secrets that never print. They import nothing of the crate outside `domain`.
 
 pub mod digest;
 pub mod exit;
@@ -7,3 +7,4 @@ pub mod fork;
 pub mod ids;
 pub mod outcome;
 pub mod secret;
+pub mod time;

@@ -77,13 +77,6 @@ pub fn fmt_age(age: Duration) -> String {
     }
 }
 
-/// The one reader of the RFC 3339 timestamps the reports hold (and Kapso sends): `Z` or a
-/// `+00:00` offset, with or without a fraction.
-pub fn parse_time(text: &str) -> Option<std::time::SystemTime> {
-    let normalised = text.trim().replace("+00:00", "Z");
-    humantime::parse_rfc3339_weak(&normalised).ok()
-}
-
 /// A case's duration in milliseconds as a duration, `-` when unknown.
 pub fn fmt_duration_ms(ms: Option<u64>) -> String {
     ms.map(|ms| fmt_duration(Duration::from_millis(ms)))
@@ -214,8 +207,6 @@ mod tests {
         assert_eq!(fmt_age(Duration::from_secs(59)), "59s");
         assert_eq!(fmt_age(Duration::from_secs(600)), "10m");
         assert_eq!(fmt_age(Duration::from_secs(3 * 86_400 + 4 * 3600 + 59)), "3d 04h");
-        assert!(parse_time("2026-01-01T10:00:12.500+00:00").is_some());
-        assert!(parse_time("last tuesday").is_none());
     }
 }
 

@@ -7,6 +7,7 @@
 use super::error::RequestError;
 use super::wire::{TestCase, TestRun, TestSuite};
 use crate::domain::secret::Redactor;
+use crate::domain::time::Timestamp;
 
 /// A decoded answer whose text can hold what a server echoed.
 pub(crate) trait Redact {
@@ -19,6 +20,14 @@ fn redact_opt(text: &mut Option<String>, redactor: &Redactor) {
     }
 }
 
+/// A timestamp keeps the text Kapso sent, and a long fraction could spell a numeric secret:
+/// such a timestamp is dropped whole (redacting it would leave no date-time).
+fn redact_timestamp(at: &mut Option<Timestamp>, redactor: &Redactor) {
+    if at.as_ref().is_some_and(|t| redactor.redact(t.as_str()) != t.as_str()) {
+        *at = None;
+    }
+}
+
 impl Redact for TestRun {
     fn redact(&mut self, redactor: &Redactor) {
         redactor.redact_in_place(&mut self.id);
@@ -26,10 +35,11 @@ impl Redact for TestRun {
             &mut self.score_raw,
             &mut self.feedback,
             &mut self.error,
-            &mut self.started_at,
-            &mut self.ended_at,
         ] {
             redact_opt(text, redactor);
+        }
+        for at in [&mut self.started_at, &mut self.ended_at] {
+            redact_timestamp(at, redactor);
         }
         if let Some(conversation) = &mut self.conversation {
             redactor.redact_json(conversation);

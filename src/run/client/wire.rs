@@ -3,6 +3,7 @@
 //! never loses the rest of the object.
 
 use crate::domain::outcome::FinishedRun;
+use crate::domain::time::Timestamp;
 use serde_json::{Map, Value};
 
 /// A test run as the gate needs it.
@@ -16,8 +17,9 @@ pub struct TestRun {
     pub execution_completed: Option<bool>,
     /// `Some` when Kapso reported an error: its message (or a rendering of whatever it sent).
     pub error: Option<String>,
-    pub started_at: Option<String>,
-    pub ended_at: Option<String>,
+    /// Kapso's timestamps, when they are RFC 3339 date-times (anything else is dropped here).
+    pub started_at: Option<Timestamp>,
+    pub ended_at: Option<Timestamp>,
     pub conversation: Option<Value>,
     pub test_case: Option<TestCase>,
 }
@@ -163,8 +165,8 @@ fn run_from_map(map: &Map<String, Value>, unreadable_score: Option<String>) -> R
         feedback: string(map, "feedback"),
         execution_completed: map.get("execution_completed").and_then(Value::as_bool),
         error: map.get("error").and_then(error_message),
-        started_at: string(map, "started_at"),
-        ended_at: string(map, "ended_at"),
+        started_at: string(map, "started_at").and_then(|t| Timestamp::parse(&t)),
+        ended_at: string(map, "ended_at").and_then(|t| Timestamp::parse(&t)),
         conversation: map.get("conversation").filter(|v| !v.is_null()).cloned(),
         test_case: map
             .get("test_case")
