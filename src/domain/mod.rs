@@ -6,5 +6,6 @@ pub mod exit;
 pub mod fork;
 pub mod ids;
 pub mod outcome;
+pub mod score;
 pub mod secret;
 pub mod time;

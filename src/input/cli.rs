@@ -2,6 +2,7 @@
 //! the gate reads. Nothing here is validated; `settings` turns `Args` into `Settings`.
 
 use crate::policy::verdict::Aggregate;
+use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{ArgAction, CommandFactory, FromArgMatches, Parser};
 use std::path::PathBuf;
 
@@ -79,7 +80,8 @@ pub struct Args {
         env = "KAPSO_AGGREGATE",
         hide_env_values = true,
         hide_possible_values = true,
-        ignore_case = true
+        ignore_case = true,
+        value_parser = aggregate_parser()
     )]
     pub aggregate: Option<Aggregate>,
 
@@ -432,6 +434,17 @@ impl Env {
     }
 }
 
+/// `--aggregate`: the verdict's aggregates by name (case-insensitive through the argument), so
+/// the verdict rules need not know clap.
+fn aggregate_parser() -> impl TypedValueParser<Value = Aggregate> {
+    PossibleValuesParser::new(Aggregate::ALL.map(Aggregate::name)).map(|name| {
+        Aggregate::ALL
+            .into_iter()
+            .find(|aggregate| aggregate.name().eq_ignore_ascii_case(&name))
+            .expect("the parser accepts only the aggregates' names")
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -500,10 +513,15 @@ mod tests {
     }
 
     #[test]
-    fn aggregate_is_a_value_enum() {
+    fn aggregate_is_parsed_here_by_the_verdict_names() {
         let args = Args::parse_iter(["kapso-gate", "--aggregate", "MEDIAN"]).expect("parses");
         assert_eq!(args.aggregate, Some(Aggregate::Median));
-        assert!(Args::parse_iter(["kapso-gate", "--aggregate", "average"]).is_err());
+        for aggregate in Aggregate::ALL {
+            let args = Args::parse_iter(["kapso-gate", "--aggregate", aggregate.name()]).expect("parses");
+            assert_eq!(args.aggregate, Some(aggregate));
+        }
+        let refused = Args::parse_iter(["kapso-gate", "--aggregate", "average"]).expect_err("refused");
+        assert!(refused.to_string().contains("[possible values: mean, median, min]"), "{refused}");
     }
 
     #[test]

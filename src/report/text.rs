@@ -6,7 +6,7 @@ use crate::policy::verdict;
 use std::fmt::Write as _;
 use std::time::Duration;
 
-pub use crate::policy::verdict::fmt_score;
+pub use crate::domain::score::fmt_score;
 
 /// Makes untrusted text inert for a terminal (and a log viewer that renders ANSI). Newlines and
 /// tabs are kept when `multiline`, otherwise shown as `↵` and a space; every other control

@@ -93,7 +93,7 @@ fn cannot_pass(case: Option<&str>, trials: &str, threshold: f64, confidence: f64
     };
     format!(
         "--inconclusive fail with trials {min}..{max}{whose}: at threshold {} and confidence {}, {fix}",
-        crate::policy::verdict::fmt_score(threshold),
-        crate::policy::verdict::fmt_score(confidence)
+        crate::domain::score::fmt_score(threshold),
+        crate::domain::score::fmt_score(confidence)
     )
 }
