@@ -364,10 +364,10 @@ pub struct Env {
     /// The key, already wrapped so that `Debug` of `Env` or `Settings` cannot show it.
     pub api_key: Option<crate::domain::secret::ApiKey>,
     /// `KAPSO_GITHUB_TOKEN`, the pull-request comment's token, wrapped likewise.
-    pub comment_token: Option<crate::output::comment::ForgeToken>,
+    pub comment_token: Option<crate::domain::secret::ForgeToken>,
     /// Every forge token set: `KAPSO_GITHUB_TOKEN`, `GITHUB_TOKEN`, `GITLAB_TOKEN`, whichever
     /// the comment ends up using, to mask (`::add-mask::`) and to redact.
-    pub forge_tokens: Vec<crate::output::comment::ForgeToken>,
+    pub forge_tokens: Vec<crate::domain::secret::ForgeToken>,
     /// `KAPSO_JSON` and `KAPSO_JUNIT`, for reports when the arguments cannot be parsed.
     pub json: Option<PathBuf>,
     pub junit: Option<PathBuf>,
@@ -406,14 +406,14 @@ impl Env {
         let non_empty = |name: &str| lookup(name).filter(|v| !v.is_empty());
         Env {
             api_key: lookup(API_KEY_VAR).map(|k| crate::domain::secret::ApiKey::new(&k)),
-            comment_token: lookup(GITHUB_TOKEN_VAR).and_then(|t| crate::output::comment::ForgeToken::new(&t)),
+            comment_token: lookup(GITHUB_TOKEN_VAR).and_then(|t| crate::domain::secret::ForgeToken::new(&t)),
             forge_tokens: [
                 GITHUB_TOKEN_VAR,
                 crate::output::comment::vars::GITHUB_TOKEN,
                 crate::output::comment::vars::GITLAB_TOKEN,
             ]
             .into_iter()
-            .filter_map(|name| lookup(name).and_then(|t| crate::output::comment::ForgeToken::new(&t)))
+            .filter_map(|name| lookup(name).and_then(|t| crate::domain::secret::ForgeToken::new(&t)))
             .collect(),
             json: non_empty("KAPSO_JSON").map(PathBuf::from),
             junit: non_empty("KAPSO_JUNIT").map(PathBuf::from),

@@ -1,8 +1,9 @@
 //! The pull-request comment against the fake GitHub REST API of kapso-sim, through the public
 //! API `main` uses: `CommentConfig::from_env`, then `publish`.
 
+use kapso_gate::domain::secret::ForgeToken;
 use kapso_gate::output::comment::{
-    self, CommentConfig, CommentFailure, CommentOutcome, CommentSkip, ForgeToken, RunContext,
+    self, CommentConfig, CommentFailure, CommentOutcome, CommentSkip, RunContext,
 };
 use kapso_sim::github::{FakeGithub, GithubFault, ACTIONS_BOT};
 use std::collections::HashMap;

@@ -2,7 +2,8 @@
 //! injected lookup, checked before any network call (a fork, a non-pull-request run, a missing
 //! token or an unsafe API URL end here as a [`CommentSkip`]). The variable names live here.
 
-use super::{event, CommentConfig, CommentSkip, Forge, ForgeToken, GithubTarget, GitlabTarget, DEFAULT_DEADLINE};
+use super::{event, CommentConfig, CommentSkip, Forge, GithubTarget, GitlabTarget, DEFAULT_DEADLINE};
+use crate::domain::secret::ForgeToken;
 use std::path::Path;
 use url::{Host, Url};
 

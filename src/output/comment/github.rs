@@ -4,7 +4,7 @@
 //! text, so neither the token nor hostile text can leave through them.
 
 use super::notes::{Author, Note, NoteApi};
-use super::token::ForgeToken;
+use crate::domain::secret::ForgeToken;
 use super::{CommentFailure, GithubTarget, Posted};
 use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, LINK, RETRY_AFTER};
 use reqwest::{Method, StatusCode};

@@ -5,7 +5,7 @@
 
 use super::github::has_next_page;
 use super::notes::{Author, Note, NoteApi};
-use super::token::ForgeToken;
+use crate::domain::secret::ForgeToken;
 use super::{CommentFailure, GitlabTarget, Posted};
 use reqwest::header::{HeaderMap, HeaderValue, ACCEPT};
 use reqwest::{Method, StatusCode};

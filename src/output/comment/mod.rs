@@ -23,14 +23,13 @@ pub mod event;
 mod github;
 mod gitlab;
 mod notes;
-pub mod token;
 
 pub use config::{vars, DEFAULT_GITHUB_API_URL};
 
 use std::fmt;
 use std::time::{Duration, SystemTime};
 
-pub use token::ForgeToken;
+use crate::domain::secret::ForgeToken;
 use url::Url;
 
 /// The whole comment step gives up after this long (it is not part of the gate's `--timeout`).
