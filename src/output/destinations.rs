@@ -1,5 +1,5 @@
 //! Where reports go: the report files (JSON, JUnit) and GitHub's file commands (step summary,
-//! outputs). Renderers are pure; this module does the writing, and is called by `main` on
+//! step outputs). Renderers are pure; this module does the writing, and is called by `main` on
 //! every exit path with the destinations the settings resolved.
 //!
 //! [`deliver`] owns the order that keeps every output in agreement with the exit code: open
@@ -8,7 +8,7 @@
 //! again when a write failed and rewrite what the new verdict changes, and only then rename the
 //! report files into place. A cancel before that point leaves nothing written.
 
-pub use crate::input::settings::{GithubTargets, Outputs};
+pub use crate::input::settings::{GithubTargets, ReportPaths};
 use crate::output::file_write::{is_cancelled, Appending, Pending};
 use crate::report::{build, github, json, junit, markdown, Report};
 use std::path::{Path, PathBuf};
@@ -26,8 +26,8 @@ pub enum Delivery {
 
 /// Opens, settles, writes and commits every report (see the module's documentation).
 /// `cancelled` is asked between chunks of every write and before the commit.
-pub fn deliver(report: Report, outputs: &Outputs, cancelled: &dyn Fn() -> bool) -> Delivery {
-    let (mut opened, mut problems) = open(outputs);
+pub fn deliver(report: Report, paths: &ReportPaths, cancelled: &dyn Fn() -> bool) -> Delivery {
+    let (mut opened, mut problems) = open(paths);
     let mut report = build::settle(report, &problems);
     // Settling changes a verdict once at most (passed to incomplete), so this runs twice at most.
     loop {
@@ -66,7 +66,7 @@ struct Opened {
 }
 
 /// Opens every destination. Returns one message per destination that cannot be written.
-fn open(outputs: &Outputs) -> (Opened, Vec<String>) {
+fn open(paths: &ReportPaths) -> (Opened, Vec<String>) {
     let mut problems = Vec::new();
     let mut opened = Opened::default();
     let mut pending = |path: &Option<PathBuf>, what: &str| {
@@ -79,9 +79,9 @@ fn open(outputs: &Outputs) -> (Opened, Vec<String>) {
             }
         }
     };
-    opened.json = pending(&outputs.json, "JSON report");
-    opened.junit = pending(&outputs.junit, "JUnit report");
-    if let Some(targets) = &outputs.github {
+    opened.json = pending(&paths.json, "JSON report");
+    opened.junit = pending(&paths.junit, "JUnit report");
+    if let Some(targets) = &paths.github {
         let mut append = |path: &Option<PathBuf>, what: &str| {
             let path = path.as_ref()?;
             match Appending::open(path) {
@@ -154,7 +154,7 @@ impl Opened {
             .as_ref()
             .map(|(p, _)| relative_to(p, self.workspace.as_deref()));
         if let Some((path, file)) = self.output.as_mut() {
-            let text = github::outputs(report, shown.as_deref());
+            let text = github::step_outputs(report, shown.as_deref());
             let result = staged(file.stage(text.as_bytes(), cancelled), |e| {
                 format!("could not append the step outputs to {}: {e}", path.display())
             });
@@ -198,8 +198,8 @@ mod tests {
     use crate::report::test_fixtures::gate_failure;
     use std::fs;
 
-    fn write_files(report: &Report, outputs: &Outputs) -> Vec<String> {
-        match deliver(report.clone(), outputs, &|| false) {
+    fn write_files(report: &Report, paths: &ReportPaths) -> Vec<String> {
+        match deliver(report.clone(), paths, &|| false) {
             Delivery::Done { problems, .. } => problems,
             Delivery::Cancelled => panic!("not cancelled"),
         }
@@ -208,7 +208,7 @@ mod tests {
     #[test]
     fn files_are_written_and_appended() {
         let dir = std::env::temp_dir().join(format!("kapso-gate-output-{}", std::process::id()));
-        let outputs = Outputs {
+        let paths = ReportPaths {
             json: Some(dir.join("a/b/report.json")),
             junit: Some(dir.join("junit.xml")),
             github: Some(GithubTargets {
@@ -218,8 +218,8 @@ mod tests {
             }),
         };
         let report = gate_failure(crate::domain::exit::Exit::Usage, "no test cases selected");
-        assert!(write_files(&report, &outputs).is_empty());
-        assert!(write_files(&report, &outputs).is_empty());
+        assert!(write_files(&report, &paths).is_empty());
+        assert!(write_files(&report, &paths).is_empty());
         let read = |name: &str| fs::read_to_string(dir.join(name)).expect("written");
         assert!(read("a/b/report.json").contains("\"verdict\": \"usage\""));
         assert!(read("junit.xml").starts_with("<?xml"));
@@ -231,9 +231,9 @@ mod tests {
         assert_eq!(read("output").matches("json-report<<").count(), 2);
         let leftovers: Vec<_> = fs::read_dir(dir.join("a/b")).expect("dir").collect();
         assert_eq!(leftovers.len(), 1, "no temporary files left behind");
-        let blocked = Outputs {
+        let blocked = ReportPaths {
             json: Some(dir.join("summary.md/report.json")),
-            ..Outputs::default()
+            ..ReportPaths::default()
         };
         assert_eq!(write_files(&report, &blocked).len(), 1);
         let _ = fs::remove_dir_all(&dir);

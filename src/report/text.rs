@@ -1,5 +1,7 @@
-//! Text helpers every renderer shares: making untrusted text inert for a terminal, the one
-//! truncation rule, durations, scores against thresholds, and the pieces of a case's label.
+//! Text helpers every renderer shares: making untrusted text inert for a terminal, the two
+//! truncation rules (by characters with a visible mark, for text shown on a line; by bytes, for
+//! size budgets whose caller says what was cut), durations, scores against thresholds, and the
+//! pieces of a case's label.
 //! Renderers depend on this module and on the model, never on each other.
 
 use crate::policy::verdict;
@@ -33,15 +35,19 @@ fn is_bidi_control(c: char) -> bool {
     matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}' | '\u{061c}')
 }
 
+/// Longest note shown inline (a baseline line, a case's config note), in characters: one line.
+pub const NOTE_CHARS: usize = 80;
+
 /// The first `max_chars` characters of `text`, and `…` when anything was cut.
-pub fn truncate(text: &str, max_chars: usize) -> String {
+pub fn truncate_chars(text: &str, max_chars: usize) -> String {
     match text.char_indices().nth(max_chars) {
         Some((cut, _)) => format!("{}…", &text[..cut]),
         None => text.to_owned(),
     }
 }
 
-/// The longest prefix of `text` of at most `max_bytes` bytes that ends on a character boundary.
+/// The longest prefix of `text` of at most `max_bytes` bytes that ends on a character boundary,
+/// without a mark: the caller says what was cut (and how much).
 pub fn truncate_bytes(text: &str, max_bytes: usize) -> &str {
     if text.len() <= max_bytes {
         return text;
@@ -184,10 +190,10 @@ mod tests {
     }
 
     #[test]
-    fn one_truncation_rule() {
-        assert_eq!(truncate("abcdef", 3), "abc…");
-        assert_eq!(truncate("abc", 3), "abc");
-        assert_eq!(truncate("ééé", 2), "éé…");
+    fn the_two_truncation_rules() {
+        assert_eq!(truncate_chars("abcdef", 3), "abc…");
+        assert_eq!(truncate_chars("abc", 3), "abc");
+        assert_eq!(truncate_chars("ééé", 2), "éé…");
         assert_eq!(truncate_bytes("éé", 3), "é");
         assert_eq!(truncate_bytes("ab", 5), "ab");
     }

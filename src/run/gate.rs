@@ -21,6 +21,10 @@ use std::time::{Duration, SystemTime};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
+/// How often a quiet run says it is still waiting: often enough that a CI log does not look
+/// hung, rarely enough that a long run's log stays readable.
+const HEARTBEAT: Duration = Duration::from_secs(30);
+
 /// What the observer hears while the gate runs.
 #[derive(Debug)]
 pub enum Progress<'a> {
@@ -136,7 +140,7 @@ async fn run_jobs(
         poll_interval: settings.connection.poll_interval,
         deadline: gate.deadline,
         concurrency: settings.connection.concurrency,
-        heartbeat: Duration::from_secs(30),
+        heartbeat: HEARTBEAT,
         learn_durations: settings.learn_durations,
         run_cap: settings.run_cap(),
     };

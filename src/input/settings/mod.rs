@@ -6,7 +6,7 @@
 mod connection;
 pub mod digest;
 mod error;
-mod outputs;
+mod reports;
 pub mod parse;
 mod policy;
 mod selection;
@@ -23,7 +23,7 @@ use std::path::PathBuf;
 
 pub use connection::Connection;
 pub use error::UsageError;
-pub use outputs::{GithubTargets, Outputs};
+pub use reports::{GithubTargets, ReportPaths};
 pub use policy::{CasePolicy, Policy};
 pub use selection::Selection;
 
@@ -48,7 +48,7 @@ pub struct Settings {
     pub selection: Selection,
     pub policy: Policy,
     pub connection: Connection,
-    pub outputs: Outputs,
+    pub reports: ReportPaths,
     pub dry_run: bool,
     pub state_file: Option<PathBuf>,
     /// Create or update a comment with the result on the pull request.
@@ -146,7 +146,7 @@ impl Settings {
             selection: selection::resolve(args, config)?,
             policy,
             connection,
-            outputs: Outputs::resolve(args, env),
+            reports: ReportPaths::resolve(args, env),
             dry_run: args.dry_run,
             state_file: args.state_file.clone(),
             pr_comment: args.pr_comment,

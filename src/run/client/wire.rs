@@ -200,9 +200,14 @@ fn short_json(value: &Value) -> String {
     short(&value.to_string())
 }
 
+/// Most characters of an odd value quoted in a reason (a score or an error of an unexpected
+/// shape): enough to recognise it, short enough for a report line.
+const QUOTED_VALUE_CHARS: usize = 200;
+
+/// Kapso's odd value as quoted in a reason: the first characters and `...`.
 fn short(text: &str) -> String {
-    if text.chars().count() > 200 {
-        let cut: String = text.chars().take(200).collect();
+    if text.chars().count() > QUOTED_VALUE_CHARS {
+        let cut: String = text.chars().take(QUOTED_VALUE_CHARS).collect();
         format!("{cut}...")
     } else {
         text.to_owned()
