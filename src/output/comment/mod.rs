@@ -24,7 +24,8 @@ mod github;
 mod gitlab;
 mod notes;
 
-pub use config::{vars, DEFAULT_GITHUB_API_URL};
+pub use config::DEFAULT_GITHUB_API_URL;
+use crate::input::vars;
 
 use std::fmt;
 use std::time::{Duration, SystemTime};
@@ -174,10 +175,20 @@ impl fmt::Display for CommentSkip {
                 "the pull request comes from a fork, whose token must not comment; the job's summary has the results",
             ),
             Self::NoToken => {
-                f.write_str("no token: set the github-token input or GITHUB_TOKEN (GITLAB_TOKEN on GitLab)")
+                write!(
+                    f,
+                    "no token: set the github-token input or {} ({} on GitLab)",
+                    vars::GITHUB_TOKEN,
+                    vars::GITLAB_TOKEN
+                )
             }
             Self::NoRepository => {
-                f.write_str("GITHUB_REPOSITORY (CI_MERGE_REQUEST_PROJECT_ID on GitLab) is not set or not valid")
+                write!(
+                    f,
+                    "{} ({} on GitLab) is not set or not valid",
+                    vars::GITHUB_REPOSITORY,
+                    vars::CI_MERGE_REQUEST_PROJECT_ID
+                )
             }
             Self::UnsafeApiUrl => f.write_str(
                 "the API URL (GITHUB_API_URL or CI_API_V4_URL) must be https (http only on a loopback address), without credentials",
