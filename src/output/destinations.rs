@@ -13,12 +13,51 @@ use crate::output::file_write::{is_cancelled, Appending, Pending};
 use crate::report::{build, github, json, junit, markdown, Report};
 use std::path::{Path, PathBuf};
 
+/// A report destination, as the messages name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Destination {
+    JsonReport,
+    JunitReport,
+    StepSummary,
+    StepOutputs,
+}
+
+impl std::fmt::Display for Destination {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Destination::JsonReport => "JSON report",
+            Destination::JunitReport => "JUnit report",
+            Destination::StepSummary => "step summary",
+            Destination::StepOutputs => "step outputs",
+        })
+    }
+}
+
+/// A destination that could not be written (or appended to), and why.
+#[derive(Debug, thiserror::Error)]
+pub enum DeliveryProblem {
+    /// A report file: its temporary file could not be created, written or renamed into place.
+    #[error("could not write the {what} to {}: {error}", path.display())]
+    Write {
+        what: Destination,
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    /// A GitHub file command: the file could not be opened or appended to.
+    #[error("could not append the {what} to {}: {error}", path.display())]
+    Append {
+        what: Destination,
+        path: PathBuf,
+        error: std::io::Error,
+    },
+}
+
 /// What became of the reports.
 #[derive(Debug)]
 pub enum Delivery {
     /// Every destination was tried. `report` is settled: what every written output says;
     /// `problems` names each destination that could not be written.
-    Done { report: Box<Report>, problems: Vec<String> },
+    Done { report: Box<Report>, problems: Vec<DeliveryProblem> },
     /// The cancel came before the reports were final: none was written (temporary files
     /// removed, appends taken back).
     Cancelled,
@@ -65,35 +104,37 @@ struct Opened {
     workspace: Option<PathBuf>,
 }
 
-/// Opens every destination. Returns one message per destination that cannot be written.
-fn open(paths: &ReportPaths) -> (Opened, Vec<String>) {
+/// Opens every destination. Returns one problem per destination that cannot be written.
+fn open(paths: &ReportPaths) -> (Opened, Vec<DeliveryProblem>) {
     let mut problems = Vec::new();
     let mut opened = Opened::default();
-    let mut pending = |path: &Option<PathBuf>, what: &str| {
+    let mut pending = |path: &Option<PathBuf>, what: Destination| {
         let path = path.as_ref()?;
         match Pending::create(path) {
             Ok(file) => Some((path.clone(), file)),
             Err(error) => {
-                problems.push(format!("could not write the {what} to {}: {error}", path.display()));
+                let path = path.clone();
+                problems.push(DeliveryProblem::Write { what, path, error });
                 None
             }
         }
     };
-    opened.json = pending(&paths.json, "JSON report");
-    opened.junit = pending(&paths.junit, "JUnit report");
+    opened.json = pending(&paths.json, Destination::JsonReport);
+    opened.junit = pending(&paths.junit, Destination::JunitReport);
     if let Some(targets) = &paths.github {
-        let mut append = |path: &Option<PathBuf>, what: &str| {
+        let mut append = |path: &Option<PathBuf>, what: Destination| {
             let path = path.as_ref()?;
             match Appending::open(path) {
                 Ok(file) => Some((path.clone(), file)),
                 Err(error) => {
-                    problems.push(format!("could not append the {what} to {}: {error}", path.display()));
+                    let path = path.clone();
+                    problems.push(DeliveryProblem::Append { what, path, error });
                     None
                 }
             }
         };
-        opened.step_summary = append(&targets.step_summary, "step summary");
-        opened.output = append(&targets.output, "step outputs");
+        opened.step_summary = append(&targets.step_summary, Destination::StepSummary);
+        opened.output = append(&targets.output, Destination::StepOutputs);
         opened.workspace.clone_from(&targets.workspace);
     }
     (opened, problems)
@@ -102,21 +143,21 @@ fn open(paths: &ReportPaths) -> (Opened, Vec<String>) {
 /// Where one staged write stands.
 enum Staged {
     Written,
-    Failed(String),
+    Failed(DeliveryProblem),
     Cancelled,
 }
 
-fn staged(result: std::io::Result<()>, describe: impl FnOnce(&std::io::Error) -> String) -> Staged {
+fn staged(result: std::io::Result<()>, describe: impl FnOnce(std::io::Error) -> DeliveryProblem) -> Staged {
     match result {
         Ok(()) => Staged::Written,
         Err(error) if is_cancelled(&error) => Staged::Cancelled,
-        Err(error) => Staged::Failed(describe(&error)),
+        Err(error) => Staged::Failed(describe(error)),
     }
 }
 
 /// Closes the destination in `slot` when its write failed (dropping it removes its temporary
 /// file) and notes why; `None` when the write was cancelled.
-fn close_failed<T>(slot: &mut Option<T>, result: Staged, problems: &mut Vec<String>) -> Option<()> {
+fn close_failed<T>(slot: &mut Option<T>, result: Staged, problems: &mut Vec<DeliveryProblem>) -> Option<()> {
     match result {
         Staged::Written => {}
         Staged::Failed(problem) => {
@@ -135,17 +176,21 @@ impl Opened {
     /// commit; the GitHub files are appended to, as GitHub's file commands require.
     /// `json-report` is announced only when the JSON was written, relative to the workspace
     /// when it lies inside it (a path inside a container means nothing to the next step).
-    fn stage(&mut self, report: &Report, cancelled: &dyn Fn() -> bool) -> Option<Vec<String>> {
+    fn stage(&mut self, report: &Report, cancelled: &dyn Fn() -> bool) -> Option<Vec<DeliveryProblem>> {
         let mut problems = Vec::new();
         if let Some((path, file)) = self.json.as_mut() {
-            let result = staged(file.stage(json::render(report).as_bytes(), cancelled), |e| {
-                format!("could not write the JSON report to {}: {e}", path.display())
+            let result = staged(file.stage(json::render(report).as_bytes(), cancelled), |error| DeliveryProblem::Write {
+                what: Destination::JsonReport,
+                path: path.clone(),
+                error,
             });
             close_failed(&mut self.json, result, &mut problems)?;
         }
         if let Some((path, file)) = self.junit.as_mut() {
-            let result = staged(file.stage(junit::render(report).as_bytes(), cancelled), |e| {
-                format!("could not write the JUnit report to {}: {e}", path.display())
+            let result = staged(file.stage(junit::render(report).as_bytes(), cancelled), |error| DeliveryProblem::Write {
+                what: Destination::JunitReport,
+                path: path.clone(),
+                error,
             });
             close_failed(&mut self.junit, result, &mut problems)?;
         }
@@ -155,15 +200,19 @@ impl Opened {
             .map(|(p, _)| relative_to(p, self.workspace.as_deref()));
         if let Some((path, file)) = self.output.as_mut() {
             let text = github::step_outputs(report, shown.as_deref());
-            let result = staged(file.stage(text.as_bytes(), cancelled), |e| {
-                format!("could not append the step outputs to {}: {e}", path.display())
+            let result = staged(file.stage(text.as_bytes(), cancelled), |error| DeliveryProblem::Append {
+                what: Destination::StepOutputs,
+                path: path.clone(),
+                error,
             });
             close_failed(&mut self.output, result, &mut problems)?;
         }
         if let Some((path, file)) = self.step_summary.as_mut() {
             let summary = markdown::render(report, markdown::GITHUB_SUMMARY_BUDGET);
-            let result = staged(file.stage(summary.as_bytes(), cancelled), |e| {
-                format!("could not append the step summary to {}: {e}", path.display())
+            let result = staged(file.stage(summary.as_bytes(), cancelled), |error| DeliveryProblem::Append {
+                what: Destination::StepSummary,
+                path: path.clone(),
+                error,
             });
             close_failed(&mut self.step_summary, result, &mut problems)?;
         }
@@ -171,12 +220,12 @@ impl Opened {
     }
 
     /// Renames the staged report files into place.
-    fn commit(self) -> Vec<String> {
+    fn commit(self) -> Vec<DeliveryProblem> {
         let mut problems = Vec::new();
-        for (slot, what) in [(self.json, "JSON report"), (self.junit, "JUnit report")] {
+        for (slot, what) in [(self.json, Destination::JsonReport), (self.junit, Destination::JunitReport)] {
             if let Some((path, file)) = slot {
                 if let Err(error) = file.commit() {
-                    problems.push(format!("could not write the {what} to {}: {error}", path.display()));
+                    problems.push(DeliveryProblem::Write { what, path, error });
                 }
             }
         }
@@ -198,7 +247,7 @@ mod tests {
     use crate::report::test_fixtures::gate_failure;
     use std::fs;
 
-    fn write_files(report: &Report, paths: &ReportPaths) -> Vec<String> {
+    fn write_files(report: &Report, paths: &ReportPaths) -> Vec<DeliveryProblem> {
         match deliver(report.clone(), paths, &|| false) {
             Delivery::Done { problems, .. } => problems,
             Delivery::Cancelled => panic!("not cancelled"),
@@ -235,7 +284,10 @@ mod tests {
             json: Some(dir.join("summary.md/report.json")),
             ..ReportPaths::default()
         };
-        assert_eq!(write_files(&report, &blocked).len(), 1);
+        let problems = write_files(&report, &blocked);
+        assert_eq!(problems.len(), 1);
+        let expected = format!("could not write the JSON report to {}: ", dir.join("summary.md/report.json").display());
+        assert!(problems[0].to_string().starts_with(&expected), "{}", problems[0]);
         let _ = fs::remove_dir_all(&dir);
     }
 

@@ -267,14 +267,14 @@ pub fn stopped_report(
 /// Settles the report once the destinations are known: a passing gate that cannot write a
 /// requested report becomes incomplete, with the problems as its message, before any
 /// destination is written, so every report agrees with the exit code.
-pub fn settle(mut report: Report, problems: &[String]) -> Report {
+pub fn settle(mut report: Report, problems: &[impl std::fmt::Display]) -> Report {
     let verdict = verdict::with_missing_reports(report.verdict, !problems.is_empty());
     if verdict != report.verdict {
         report.verdict = verdict;
         report.exit_code = verdict.code();
         report.message = Some(format!(
             "every case passed, but a requested report could not be written: {}",
-            problems.join("; ")
+            problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
         ));
     }
     report
