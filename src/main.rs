@@ -120,28 +120,19 @@ async fn comment_on_pull_request(
         return None;
     }
     let summary = kapso_gate::report::markdown::render(report, comment::body::SUMMARY_MAX_BYTES);
-    let config = comment::CommentConfig::from_env(
-        |name| std::env::var(name).ok(),
-        env.comment_token.clone(),
-        settings.comment_key.clone(),
-    );
-    let outcome = match config {
-        Ok(config) => {
-            let config = comment::CommentConfig {
-                deadline: settings.comment_deadline,
-                ..config
-            };
-            let mut stop = stop.clone();
-            let context = comment::RunContext::now();
-            tokio::select! {
-                outcome = comment::publish(&config, &summary, &context) => outcome,
-                interrupt = kapso_gate::run::gate::wait_for_interrupt(&mut stop) => {
-                    io.err_line(&format!("kapso-gate: pull request comment abandoned: {} received", interrupt.name()));
-                    return Some(interrupt);
-                }
-            }
+    let request = comment::CommentRequest {
+        explicit_token: env.comment_token.clone(),
+        key: settings.comment_key.clone(),
+        deadline: settings.comment_deadline,
+    };
+    let mut stop = stop.clone();
+    let context = comment::RunContext::now();
+    let outcome = tokio::select! {
+        outcome = comment::publish_from_env(|name| std::env::var(name).ok(), &request, &summary, &context) => outcome,
+        interrupt = kapso_gate::run::gate::wait_for_interrupt(&mut stop) => {
+            io.err_line(&format!("kapso-gate: pull request comment abandoned: {} received", interrupt.name()));
+            return Some(interrupt);
         }
-        Err(skip) => comment::CommentOutcome::Skipped(skip),
     };
     if io.github {
         io.commands(&outcome.github_line());

@@ -22,6 +22,10 @@ pub const RATE_LIMIT: u32 = 100;
 /// The window the rate limit counts in (a hidden knob, for benchmarks that scale time).
 pub const RATE_WINDOW: Duration = Duration::from_secs(60);
 
+/// The whole pull-request comment step gives up after this long (it is not part of the gate's
+/// `--timeout`).
+pub const COMMENT_DEADLINE: Duration = Duration::from_secs(15);
+
 /// Requests in flight are 1 to this.
 pub const MAX_CONCURRENCY: usize = 256;
 

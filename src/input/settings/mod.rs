@@ -153,7 +153,7 @@ impl Settings {
             comment_key: args.comment_key.clone().filter(|k| !k.trim().is_empty()),
             comment_deadline: match &args.comment_deadline {
                 Some(raw) => parse::duration("comment-deadline", raw)?,
-                None => crate::output::comment::DEFAULT_DEADLINE,
+                None => crate::input::defaults::COMMENT_DEADLINE,
             },
             shard: args
                 .shard

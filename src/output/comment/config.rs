@@ -3,7 +3,8 @@
 //! token or an unsafe API URL end here as a [`CommentSkip`]). The variable names are
 //! [`crate::input::vars`].
 
-use super::{event, CommentConfig, CommentSkip, Forge, GithubTarget, GitlabTarget, DEFAULT_DEADLINE};
+use super::{event, CommentConfig, CommentSkip, Forge, GithubTarget, GitlabTarget};
+use crate::input::defaults::COMMENT_DEADLINE;
 use crate::domain::secret::ForgeToken;
 use crate::input::vars;
 use std::path::Path;
@@ -90,7 +91,7 @@ fn github(
         key: exact_key(&key),
         run_url,
         commit,
-        deadline: DEFAULT_DEADLINE,
+        deadline: COMMENT_DEADLINE,
     })
 }
 
@@ -158,7 +159,7 @@ fn gitlab(
         key: exact_key(&key),
         run_url: var(vars::CI_PIPELINE_URL).and_then(|u| link_root(&u)),
         commit,
-        deadline: DEFAULT_DEADLINE,
+        deadline: COMMENT_DEADLINE,
     })
 }
 

@@ -80,7 +80,7 @@ fn reads_a_pull_request_run() {
         Some(HEAD_SHA),
         "the pull request's head, not the merge commit"
     );
-    assert_eq!(config.deadline, DEFAULT_DEADLINE);
+    assert_eq!(config.deadline, crate::input::defaults::COMMENT_DEADLINE);
     assert!(!format!("{config:?} {config:#?}").contains("unitTestToken"));
 }
 
