@@ -23,7 +23,10 @@ impl Timestamp {
     pub fn parse(text: &str) -> Option<Timestamp> {
         let text = text.trim();
         let at = parse_rfc3339(text)?;
-        Some(Timestamp { at, text: text.to_owned() })
+        Some(Timestamp {
+            at,
+            text: text.to_owned(),
+        })
     }
 
     /// The gate's own clock reading, written in UTC with milliseconds.
@@ -80,23 +83,28 @@ const EPOCH_SHIFT_DAYS: i64 = 719_468;
 
 fn parse_rfc3339(text: &str) -> Option<SystemTime> {
     let b = text.as_bytes();
-    let shape = b.len() >= 20
-        && b[4] == b'-'
-        && b[7] == b'-'
-        && matches!(b[10], b'T' | b't')
-        && b[13] == b':'
-        && b[16] == b':';
+    let shape =
+        b.len() >= 20 && b[4] == b'-' && b[7] == b'-' && matches!(b[10], b'T' | b't') && b[13] == b':' && b[16] == b':';
     if !shape {
         return None;
     }
     let number = |from: usize, to: usize| -> Option<i64> {
         let digits = text.get(from..to)?;
-        digits.bytes().all(|d| d.is_ascii_digit()).then(|| digits.parse().ok())?
+        digits
+            .bytes()
+            .all(|d| d.is_ascii_digit())
+            .then(|| digits.parse().ok())?
     };
     let (year, month, day) = (number(0, 4)?, number(5, 7)?, number(8, 10)?);
     let (hour, minute, second) = (number(11, 13)?, number(14, 16)?, number(17, 19)?);
     // A leap second (60) is allowed by RFC 3339 and counted as the next second.
-    if !(1..=12).contains(&month) || day < 1 || day > days_in_month(year, month) || hour > 23 || minute > 59 || second > 60 {
+    if !(1..=12).contains(&month)
+        || day < 1
+        || day > days_in_month(year, month)
+        || hour > 23
+        || minute > 59
+        || second > 60
+    {
         return None;
     }
     let (nanos, zone) = fraction(&text[19..])?;
@@ -106,7 +114,9 @@ fn parse_rfc3339(text: &str) -> Option<SystemTime> {
     if secs >= 0 {
         UNIX_EPOCH.checked_add(since_epoch(secs) + Duration::from_nanos(nanos))
     } else {
-        UNIX_EPOCH.checked_sub(since_epoch(secs))?.checked_add(Duration::from_nanos(nanos))
+        UNIX_EPOCH
+            .checked_sub(since_epoch(secs))?
+            .checked_add(Duration::from_nanos(nanos))
     }
 }
 
@@ -120,7 +130,9 @@ fn fraction(rest: &str) -> Option<(u64, &str)> {
     if n == 0 {
         return None;
     }
-    let nanos = digits[..n.min(9)].bytes().fold(0u64, |acc, d| acc * 10 + u64::from(d - b'0'));
+    let nanos = digits[..n.min(9)]
+        .bytes()
+        .fold(0u64, |acc, d| acc * 10 + u64::from(d - b'0'));
     Some((nanos * 10u64.pow(9 - n.min(9) as u32), &digits[n..]))
 }
 
@@ -175,7 +187,12 @@ mod tests {
 
     #[test]
     fn agrees_with_humantime_in_utc() {
-        for text in ["1970-01-01T00:00:00Z", "2026-01-01T10:00:00.000Z", "2024-02-29T23:59:59.999999999Z", "2100-12-31T00:00:00Z"] {
+        for text in [
+            "1970-01-01T00:00:00Z",
+            "2026-01-01T10:00:00.000Z",
+            "2024-02-29T23:59:59.999999999Z",
+            "2100-12-31T00:00:00Z",
+        ] {
             assert_eq!(at(text), humantime::parse_rfc3339(text).unwrap(), "{text}");
         }
     }
@@ -193,9 +210,18 @@ mod tests {
     #[test]
     fn fractions_of_any_length() {
         let base = at("2026-01-01T10:00:00Z");
-        assert_eq!(at("2026-01-01T10:00:00.5Z").duration_since(base).unwrap(), Duration::from_millis(500));
-        assert_eq!(at("2026-01-01T10:00:00.000123+00:00").duration_since(base).unwrap(), Duration::from_micros(123));
-        assert_eq!(at("2026-01-01T10:00:00.1234567891Z").duration_since(base).unwrap(), Duration::from_nanos(123_456_789));
+        assert_eq!(
+            at("2026-01-01T10:00:00.5Z").duration_since(base).unwrap(),
+            Duration::from_millis(500)
+        );
+        assert_eq!(
+            at("2026-01-01T10:00:00.000123+00:00").duration_since(base).unwrap(),
+            Duration::from_micros(123)
+        );
+        assert_eq!(
+            at("2026-01-01T10:00:00.1234567891Z").duration_since(base).unwrap(),
+            Duration::from_nanos(123_456_789)
+        );
     }
 
     #[test]
@@ -243,7 +269,10 @@ mod tests {
         let end = Timestamp::parse("2026-01-01T12:00:12.500+02:00").unwrap();
         assert_eq!(end.duration_since(&start), Some(Duration::from_millis(12_500)));
         assert_eq!(start.duration_since(&end), None);
-        assert_eq!(Timestamp::between(Some(&start), Some(&end)), Some(Duration::from_millis(12_500)));
+        assert_eq!(
+            Timestamp::between(Some(&start), Some(&end)),
+            Some(Duration::from_millis(12_500))
+        );
         assert_eq!(Timestamp::between(None, Some(&end)), None);
     }
 }

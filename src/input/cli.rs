@@ -388,14 +388,10 @@ impl Env {
         Env {
             api_key: lookup(vars::KAPSO_API_KEY).map(|k| crate::domain::secret::ApiKey::new(&k)),
             comment_token: lookup(vars::KAPSO_GITHUB_TOKEN).and_then(|t| crate::domain::secret::ForgeToken::new(&t)),
-            forge_tokens: [
-                vars::KAPSO_GITHUB_TOKEN,
-                vars::GITHUB_TOKEN,
-                vars::GITLAB_TOKEN,
-            ]
-            .into_iter()
-            .filter_map(|name| lookup(name).and_then(|t| crate::domain::secret::ForgeToken::new(&t)))
-            .collect(),
+            forge_tokens: [vars::KAPSO_GITHUB_TOKEN, vars::GITHUB_TOKEN, vars::GITLAB_TOKEN]
+                .into_iter()
+                .filter_map(|name| lookup(name).and_then(|t| crate::domain::secret::ForgeToken::new(&t)))
+                .collect(),
             json: non_empty(vars::KAPSO_JSON).map(PathBuf::from),
             junit: non_empty(vars::KAPSO_JUNIT).map(PathBuf::from),
             no_color: non_empty(vars::NO_COLOR).is_some(),
@@ -502,7 +498,10 @@ mod tests {
             assert_eq!(args.aggregate, Some(aggregate));
         }
         let refused = Args::parse_iter(["kapso-gate", "--aggregate", "average"]).expect_err("refused");
-        assert!(refused.to_string().contains("[possible values: mean, median, min]"), "{refused}");
+        assert!(
+            refused.to_string().contains("[possible values: mean, median, min]"),
+            "{refused}"
+        );
     }
 
     #[test]

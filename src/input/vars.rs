@@ -129,7 +129,16 @@ mod tests {
         let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
         let mut files = Vec::new();
         rust_files(&src, &mut files);
-        let prefixes = ["KAPSO_", "GITHUB_", "GITLAB_", "CI_", "CIRCLE_", "BUILDKITE_", "NO_COLOR", "INPUT_"];
+        let prefixes = [
+            "KAPSO_",
+            "GITHUB_",
+            "GITLAB_",
+            "CI_",
+            "CIRCLE_",
+            "BUILDKITE_",
+            "NO_COLOR",
+            "INPUT_",
+        ];
         let mut found = Vec::new();
         for file in files.iter().filter(|f| !f.ends_with("input/vars.rs")) {
             let code = production_code(file);

@@ -57,7 +57,10 @@ pub enum DeliveryProblem {
 pub enum Delivery {
     /// Every destination was tried. `report` is settled: what every written output says;
     /// `problems` names each destination that could not be written.
-    Done { report: Box<Report>, problems: Vec<DeliveryProblem> },
+    Done {
+        report: Box<Report>,
+        problems: Vec<DeliveryProblem>,
+    },
     /// The cancel came before the reports were final: none was written (temporary files
     /// removed, appends taken back).
     Cancelled,
@@ -179,18 +182,22 @@ impl Opened {
     fn stage(&mut self, report: &Report, cancelled: &dyn Fn() -> bool) -> Option<Vec<DeliveryProblem>> {
         let mut problems = Vec::new();
         if let Some((path, file)) = self.json.as_mut() {
-            let result = staged(file.stage(json::render(report).as_bytes(), cancelled), |error| DeliveryProblem::Write {
-                what: Destination::JsonReport,
-                path: path.clone(),
-                error,
+            let result = staged(file.stage(json::render(report).as_bytes(), cancelled), |error| {
+                DeliveryProblem::Write {
+                    what: Destination::JsonReport,
+                    path: path.clone(),
+                    error,
+                }
             });
             close_failed(&mut self.json, result, &mut problems)?;
         }
         if let Some((path, file)) = self.junit.as_mut() {
-            let result = staged(file.stage(junit::render(report).as_bytes(), cancelled), |error| DeliveryProblem::Write {
-                what: Destination::JunitReport,
-                path: path.clone(),
-                error,
+            let result = staged(file.stage(junit::render(report).as_bytes(), cancelled), |error| {
+                DeliveryProblem::Write {
+                    what: Destination::JunitReport,
+                    path: path.clone(),
+                    error,
+                }
             });
             close_failed(&mut self.junit, result, &mut problems)?;
         }
@@ -200,19 +207,23 @@ impl Opened {
             .map(|(p, _)| relative_to(p, self.workspace.as_deref()));
         if let Some((path, file)) = self.output.as_mut() {
             let text = github::step_outputs(report, shown.as_deref());
-            let result = staged(file.stage(text.as_bytes(), cancelled), |error| DeliveryProblem::Append {
-                what: Destination::StepOutputs,
-                path: path.clone(),
-                error,
+            let result = staged(file.stage(text.as_bytes(), cancelled), |error| {
+                DeliveryProblem::Append {
+                    what: Destination::StepOutputs,
+                    path: path.clone(),
+                    error,
+                }
             });
             close_failed(&mut self.output, result, &mut problems)?;
         }
         if let Some((path, file)) = self.step_summary.as_mut() {
             let summary = markdown::render(report, markdown::GITHUB_SUMMARY_BUDGET);
-            let result = staged(file.stage(summary.as_bytes(), cancelled), |error| DeliveryProblem::Append {
-                what: Destination::StepSummary,
-                path: path.clone(),
-                error,
+            let result = staged(file.stage(summary.as_bytes(), cancelled), |error| {
+                DeliveryProblem::Append {
+                    what: Destination::StepSummary,
+                    path: path.clone(),
+                    error,
+                }
             });
             close_failed(&mut self.step_summary, result, &mut problems)?;
         }
@@ -222,7 +233,10 @@ impl Opened {
     /// Renames the staged report files into place.
     fn commit(self) -> Vec<DeliveryProblem> {
         let mut problems = Vec::new();
-        for (slot, what) in [(self.json, Destination::JsonReport), (self.junit, Destination::JunitReport)] {
+        for (slot, what) in [
+            (self.json, Destination::JsonReport),
+            (self.junit, Destination::JunitReport),
+        ] {
             if let Some((path, file)) = slot {
                 if let Err(error) = file.commit() {
                     problems.push(DeliveryProblem::Write { what, path, error });
@@ -286,7 +300,10 @@ mod tests {
         };
         let problems = write_files(&report, &blocked);
         assert_eq!(problems.len(), 1);
-        let expected = format!("could not write the JSON report to {}: ", dir.join("summary.md/report.json").display());
+        let expected = format!(
+            "could not write the JSON report to {}: ",
+            dir.join("summary.md/report.json").display()
+        );
         assert!(problems[0].to_string().starts_with(&expected), "{}", problems[0]);
         let _ = fs::remove_dir_all(&dir);
     }

@@ -10,7 +10,9 @@
 //! long feedback is truncated with a pointer to the JSON report.
 
 use super::model::{CaseReport, Report, SampleRecord, MAX_ANNOTATIONS};
-use super::text::{blocking_suffix, fmt_duration, fmt_duration_ms, fmt_score, sanitize, truncate_bytes, truncate_chars, NOTE_CHARS};
+use super::text::{
+    blocking_suffix, fmt_duration, fmt_duration_ms, fmt_score, sanitize, truncate_bytes, truncate_chars, NOTE_CHARS,
+};
 use crate::domain::exit::Exit;
 use crate::policy::verdict::Status;
 use std::fmt::Write as _;

@@ -4,7 +4,9 @@
 //! made visible, so it cannot move the cursor, recolour the terminal or reorder a line.
 
 use super::model::{CaseReport, DryRunReport, Report};
-use super::text::{fmt_delta, fmt_duration, fmt_duration_ms, fmt_score, sanitize, score_against, truncate_chars, NOTE_CHARS};
+use super::text::{
+    fmt_delta, fmt_duration, fmt_duration_ms, fmt_score, sanitize, score_against, truncate_chars, NOTE_CHARS,
+};
 use crate::domain::outcome::FailureKind;
 use crate::policy::verdict::Status;
 use std::fmt::Write as _;
@@ -277,7 +279,11 @@ pub fn verdict_line(report: &Report, style: Style) -> String {
         parts.push(format!("{} non-blocking", c.non_blocking));
     }
     let verdict = report.verdict.name().to_uppercase();
-    let colour = if report.verdict.code() == 0 { sgr::GREEN } else { sgr::RED };
+    let colour = if report.verdict.code() == 0 {
+        sgr::GREEN
+    } else {
+        sgr::RED
+    };
     let plural = if c.total == 1 { "" } else { "s" };
     format!(
         "{} ({} case{plural}: {}; exit {})",

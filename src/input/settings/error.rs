@@ -1,8 +1,8 @@
 //! Why the options cannot be used. Each message names the option and what to do.
 
 use crate::domain::ids::IdError;
-use crate::input::vars::KAPSO_API_KEY;
 use crate::input::config::ConfigError;
+use crate::input::vars::KAPSO_API_KEY;
 use crate::policy::confidence::{InconclusiveError, TrialsError};
 use crate::report::baseline::BaselineError;
 

@@ -6,9 +6,9 @@
 mod connection;
 pub mod digest;
 mod error;
-mod reports;
 pub mod parse;
 mod policy;
+mod reports;
 mod selection;
 
 use crate::domain::secret::{ApiKey, Redactor};
@@ -23,8 +23,8 @@ use std::path::PathBuf;
 
 pub use connection::Connection;
 pub use error::UsageError;
-pub use reports::{GithubTargets, ReportPaths};
 pub use policy::{CasePolicy, Policy};
+pub use reports::{GithubTargets, ReportPaths};
 pub use selection::Selection;
 
 /// The largest `--max-runs` and `--sample` accepted.

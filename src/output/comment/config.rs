@@ -4,8 +4,8 @@
 //! [`crate::input::vars`].
 
 use super::{event, CommentConfig, CommentSkip, Forge, GithubTarget, GitlabTarget};
-use crate::input::defaults::COMMENT_DEADLINE;
 use crate::domain::secret::ForgeToken;
+use crate::input::defaults::COMMENT_DEADLINE;
 use crate::input::vars;
 use std::path::Path;
 use url::{Host, Url};

@@ -24,8 +24,8 @@ mod github;
 mod gitlab;
 mod notes;
 
-pub use config::DEFAULT_GITHUB_API_URL;
 use crate::input::vars;
+pub use config::DEFAULT_GITHUB_API_URL;
 
 use std::fmt;
 use std::time::{Duration, SystemTime};

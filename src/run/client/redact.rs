@@ -31,11 +31,7 @@ fn redact_timestamp(at: &mut Option<Timestamp>, redactor: &Redactor) {
 impl Redact for TestRun {
     fn redact(&mut self, redactor: &Redactor) {
         redactor.redact_in_place(&mut self.id);
-        for text in [
-            &mut self.score_raw,
-            &mut self.feedback,
-            &mut self.error,
-        ] {
+        for text in [&mut self.score_raw, &mut self.feedback, &mut self.error] {
             redact_opt(text, redactor);
         }
         for at in [&mut self.started_at, &mut self.ended_at] {
