@@ -113,4 +113,18 @@ mod tests {
         };
         assert_eq!(redact_error(error, &redactor).to_string(), "HTTP 422 (X-API-Key=***)");
     }
+
+    #[test]
+    fn a_timestamp_that_spells_a_secret_is_dropped() {
+        let redactor = Redactor::new(["123456789012"]);
+        let body = br#"{"data":{"id":"r1","started_at":"2026-01-01T10:00:00.123456789012Z","ended_at":"2026-01-01T10:00:01Z"}}"#;
+        let mut run = super::super::wire::parse_run(body).expect("a run");
+        assert!(run.started_at.is_some(), "a long fraction is RFC 3339");
+        run.redact(&redactor);
+        assert_eq!(run.started_at, None);
+        assert_eq!(
+            run.ended_at.map(|t| t.to_string()).as_deref(),
+            Some("2026-01-01T10:00:01Z")
+        );
+    }
 }

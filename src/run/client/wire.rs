@@ -362,6 +362,18 @@ mod tests {
     }
 
     #[test]
+    fn timestamps_are_parsed_here_and_odd_ones_dropped() {
+        let run =
+            parse_run(br#"{"data":{"id":"r1","started_at":"last tuesday","ended_at":"2026-01-01T12:00:12.5+02:00"}}"#)
+                .expect("parses");
+        assert_eq!(run.started_at, None, "only RFC 3339 date-times reach the report");
+        let ended = run.ended_at.expect("an offset is RFC 3339");
+        assert_eq!(ended.as_str(), "2026-01-01T12:00:12.5+02:00", "kept as Kapso wrote it");
+        let numeric = parse_run(br#"{"data":{"id":"r1","started_at":1767261600}}"#).expect("parses");
+        assert_eq!(numeric.started_at, None);
+    }
+
+    #[test]
     fn unfinished_and_odd_fields() {
         let run = parse_run(br#"{"data":{"id":"r1","execution_completed":null,"score":"high","conversation":"text","full_history":{}}}"#).expect("parses");
         assert!(!run.is_finished());
