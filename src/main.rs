@@ -7,7 +7,7 @@ use kapso_gate::domain::exit::Exit;
 use kapso_gate::input::cli::{Args, Env};
 use kapso_gate::input::settings::{Inputs, Settings, UsageError};
 use kapso_gate::output::comment;
-use kapso_gate::output::destinations::{self as output, Delivery, Outputs};
+use kapso_gate::output::destinations::{self as output, Delivery, ReportPaths};
 use kapso_gate::policy::verdict::interrupt_exit;
 use kapso_gate::report::terminal::{self, Style};
 use kapso_gate::report::{github, Report};
@@ -55,7 +55,7 @@ fn main() -> ExitCode {
             // The report paths of the environment are still known: a usage error is reported.
             let message = error.kind().as_str().unwrap_or("invalid arguments").to_owned();
             let report = kapso_gate::usage_failure_report(&format!("{message}; see kapso-gate --help"), None);
-            return ExitCode::from(finish(report, &Outputs::from_env(&env), io, None, &stop).0);
+            return ExitCode::from(finish(report, &ReportPaths::from_env(&env), io, None, &stop).0);
         }
     };
     if !args.merge.is_empty() {
@@ -67,7 +67,7 @@ fn main() -> ExitCode {
             let message = usage_message(&error, &env);
             io.err_line(&format!("kapso-gate: error: {message}"));
             let report = kapso_gate::usage_failure_report(&message, Some(&args));
-            return ExitCode::from(finish(report, &Outputs::resolve(&args, &env), io, None, &stop).0);
+            return ExitCode::from(finish(report, &ReportPaths::resolve(&args, &env), io, None, &stop).0);
         }
     };
     ExitCode::from(gate(&settings, &env, io, &stop))
@@ -93,7 +93,7 @@ fn gate(settings: &Settings, env: &Env, io: Stdio, stop: &Stop) -> u8 {
         return result.exit.code();
     }
     let report = runtime.block_on(run(settings, io, style, stop.clone()));
-    let (code, report) = finish(report, &settings.outputs, io, Some(style), stop);
+    let (code, report) = finish(report, &settings.reports, io, Some(style), stop);
     // A signal after the reports were final still ends the process as a signal does.
     if let Some(interrupt) = *stop.borrow() {
         return interrupt_exit(interrupt).code();
@@ -120,28 +120,19 @@ async fn comment_on_pull_request(
         return None;
     }
     let summary = kapso_gate::report::markdown::render(report, comment::body::SUMMARY_MAX_BYTES);
-    let config = comment::CommentConfig::from_env(
-        |name| std::env::var(name).ok(),
-        env.comment_token.clone(),
-        settings.comment_key.clone(),
-    );
-    let outcome = match config {
-        Ok(config) => {
-            let config = comment::CommentConfig {
-                deadline: settings.comment_deadline,
-                ..config
-            };
-            let mut stop = stop.clone();
-            let context = comment::RunContext::now();
-            tokio::select! {
-                outcome = comment::publish(&config, &summary, &context) => outcome,
-                interrupt = kapso_gate::run::gate::wait_for_interrupt(&mut stop) => {
-                    io.err_line(&format!("kapso-gate: pull request comment abandoned: {} received", interrupt.name()));
-                    return Some(interrupt);
-                }
-            }
+    let request = comment::CommentRequest {
+        explicit_token: env.comment_token.clone(),
+        key: settings.comment_key.clone(),
+        deadline: settings.comment_deadline,
+    };
+    let mut stop = stop.clone();
+    let context = comment::RunContext::now();
+    let outcome = tokio::select! {
+        outcome = comment::publish_from_env(|name| std::env::var(name).ok(), &request, &summary, &context) => outcome,
+        interrupt = kapso_gate::run::gate::wait_for_interrupt(&mut stop) => {
+            io.err_line(&format!("kapso-gate: pull request comment abandoned: {} received", interrupt.name()));
+            return Some(interrupt);
         }
-        Err(skip) => comment::CommentOutcome::Skipped(skip),
     };
     if io.github {
         io.commands(&outcome.github_line());
@@ -154,7 +145,7 @@ async fn comment_on_pull_request(
 /// `--merge`: one report from the shards' reports, written like a run's; nothing is sent. The
 /// reports are read on a worker thread, so a signal ends a merge of large reports promptly.
 fn merge(args: &Args, env: &Env, io: Stdio, stop: &Stop) -> u8 {
-    let outputs = Outputs::resolve(args, env);
+    let paths = ReportPaths::resolve(args, env);
     let inputs = kapso_gate::shards::merge::input_paths(&args.merge);
     let merged = app::signals::unless_stopped(stop, move || {
         kapso_gate::shards::merge::load(&inputs).and_then(kapso_gate::shards::merge::merge)
@@ -165,12 +156,12 @@ fn merge(args: &Args, env: &Env, io: Stdio, stop: &Stop) -> u8 {
             let style = Style {
                 color: std::io::stdout().is_terminal() && !env.no_color,
             };
-            finish(report, &outputs, io, Some(style), stop).0
+            finish(report, &paths, io, Some(style), stop).0
         }
         Ok(Err(error)) => {
             io.err_line(&format!("kapso-gate: error: {error}"));
             let report = kapso_gate::usage_failure_report(&error.to_string(), Some(args));
-            finish(report, &outputs, io, None, stop).0
+            finish(report, &paths, io, None, stop).0
         }
     };
     stop.borrow().map_or(code, |interrupt| interrupt_exit(interrupt).code())
@@ -202,10 +193,10 @@ fn usage_message(error: &UsageError, env: &Env) -> String {
 /// write a requested report exits 4, and every report written says so. A signal before the
 /// reports are final (unless the report already records one) leaves none written: the exit is
 /// the signal's, and no report is returned.
-fn finish(report: Report, outputs: &Outputs, io: Stdio, style: Option<Style>, stop: &Stop) -> (u8, Option<Report>) {
+fn finish(report: Report, paths: &ReportPaths, io: Stdio, style: Option<Style>, stop: &Stop) -> (u8, Option<Report>) {
     let records_a_signal = matches!(report.verdict, Exit::Interrupted | Exit::Terminated);
     let cancelled = || !records_a_signal && stop.borrow().is_some();
-    let (report, problems) = match output::deliver(report, outputs, &cancelled) {
+    let (report, problems) = match output::deliver(report, paths, &cancelled) {
         Delivery::Done { report, problems } => (*report, problems),
         Delivery::Cancelled => {
             let interrupt = stop.borrow().unwrap_or(Interrupt::Sigterm);

@@ -3,6 +3,7 @@
 //! A leaf: the client maps its wire types into these, the scheduler produces them, the verdict
 //! rules judge them, and the report builder turns them into the report model.
 
+use crate::domain::time::Timestamp;
 use serde_json::Value;
 use std::time::SystemTime;
 
@@ -16,8 +17,8 @@ pub struct FinishedRun {
     pub feedback: Option<String>,
     /// Kapso's error message, when the run crashed.
     pub error: Option<String>,
-    pub started_at: Option<String>,
-    pub ended_at: Option<String>,
+    pub started_at: Option<Timestamp>,
+    pub ended_at: Option<Timestamp>,
     pub conversation: Option<Value>,
     /// The name of the test case, as the run embeds it.
     pub case_name: Option<String>,

@@ -1,6 +1,7 @@
-//! The API key as a type that cannot be printed by accident, and the [`Redactor`] that takes
-//! every secret of the process (the key, the forge tokens) out of text a server sent, once
-//! that text is decoded.
+//! The secrets as types that cannot be printed by accident: the API key, and the forge token
+//! that may write the pull-request comment (a different secret with a different audience: it is
+//! only ever sent to the configured forge API); and the [`Redactor`] that takes every secret of
+//! the process (the key, the forge tokens) out of text a server sent, once that text is decoded.
 
 use std::fmt;
 
@@ -105,6 +106,37 @@ impl fmt::Debug for Redactor {
     }
 }
 
+/// A GitHub (or GitLab) API token. `Debug` and `Display` print `***`; [`ForgeToken::expose`] is
+/// used in one place per backend: building the `Authorization` header.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ForgeToken(String);
+
+impl ForgeToken {
+    /// Wraps a token; surrounding whitespace is trimmed. `None` when nothing is left, so an
+    /// action input left empty counts as "not given".
+    pub fn new(raw: &str) -> Option<Self> {
+        let trimmed = raw.trim();
+        (!trimmed.is_empty()).then(|| ForgeToken(trimmed.to_owned()))
+    }
+
+    /// The token itself. Callers must not log or format it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for ForgeToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ForgeToken(***)")
+    }
+}
+
+impl fmt::Display for ForgeToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -135,5 +167,13 @@ mod tests {
         let key = ApiKey::new("  sk-very-secret\n");
         assert_eq!(key.expose(), "sk-very-secret");
         assert!(!format!("{key} {key:?} {key:#?}").contains("very-secret"));
+    }
+
+    #[test]
+    fn formatting_never_shows_the_token() {
+        let token = ForgeToken::new(" ghs_secretvalue123\n").expect("a token");
+        assert_eq!(token.expose(), "ghs_secretvalue123");
+        assert!(!format!("{token} {token:?} {token:#?}").contains("secretvalue"));
+        assert_eq!(ForgeToken::new("  \n"), None, "blank means not given");
     }
 }

@@ -1,26 +1,12 @@
-//! Raw command-line arguments as clap parses them, and the names of every environment variable
-//! the gate reads. Nothing here is validated; `settings` turns `Args` into `Settings`.
+//! Raw command-line arguments as clap parses them, and the environment the gate reads outside
+//! clap (`Env`), by the names of [`crate::input::vars`]. Nothing here is validated; `settings`
+//! turns `Args` into `Settings`.
 
+use crate::input::vars;
 use crate::policy::verdict::Aggregate;
+use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{ArgAction, CommandFactory, FromArgMatches, Parser};
 use std::path::PathBuf;
-
-/// The API key variable: read from the environment only, never from a flag, because a flag value
-/// shows in process lists and CI logs.
-pub const API_KEY_VAR: &str = "KAPSO_API_KEY";
-/// The token for the pull-request comment: environment only, like the API key.
-pub const GITHUB_TOKEN_VAR: &str = "KAPSO_GITHUB_TOKEN";
-/// `NO_COLOR` (<https://no-color.org>): any non-empty value turns colour off.
-pub const NO_COLOR_VAR: &str = "NO_COLOR";
-/// Set to `true` by GitHub Actions runners.
-pub const GITHUB_ACTIONS_VAR: &str = "GITHUB_ACTIONS";
-/// File GitHub renders as the job summary.
-pub const GITHUB_STEP_SUMMARY_VAR: &str = "GITHUB_STEP_SUMMARY";
-/// File GitHub reads step outputs from.
-pub const GITHUB_OUTPUT_VAR: &str = "GITHUB_OUTPUT";
-/// The CI variables that name the commit under test, read in this order when neither
-/// `--commit` nor `KAPSO_COMMIT` is given: GitHub Actions, GitLab CI, CircleCI, Buildkite.
-pub const COMMIT_VARS: [&str; 4] = ["GITHUB_SHA", "CI_COMMIT_SHA", "CIRCLE_SHA1", "BUILDKITE_COMMIT"];
 
 const ABOUT: &str = "Run Kapso agent test cases and fail the build when any judge score is below the threshold.";
 
@@ -42,7 +28,7 @@ pub struct Args {
     /// Test case IDs from the environment: split on commas, spaces and newlines
     #[arg(
         long = "test-case-ids",
-        env = "KAPSO_TEST_CASE_IDS",
+        env = vars::KAPSO_TEST_CASE_IDS,
         hide_env_values = true,
         hide = true,
         value_name = "IDS"
@@ -50,18 +36,18 @@ pub struct Args {
     pub test_case_ids_env: Option<String>,
 
     /// Run every test case of this suite (repeatable; values may be comma-separated)
-    #[arg(long = "suite", value_name = "ID", env = "KAPSO_TEST_SUITE_IDS", hide_env_values = true, action = ArgAction::Append)]
+    #[arg(long = "suite", value_name = "ID", env = vars::KAPSO_TEST_SUITE_IDS, hide_env_values = true, action = ArgAction::Append)]
     pub suites: Vec<String>,
 
     /// Run every test case of every suite of this agent (repeatable)
-    #[arg(long = "agent", value_name = "ID", env = "KAPSO_AGENT_IDS", hide_env_values = true, action = ArgAction::Append)]
+    #[arg(long = "agent", value_name = "ID", env = vars::KAPSO_AGENT_IDS, hide_env_values = true, action = ArgAction::Append)]
     pub agents: Vec<String>,
 
     /// Minimum passing score, inclusive
     #[arg(
         long,
         value_name = "SCORE",
-        env = "KAPSO_THRESHOLD",
+        env = vars::KAPSO_THRESHOLD,
         hide_env_values = true,
         allow_hyphen_values = true
     )]
@@ -69,84 +55,85 @@ pub struct Args {
 
     /// Runs per test case: N, or MIN..MAX to stop as soon as the verdict is certain at
     /// --confidence (e.g. 2..12)
-    #[arg(long, value_name = "N", env = "KAPSO_TRIALS", hide_env_values = true)]
+    #[arg(long, value_name = "N", env = vars::KAPSO_TRIALS, hide_env_values = true)]
     pub trials: Option<String>,
 
     /// How trial scores combine: mean, median or min
     #[arg(
         long,
         value_name = "HOW",
-        env = "KAPSO_AGGREGATE",
+        env = vars::KAPSO_AGGREGATE,
         hide_env_values = true,
         hide_possible_values = true,
-        ignore_case = true
+        ignore_case = true,
+        value_parser = aggregate_parser()
     )]
     pub aggregate: Option<Aggregate>,
 
     /// Confidence C of the intervals and of MIN..MAX decisions: a certain pass or fail is
     /// wrong with probability at most 1 - C
-    #[arg(long, value_name = "C", env = "KAPSO_CONFIDENCE", hide_env_values = true)]
+    #[arg(long, value_name = "C", env = vars::KAPSO_CONFIDENCE, hide_env_values = true)]
     pub confidence: Option<String>,
 
     /// A MIN..MAX case still uncertain at MAX: `estimate` judges it by its mean, `fail` fails it
-    #[arg(long, value_name = "HOW", env = "KAPSO_INCONCLUSIVE", hide_env_values = true)]
+    #[arg(long, value_name = "HOW", env = vars::KAPSO_INCONCLUSIVE, hide_env_values = true)]
     pub inconclusive: Option<String>,
 
     /// TOML file with default options and per-case thresholds, trials and blocking
-    #[arg(long, value_name = "PATH", env = "KAPSO_CONFIG", hide_env_values = true)]
+    #[arg(long, value_name = "PATH", env = vars::KAPSO_CONFIG, hide_env_values = true)]
     pub config: Option<PathBuf>,
 
     /// JSON report of an earlier run to compare scores with
-    #[arg(long, value_name = "PATH", env = "KAPSO_BASELINE", hide_env_values = true)]
+    #[arg(long, value_name = "PATH", env = vars::KAPSO_BASELINE, hide_env_values = true)]
     pub baseline: Option<PathBuf>,
 
     /// With --baseline: a case also fails when its score fell by more than this
     #[arg(
         long,
         value_name = "DELTA",
-        env = "KAPSO_MAX_DROP",
+        env = vars::KAPSO_MAX_DROP,
         hide_env_values = true,
         allow_hyphen_values = true
     )]
     pub max_drop: Option<String>,
 
     /// Resolve and check the selection, print the plan, create no runs
-    #[arg(long, env = "KAPSO_DRY_RUN", hide_env_values = true, value_parser = clap::builder::FalseyValueParser::new())]
+    #[arg(long, env = vars::KAPSO_DRY_RUN, hide_env_values = true, value_parser = clap::builder::FalseyValueParser::new())]
     pub dry_run: bool,
 
     /// Run only shard K of N (e.g. 2/3) of the selection, or `auto` from the CI's parallel-job variables
-    #[arg(long, value_name = "K/N", env = "KAPSO_SHARD", hide_env_values = true)]
+    #[arg(long, value_name = "K/N", env = vars::KAPSO_SHARD, hide_env_values = true)]
     pub shard: Option<String>,
 
     /// Create at most N test runs in this invocation (a shard gets its share); every case's MIN
     /// trials first, then extra trials to the cases nearest a decision [default: no cap]
-    #[arg(long, value_name = "N", env = "KAPSO_MAX_RUNS", hide_env_values = true)]
+    #[arg(long, value_name = "N", env = vars::KAPSO_MAX_RUNS, hide_env_values = true)]
     pub max_runs: Option<String>,
 
     /// Run a fixed sample of N cases of the selection (the same on every commit, spread over
     /// suites), e.g. for pull requests; the report lists the cases left out
-    #[arg(long, value_name = "N", env = "KAPSO_SAMPLE", hide_env_values = true)]
+    #[arg(long, value_name = "N", env = vars::KAPSO_SAMPLE, hide_env_values = true)]
     pub sample: Option<String>,
 
     /// Run only the cases that did not pass in this JSON report; carry its passes over
-    #[arg(long, value_name = "PATH", env = "KAPSO_RERUN_FAILED", hide_env_values = true)]
+    #[arg(long, value_name = "PATH", env = vars::KAPSO_RERUN_FAILED, hide_env_values = true)]
     pub rerun_failed: Option<PathBuf>,
 
     /// With --rerun-failed: carry passes over from a report of another (or an unknown) commit;
     /// the settings must still match. Risky: a pass at another commit says nothing of this code
-    #[arg(long, env = "KAPSO_RERUN_FAILED_ANY_COMMIT", hide_env_values = true, value_parser = clap::builder::FalseyValueParser::new())]
+    #[arg(long, env = vars::KAPSO_RERUN_FAILED_ANY_COMMIT, hide_env_values = true, value_parser = clap::builder::FalseyValueParser::new())]
     pub rerun_failed_any_commit: bool,
 
     /// The commit under test, recorded in every report [default: GITHUB_SHA, CI_COMMIT_SHA,
     /// CIRCLE_SHA1 or BUILDKITE_COMMIT]
-    #[arg(long, value_name = "SHA", env = "KAPSO_COMMIT", hide_env_values = true)]
+    #[arg(long, value_name = "SHA", env = vars::KAPSO_COMMIT, hide_env_values = true)]
     pub commit: Option<String>,
 
     /// Merge these shard JSON reports (files or folders of *.json) into one verdict; runs nothing
     #[arg(
         long,
         value_name = "REPORT",
-        env = "KAPSO_MERGE",
+        env = vars::KAPSO_MERGE,
         hide_env_values = true,
         num_args = 1..,
         action = ArgAction::Append,
@@ -155,73 +142,73 @@ pub struct Args {
     pub merge: Vec<String>,
 
     /// Record created run IDs here; a later run with the same file re-attaches to them
-    #[arg(long, value_name = "PATH", env = "KAPSO_STATE_FILE", hide_env_values = true)]
+    #[arg(long, value_name = "PATH", env = vars::KAPSO_STATE_FILE, hide_env_values = true)]
     pub state_file: Option<PathBuf>,
 
     /// Kapso API root (https, or http on a loopback host for local testing)
-    #[arg(long, value_name = "URL", env = "KAPSO_BASE_URL", hide_env_values = true)]
+    #[arg(long, value_name = "URL", env = vars::KAPSO_BASE_URL, hide_env_values = true)]
     pub base_url: Option<String>,
 
     /// How often to poll each unfinished run, e.g. 5s, 1500ms
-    #[arg(long, value_name = "DURATION", env = "KAPSO_POLL_INTERVAL", hide_env_values = true)]
+    #[arg(long, value_name = "DURATION", env = vars::KAPSO_POLL_INTERVAL, hide_env_values = true)]
     pub poll_interval: Option<String>,
 
     /// One deadline for the whole gate; runs not finished by then are incomplete
-    #[arg(long, value_name = "DURATION", env = "KAPSO_TIMEOUT", hide_env_values = true)]
+    #[arg(long, value_name = "DURATION", env = vars::KAPSO_TIMEOUT, hide_env_values = true)]
     pub timeout: Option<String>,
 
     /// Time limit for each HTTP request
-    #[arg(long, value_name = "DURATION", env = "KAPSO_REQUEST_TIMEOUT", hide_env_values = true)]
+    #[arg(long, value_name = "DURATION", env = vars::KAPSO_REQUEST_TIMEOUT, hide_env_values = true)]
     pub request_timeout: Option<String>,
 
     /// HTTP requests in flight at most
-    #[arg(long, value_name = "N", env = "KAPSO_CONCURRENCY", hide_env_values = true)]
+    #[arg(long, value_name = "N", env = vars::KAPSO_CONCURRENCY, hide_env_values = true)]
     pub concurrency: Option<String>,
 
     /// Requests per minute for everything the gate sends, paced across the minute: auto (start at 100, follow the server's X-RateLimit-Limit), a number (a hard cap), or 0 (no client-side limit)
-    #[arg(long, value_name = "N|auto", env = "KAPSO_RATE_LIMIT", hide_env_values = true)]
+    #[arg(long, value_name = "N|auto", env = vars::KAPSO_RATE_LIMIT, hide_env_values = true)]
     pub rate_limit: Option<String>,
 
     /// Length of the rate-limit window (for benchmarks that scale time)
     #[arg(
         long,
         value_name = "DURATION",
-        env = "KAPSO_RATE_WINDOW",
+        env = vars::KAPSO_RATE_WINDOW,
         hide_env_values = true,
         hide = true
     )]
     pub rate_window: Option<String>,
 
     /// Turn off learning run durations from finished runs (for the benchmark's A/B comparison)
-    #[arg(long, env = "KAPSO_NO_DURATION_MODEL", hide_env_values = true, hide = true, value_parser = clap::builder::FalseyValueParser::new())]
+    #[arg(long, env = vars::KAPSO_NO_DURATION_MODEL, hide_env_values = true, hide = true, value_parser = clap::builder::FalseyValueParser::new())]
     pub no_duration_model: bool,
 
     /// Create or update one comment with the result on the pull request (GitHub Actions
     /// pull_request runs, GitLab merge request pipelines); never changes the exit code
-    #[arg(long, env = "KAPSO_PR_COMMENT", hide_env_values = true, value_parser = clap::builder::FalseyValueParser::new())]
+    #[arg(long, env = vars::KAPSO_PR_COMMENT, hide_env_values = true, value_parser = clap::builder::FalseyValueParser::new())]
     pub pr_comment: bool,
 
     /// Which pull-request comment to update: runs with the same key share one comment
     /// [default: the workflow and job name]
-    #[arg(long, value_name = "KEY", env = "KAPSO_COMMENT_KEY", hide_env_values = true)]
+    #[arg(long, value_name = "KEY", env = vars::KAPSO_COMMENT_KEY, hide_env_values = true)]
     pub comment_key: Option<String>,
 
     /// The pull-request comment's own deadline (hidden: for tests of a slow API)
     #[arg(
         long,
         value_name = "DURATION",
-        env = "KAPSO_COMMENT_DEADLINE",
+        env = vars::KAPSO_COMMENT_DEADLINE,
         hide_env_values = true,
         hide = true
     )]
     pub comment_deadline: Option<String>,
 
     /// Write the JSON report (schema_version 1) to this file
-    #[arg(long, value_name = "PATH", env = "KAPSO_JSON", hide_env_values = true)]
+    #[arg(long, value_name = "PATH", env = vars::KAPSO_JSON, hide_env_values = true)]
     pub json: Option<PathBuf>,
 
     /// Write a JUnit XML report to this file
-    #[arg(long, value_name = "PATH", env = "KAPSO_JUNIT", hide_env_values = true)]
+    #[arg(long, value_name = "PATH", env = vars::KAPSO_JUNIT, hide_env_values = true)]
     pub junit: Option<PathBuf>,
 
     /// More diagnostics on stderr: each created run and each retry
@@ -295,7 +282,7 @@ pub fn env_bindings() -> Vec<EnvBinding> {
             Some(EnvBinding { option, var })
         })
         .collect();
-    for var in [API_KEY_VAR, GITHUB_TOKEN_VAR] {
+    for var in [vars::KAPSO_API_KEY, vars::KAPSO_GITHUB_TOKEN] {
         out.push(EnvBinding {
             option: "(environment only)".into(),
             var: var.into(),
@@ -312,7 +299,7 @@ pub fn empty_kapso_vars(
 ) -> Vec<std::ffi::OsString> {
     vars.into_iter()
         .filter(|(name, value)| {
-            name.to_str().is_some_and(|n| n.starts_with("KAPSO_"))
+            name.to_str().is_some_and(|n| n.starts_with(vars::KAPSO_PREFIX))
                 && value.to_str().is_some_and(|v| v.trim().is_empty())
         })
         .map(|(name, _)| name)
@@ -324,10 +311,6 @@ pub fn empty_kapso_vars(
 pub fn is_fork_pull_request(event_json: &str) -> bool {
     crate::domain::fork::github_event(event_json)
 }
-
-/// Prefix of the variables action.yml sets from its inputs: `INPUT_THRESHOLD` carries the
-/// `threshold` input for `KAPSO_THRESHOLD`.
-pub const ACTION_INPUT_PREFIX: &str = "INPUT_";
 
 /// The `KAPSO_*` values the action's inputs impose. A composite action's step env cannot be
 /// trusted to beat a `KAPSO_*` variable of the job's env, so action.yml gives each input its own
@@ -341,15 +324,15 @@ pub fn action_input_overrides(
     let vars: Vec<(std::ffi::OsString, std::ffi::OsString)> = vars.into_iter().collect();
     let in_actions = vars
         .iter()
-        .any(|(name, value)| name == "GITHUB_ACTIONS" && value == "true");
+        .any(|(name, value)| name == vars::GITHUB_ACTIONS && value == "true");
     if !in_actions {
         return Vec::new();
     }
     let known: std::collections::BTreeSet<String> = env_bindings().into_iter().map(|b| b.var).collect();
     vars.into_iter()
         .filter_map(|(name, value)| {
-            let suffix = name.to_str()?.strip_prefix(ACTION_INPUT_PREFIX)?;
-            let var = format!("KAPSO_{suffix}");
+            let suffix = name.to_str()?.strip_prefix(vars::ACTION_INPUT_PREFIX)?;
+            let var = format!("{}{suffix}", vars::KAPSO_PREFIX);
             let given = value.to_str().is_none_or(|v| !v.trim().is_empty());
             (given && known.contains(&var)).then_some((var, value))
         })
@@ -362,10 +345,10 @@ pub struct Env {
     /// The key, already wrapped so that `Debug` of `Env` or `Settings` cannot show it.
     pub api_key: Option<crate::domain::secret::ApiKey>,
     /// `KAPSO_GITHUB_TOKEN`, the pull-request comment's token, wrapped likewise.
-    pub comment_token: Option<crate::output::comment::ForgeToken>,
+    pub comment_token: Option<crate::domain::secret::ForgeToken>,
     /// Every forge token set: `KAPSO_GITHUB_TOKEN`, `GITHUB_TOKEN`, `GITLAB_TOKEN`, whichever
     /// the comment ends up using, to mask (`::add-mask::`) and to redact.
-    pub forge_tokens: Vec<crate::output::comment::ForgeToken>,
+    pub forge_tokens: Vec<crate::domain::secret::ForgeToken>,
     /// `KAPSO_JSON` and `KAPSO_JUNIT`, for reports when the arguments cannot be parsed.
     pub json: Option<PathBuf>,
     pub junit: Option<PathBuf>,
@@ -381,7 +364,7 @@ pub struct Env {
     /// The CI parallel-job variables `--shard auto` reads (see [`crate::input::shard::CI_SYSTEMS`]),
     /// name and value, for those that are set.
     pub parallel_vars: Vec<(String, String)>,
-    /// The first of [`COMMIT_VARS`] that is set.
+    /// The first of [`vars::COMMIT_VARS`] that is set.
     pub ci_commit: Option<String>,
 }
 
@@ -403,33 +386,40 @@ impl Env {
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Self {
         let non_empty = |name: &str| lookup(name).filter(|v| !v.is_empty());
         Env {
-            api_key: lookup(API_KEY_VAR).map(|k| crate::domain::secret::ApiKey::new(&k)),
-            comment_token: lookup(GITHUB_TOKEN_VAR).and_then(|t| crate::output::comment::ForgeToken::new(&t)),
-            forge_tokens: [
-                GITHUB_TOKEN_VAR,
-                crate::output::comment::vars::GITHUB_TOKEN,
-                crate::output::comment::vars::GITLAB_TOKEN,
-            ]
-            .into_iter()
-            .filter_map(|name| lookup(name).and_then(|t| crate::output::comment::ForgeToken::new(&t)))
-            .collect(),
-            json: non_empty("KAPSO_JSON").map(PathBuf::from),
-            junit: non_empty("KAPSO_JUNIT").map(PathBuf::from),
-            no_color: non_empty(NO_COLOR_VAR).is_some(),
-            github_actions: lookup(GITHUB_ACTIONS_VAR).as_deref() == Some("true"),
-            github_step_summary: non_empty(GITHUB_STEP_SUMMARY_VAR).map(PathBuf::from),
-            github_output: non_empty(GITHUB_OUTPUT_VAR).map(PathBuf::from),
-            github_workspace: non_empty("GITHUB_WORKSPACE").map(PathBuf::from),
-            github_event_name: non_empty("GITHUB_EVENT_NAME"),
-            github_event_path: non_empty("GITHUB_EVENT_PATH").map(PathBuf::from),
+            api_key: lookup(vars::KAPSO_API_KEY).map(|k| crate::domain::secret::ApiKey::new(&k)),
+            comment_token: lookup(vars::KAPSO_GITHUB_TOKEN).and_then(|t| crate::domain::secret::ForgeToken::new(&t)),
+            forge_tokens: [vars::KAPSO_GITHUB_TOKEN, vars::GITHUB_TOKEN, vars::GITLAB_TOKEN]
+                .into_iter()
+                .filter_map(|name| lookup(name).and_then(|t| crate::domain::secret::ForgeToken::new(&t)))
+                .collect(),
+            json: non_empty(vars::KAPSO_JSON).map(PathBuf::from),
+            junit: non_empty(vars::KAPSO_JUNIT).map(PathBuf::from),
+            no_color: non_empty(vars::NO_COLOR).is_some(),
+            github_actions: lookup(vars::GITHUB_ACTIONS).as_deref() == Some("true"),
+            github_step_summary: non_empty(vars::GITHUB_STEP_SUMMARY).map(PathBuf::from),
+            github_output: non_empty(vars::GITHUB_OUTPUT).map(PathBuf::from),
+            github_workspace: non_empty(vars::GITHUB_WORKSPACE).map(PathBuf::from),
+            github_event_name: non_empty(vars::GITHUB_EVENT_NAME),
+            github_event_path: non_empty(vars::GITHUB_EVENT_PATH).map(PathBuf::from),
             parallel_vars: crate::input::shard::auto_variables()
                 .filter_map(|name| Some((name.to_owned(), non_empty(name)?)))
                 .collect(),
-            ci_commit: COMMIT_VARS
+            ci_commit: vars::COMMIT_VARS
                 .iter()
                 .find_map(|name| lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())),
         }
     }
+}
+
+/// `--aggregate`: the verdict's aggregates by name (case-insensitive through the argument), so
+/// the verdict rules need not know clap.
+fn aggregate_parser() -> impl TypedValueParser<Value = Aggregate> {
+    PossibleValuesParser::new(Aggregate::ALL.map(Aggregate::name)).map(|name| {
+        Aggregate::ALL
+            .into_iter()
+            .find(|aggregate| aggregate.name().eq_ignore_ascii_case(&name))
+            .expect("the parser accepts only the aggregates' names")
+    })
 }
 
 #[cfg(test)]
@@ -494,10 +484,18 @@ mod tests {
     }
 
     #[test]
-    fn aggregate_is_a_value_enum() {
+    fn aggregate_is_parsed_here_by_the_verdict_names() {
         let args = Args::parse_iter(["kapso-gate", "--aggregate", "MEDIAN"]).expect("parses");
         assert_eq!(args.aggregate, Some(Aggregate::Median));
-        assert!(Args::parse_iter(["kapso-gate", "--aggregate", "average"]).is_err());
+        for aggregate in Aggregate::ALL {
+            let args = Args::parse_iter(["kapso-gate", "--aggregate", aggregate.name()]).expect("parses");
+            assert_eq!(args.aggregate, Some(aggregate));
+        }
+        let refused = Args::parse_iter(["kapso-gate", "--aggregate", "average"]).expect_err("refused");
+        assert!(
+            refused.to_string().contains("[possible values: mean, median, min]"),
+            "{refused}"
+        );
     }
 
     #[test]

@@ -16,6 +16,7 @@
 //! Because a case's shard depends on its own ID and N only, adding or removing a case moves no
 //! other case, and going from N to N+1 shards moves about 1/(N+1) of them.
 
+use crate::input::vars;
 use std::fmt;
 
 /// Shards are 1 to this many.
@@ -71,20 +72,20 @@ pub struct CiParallelism {
 pub const CI_SYSTEMS: [CiParallelism; 3] = [
     CiParallelism {
         system: "GitLab CI",
-        index_var: "CI_NODE_INDEX",
-        total_var: "CI_NODE_TOTAL",
+        index_var: vars::CI_NODE_INDEX,
+        total_var: vars::CI_NODE_TOTAL,
         first_index: 1,
     },
     CiParallelism {
         system: "CircleCI",
-        index_var: "CIRCLE_NODE_INDEX",
-        total_var: "CIRCLE_NODE_TOTAL",
+        index_var: vars::CIRCLE_NODE_INDEX,
+        total_var: vars::CIRCLE_NODE_TOTAL,
         first_index: 0,
     },
     CiParallelism {
         system: "Buildkite",
-        index_var: "BUILDKITE_PARALLEL_JOB",
-        total_var: "BUILDKITE_PARALLEL_JOB_COUNT",
+        index_var: vars::BUILDKITE_PARALLEL_JOB,
+        total_var: vars::BUILDKITE_PARALLEL_JOB_COUNT,
         first_index: 0,
     },
 ];

@@ -33,10 +33,10 @@ pub const MAX_CONCURRENCY: usize = 256;
 pub fn shown() -> Vec<(&'static str, String)> {
     let duration = |d: Duration| humantime::format_duration(d).to_string();
     vec![
-        ("threshold", crate::policy::verdict::fmt_score(THRESHOLD)),
+        ("threshold", crate::domain::score::fmt_score(THRESHOLD)),
         ("trials", TRIALS.to_string()),
         ("aggregate", AGGREGATE.name().to_owned()),
-        ("confidence", crate::policy::verdict::fmt_score(CONFIDENCE)),
+        ("confidence", crate::domain::score::fmt_score(CONFIDENCE)),
         ("inconclusive", INCONCLUSIVE.to_string()),
         ("base-url", BASE_URL.to_owned()),
         ("poll-interval", duration(POLL_INTERVAL)),

@@ -3,6 +3,7 @@
 
 use crate::domain::exit::Exit;
 use crate::domain::outcome::{FailureKind, FinishedRun, Interrupt, TrialOutcome, TrialResult};
+use crate::domain::score::fmt_score;
 use crate::policy::confidence::{fixed_interval, Decision, Inconclusive, Interval, Sequential, Trials};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -196,17 +197,6 @@ pub fn judge_run(run: &FinishedRun, threshold: f64) -> (Status, Option<String>) 
     }
 }
 
-/// Scores as people write them: at most four decimals, no trailing zeros.
-pub fn fmt_score(score: f64) -> String {
-    let text = format!("{score:.4}");
-    let text = text.trim_end_matches('0').trim_end_matches('.');
-    if text.is_empty() || text == "-" {
-        "0".to_owned()
-    } else {
-        text.to_owned()
-    }
-}
-
 /// A trial's status and score, as the case rules read them.
 pub fn trial_verdict(outcome: &TrialOutcome, threshold: f64) -> TrialVerdict {
     match &outcome.result {
@@ -267,7 +257,7 @@ pub const fn interrupt_exit(interrupt: Interrupt) -> Exit {
 }
 
 /// How the trials of one case combine into its score.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Aggregate {
     #[default]
@@ -297,6 +287,9 @@ impl Aggregate {
         };
         from_units(units)
     }
+
+    /// Every aggregate, in the order `--help` lists them.
+    pub const ALL: [Aggregate; 3] = [Aggregate::Mean, Aggregate::Median, Aggregate::Min];
 
     pub const fn name(self) -> &'static str {
         match self {
@@ -887,8 +880,5 @@ mod tests {
         assert!(scale_warning(0.8, &[0.9]).is_none());
         assert!(scale_warning(8.0, &[9.5]).is_none());
         assert!(scale_warning(8.0, &[]).is_none());
-        assert_eq!(fmt_score(0.80), "0.8");
-        assert_eq!(fmt_score(1.0), "1");
-        assert_eq!(fmt_score(0.0), "0");
     }
 }

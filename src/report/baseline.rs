@@ -37,7 +37,7 @@ impl Baseline {
         Baseline {
             scores,
             commit: report.binding.commit,
-            recorded_at: report.finished_at,
+            recorded_at: report.finished_at.to_string(),
         }
     }
 

@@ -5,13 +5,13 @@
 
 use super::model::{Binding, BoundRecord, BoundSide, Certainty as ReportCertainty, IntervalKind, IntervalRecord};
 use super::model::{CaseReport, Counts, Report, RequestCounts, SampleRecord, ShardRecord, TrialReport, SCHEMA_VERSION};
-use super::text::parse_time;
 use crate::domain::case::PlannedCase;
 use crate::domain::exit::Exit;
 use crate::domain::outcome::{TrialOutcome, TrialResult};
+use crate::domain::time::Timestamp;
 use crate::policy::confidence::{Decision, Inconclusive};
 use crate::policy::verdict::{self, Aggregate, Certainty, Status, TrialVerdict};
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 /// What a case was asked to do: the case, the policy that applies to it, and its baseline.
 #[derive(Debug, Clone)]
@@ -64,9 +64,9 @@ pub fn trial_report(index: usize, outcome: &TrialOutcome, threshold: f64) -> Tri
             report.feedback = run.feedback.clone();
             report.error = run.error.clone();
             report.conversation = run.conversation.clone();
-            report.started_at = run.started_at.clone().filter(|t| is_rfc3339(t));
-            report.ended_at = run.ended_at.clone().filter(|t| is_rfc3339(t));
-            report.duration_ms = server_duration(run.started_at.as_deref(), run.ended_at.as_deref())
+            report.started_at = run.started_at.clone();
+            report.ended_at = run.ended_at.clone();
+            report.duration_ms = Timestamp::between(run.started_at.as_ref(), run.ended_at.as_ref())
                 .or_else(|| outcome.seen_finished_at?.duration_since(outcome.created_at?).ok())
                 .map(|d| d.as_millis() as u64);
         }
@@ -218,8 +218,8 @@ pub fn report(
         threshold: info.threshold,
         aggregate: info.aggregate,
         trials: info.trials,
-        started_at: rfc3339(info.started_at),
-        finished_at: rfc3339(info.finished_at),
+        started_at: Timestamp::from_system(info.started_at),
+        finished_at: Timestamp::from_system(info.finished_at),
         duration_ms: info
             .finished_at
             .duration_since(info.started_at)
@@ -267,14 +267,14 @@ pub fn stopped_report(
 /// Settles the report once the destinations are known: a passing gate that cannot write a
 /// requested report becomes incomplete, with the problems as its message, before any
 /// destination is written, so every report agrees with the exit code.
-pub fn settle(mut report: Report, problems: &[String]) -> Report {
+pub fn settle(mut report: Report, problems: &[impl std::fmt::Display]) -> Report {
     let verdict = verdict::with_missing_reports(report.verdict, !problems.is_empty());
     if verdict != report.verdict {
         report.verdict = verdict;
         report.exit_code = verdict.code();
         report.message = Some(format!(
             "every case passed, but a requested report could not be written: {}",
-            problems.join("; ")
+            problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
         ));
     }
     report
@@ -284,49 +284,11 @@ pub fn settle(mut report: Report, problems: &[String]) -> Report {
 fn bind_age(info: &RunInfo) -> Binding {
     let mut binding = info.binding.clone();
     if let Some(baseline) = binding.baseline.as_mut() {
-        baseline.age_ms = parse_time(&baseline.recorded_at)
-            .and_then(|recorded| info.started_at.duration_since(recorded).ok())
+        baseline.age_ms = Timestamp::parse(&baseline.recorded_at)
+            .and_then(|recorded| info.started_at.duration_since(recorded.system_time()).ok())
             .map(|age| u64::try_from(age.as_millis()).unwrap_or(u64::MAX));
     }
     binding
-}
-
-pub fn rfc3339(at: SystemTime) -> String {
-    humantime::format_rfc3339_millis(at).to_string()
-}
-
-/// Whether Kapso's timestamp is an RFC 3339 date-time (the report promises one, or null):
-/// `2026-01-01T10:00:00Z`, with optional fraction and offset.
-fn is_rfc3339(text: &str) -> bool {
-    let b = text.as_bytes();
-    let digits = |range: std::ops::Range<usize>| b.get(range).is_some_and(|s| s.iter().all(u8::is_ascii_digit));
-    let date_time = b.len() >= 20
-        && [4, 7].iter().all(|&i| b[i] == b'-')
-        && matches!(b[10], b'T' | b't')
-        && [13, 16].iter().all(|&i| b[i] == b':')
-        && [0..4, 5..7, 8..10, 11..13, 14..16, 17..19].into_iter().all(digits);
-    if !date_time {
-        return false;
-    }
-    let mut zone = &text[19..];
-    if let Some(fraction) = zone.strip_prefix('.') {
-        let n = fraction.bytes().take_while(u8::is_ascii_digit).count();
-        if n == 0 {
-            return false;
-        }
-        zone = &fraction[n..];
-    }
-    let z = zone.as_bytes();
-    matches!(zone, "Z" | "z")
-        || (z.len() == 6
-            && matches!(z[0], b'+' | b'-')
-            && z[3] == b':'
-            && [1..3, 4..6].iter().all(|r| z[r.clone()].iter().all(u8::is_ascii_digit)))
-}
-
-/// Duration from Kapso's own timestamps, when both parse.
-fn server_duration(started: Option<&str>, ended: Option<&str>) -> Option<Duration> {
-    parse_time(ended?)?.duration_since(parse_time(started?)?).ok()
 }
 
 #[cfg(test)]
@@ -340,8 +302,8 @@ mod tests {
             result: TrialResult::Finished(Box::new(FinishedRun {
                 id: "r1".into(),
                 score,
-                started_at: Some("2026-01-01T10:00:00.000Z".into()),
-                ended_at: Some("2026-01-01T10:00:12.500+00:00".into()),
+                started_at: Timestamp::parse("2026-01-01T10:00:00.000Z"),
+                ended_at: Timestamp::parse("2026-01-01T12:00:12.500+02:00"),
                 ..FinishedRun::default()
             })),
             created_at: None,
@@ -350,19 +312,10 @@ mod tests {
     }
 
     #[test]
-    fn only_rfc3339_timestamps_reach_the_report() {
-        assert!(is_rfc3339("2026-01-01T10:00:00.000Z"));
-        assert!(is_rfc3339("2026-01-01T10:00:12.500+00:00"));
-        assert!(!is_rfc3339("2026-01-01 10:00:00"));
-        assert!(!is_rfc3339("2026-01-01T10:00:00"));
-        assert!(!is_rfc3339("soon"));
-        let mut odd = finished(Some(0.9));
-        if let TrialResult::Finished(run) = &mut odd.result {
-            run.started_at = Some("last tuesday".into());
-        }
-        let trial = trial_report(0, &odd, 0.8);
-        assert_eq!(trial.started_at, None);
-        assert!(trial.ended_at.is_some());
+    fn timestamps_reach_the_report_as_kapso_wrote_them() {
+        let trial = trial_report(0, &finished(Some(0.9)), 0.8);
+        assert_eq!(trial.started_at.unwrap().as_str(), "2026-01-01T10:00:00.000Z");
+        assert_eq!(trial.ended_at.unwrap().as_str(), "2026-01-01T12:00:12.500+02:00");
     }
 
     #[test]

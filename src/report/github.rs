@@ -12,7 +12,7 @@
 //! `*_with_token` variants.
 
 use super::model::{CaseReport, Report, MAX_ANNOTATIONS};
-use super::text::{blocking_suffix, fmt_score, sanitize, truncate};
+use super::text::{blocking_suffix, fmt_score, sanitize, truncate_chars};
 use std::fmt::Write as _;
 use std::path::Path;
 
@@ -218,7 +218,7 @@ pub fn annotations_with_token(report: &Report, token: &str) -> String {
 
 /// `kapso-gate: Refund (c1) failed, score 0.5 < 0.8`: names the case and its score.
 fn title(case: &CaseReport) -> String {
-    let label = case.label_with(|part| truncate(&sanitize(part, false), TITLE_NAME_CHARS));
+    let label = case.label_with(|part| truncate_chars(&sanitize(part, false), TITLE_NAME_CHARS));
     let score = match case.score {
         Some(_) => format!("score {}", super::text::score_against(case.score, case.threshold)),
         None => format!("no score, threshold {}", fmt_score(case.threshold)),
@@ -235,7 +235,7 @@ fn annotation_message(case: &CaseReport) -> String {
     let mut cut = false;
     let mut part = |text: &str, max: usize| {
         let clean = sanitize(text, true);
-        let shown = truncate(&clean, max);
+        let shown = truncate_chars(&clean, max);
         cut |= shown.len() != clean.len();
         shown
     };
@@ -297,12 +297,12 @@ fn details(case: &CaseReport) -> String {
 
 /// Lines for `$GITHUB_OUTPUT`, each value in the multi-line-safe `name<<DELIMITER` form with a
 /// random delimiter. `json-report` is written only when the JSON report was.
-pub fn outputs(report: &Report, json_path: Option<&Path>) -> String {
-    outputs_with_token(report, json_path, &random_token())
+pub fn step_outputs(report: &Report, json_path: Option<&Path>) -> String {
+    step_outputs_with_token(report, json_path, &random_token())
 }
 
-/// [`outputs`] with a given delimiter token (lengthened where a value contains it).
-pub fn outputs_with_token(report: &Report, json_path: Option<&Path>, token: &str) -> String {
+/// [`step_outputs`] with a given delimiter token (lengthened where a value contains it).
+pub fn step_outputs_with_token(report: &Report, json_path: Option<&Path>, token: &str) -> String {
     let c = &report.counts;
     let mut values: Vec<(&str, String)> = vec![
         ("verdict", report.verdict.name().to_owned()),
@@ -482,10 +482,10 @@ mod tests {
     }
 
     #[test]
-    fn outputs_use_delimiters() {
+    fn step_outputs_use_delimiters() {
         let r = report(vec![case("c1", Status::Passed), case("c2", Status::Failed)]);
         assert_eq!(
-            outputs_with_token(&r, Some(Path::new("out/ghadelimiter_T.json")), "T"),
+            step_outputs_with_token(&r, Some(Path::new("out/ghadelimiter_T.json")), "T"),
             "verdict<<ghadelimiter_T\nfailed\nghadelimiter_T\n\
              exit-code<<ghadelimiter_T\n1\nghadelimiter_T\n\
              total<<ghadelimiter_T\n2\nghadelimiter_T\n\
@@ -498,12 +498,12 @@ mod tests {
              runs-created<<ghadelimiter_T\n0\nghadelimiter_T\n\
              json-report<<ghadelimiter_T_\nout/ghadelimiter_T.json\nghadelimiter_T_\n"
         );
-        let text = outputs_with_token(&r, Some(Path::new("r.json")), "T");
+        let text = step_outputs_with_token(&r, Some(Path::new("r.json")), "T");
         let names: Vec<&str> = text
             .lines()
             .filter_map(|l| l.split_once("<<").map(|(name, _)| name))
             .collect();
         assert_eq!(names, OUTPUT_NAMES);
-        assert!(!outputs(&r, None).contains("json-report"));
+        assert!(!step_outputs(&r, None).contains("json-report"));
     }
 }

@@ -10,7 +10,9 @@
 //! long feedback is truncated with a pointer to the JSON report.
 
 use super::model::{CaseReport, Report, SampleRecord, MAX_ANNOTATIONS};
-use super::text::{blocking_suffix, fmt_duration, fmt_duration_ms, fmt_score, sanitize, truncate, truncate_bytes};
+use super::text::{
+    blocking_suffix, fmt_duration, fmt_duration_ms, fmt_score, sanitize, truncate_bytes, truncate_chars, NOTE_CHARS,
+};
 use crate::domain::exit::Exit;
 use crate::policy::verdict::Status;
 use std::fmt::Write as _;
@@ -24,6 +26,10 @@ pub const FEEDBACK_CAP_BYTES: usize = 64 * 1024;
 const NAME_CHARS: usize = 200;
 /// Room kept for the lines that say something was left out.
 const OMISSION_RESERVE: usize = 300;
+/// Room kept after cut feedback for the sentence that says so (it names a byte count).
+const TRUNCATION_NOTICE_ROOM: usize = 200;
+/// Room kept for the code fences around the feedback and their `text` info string.
+const FENCE_ROOM: usize = 64;
 
 /// The step summary for `report`, at most `max_bytes` long (as long as the fixed parts fit).
 pub fn render(report: &Report, max_bytes: usize) -> String {
@@ -36,7 +42,7 @@ pub fn render(report: &Report, max_bytes: usize) -> String {
     if let Some(sample) = &report.sample {
         let _ = writeln!(head, "{}\n", sample_line(sample));
     }
-    if let Some(baseline) = report.baseline_summary_with(|text| inline(&truncate(text, 80))) {
+    if let Some(baseline) = report.baseline_summary_with(|text| inline(&truncate_chars(text, NOTE_CHARS))) {
         let _ = writeln!(head, "{baseline}\n");
     }
     if let Some(message) = report.message.as_deref().filter(|m| !m.trim().is_empty()) {
@@ -156,12 +162,12 @@ fn status_label(case: &CaseReport) -> String {
 
 /// `Refund policy (tc_1)`, or the ID alone.
 fn case_label(case: &CaseReport) -> String {
-    case.label_with(|part| truncate(part, NAME_CHARS))
+    case.label_with(|part| truncate_chars(part, NAME_CHARS))
 }
 
 /// Trials, spread, baseline change and the config note, for the optional Details column.
 fn row_details(case: &CaseReport) -> String {
-    case.details_with(|note| truncate(note, NAME_CHARS))
+    case.details_with(|note| truncate_chars(note, NAME_CHARS))
 }
 
 fn row(case: &CaseReport, with_details: bool) -> String {
@@ -211,8 +217,7 @@ fn details_block(case: &CaseReport, room: usize) -> Option<String> {
         .filter(|f| !f.trim().is_empty())
     {
         let feedback = sanitize(feedback, true);
-        let pointer_room = 200;
-        let limit = FEEDBACK_CAP_BYTES.min(room.saturating_sub(fixed + pointer_room + 64));
+        let limit = FEEDBACK_CAP_BYTES.min(room.saturating_sub(fixed + TRUNCATION_NOTICE_ROOM + FENCE_ROOM));
         let shown = truncate_bytes(&feedback, limit);
         let fence = "`".repeat(longest_backtick_run(shown).max(2) + 1);
         let _ = writeln!(out, "{fence}text\n{shown}\n{fence}\n");

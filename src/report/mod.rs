@@ -23,7 +23,12 @@ pub use model::{
 pub(crate) mod test_fixtures {
     use super::model::{CaseReport, Counts, Report, TrialReport, SCHEMA_VERSION};
     use crate::domain::exit::Exit;
+    use crate::domain::time::Timestamp;
     use crate::policy::verdict::{self, Aggregate, Status};
+
+    fn stamp(text: &str) -> Timestamp {
+        Timestamp::parse(text).expect("a fixture timestamp")
+    }
 
     /// A case in the state `status` describes, named "Case {id}", threshold 0.8.
     pub fn case(id: &str, status: Status) -> CaseReport {
@@ -61,8 +66,8 @@ pub(crate) mod test_fixtures {
             reason: reason.clone(),
             feedback: feedback.clone(),
             error: error.clone(),
-            started_at: finished.then(|| "2026-01-01T10:00:00.000Z".to_owned()),
-            ended_at: finished.then(|| "2026-01-01T10:00:12.500Z".to_owned()),
+            started_at: finished.then(|| stamp("2026-01-01T10:00:00.000Z")),
+            ended_at: finished.then(|| stamp("2026-01-01T10:00:12.500Z")),
             duration_ms: finished.then_some(12_500),
             conversation: conversation.clone(),
         };
@@ -110,8 +115,8 @@ pub(crate) mod test_fixtures {
             threshold: 0.8,
             aggregate: Aggregate::Mean,
             trials: 1,
-            started_at: "2026-01-01T10:00:00.000Z".into(),
-            finished_at: "2026-01-01T10:00:20.000Z".into(),
+            started_at: stamp("2026-01-01T10:00:00.000Z"),
+            finished_at: stamp("2026-01-01T10:00:20.000Z"),
             duration_ms: 20_000,
             base_url: "https://app.kapso.ai/api/v1".into(),
             shard: None,

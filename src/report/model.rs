@@ -3,6 +3,7 @@
 
 use super::text::{self, fmt_delta, fmt_score};
 use crate::domain::exit::Exit;
+use crate::domain::time::Timestamp;
 use crate::policy::verdict::{Aggregate, Status};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -26,8 +27,8 @@ pub struct Report {
     pub aggregate: Aggregate,
     pub trials: u32,
     /// RFC 3339, UTC.
-    pub started_at: String,
-    pub finished_at: String,
+    pub started_at: Timestamp,
+    pub finished_at: Timestamp,
     pub duration_ms: u64,
     pub base_url: String,
     /// The shard this report covers (`--shard`); null for a whole selection, merged ones
@@ -280,8 +281,8 @@ pub struct CaseReport {
     /// `--inconclusive fail` was given. Absent from earlier reports.
     #[serde(default)]
     pub failed_inconclusive: bool,
-    pub started_at: Option<String>,
-    pub ended_at: Option<String>,
+    pub started_at: Option<Timestamp>,
+    pub ended_at: Option<Timestamp>,
     pub duration_ms: Option<u64>,
     /// The simulated conversation as Kapso sent it.
     pub conversation: Option<Value>,
@@ -394,8 +395,8 @@ pub struct TrialReport {
     pub reason: Option<String>,
     pub feedback: Option<String>,
     pub error: Option<String>,
-    pub started_at: Option<String>,
-    pub ended_at: Option<String>,
+    pub started_at: Option<Timestamp>,
+    pub ended_at: Option<Timestamp>,
     pub duration_ms: Option<u64>,
     pub conversation: Option<Value>,
 }

@@ -4,7 +4,9 @@
 //! made visible, so it cannot move the cursor, recolour the terminal or reorder a line.
 
 use super::model::{CaseReport, DryRunReport, Report};
-use super::text::{fmt_delta, fmt_duration, fmt_duration_ms, fmt_score, sanitize, score_against, truncate};
+use super::text::{
+    fmt_delta, fmt_duration, fmt_duration_ms, fmt_score, sanitize, score_against, truncate_chars, NOTE_CHARS,
+};
 use crate::domain::outcome::FailureKind;
 use crate::policy::verdict::Status;
 use std::fmt::Write as _;
@@ -17,10 +19,23 @@ pub struct Style {
     pub color: bool,
 }
 
+/// The ANSI select-graphic-rendition codes the terminal output uses (`ESC [ code m`).
+mod sgr {
+    pub const BOLD: &str = "1";
+    pub const RED: &str = "31";
+    pub const GREEN: &str = "32";
+    pub const YELLOW: &str = "33";
+    pub const RESET: &str = "0";
+}
+
+/// Longest case name in the table (characters): the name column leaves room for the other five
+/// on a common terminal width.
+const NAME_COLUMN_CHARS: usize = 60;
+
 impl Style {
     fn paint(self, code: &str, text: &str) -> String {
         if self.color {
-            format!("\x1b[{code}m{text}\x1b[0m")
+            format!("\x1b[{code}m{text}\x1b[{}m", sgr::RESET)
         } else {
             text.to_owned()
         }
@@ -29,12 +44,12 @@ impl Style {
 
 fn mark(status: Status, style: Style) -> String {
     match status {
-        Status::Passed => style.paint("32", "✓ PASS"),
-        Status::Failed => style.paint("31", "✗ FAIL"),
-        Status::Errored => style.paint("31", "✗ ERROR"),
-        Status::Rejected => style.paint("33", "! REJECTED"),
-        Status::Incomplete => style.paint("33", "? INCOMPLETE"),
-        Status::Cancelled => style.paint("33", "- CANCELLED"),
+        Status::Passed => style.paint(sgr::GREEN, "✓ PASS"),
+        Status::Failed => style.paint(sgr::RED, "✗ FAIL"),
+        Status::Errored => style.paint(sgr::RED, "✗ ERROR"),
+        Status::Rejected => style.paint(sgr::YELLOW, "! REJECTED"),
+        Status::Incomplete => style.paint(sgr::YELLOW, "? INCOMPLETE"),
+        Status::Cancelled => style.paint(sgr::YELLOW, "- CANCELLED"),
     }
 }
 
@@ -99,7 +114,7 @@ pub fn summary(report: &Report, style: Style) -> String {
         let _ = writeln!(
             out,
             "{}",
-            style.paint("31", &format!("error: {}", sanitize(message, false)))
+            style.paint(sgr::RED, &format!("error: {}", sanitize(message, false)))
         );
     }
     if !cases.is_empty() {
@@ -108,7 +123,7 @@ pub fn summary(report: &Report, style: Style) -> String {
             .map(|c| {
                 [
                     c.status.name().to_uppercase() + super::text::blocking_suffix(c.blocking),
-                    truncate(&sanitize(c.display_name(), false), 60),
+                    truncate_chars(&sanitize(c.display_name(), false), NAME_COLUMN_CHARS),
                     c.score.map(fmt_score).unwrap_or_else(|| "-".into()),
                     fmt_score(c.threshold),
                     fmt_duration_ms(c.duration_ms),
@@ -150,7 +165,7 @@ pub fn summary(report: &Report, style: Style) -> String {
             let _ = writeln!(
                 out,
                 "{}",
-                style.paint("33", &format!("warning: {}", sanitize(warning, false)))
+                style.paint(sgr::YELLOW, &format!("warning: {}", sanitize(warning, false)))
             );
         }
     }
@@ -170,7 +185,7 @@ pub fn summary(report: &Report, style: Style) -> String {
         let _ = writeln!(out, "\n{shard}");
     }
     out.push_str(&spend_lines(report));
-    if let Some(baseline) = report.baseline_summary_with(|text| truncate(&sanitize(text, false), 80)) {
+    if let Some(baseline) = report.baseline_summary_with(|text| truncate_chars(&sanitize(text, false), NOTE_CHARS)) {
         let _ = writeln!(out, "\n{baseline}");
     }
     let _ = writeln!(out, "\n{}", verdict_line(report, style));
@@ -195,7 +210,7 @@ fn spend_lines(report: &Report) -> String {
 
 /// The table's last column: trials, spread, baseline change, and the config note.
 fn row_details(case: &CaseReport) -> String {
-    case.details_with(|note| truncate(&sanitize(note, false), 80))
+    case.details_with(|note| truncate_chars(&sanitize(note, false), NOTE_CHARS))
 }
 
 fn details(case: &CaseReport, style: Style) -> String {
@@ -204,7 +219,7 @@ fn details(case: &CaseReport, style: Style) -> String {
         out,
         "\n{} {}",
         mark(case.status, style),
-        style.paint("1", &sanitize(case.display_name(), false))
+        style.paint(sgr::BOLD, &sanitize(case.display_name(), false))
     );
     let mut ids = format!("test case {}", sanitize(&case.test_case_id, false));
     if let Some(run_id) = &case.run_id {
@@ -264,7 +279,11 @@ pub fn verdict_line(report: &Report, style: Style) -> String {
         parts.push(format!("{} non-blocking", c.non_blocking));
     }
     let verdict = report.verdict.name().to_uppercase();
-    let colour = if report.verdict.code() == 0 { "32" } else { "31" };
+    let colour = if report.verdict.code() == 0 {
+        sgr::GREEN
+    } else {
+        sgr::RED
+    };
     let plural = if c.total == 1 { "" } else { "s" };
     format!(
         "{} ({} case{plural}: {}; exit {})",

@@ -1,12 +1,14 @@
-//! Text helpers every renderer shares: making untrusted text inert for a terminal, the one
-//! truncation rule, durations, scores against thresholds, and the pieces of a case's label.
+//! Text helpers every renderer shares: making untrusted text inert for a terminal, the two
+//! truncation rules (by characters with a visible mark, for text shown on a line; by bytes, for
+//! size budgets whose caller says what was cut), durations, scores against thresholds, and the
+//! pieces of a case's label.
 //! Renderers depend on this module and on the model, never on each other.
 
 use crate::policy::verdict;
 use std::fmt::Write as _;
 use std::time::Duration;
 
-pub use crate::policy::verdict::fmt_score;
+pub use crate::domain::score::fmt_score;
 
 /// Makes untrusted text inert for a terminal (and a log viewer that renders ANSI). Newlines and
 /// tabs are kept when `multiline`, otherwise shown as `↵` and a space; every other control
@@ -33,15 +35,19 @@ fn is_bidi_control(c: char) -> bool {
     matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}' | '\u{061c}')
 }
 
+/// Longest note shown inline (a baseline line, a case's config note), in characters: one line.
+pub const NOTE_CHARS: usize = 80;
+
 /// The first `max_chars` characters of `text`, and `…` when anything was cut.
-pub fn truncate(text: &str, max_chars: usize) -> String {
+pub fn truncate_chars(text: &str, max_chars: usize) -> String {
     match text.char_indices().nth(max_chars) {
         Some((cut, _)) => format!("{}…", &text[..cut]),
         None => text.to_owned(),
     }
 }
 
-/// The longest prefix of `text` of at most `max_bytes` bytes that ends on a character boundary.
+/// The longest prefix of `text` of at most `max_bytes` bytes that ends on a character boundary,
+/// without a mark: the caller says what was cut (and how much).
 pub fn truncate_bytes(text: &str, max_bytes: usize) -> &str {
     if text.len() <= max_bytes {
         return text;
@@ -75,13 +81,6 @@ pub fn fmt_age(age: Duration) -> String {
         3600..86_400 => format!("{}h {:02}m", secs / 3600, secs % 3600 / 60),
         _ => format!("{}d {:02}h", secs / 86_400, secs % 86_400 / 3600),
     }
-}
-
-/// The one reader of the RFC 3339 timestamps the reports hold (and Kapso sends): `Z` or a
-/// `+00:00` offset, with or without a fraction.
-pub fn parse_time(text: &str) -> Option<std::time::SystemTime> {
-    let normalised = text.trim().replace("+00:00", "Z");
-    humantime::parse_rfc3339_weak(&normalised).ok()
 }
 
 /// A case's duration in milliseconds as a duration, `-` when unknown.
@@ -191,10 +190,10 @@ mod tests {
     }
 
     #[test]
-    fn one_truncation_rule() {
-        assert_eq!(truncate("abcdef", 3), "abc…");
-        assert_eq!(truncate("abc", 3), "abc");
-        assert_eq!(truncate("ééé", 2), "éé…");
+    fn the_two_truncation_rules() {
+        assert_eq!(truncate_chars("abcdef", 3), "abc…");
+        assert_eq!(truncate_chars("abc", 3), "abc");
+        assert_eq!(truncate_chars("ééé", 2), "éé…");
         assert_eq!(truncate_bytes("éé", 3), "é");
         assert_eq!(truncate_bytes("ab", 5), "ab");
     }
@@ -214,8 +213,6 @@ mod tests {
         assert_eq!(fmt_age(Duration::from_secs(59)), "59s");
         assert_eq!(fmt_age(Duration::from_secs(600)), "10m");
         assert_eq!(fmt_age(Duration::from_secs(3 * 86_400 + 4 * 3600 + 59)), "3d 04h");
-        assert!(parse_time("2026-01-01T10:00:12.500+00:00").is_some());
-        assert!(parse_time("last tuesday").is_none());
     }
 }
 

@@ -46,9 +46,9 @@ pub async fn dry_run(settings: &Settings, stop: watch::Receiver<Option<Interrupt
     };
     let plan = match resolve_plan(&client, settings, deadline, &stop).await {
         Ok(plan) => plan,
-        Err((exit, message, _)) => {
-            result.exit = exit;
-            result.message = Some(message);
+        Err(e) => {
+            result.exit = e.exit;
+            result.message = Some(e.message);
             result.requests_sent = client.stats().snapshot().sent;
             return result;
         }

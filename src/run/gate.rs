@@ -15,13 +15,17 @@ use crate::report::{
 };
 use crate::run::budget::RateBudget;
 use crate::run::client::{self, ClientConfig, KapsoClient, StatsSnapshot};
-use crate::run::plan::{self, Plan};
+use crate::run::plan::{self, Plan, PlanError};
 use crate::run::scheduler::{self, Job, Ran, Schedule, Wanted};
-use crate::run::state::{Reattach, SelectedCase, StateFile};
+use crate::run::state::{Reattach, SelectedCase, StateError, StateFile};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use tokio::sync::watch;
 use tokio::time::Instant;
+
+/// How often a quiet run says it is still waiting: often enough that a CI log does not look
+/// hung, rarely enough that a long run's log stays readable.
+const HEARTBEAT: Duration = Duration::from_secs(30);
 
 /// What the observer hears while the gate runs.
 #[derive(Debug)]
@@ -66,7 +70,7 @@ pub async fn run(
     };
     let plan = match resolve_plan(&client, settings, gate.deadline, &stop).await {
         Ok(plan) => plan,
-        Err((exit, message, known)) => return gate.stopped(Some(&client), known, exit, message),
+        Err(e) => return gate.stopped(Some(&client), e.known, e.exit, e.message),
     };
     gate.selection = Some(selection_record(&plan));
     let (plan, sample) = sample_plan(settings, plan);
@@ -83,7 +87,7 @@ pub async fn run(
     }
     let (mut state, reattach) = match open_state(settings, &to_run) {
         Ok(opened) => opened,
-        Err(message) => return gate.stopped(Some(&client), plan.cases, Exit::Usage, message),
+        Err(error) => return gate.stopped(Some(&client), plan.cases, Exit::Usage, error.to_string()),
     };
     let trials_warnings = settings
         .policy
@@ -138,7 +142,7 @@ async fn run_jobs(
         poll_interval: settings.connection.poll_interval,
         deadline: gate.deadline,
         concurrency: settings.connection.concurrency,
-        heartbeat: Duration::from_secs(30),
+        heartbeat: HEARTBEAT,
         learn_durations: settings.learn_durations,
         run_cap: settings.run_cap(),
     };
@@ -260,25 +264,27 @@ pub(crate) fn request_counts(snapshot: StatsSnapshot) -> RequestCounts {
     }
 }
 
-/// Resolves the plan unless a stop signal comes first. On failure: the exit, the message and
-/// the cases known so far.
+/// Resolves the plan unless a stop signal comes first. On failure, the error carries the exit,
+/// the message and the cases known so far (at least the ones named directly).
 pub(crate) async fn resolve_plan(
     client: &KapsoClient,
     settings: &Settings,
     deadline: Instant,
     stop: &watch::Receiver<Option<Interrupt>>,
-) -> Result<Plan, (Exit, String, Vec<PlannedCase>)> {
+) -> Result<Plan, PlanError> {
     let mut stop = stop.clone();
     tokio::select! {
-        plan = plan::resolve(client, &settings.selection, deadline) => plan.map_err(|e| {
-            let known = if e.known.is_empty() { direct_cases(settings) } else { e.known };
-            (e.exit, e.message, known)
+        plan = plan::resolve(client, &settings.selection, deadline) => plan.map_err(|mut e| {
+            if e.known.is_empty() {
+                e.known = direct_cases(settings);
+            }
+            e
         }),
-        interrupt = wait_for_interrupt(&mut stop) => Err((
-            verdict::interrupt_exit(interrupt),
-            format!("cancelled by {} while resolving the selection", interrupt.name()),
-            direct_cases(settings),
-        )),
+        interrupt = wait_for_interrupt(&mut stop) => Err(PlanError {
+            exit: verdict::interrupt_exit(interrupt),
+            message: format!("cancelled by {} while resolving the selection", interrupt.name()),
+            known: direct_cases(settings),
+        }),
     }
 }
 
@@ -295,7 +301,7 @@ pub async fn wait_for_interrupt(stop: &mut watch::Receiver<Option<Interrupt>>) -
 }
 
 /// Opens the state file, when one is asked for.
-fn open_state(settings: &Settings, plan: &Plan) -> Result<(Option<StateFile>, Reattach), String> {
+fn open_state(settings: &Settings, plan: &Plan) -> Result<(Option<StateFile>, Reattach), StateError> {
     let Some(path) = &settings.state_file else {
         return Ok((None, Reattach::default()));
     };
@@ -310,7 +316,6 @@ fn open_state(settings: &Settings, plan: &Plan) -> Result<(Option<StateFile>, Re
     let connection = &settings.connection;
     StateFile::open(path, connection.base_url.as_str(), settings.policy.threshold, selected)
         .map(|(file, reattach)| (Some(file), reattach))
-        .map_err(|e| e.to_string())
 }
 
 /// The sample of the resolved plan `--sample` runs (before any shard takes its part), and the

@@ -4,11 +4,11 @@
 //! [`merge`] is pure; [`load`] reads the files.
 
 use crate::domain::exit::Exit;
+use crate::domain::time::Timestamp;
 use crate::input::shard::{self, MAX_SHARDS};
 use crate::policy::verdict;
 use crate::report::build::{self, RunInfo};
 use crate::report::read::{self, ReadError};
-use crate::report::text::parse_time;
 use crate::report::{Binding, CaseReport, Report, RequestCounts, SelectionRecord, ShardRecord};
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
@@ -144,8 +144,8 @@ pub fn merge(mut reports: Vec<Named>) -> Result<Report, MergeError> {
         aggregate: first.aggregate,
         trials: first.trials,
         base_url: first.base_url.clone(),
-        started_at: earliest(reports.iter().map(|n| n.report.started_at.as_str())),
-        finished_at: latest(reports.iter().map(|n| n.report.finished_at.as_str())),
+        started_at: earliest(reports.iter().map(|n| &n.report.started_at)),
+        finished_at: latest(reports.iter().map(|n| &n.report.finished_at)),
         requests: reports.iter().fold(RequestCounts::default(), |sum, n| RequestCounts {
             sent: sum.sent + n.report.requests.sent,
             retried: sum.retried + n.report.requests.retried,
@@ -367,12 +367,12 @@ fn merged_message(reports: &[Named], missing: &[String], short: Option<(usize, u
     (!parts.is_empty()).then(|| parts.join("; "))
 }
 
-fn earliest<'a>(times: impl Iterator<Item = &'a str>) -> SystemTime {
-    times.filter_map(parse_time).min().unwrap_or_else(SystemTime::now)
+fn earliest<'a>(times: impl Iterator<Item = &'a Timestamp>) -> SystemTime {
+    times.map(Timestamp::system_time).min().unwrap_or_else(SystemTime::now)
 }
 
-fn latest<'a>(times: impl Iterator<Item = &'a str>) -> SystemTime {
-    times.filter_map(parse_time).max().unwrap_or_else(SystemTime::now)
+fn latest<'a>(times: impl Iterator<Item = &'a Timestamp>) -> SystemTime {
+    times.map(Timestamp::system_time).max().unwrap_or_else(SystemTime::now)
 }
 
 #[cfg(test)]

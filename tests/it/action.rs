@@ -77,7 +77,7 @@ fn input_var(var: &str) -> String {
     let suffix = var
         .strip_prefix("KAPSO_")
         .unwrap_or_else(|| panic!("{var} does not start with KAPSO_"));
-    format!("{}{suffix}", kapso_gate::input::cli::ACTION_INPUT_PREFIX)
+    format!("{}{suffix}", kapso_gate::input::vars::ACTION_INPUT_PREFIX)
 }
 
 /// The gate step's variables that carry the install step's outputs, and those outputs.
@@ -101,7 +101,7 @@ fn env_to_input() -> BTreeMap<String, String> {
                 .and_then(|rest| rest.strip_suffix(" }}"))
                 .unwrap_or_else(|| panic!("env.{var} must be exactly `${{{{ inputs.NAME }}}}`, got {value:?}"));
             let suffix = var
-                .strip_prefix(kapso_gate::input::cli::ACTION_INPUT_PREFIX)
+                .strip_prefix(kapso_gate::input::vars::ACTION_INPUT_PREFIX)
                 .unwrap_or_else(|| panic!("the gate step's env.{var} is not an INPUT_* variable"));
             (format!("KAPSO_{suffix}"), input.to_owned())
         })

@@ -1,9 +1,11 @@
 //! The pull-request comment against the fake GitHub REST API of kapso-sim, through the public
 //! API `main` uses: `CommentConfig::from_env`, then `publish`.
 
+use kapso_gate::domain::secret::ForgeToken;
 use kapso_gate::output::comment::{
-    self, CommentConfig, CommentFailure, CommentOutcome, CommentSkip, ForgeToken, RunContext,
+    self, CommentConfig, CommentFailure, CommentOutcome, CommentRequest, CommentSkip, RunContext,
 };
+use kapso_gate::policy::defaults::COMMENT_DEADLINE;
 use kapso_sim::github::{FakeGithub, GithubFault, ACTIONS_BOT};
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -64,20 +66,19 @@ fn actions_env(fake: &FakeGithub, event: &std::path::Path) -> HashMap<String, St
     .collect()
 }
 
-/// What `main` does, with a chosen deadline: build the config, publish within the deadline.
+/// Exactly what `main` calls, with a chosen key and deadline.
 async fn run(vars: &HashMap<String, String>, key: Option<&str>, summary: &str, deadline: Duration) -> CommentOutcome {
-    match CommentConfig::from_env(|name| vars.get(name).cloned(), None, key.map(str::to_owned)) {
-        Ok(mut config) => {
-            config.deadline = deadline;
-            comment::publish(&config, summary, &RunContext::now()).await
-        }
-        Err(skip) => CommentOutcome::Skipped(skip),
-    }
+    let request = CommentRequest {
+        explicit_token: None,
+        key: key.map(str::to_owned),
+        deadline,
+    };
+    comment::publish_from_env(|name| vars.get(name).cloned(), &request, summary, &RunContext::now()).await
 }
 
-/// Exactly what `main` calls.
+/// What `main` calls with the default settings.
 async fn run_default(vars: &HashMap<String, String>) -> CommentOutcome {
-    comment::publish_from_env(|name| vars.get(name).cloned(), None, None, SUMMARY, &RunContext::now()).await
+    run(vars, None, SUMMARY, COMMENT_DEADLINE).await
 }
 
 fn requests_summary(fake: &FakeGithub) -> Vec<String> {
@@ -109,13 +110,7 @@ async fn first_run_creates_later_runs_update_one_comment() {
         .body
         .contains("[workflow run](https://github.com/acme/bot/actions/runs/9001)"));
 
-    let second = run(
-        &vars,
-        None,
-        "### ✅ kapso-gate passed\n",
-        kapso_gate::policy::defaults::COMMENT_DEADLINE,
-    )
-    .await;
+    let second = run(&vars, None, "### ✅ kapso-gate passed\n", COMMENT_DEADLINE).await;
     assert!(matches!(second, CommentOutcome::Updated { .. }), "{second}");
     let comments = fake.comments();
     assert_eq!(comments.len(), 1, "still one comment");
@@ -146,21 +141,9 @@ async fn another_key_makes_another_comment() {
     let event = event_file("keys", REPO);
     let vars = actions_env(&fake, &event);
     assert!(matches!(run_default(&vars).await, CommentOutcome::Created { .. }));
-    let other = run(
-        &vars,
-        Some("py3.12"),
-        SUMMARY,
-        kapso_gate::policy::defaults::COMMENT_DEADLINE,
-    )
-    .await;
+    let other = run(&vars, Some("py3.12"), SUMMARY, COMMENT_DEADLINE).await;
     assert!(matches!(other, CommentOutcome::Created { .. }), "{other}");
-    let again = run(
-        &vars,
-        Some("py3.12"),
-        SUMMARY,
-        kapso_gate::policy::defaults::COMMENT_DEADLINE,
-    )
-    .await;
+    let again = run(&vars, Some("py3.12"), SUMMARY, COMMENT_DEADLINE).await;
     assert!(matches!(again, CommentOutcome::Updated { .. }), "{again}");
     let bodies: Vec<String> = fake.comments().into_iter().map(|c| c.body).collect();
     assert_eq!(bodies.len(), 2);
@@ -309,23 +292,11 @@ async fn near_equal_keys_get_their_own_comments() {
         format!("{long}-b"),
     ];
     for key in &keys {
-        let outcome = run(
-            &vars,
-            Some(key),
-            SUMMARY,
-            kapso_gate::policy::defaults::COMMENT_DEADLINE,
-        )
-        .await;
+        let outcome = run(&vars, Some(key), SUMMARY, COMMENT_DEADLINE).await;
         assert!(matches!(outcome, CommentOutcome::Created { .. }), "{key}: {outcome}");
     }
     for key in &keys {
-        let outcome = run(
-            &vars,
-            Some(key),
-            SUMMARY,
-            kapso_gate::policy::defaults::COMMENT_DEADLINE,
-        )
-        .await;
+        let outcome = run(&vars, Some(key), SUMMARY, COMMENT_DEADLINE).await;
         assert!(matches!(outcome, CommentOutcome::Updated { .. }), "{key}: {outcome}");
     }
     let comments = fake.comments();
@@ -444,7 +415,7 @@ async fn hostile_feedback_stays_inert() {
                    ping \\@everyone about \\#1 and GH\\-2\n\n\
                    ````text\n@everyone #1\n```\n</details>\n@everyone\n````\n\n</details>\n";
     assert!(matches!(
-        run(&vars, None, summary, kapso_gate::policy::defaults::COMMENT_DEADLINE).await,
+        run(&vars, None, summary, COMMENT_DEADLINE).await,
         CommentOutcome::Created { .. }
     ));
     let body = fake.comments().remove(0).body;
@@ -472,7 +443,7 @@ async fn a_huge_summary_fits_githubs_limit() {
         "### ❌ failed\n\n````text\n{}\n````\n",
         "🎉 feedback line\n".repeat(20_000)
     );
-    let outcome = run(&vars, None, &summary, kapso_gate::policy::defaults::COMMENT_DEADLINE).await;
+    let outcome = run(&vars, None, &summary, COMMENT_DEADLINE).await;
     assert!(matches!(outcome, CommentOutcome::Created { .. }), "{outcome}");
     let body = fake.comments().remove(0).body;
     assert!(body.chars().count() <= 65_536);

@@ -1,16 +1,16 @@
 //! Why the options cannot be used. Each message names the option and what to do.
 
 use crate::domain::ids::IdError;
-use crate::input::cli::API_KEY_VAR;
 use crate::input::config::ConfigError;
+use crate::input::vars::KAPSO_API_KEY;
 use crate::policy::confidence::{InconclusiveError, TrialsError};
 use crate::report::baseline::BaselineError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum UsageError {
-    #[error("{API_KEY_VAR} is not set: export the project API key (in GitHub Actions, pass it from a secret)")]
+    #[error("{KAPSO_API_KEY} is not set: export the project API key (in GitHub Actions, pass it from a secret)")]
     MissingKey,
-    #[error("{API_KEY_VAR} is not a usable header value: it must be printable ASCII without spaces")]
+    #[error("{KAPSO_API_KEY} is not a usable header value: it must be printable ASCII without spaces")]
     BadKey,
     #[error("no test cases selected: pass test case IDs, KAPSO_TEST_CASE_IDS, --suite or --agent")]
     EmptySelection,
@@ -93,7 +93,7 @@ fn cannot_pass(case: Option<&str>, trials: &str, threshold: f64, confidence: f64
     };
     format!(
         "--inconclusive fail with trials {min}..{max}{whose}: at threshold {} and confidence {}, {fix}",
-        crate::policy::verdict::fmt_score(threshold),
-        crate::policy::verdict::fmt_score(confidence)
+        crate::domain::score::fmt_score(threshold),
+        crate::domain::score::fmt_score(confidence)
     )
 }

@@ -6,9 +6,9 @@
 mod connection;
 pub mod digest;
 mod error;
-mod outputs;
 pub mod parse;
 mod policy;
+mod reports;
 mod selection;
 
 use crate::domain::secret::{ApiKey, Redactor};
@@ -23,8 +23,8 @@ use std::path::PathBuf;
 
 pub use connection::{Connection, Limit};
 pub use error::UsageError;
-pub use outputs::{GithubTargets, Outputs};
 pub use policy::{CasePolicy, Policy};
+pub use reports::{GithubTargets, ReportPaths};
 pub use selection::Selection;
 
 /// The largest `--max-runs` and `--sample` accepted.
@@ -48,7 +48,7 @@ pub struct Settings {
     pub selection: Selection,
     pub policy: Policy,
     pub connection: Connection,
-    pub outputs: Outputs,
+    pub reports: ReportPaths,
     pub dry_run: bool,
     pub state_file: Option<PathBuf>,
     /// Create or update a comment with the result on the pull request.
@@ -146,7 +146,7 @@ impl Settings {
             selection: selection::resolve(args, config)?,
             policy,
             connection,
-            outputs: Outputs::resolve(args, env),
+            reports: ReportPaths::resolve(args, env),
             dry_run: args.dry_run,
             state_file: args.state_file.clone(),
             pr_comment: args.pr_comment,

@@ -171,8 +171,8 @@ impl Policy {
             warnings.push(format!(
                 "trials {} at threshold {} and confidence {}: {needs}, so a case not certain to fail by trial {max} is judged by its mean score alone",
                 policy.trials,
-                crate::policy::verdict::fmt_score(policy.threshold),
-                crate::policy::verdict::fmt_score(self.confidence),
+                crate::domain::score::fmt_score(policy.threshold),
+                crate::domain::score::fmt_score(self.confidence),
             ));
         }
         warnings

@@ -1,40 +1,17 @@
 //! [`CommentConfig::from_env`]: where the comment goes, read from the CI's variables through an
 //! injected lookup, checked before any network call (a fork, a non-pull-request run, a missing
-//! token or an unsafe API URL end here as a [`CommentSkip`]). The variable names live here.
+//! token or an unsafe API URL end here as a [`CommentSkip`]). The variable names are
+//! [`crate::input::vars`].
 
-use super::{event, CommentConfig, CommentSkip, Forge, ForgeToken, GithubTarget, GitlabTarget};
+use super::{event, CommentConfig, CommentSkip, Forge, GithubTarget, GitlabTarget};
+use crate::domain::secret::ForgeToken;
+use crate::input::vars;
 use crate::policy::defaults::COMMENT_DEADLINE;
 use std::path::Path;
 use url::{Host, Url};
 
 /// Where GitHub's API is when `GITHUB_API_URL` is not set.
 pub const DEFAULT_GITHUB_API_URL: &str = "https://api.github.com";
-
-/// The environment variables read, in one place.
-pub mod vars {
-    pub const GITHUB_ACTIONS: &str = "GITHUB_ACTIONS";
-    pub const GITHUB_EVENT_NAME: &str = "GITHUB_EVENT_NAME";
-    pub const GITHUB_EVENT_PATH: &str = "GITHUB_EVENT_PATH";
-    pub const GITHUB_TOKEN: &str = "GITHUB_TOKEN";
-    pub const GITHUB_API_URL: &str = "GITHUB_API_URL";
-    pub const GITHUB_SERVER_URL: &str = "GITHUB_SERVER_URL";
-    pub const GITHUB_REPOSITORY: &str = "GITHUB_REPOSITORY";
-    pub const GITHUB_RUN_ID: &str = "GITHUB_RUN_ID";
-    pub const GITHUB_SHA: &str = "GITHUB_SHA";
-    pub const GITHUB_WORKFLOW: &str = "GITHUB_WORKFLOW";
-    pub const GITHUB_JOB: &str = "GITHUB_JOB";
-    pub const GITLAB_CI: &str = "GITLAB_CI";
-    pub const GITLAB_TOKEN: &str = "GITLAB_TOKEN";
-    pub const CI_API_V4_URL: &str = "CI_API_V4_URL";
-    pub const CI_MERGE_REQUEST_IID: &str = "CI_MERGE_REQUEST_IID";
-    pub const CI_MERGE_REQUEST_PROJECT_ID: &str = "CI_MERGE_REQUEST_PROJECT_ID";
-    pub const CI_MERGE_REQUEST_SOURCE_PROJECT_ID: &str = "CI_MERGE_REQUEST_SOURCE_PROJECT_ID";
-    pub const CI_MERGE_REQUEST_PROJECT_URL: &str = "CI_MERGE_REQUEST_PROJECT_URL";
-    pub const CI_MERGE_REQUEST_SOURCE_BRANCH_SHA: &str = "CI_MERGE_REQUEST_SOURCE_BRANCH_SHA";
-    pub const CI_PIPELINE_URL: &str = "CI_PIPELINE_URL";
-    pub const CI_COMMIT_SHA: &str = "CI_COMMIT_SHA";
-    pub const CI_JOB_NAME: &str = "CI_JOB_NAME";
-}
 
 impl CommentConfig {
     /// Everything the comment needs, from `lookup` (the process environment in `main`) and, on

@@ -4,8 +4,8 @@
 //! text, so neither the token nor hostile text can leave through them.
 
 use super::notes::{Author, Note, NoteApi};
-use super::token::ForgeToken;
 use super::{CommentFailure, GithubTarget, Posted};
+use crate::domain::secret::ForgeToken;
 use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, LINK, RETRY_AFTER};
 use reqwest::{Method, StatusCode};
 use serde::Deserialize;

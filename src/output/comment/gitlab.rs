@@ -5,8 +5,8 @@
 
 use super::github::has_next_page;
 use super::notes::{Author, Note, NoteApi};
-use super::token::ForgeToken;
 use super::{CommentFailure, GitlabTarget, Posted};
+use crate::domain::secret::ForgeToken;
 use reqwest::header::{HeaderMap, HeaderValue, ACCEPT};
 use reqwest::{Method, StatusCode};
 use serde::Deserialize;

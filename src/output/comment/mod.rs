@@ -4,7 +4,7 @@
 //!
 //! It never decides anything about the gate: [`publish`] returns a [`CommentOutcome`] that the
 //! caller prints as one line, whatever happens (fork, missing permission, network, timeouts,
-//! rate limits, hostile or huge answers), within its own deadline ([`crate::policy::defaults::COMMENT_DEADLINE`]).
+//! rate limits, hostile or huge answers), within its own deadline (`--comment-deadline`, [`crate::policy::defaults::COMMENT_DEADLINE`]).
 //! The token is a [`ForgeToken`] (never formatted), sent only to the configured API, which
 //! must be https unless it is a loopback address (then reached without any proxy), and
 //! redirects are never followed.
@@ -23,15 +23,26 @@ pub mod event;
 mod github;
 mod gitlab;
 mod notes;
-pub mod token;
 
-pub use config::{vars, DEFAULT_GITHUB_API_URL};
+use crate::input::vars;
+pub use config::DEFAULT_GITHUB_API_URL;
 
 use std::fmt;
 use std::time::{Duration, SystemTime};
 
-pub use token::ForgeToken;
+use crate::domain::secret::ForgeToken;
 use url::Url;
+
+/// What the gate's settings ask of the comment, beside what the CI's variables say.
+#[derive(Debug, Clone)]
+pub struct CommentRequest {
+    /// `KAPSO_GITHUB_TOKEN` (the action's `github-token` input), preferred over the CI's token.
+    pub explicit_token: Option<ForgeToken>,
+    /// `--comment-key`: which of the gate's comments this run owns.
+    pub key: Option<String>,
+    /// `--comment-deadline`: the whole comment step gives up after this long.
+    pub deadline: Duration,
+}
 
 /// Where the comment goes and what its footer says; built by [`CommentConfig::from_env`].
 #[derive(Debug, Clone)]
@@ -172,10 +183,20 @@ impl fmt::Display for CommentSkip {
                 "the pull request comes from a fork, whose token must not comment; the job's summary has the results",
             ),
             Self::NoToken => {
-                f.write_str("no token: set the github-token input or GITHUB_TOKEN (GITLAB_TOKEN on GitLab)")
+                write!(
+                    f,
+                    "no token: set the github-token input or {} ({} on GitLab)",
+                    vars::GITHUB_TOKEN,
+                    vars::GITLAB_TOKEN
+                )
             }
             Self::NoRepository => {
-                f.write_str("GITHUB_REPOSITORY (CI_MERGE_REQUEST_PROJECT_ID on GitLab) is not set or not valid")
+                write!(
+                    f,
+                    "{} ({} on GitLab) is not set or not valid",
+                    vars::GITHUB_REPOSITORY,
+                    vars::CI_MERGE_REQUEST_PROJECT_ID
+                )
             }
             Self::UnsafeApiUrl => f.write_str(
                 "the API URL (GITHUB_API_URL or CI_API_V4_URL) must be https (http only on a loopback address), without credentials",
@@ -325,16 +346,22 @@ pub async fn publish(config: &CommentConfig, markdown_summary: &str, context: &R
         .unwrap_or(CommentOutcome::Failed(CommentFailure::Timeout(config.deadline)))
 }
 
-/// [`CommentConfig::from_env`] then [`publish`], for `main`: a skip becomes the outcome.
+/// The one entry point `main` calls: [`CommentConfig::from_env`] with the request's token and
+/// key, then [`publish`] within the request's deadline; a skip becomes the outcome.
 pub async fn publish_from_env(
     lookup: impl Fn(&str) -> Option<String>,
-    explicit_token: Option<ForgeToken>,
-    key: Option<String>,
+    request: &CommentRequest,
     markdown_summary: &str,
     context: &RunContext,
 ) -> CommentOutcome {
-    match CommentConfig::from_env(lookup, explicit_token, key) {
-        Ok(config) => publish(&config, markdown_summary, context).await,
+    match CommentConfig::from_env(lookup, request.explicit_token.clone(), request.key.clone()) {
+        Ok(config) => {
+            let config = CommentConfig {
+                deadline: request.deadline,
+                ..config
+            };
+            publish(&config, markdown_summary, context).await
+        }
         Err(skip) => CommentOutcome::Skipped(skip),
     }
 }

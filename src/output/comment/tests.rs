@@ -1,5 +1,4 @@
 use super::*;
-use crate::policy::defaults::COMMENT_DEADLINE;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
@@ -81,7 +80,7 @@ fn reads_a_pull_request_run() {
         Some(HEAD_SHA),
         "the pull request's head, not the merge commit"
     );
-    assert_eq!(config.deadline, COMMENT_DEADLINE);
+    assert_eq!(config.deadline, crate::policy::defaults::COMMENT_DEADLINE);
     assert!(!format!("{config:?} {config:#?}").contains("unitTestToken"));
 }
 

@@ -163,7 +163,7 @@ fn render_suite(out: &mut String, report: &Report, name: &str, cases: &[&CaseRep
             ("errors", &counts[2]),
             ("skipped", &counts[3]),
             ("time", &time),
-            ("timestamp", &report.started_at),
+            ("timestamp", report.started_at.as_str()),
         ],
         false,
     );

@@ -7,6 +7,7 @@
 use super::error::RequestError;
 use super::wire::{TestCase, TestRun, TestSuite};
 use crate::domain::secret::Redactor;
+use crate::domain::time::Timestamp;
 
 /// A decoded answer whose text can hold what a server echoed.
 pub(crate) trait Redact {
@@ -19,17 +20,22 @@ fn redact_opt(text: &mut Option<String>, redactor: &Redactor) {
     }
 }
 
+/// A timestamp keeps the text Kapso sent, and a long fraction could spell a numeric secret:
+/// such a timestamp is dropped whole (redacting it would leave no date-time).
+fn redact_timestamp(at: &mut Option<Timestamp>, redactor: &Redactor) {
+    if at.as_ref().is_some_and(|t| redactor.redact(t.as_str()) != t.as_str()) {
+        *at = None;
+    }
+}
+
 impl Redact for TestRun {
     fn redact(&mut self, redactor: &Redactor) {
         redactor.redact_in_place(&mut self.id);
-        for text in [
-            &mut self.score_raw,
-            &mut self.feedback,
-            &mut self.error,
-            &mut self.started_at,
-            &mut self.ended_at,
-        ] {
+        for text in [&mut self.score_raw, &mut self.feedback, &mut self.error] {
             redact_opt(text, redactor);
+        }
+        for at in [&mut self.started_at, &mut self.ended_at] {
+            redact_timestamp(at, redactor);
         }
         if let Some(conversation) = &mut self.conversation {
             redactor.redact_json(conversation);
@@ -106,5 +112,19 @@ mod tests {
             retry_after: None,
         };
         assert_eq!(redact_error(error, &redactor).to_string(), "HTTP 422 (X-API-Key=***)");
+    }
+
+    #[test]
+    fn a_timestamp_that_spells_a_secret_is_dropped() {
+        let redactor = Redactor::new(["123456789012"]);
+        let body = br#"{"data":{"id":"r1","started_at":"2026-01-01T10:00:00.123456789012Z","ended_at":"2026-01-01T10:00:01Z"}}"#;
+        let mut run = super::super::wire::parse_run(body).expect("a run");
+        assert!(run.started_at.is_some(), "a long fraction is RFC 3339");
+        run.redact(&redactor);
+        assert_eq!(run.started_at, None);
+        assert_eq!(
+            run.ended_at.map(|t| t.to_string()).as_deref(),
+            Some("2026-01-01T10:00:01Z")
+        );
     }
 }

@@ -3,6 +3,7 @@
 //! never loses the rest of the object.
 
 use crate::domain::outcome::FinishedRun;
+use crate::domain::time::Timestamp;
 use serde_json::{Map, Value};
 
 /// A test run as the gate needs it.
@@ -16,8 +17,9 @@ pub struct TestRun {
     pub execution_completed: Option<bool>,
     /// `Some` when Kapso reported an error: its message (or a rendering of whatever it sent).
     pub error: Option<String>,
-    pub started_at: Option<String>,
-    pub ended_at: Option<String>,
+    /// Kapso's timestamps, when they are RFC 3339 date-times (anything else is dropped here).
+    pub started_at: Option<Timestamp>,
+    pub ended_at: Option<Timestamp>,
     pub conversation: Option<Value>,
     pub test_case: Option<TestCase>,
 }
@@ -163,8 +165,8 @@ fn run_from_map(map: &Map<String, Value>, unreadable_score: Option<String>) -> R
         feedback: string(map, "feedback"),
         execution_completed: map.get("execution_completed").and_then(Value::as_bool),
         error: map.get("error").and_then(error_message),
-        started_at: string(map, "started_at"),
-        ended_at: string(map, "ended_at"),
+        started_at: string(map, "started_at").and_then(|t| Timestamp::parse(&t)),
+        ended_at: string(map, "ended_at").and_then(|t| Timestamp::parse(&t)),
         conversation: map.get("conversation").filter(|v| !v.is_null()).cloned(),
         test_case: map
             .get("test_case")
@@ -198,9 +200,14 @@ fn short_json(value: &Value) -> String {
     short(&value.to_string())
 }
 
+/// Most characters of an odd value quoted in a reason (a score or an error of an unexpected
+/// shape): enough to recognise it, short enough for a report line.
+const QUOTED_VALUE_CHARS: usize = 200;
+
+/// Kapso's odd value as quoted in a reason: the first characters and `...`.
 fn short(text: &str) -> String {
-    if text.chars().count() > 200 {
-        let cut: String = text.chars().take(200).collect();
+    if text.chars().count() > QUOTED_VALUE_CHARS {
+        let cut: String = text.chars().take(QUOTED_VALUE_CHARS).collect();
         format!("{cut}...")
     } else {
         text.to_owned()
@@ -352,6 +359,18 @@ mod tests {
         let run = parse_run(br#"{"data":{"id":"r1","execution_completed":false,"error":{"message":"judge timed out","type":"TimeoutError"}}}"#).expect("parses");
         assert!(run.is_finished());
         assert_eq!(run.error.as_deref(), Some("TimeoutError: judge timed out"));
+    }
+
+    #[test]
+    fn timestamps_are_parsed_here_and_odd_ones_dropped() {
+        let run =
+            parse_run(br#"{"data":{"id":"r1","started_at":"last tuesday","ended_at":"2026-01-01T12:00:12.5+02:00"}}"#)
+                .expect("parses");
+        assert_eq!(run.started_at, None, "only RFC 3339 date-times reach the report");
+        let ended = run.ended_at.expect("an offset is RFC 3339");
+        assert_eq!(ended.as_str(), "2026-01-01T12:00:12.5+02:00", "kept as Kapso wrote it");
+        let numeric = parse_run(br#"{"data":{"id":"r1","started_at":1767261600}}"#).expect("parses");
+        assert_eq!(numeric.started_at, None);
     }
 
     #[test]

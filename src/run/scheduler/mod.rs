@@ -8,6 +8,7 @@
 mod duration_model;
 
 use crate::domain::outcome::{FailureKind, Interrupt, TrialOutcome, TrialResult};
+use crate::domain::time::Timestamp;
 use crate::run::budget::Permit;
 use crate::run::client::error::RequestError;
 use crate::run::client::retry::{self, Disposition, Method};
@@ -400,7 +401,9 @@ impl<'a, 'o> Scheduler<'a, 'o> {
                 let lower_bound = slot
                     .last_unfinished_poll
                     .map_or(Duration::ZERO, |t| t.duration_since(created));
-                self.model.record(server_duration(&run).unwrap_or(lower_bound));
+                // How long the run took by Kapso's own clock, when it says.
+                let server = Timestamp::between(run.started_at.as_ref(), run.ended_at.as_ref());
+                self.model.record(server.unwrap_or(lower_bound));
             }
             let outcome = TrialOutcome {
                 // The run asked for, even if Kapso's answer names another.
@@ -601,12 +604,6 @@ impl<'a, 'o> Scheduler<'a, 'o> {
             self.decide(index, outcome);
         }
     }
-}
-
-/// How long a finished run took by Kapso's own clock, when it says.
-fn server_duration(run: &TestRun) -> Option<Duration> {
-    let at = |t: &Option<String>| t.as_deref().and_then(|t| humantime::parse_rfc3339_weak(t.trim()).ok());
-    at(&run.ended_at)?.duration_since(at(&run.started_at)?).ok()
 }
 
 fn deadline_reason(phase: &Phase) -> TrialResult {

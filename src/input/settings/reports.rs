@@ -1,4 +1,5 @@
-//! Where reports go. Resolved on its own, from the raw arguments and the environment, because
+//! Which reports to write and where ([`ReportPaths`]): the JSON and JUnit files and GitHub's
+//! file commands. Resolved on its own, from the raw arguments and the environment, because
 //! even a usage error must be reported to every destination the user asked for.
 
 use crate::input::cli::{Args, Env};
@@ -6,7 +7,7 @@ use std::path::PathBuf;
 
 /// Every report destination.
 #[derive(Debug, Clone, Default)]
-pub struct Outputs {
+pub struct ReportPaths {
     pub json: Option<PathBuf>,
     pub junit: Option<PathBuf>,
     /// Set when running in GitHub Actions.
@@ -22,10 +23,10 @@ pub struct GithubTargets {
     pub workspace: Option<PathBuf>,
 }
 
-impl Outputs {
+impl ReportPaths {
     /// The destinations the environment names, for when the arguments cannot be parsed.
-    pub fn from_env(env: &Env) -> Outputs {
-        Outputs {
+    pub fn from_env(env: &Env) -> ReportPaths {
+        ReportPaths {
             json: env.json.clone(),
             junit: env.junit.clone(),
             github: env.github_actions.then(|| GithubTargets {
@@ -37,11 +38,11 @@ impl Outputs {
     }
 
     /// The destinations of parsed arguments (flags win over their variables, in clap).
-    pub fn resolve(args: &Args, env: &Env) -> Outputs {
-        Outputs {
+    pub fn resolve(args: &Args, env: &Env) -> ReportPaths {
+        ReportPaths {
             json: args.json.clone().filter(|p| !p.as_os_str().is_empty()),
             junit: args.junit.clone().filter(|p| !p.as_os_str().is_empty()),
-            ..Outputs::from_env(env)
+            ..ReportPaths::from_env(env)
         }
     }
 }
