@@ -34,6 +34,7 @@
 mod support;
 
 mod action;
+mod architecture;
 mod arithmetic;
 mod binding;
 mod budget;
