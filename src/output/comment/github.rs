@@ -3,7 +3,7 @@
 //! is asked for by number at the configured API) and nothing it sends reaches the outcome
 //! text, so neither the token nor hostile text can leave through them.
 
-use super::notes::{Author, Note, NoteApi};
+use super::notes::{Author, Created, Note, NoteApi, User};
 use super::{CommentFailure, GithubTarget, Posted};
 use crate::domain::secret::ForgeToken;
 use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, LINK, RETRY_AFTER};
@@ -40,29 +40,6 @@ struct Comment {
     body: Option<String>,
     #[serde(default)]
     user: Option<User>,
-}
-
-#[derive(Deserialize)]
-struct User {
-    #[serde(default)]
-    login: String,
-    #[serde(default)]
-    id: Option<u64>,
-}
-
-impl User {
-    /// `None` without a login: nothing can be said of who it is.
-    fn author(self) -> Option<Author> {
-        (!self.login.is_empty()).then_some(Author {
-            id: self.id,
-            login: self.login,
-        })
-    }
-}
-
-#[derive(Deserialize)]
-struct Created {
-    id: u64,
 }
 
 impl GithubApi {

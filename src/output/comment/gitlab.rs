@@ -4,7 +4,7 @@
 //! outcome.
 
 use super::github::has_next_page;
-use super::notes::{Author, Note, NoteApi};
+use super::notes::{Author, Created, Note, NoteApi, User};
 use super::{CommentFailure, GitlabTarget, Posted};
 use crate::domain::secret::ForgeToken;
 use reqwest::header::{HeaderMap, HeaderValue, ACCEPT};
@@ -41,29 +41,6 @@ struct GitlabNote {
 }
 
 /// A note's `author`, and what `GET /user` answers.
-#[derive(Deserialize)]
-struct User {
-    #[serde(default)]
-    id: Option<u64>,
-    #[serde(default)]
-    username: String,
-}
-
-impl User {
-    /// `None` without a username: nothing can be said of who it is.
-    fn author(self) -> Option<Author> {
-        (!self.username.is_empty()).then_some(Author {
-            id: self.id,
-            login: self.username,
-        })
-    }
-}
-
-#[derive(Deserialize)]
-struct Created {
-    id: u64,
-}
-
 impl GitlabApi {
     pub fn new(http: reqwest::Client, target: &GitlabTarget) -> Self {
         GitlabApi {

@@ -17,6 +17,32 @@ pub(crate) struct Author {
     pub login: String,
 }
 
+/// A user as both forges' APIs describe one (GitHub's `login`, GitLab's `username`): the
+/// identity a token acts as (`GET /user`) and the author of a comment or note.
+#[derive(serde::Deserialize)]
+pub(super) struct User {
+    #[serde(default, alias = "username")]
+    login: String,
+    #[serde(default)]
+    id: Option<u64>,
+}
+
+impl User {
+    /// `None` without a login: nothing can be said of who it is.
+    pub(super) fn author(self) -> Option<Author> {
+        (!self.login.is_empty()).then_some(Author {
+            id: self.id,
+            login: self.login,
+        })
+    }
+}
+
+/// What both forges answer to a created comment or note: its ID.
+#[derive(serde::Deserialize)]
+pub(super) struct Created {
+    pub(super) id: u64,
+}
+
 impl Author {
     /// Same numeric ID when both are known, else the same login (logins are case-insensitive
     /// on both forges).
