@@ -2,6 +2,7 @@
 //! run would take. Creates nothing. Exit 0, or the exit the verdict rules give the failed checks;
 //! a signal stops it at any point (exit 130/143).
 
+use crate::domain::case::PlannedCase;
 use crate::domain::exit::Exit;
 use crate::domain::outcome::Interrupt;
 use crate::input::settings::Settings;
@@ -68,8 +69,31 @@ pub async fn dry_run(settings: &Settings, stop: watch::Receiver<Option<Interrupt
             return result;
         }
     };
+    let statuses = add_checked_cases(settings, &mut result, plan.cases, checks);
+    result.exit = if settings.shard.is_some() && statuses.is_empty() {
+        verdict::empty_shard_exit()
+    } else {
+        verdict::overall(statuses)
+    };
+    if let Some(message) = misfit {
+        result.exit = Exit::Usage;
+        result.message = Some(message);
+    }
+    result.min_time = budget::min_time_under_budget(result.min_requests(), result.rate_limit, result.rate_window);
+    result.requests_sent = client.stats().snapshot().sent;
+    result
+}
+
+/// Each checked case into the dry run's report, with the runs its trials may need; the status
+/// each check gives, for the dry run's exit.
+fn add_checked_cases(
+    settings: &Settings,
+    result: &mut DryRunReport,
+    cases: Vec<PlannedCase>,
+    checks: Vec<plan::CaseCheck>,
+) -> Vec<Status> {
     let mut statuses = Vec::new();
-    for (case, check) in plan.cases.into_iter().zip(checks) {
+    for (case, check) in cases.into_iter().zip(checks) {
         let policy = settings.case_policy(&case.id);
         result.runs += policy.trials.min() as usize;
         result.max_runs += policy.trials.max() as usize;
@@ -97,16 +121,5 @@ pub async fn dry_run(settings: &Settings, stop: watch::Receiver<Option<Interrupt
             check,
         });
     }
-    result.exit = if settings.shard.is_some() && statuses.is_empty() {
-        verdict::empty_shard_exit()
-    } else {
-        verdict::overall(statuses)
-    };
-    if let Some(message) = misfit {
-        result.exit = Exit::Usage;
-        result.message = Some(message);
-    }
-    result.min_time = budget::min_time_under_budget(result.min_requests(), result.rate_limit, result.rate_window);
-    result.requests_sent = client.stats().snapshot().sent;
-    result
+    statuses
 }
