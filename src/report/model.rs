@@ -1,6 +1,7 @@
 //! The one report model every renderer reads. Serialisable: the JSON report is this model,
 //! versioned by [`SCHEMA_VERSION`]; field names are a public interface.
 
+pub use super::regression::{DifferenceInterval, FlipDirection, FlipRecord, RegressionRecord, RegressionSummary, SuiteRecord};
 use super::text::{self, fmt_delta, fmt_score};
 use crate::domain::exit::Exit;
 use crate::policy::verdict::{Aggregate, Status};
@@ -49,6 +50,10 @@ pub struct Report {
     #[serde(default)]
     pub runs_created: u64,
     pub warnings: Vec<String>,
+    /// The run against its baseline (`--baseline`): counts, the suite, the flips; null without
+    /// a baseline. Absent from reports of earlier versions.
+    #[serde(default)]
+    pub regression_summary: Option<RegressionSummary>,
     /// Every selected case, in selection order.
     pub cases: Vec<CaseReport>,
 }
@@ -102,6 +107,10 @@ pub struct BaselineRecord {
     /// How long before this run started the baseline was recorded; null when unknown or when
     /// the baseline is from the future.
     pub age_ms: Option<u64>,
+    /// The age past which every report warns (`--baseline-max-age`). Absent from earlier
+    /// reports.
+    #[serde(default)]
+    pub max_age_ms: Option<u64>,
 }
 
 /// Which part of the selection a shard's report covers, and what that selection was, so that
@@ -290,6 +299,14 @@ pub struct CaseReport {
     /// Score of this case in the baseline report, and the change against it.
     pub baseline_score: Option<f64>,
     pub delta: Option<f64>,
+    /// SHA-256 of the case's definition (name, script, rubric) as its runs embedded it; null
+    /// when no run embedded it. Absent from earlier reports.
+    #[serde(default)]
+    pub definition_digest: Option<String>,
+    /// The case against its baseline (`--baseline`); null without one. Absent from earlier
+    /// reports.
+    #[serde(default)]
+    pub regression: Option<RegressionRecord>,
     pub trials: Vec<TrialReport>,
 }
 
@@ -328,6 +345,9 @@ impl CaseReport {
         }
         if let (Some(base), Some(delta)) = (self.baseline_score, self.delta) {
             parts.push(format!("baseline {}, change {}", fmt_score(base), fmt_delta(delta)));
+        }
+        if let Some(regression) = &self.regression {
+            parts.push(regression.phrase());
         }
         (!parts.is_empty()).then(|| parts.join("; "))
     }

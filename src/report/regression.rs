@@ -1,0 +1,357 @@
+//! The regression gate's part of the report model: each case's comparison with its baseline
+//! (`regression` in the JSON), the summary every report leads with (`regression_summary`: the
+//! counts, the suite's mean difference, the flips), and the words every human-facing renderer
+//! shares ("2 regressed, 1 fixed", one line per flip, one phrase per case). The rules are
+//! `policy::regression_gate`'s; this file records and words them.
+
+use super::model::CaseReport;
+use super::text::{fmt_delta as signed, fmt_score};
+use crate::policy::regression_gate::{self, BaselineCase, CaseRegression, Outcome};
+use crate::policy::verdict::{self, BaselineCheck, Certainty, Status};
+use serde::{Deserialize, Serialize};
+
+/// One case against its baseline.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RegressionRecord {
+    /// `held`, `regressed`, `inconclusive`, `not_comparable` or `no_baseline`.
+    pub decision: Outcome,
+    /// True when the anytime-valid confidence sequence decided (two or more scores on each
+    /// side); false when the raw drop of the means decided (one score on a side) or nothing
+    /// was compared.
+    pub statistical: bool,
+    /// True when the decision can fail the case (`--max-drop` given); false when it is shown
+    /// only (margin 0).
+    pub gated: bool,
+    /// The margin δ (`--max-drop`, 0 when not given).
+    pub margin: f64,
+    pub confidence: f64,
+    pub baseline_mean: Option<f64>,
+    /// Today's mean over the scored trials.
+    pub mean: Option<f64>,
+    /// `mean - baseline_mean`: negative is a drop.
+    pub difference: Option<f64>,
+    /// Bounds on the true difference, each one-sided at `confidence`; null without a
+    /// statistical claim.
+    pub interval: Option<DifferenceInterval>,
+    /// The case's status in the baseline report; null when the baseline does not have the case.
+    pub baseline_status: Option<Status>,
+    /// The baseline's trial scores: what a reader needs to re-derive the decision.
+    pub baseline_scores: Vec<f64>,
+    /// The baseline's fingerprint of the case's definition.
+    pub baseline_definition_digest: Option<String>,
+}
+
+/// Bounds on a difference of means.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct DifferenceInterval {
+    pub lower: f64,
+    pub upper: f64,
+    pub confidence: f64,
+}
+
+/// The whole run against its baseline.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RegressionSummary {
+    pub margin: f64,
+    pub confidence: f64,
+    pub gated: bool,
+    pub held: usize,
+    pub regressed: usize,
+    pub inconclusive: usize,
+    pub not_comparable: usize,
+    pub no_baseline: usize,
+    /// Cases that failed in the baseline and pass now.
+    pub fixed: usize,
+    /// The blocking cases both reports share with a statistical claim; null without one.
+    pub suite: Option<SuiteRecord>,
+    /// Cases that passed in the baseline and fail now, and the other way round.
+    pub flips: Vec<FlipRecord>,
+}
+
+/// The suite's mean difference over the shared cases.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SuiteRecord {
+    /// `held`, `regressed` or `inconclusive`.
+    pub decision: Outcome,
+    /// How many cases the mean is over.
+    pub cases: usize,
+    pub mean_difference: f64,
+    pub interval: Option<DifferenceInterval>,
+}
+
+/// A case whose verdict changed against the baseline.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FlipRecord {
+    pub test_case_id: String,
+    pub name: Option<String>,
+    /// `regressed` (passed in the baseline, fails now) or `fixed`.
+    pub direction: FlipDirection,
+    pub baseline_status: Status,
+    pub status: Status,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FlipDirection {
+    Regressed,
+    Fixed,
+}
+
+/// The record of one case's comparison.
+pub fn record(
+    regression: &CaseRegression,
+    baseline: Option<(Status, BaselineCase<'_>)>,
+    margin: Option<f64>,
+    confidence: f64,
+) -> RegressionRecord {
+    let comparison = regression.comparison;
+    RegressionRecord {
+        decision: regression.outcome,
+        statistical: regression.statistical,
+        gated: margin.is_some(),
+        margin: margin.unwrap_or(0.0),
+        confidence,
+        baseline_mean: comparison.map(|c| c.baseline_mean),
+        mean: comparison.map(|c| c.today_mean),
+        difference: comparison.map(|c| c.difference),
+        interval: comparison.and_then(|c| {
+            Some(DifferenceInterval {
+                lower: c.lower?,
+                upper: c.upper?,
+                confidence,
+            })
+        }),
+        baseline_status: baseline.map(|b| b.0),
+        baseline_scores: baseline.map(|b| b.1.scores.to_vec()).unwrap_or_default(),
+        baseline_definition_digest: baseline.and_then(|b| b.1.definition_digest.map(str::to_owned)),
+    }
+}
+
+/// The summary of `cases` against their baseline; `None` when no case was compared.
+pub fn summary(cases: &[CaseReport]) -> Option<RegressionSummary> {
+    let first = cases.iter().find_map(|c| c.regression.as_ref())?;
+    let mut summary = RegressionSummary {
+        margin: first.margin,
+        confidence: first.confidence,
+        gated: first.gated,
+        held: 0,
+        regressed: 0,
+        inconclusive: 0,
+        not_comparable: 0,
+        no_baseline: 0,
+        fixed: 0,
+        suite: None,
+        flips: Vec::new(),
+    };
+    let mut shared: Vec<(&[f64], Vec<f64>)> = Vec::new();
+    for case in cases {
+        let Some(record) = &case.regression else { continue };
+        *match record.decision {
+            Outcome::Held => &mut summary.held,
+            Outcome::Regressed => &mut summary.regressed,
+            Outcome::Inconclusive => &mut summary.inconclusive,
+            Outcome::NotComparable => &mut summary.not_comparable,
+            Outcome::NoBaseline => &mut summary.no_baseline,
+        } += 1;
+        if let Some(flip) = flip(case, record) {
+            summary.fixed += usize::from(flip.direction == FlipDirection::Fixed);
+            summary.flips.push(flip);
+        }
+        if record.statistical && record.interval.is_some() && case.blocking {
+            shared.push((&record.baseline_scores, case.trials.iter().filter_map(|t| t.score).collect()));
+        }
+    }
+    let pairs: Vec<(&[f64], &[f64])> = shared.iter().map(|(b, t)| (*b, t.as_slice())).collect();
+    summary.suite = regression_gate::suite(&pairs, summary.margin, summary.confidence).map(|suite| SuiteRecord {
+        decision: regression_gate::suite_outcome(&suite),
+        cases: pairs.len(),
+        mean_difference: suite.mean_difference,
+        interval: suite.lower.zip(suite.upper).map(|(lower, upper)| DifferenceInterval {
+            lower,
+            upper,
+            confidence: summary.confidence,
+        }),
+    });
+    Some(summary)
+}
+
+fn flip(case: &CaseReport, record: &RegressionRecord) -> Option<FlipRecord> {
+    let baseline_status = record.baseline_status?;
+    let regressed = regression_gate::flip(baseline_status, case.status)?;
+    Some(FlipRecord {
+        test_case_id: case.test_case_id.clone(),
+        name: case.name.clone(),
+        direction: if regressed {
+            FlipDirection::Regressed
+        } else {
+            FlipDirection::Fixed
+        },
+        baseline_status,
+        status: case.status,
+    })
+}
+
+impl RegressionSummary {
+    /// `2 regressed, 1 fixed`: what every summary says first.
+    pub fn headline(&self) -> String {
+        format!("{} regressed, {} fixed", self.regressed, self.fixed)
+    }
+
+    /// The rest of the counts and the suite, in one line.
+    pub fn details(&self) -> String {
+        let mut parts = vec![format!(
+            "{} held, {} inconclusive, {} not comparable (definition changed), {} without baseline",
+            self.held, self.inconclusive, self.not_comparable, self.no_baseline
+        )];
+        if let Some(suite) = &self.suite {
+            parts.push(suite.sentence(self.margin));
+        }
+        if !self.gated {
+            parts.push("shown only: give --max-drop to gate on it".to_owned());
+        }
+        parts.join("; ")
+    }
+
+    /// Whether the suite rule fails the gate.
+    pub fn suite_regressed(&self) -> bool {
+        self.gated && self.suite.as_ref().is_some_and(|s| s.decision == Outcome::Regressed)
+    }
+
+    /// One line per flip; `label` shapes the case's name for its surface.
+    pub fn flip_lines(&self, label: impl Fn(&FlipRecord) -> String) -> Vec<String> {
+        self.flips
+            .iter()
+            .map(|flip| {
+                let what = match flip.direction {
+                    FlipDirection::Regressed => "newly failing",
+                    FlipDirection::Fixed => "fixed",
+                };
+                format!("{what}: {} ({} -> {})", label(flip), flip.baseline_status, flip.status)
+            })
+            .collect()
+    }
+}
+
+impl SuiteRecord {
+    /// `suite over 12 cases: mean change -0.08 in [-0.12, -0.06] at 95 %, regressed (margin 0.05)`.
+    pub fn sentence(&self, margin: f64) -> String {
+        let interval = self.interval.map_or_else(String::new, |i| {
+            format!(
+                " in [{}, {}] at {} %",
+                signed(i.lower),
+                signed(i.upper),
+                fmt_score(i.confidence * 100.0)
+            )
+        });
+        format!(
+            "suite over {} case(s): mean change {}{interval}, {} (margin {})",
+            self.cases,
+            signed(self.mean_difference),
+            self.decision.name(),
+            fmt_score(margin)
+        )
+    }
+}
+
+impl RegressionRecord {
+    /// `regression held (change -0.02 in [-0.1, +0.05] at 95 %)`: the phrase every renderer
+    /// shows beside a case's score.
+    pub fn phrase(&self) -> String {
+        let word = self.decision.name().replace('_', " ");
+        let mut facts = Vec::new();
+        if let Some(difference) = self.difference {
+            facts.push(format!("change {}", signed(difference)));
+        }
+        if let Some(i) = self.interval {
+            facts.push(format!(
+                "in [{}, {}] at {} %",
+                signed(i.lower),
+                signed(i.upper),
+                fmt_score(i.confidence * 100.0)
+            ));
+        } else if self.difference.is_some() && !self.statistical {
+            facts.push("raw drop: one trial on a side".to_owned());
+        }
+        if facts.is_empty() {
+            format!("regression {word}")
+        } else {
+            format!("regression {word} ({})", facts.join(" "))
+        }
+    }
+}
+
+/// A case's baseline, as a report is built or read back.
+#[derive(Debug, Clone, Copy)]
+pub struct Against<'a> {
+    /// The baseline's status and trials for the case; `None` when it does not have the case.
+    pub entry: Option<(Status, BaselineCase<'a>)>,
+    /// The baseline's aggregate score for the case (what the raw drop compares).
+    pub score: Option<f64>,
+    /// `--max-drop`: the margin that gates; `None` shows the comparison only (margin 0).
+    pub margin: Option<f64>,
+    /// Today's fingerprint of the case's definition.
+    pub digest: Option<&'a str>,
+}
+
+/// The one baseline rule a report is built and read back with: the regression comparison of
+/// today's scored trials (`today`), what it does to the judged status, and the raw drop where
+/// that still applies (one trial on a side, or inconclusive under `--inconclusive estimate`).
+pub fn check(
+    judged: (Status, Option<f64>),
+    today: &[f64],
+    against: Against<'_>,
+    certainty: &Certainty,
+) -> (BaselineCheck, RegressionRecord) {
+    let (status, score) = judged;
+    let regression = regression_gate::judge(
+        against.entry.map(|e| e.1),
+        against.digest,
+        today,
+        against.margin.unwrap_or(0.0),
+        certainty.confidence,
+    );
+    let record = record(&regression, against.entry, against.margin, certainty.confidence);
+    let shown = verdict::apply_baseline(status, score, against.score, None);
+    let failure = against
+        .margin
+        .and_then(|margin| regression_gate::failure(status, &regression, certainty, margin));
+    let check = match failure {
+        Some(reason) => BaselineCheck {
+            status: Status::Failed,
+            delta: shown.delta,
+            reason: Some(reason),
+        },
+        None if regression_gate::raw_drop_applies(&regression) => {
+            verdict::apply_baseline(status, score, against.score, against.margin)
+        }
+        // Held or regressed by the statistics, or not compared: the raw drop has no say.
+        None if regression.outcome == Outcome::NotComparable || regression.outcome == Outcome::NoBaseline => {
+            BaselineCheck { delta: None, ..shown }
+        }
+        None => shown,
+    };
+    (check, record)
+}
+
+impl super::model::Report {
+    /// The regression lines every human-facing renderer shows, in this order: the headline
+    /// (`regression: 2 regressed, 1 fixed`), the other counts and the suite, then one line per
+    /// flip. `part` shapes untrusted text (names, IDs) for its surface. Empty without a baseline.
+    pub fn regression_lines_with(&self, part: impl Fn(&str) -> String) -> Vec<String> {
+        let Some(summary) = &self.regression_summary else {
+            return Vec::new();
+        };
+        let mut lines = vec![
+            format!("regression: {}", summary.headline()),
+            format!("regression details: {}", summary.details()),
+        ];
+        lines.extend(summary.flip_lines(|flip| {
+            let id = part(&flip.test_case_id);
+            match flip.name.as_deref().filter(|n| *n != flip.test_case_id) {
+                Some(name) => format!("{} ({id})", part(name)),
+                None => id,
+            }
+        }));
+        lines
+    }
+}
