@@ -290,7 +290,7 @@ fn stale_baseline_warning(binding: &Binding) -> Option<String> {
     let baseline = binding.baseline.as_ref()?;
     let (age, max) = (baseline.age_ms?, baseline.max_age_ms?);
     (age > max).then(|| {
-        let days = |ms: u64| format!("{} days", super::text::fmt_score((ms as f64 / 86_400_000.0 * 10.0).floor() / 10.0));
+        let days = |ms: u64| super::text::fmt_age(Duration::from_millis(ms));
         format!(
             "the baseline is {} old, older than --baseline-max-age {}: record a newer one (commit {})",
             days(age),
