@@ -45,8 +45,10 @@ fn today(dir: &Path, sim: &Sim, ids: &[&str], args: &[&str]) -> Today {
             .env("GITHUB_ACTIONS", "true")
             .env("GITHUB_STEP_SUMMARY", &summary),
     );
+    let json = json_report(&json);
+    crate::reports::assert_schema(&json);
     Today {
-        json: json_report(&json),
+        json,
         summary: support::read(&summary).replace('\\', ""),
         junit: support::read(&junit),
         out,
