@@ -139,7 +139,9 @@ fn raw(baseline: &[f64], today: &[f64], delta: f64) -> Option<(Outcome, Comparis
 /// (`verdict::apply_baseline`) exactly as without trials. An inconclusive case whose trials
 /// are all spent follows `--inconclusive`: `fail` fails it, `estimate` lets the raw drop decide.
 pub fn failure(status: Status, regression: &CaseRegression, certainty: &Certainty, delta: f64) -> Option<String> {
-    let comparison = regression.comparison.filter(|_| status == Status::Passed && regression.statistical)?;
+    let comparison = regression
+        .comparison
+        .filter(|_| status == Status::Passed && regression.statistical)?;
     let confidence = fmt_percent(certainty.confidence);
     match regression.outcome {
         Outcome::Regressed => Some(format!(
@@ -199,7 +201,11 @@ pub fn wants_more_trials(
     let Trials::Sequential { max, .. } = certainty.trials else {
         return false;
     };
-    if created >= max || finished.iter().any(|t| t.score.is_none() || t.status == Status::Errored) {
+    if created >= max
+        || finished
+            .iter()
+            .any(|t| t.score.is_none() || t.status == Status::Errored)
+    {
         return false;
     }
     let judged = verdict::judge_case_with(finished, verdict::Aggregate::Mean, threshold, certainty);
@@ -259,7 +265,10 @@ mod tests {
     #[test]
     fn the_five_outcomes() {
         assert_eq!(judge(None, Some("d"), &[0.9], 0.05, 0.95).outcome, Outcome::NoBaseline);
-        assert_eq!(judge(base(&STEADY), Some("e"), &STEADY, 0.05, 0.95).outcome, Outcome::NotComparable);
+        assert_eq!(
+            judge(base(&STEADY), Some("e"), &STEADY, 0.05, 0.95).outcome,
+            Outcome::NotComparable
+        );
         // An unknown digest (an older report) still compares.
         let twice: Vec<f64> = STEADY.iter().chain(&STEADY).copied().collect();
         assert_eq!(judge(base(&STEADY), None, &twice, 0.3, 0.95).outcome, Outcome::Held);
@@ -287,10 +296,19 @@ mod tests {
         };
         let collapse = judge(base(&STEADY), Some("d"), &[0.1; 10], 0.05, 0.95);
         let reason = failure(Status::Passed, &collapse, &certainty(Inconclusive::Estimate), 0.05).expect("fails");
-        assert!(reason.starts_with("regressed against the baseline: mean 0.9 -> 0.1"), "{reason}");
-        assert_eq!(failure(Status::Failed, &collapse, &certainty(Inconclusive::Estimate), 0.05), None);
+        assert!(
+            reason.starts_with("regressed against the baseline: mean 0.9 -> 0.1"),
+            "{reason}"
+        );
+        assert_eq!(
+            failure(Status::Failed, &collapse, &certainty(Inconclusive::Estimate), 0.05),
+            None
+        );
         let close = judge(base(&STEADY), Some("d"), &[0.85, 0.9], 0.05, 0.95);
-        assert_eq!(failure(Status::Passed, &close, &certainty(Inconclusive::Estimate), 0.05), None);
+        assert_eq!(
+            failure(Status::Passed, &close, &certainty(Inconclusive::Estimate), 0.05),
+            None
+        );
         assert!(failure(Status::Passed, &close, &certainty(Inconclusive::Fail), 0.05).is_some());
     }
 

@@ -3,15 +3,15 @@
 //! constructor for a gate that stopped before running anything (a usage error, a suite that
 //! cannot be resolved, a state file that cannot be read).
 
+use super::baseline::Entry;
 use super::model::{Binding, BoundRecord, BoundSide, Certainty as ReportCertainty, IntervalKind, IntervalRecord};
 use super::model::{CaseReport, Counts, Report, RequestCounts, SampleRecord, ShardRecord, TrialReport, SCHEMA_VERSION};
+use super::regression::{self, Against};
 use super::text::parse_time;
 use crate::domain::exit::Exit;
 use crate::domain::outcome::{TrialOutcome, TrialResult};
 use crate::policy::confidence::{Decision, Inconclusive};
 use crate::policy::verdict::{self, Aggregate, Certainty, Status, TrialVerdict};
-use super::baseline::Entry;
-use super::regression::{self, Against};
 use crate::run::plan::PlannedCase;
 use std::time::{Duration, SystemTime};
 
@@ -174,7 +174,7 @@ fn compare_with_baseline(
     spec: &CaseSpec,
     judged: &verdict::CaseVerdict,
     trials: &[TrialReport],
-) -> (verdict::BaselineCheck, Option<regression::RegressionRecord>) {
+) -> (verdict::BaselineCheck, Option<super::model::RegressionRecord>) {
     let Some(entry) = &spec.baseline_entry else {
         return (
             verdict::apply_baseline(judged.status, judged.score, spec.baseline, spec.max_drop),
@@ -245,11 +245,18 @@ pub fn report(
     warnings.extend(stale_baseline_warning(&binding));
     let regression_summary = regression::summary(&cases);
     let mut message = message;
-    if let Some(suite) = regression_summary.as_ref().filter(|s| s.suite_regressed() && !matches!(verdict, Exit::Interrupted | Exit::Terminated | Exit::Usage)) {
+    if let Some(suite) = regression_summary
+        .as_ref()
+        .filter(|s| s.suite_regressed() && !matches!(verdict, Exit::Interrupted | Exit::Terminated | Exit::Usage))
+    {
         // The suite rule fails the gate like a failed case (which already outranks every
         // other case status), telling why when no single case does.
         verdict = Exit::Failed;
-        let sentence = suite.suite.as_ref().map(|s| s.sentence(suite.margin)).unwrap_or_default();
+        let sentence = suite
+            .suite
+            .as_ref()
+            .map(|s| s.sentence(suite.margin))
+            .unwrap_or_default();
         message.get_or_insert(format!(
             "the suite regressed against the baseline: its mean change is certainly more than --max-drop {} below ({sentence})",
             super::text::fmt_score(suite.margin)

@@ -1,9 +1,9 @@
 //! The one report model every renderer reads. Serialisable: the JSON report is this model,
 //! versioned by [`SCHEMA_VERSION`]; field names are a public interface.
 
-pub use super::regression::{DifferenceInterval, FlipDirection, FlipRecord, RegressionRecord, RegressionSummary, SuiteRecord};
 use super::text::{self, fmt_delta, fmt_score};
 use crate::domain::exit::Exit;
+use crate::policy::regression_gate::Outcome;
 use crate::policy::verdict::{Aggregate, Status};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -402,6 +402,93 @@ impl CaseReport {
     pub fn error_beyond_reason(&self) -> Option<&str> {
         text::error_beyond_reason(self.error.as_deref(), self.reason.as_deref())
     }
+}
+
+/// One case against its baseline.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RegressionRecord {
+    /// `held`, `regressed`, `inconclusive`, `not_comparable` or `no_baseline`.
+    pub decision: Outcome,
+    /// True when the anytime-valid confidence sequence decided (two or more scores on each
+    /// side); false when the raw drop of the means decided (one score on a side) or nothing
+    /// was compared.
+    pub statistical: bool,
+    /// True when the decision can fail the case (`--max-drop` given); false when it is shown
+    /// only (margin 0).
+    pub gated: bool,
+    /// The margin δ (`--max-drop`, 0 when not given).
+    pub margin: f64,
+    pub confidence: f64,
+    pub baseline_mean: Option<f64>,
+    /// Today's mean over the scored trials.
+    pub mean: Option<f64>,
+    /// `mean - baseline_mean`: negative is a drop.
+    pub difference: Option<f64>,
+    /// Bounds on the true difference, each one-sided at `confidence`; null without a
+    /// statistical claim.
+    pub interval: Option<DifferenceInterval>,
+    /// The case's status in the baseline report; null when the baseline does not have the case.
+    pub baseline_status: Option<Status>,
+    /// The baseline's trial scores: what a reader needs to re-derive the decision.
+    pub baseline_scores: Vec<f64>,
+    /// The baseline's fingerprint of the case's definition.
+    pub baseline_definition_digest: Option<String>,
+}
+
+/// Bounds on a difference of means.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct DifferenceInterval {
+    pub lower: f64,
+    pub upper: f64,
+    pub confidence: f64,
+}
+
+/// The whole run against its baseline.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RegressionSummary {
+    pub margin: f64,
+    pub confidence: f64,
+    pub gated: bool,
+    pub held: usize,
+    pub regressed: usize,
+    pub inconclusive: usize,
+    pub not_comparable: usize,
+    pub no_baseline: usize,
+    /// Cases that failed in the baseline and pass now.
+    pub fixed: usize,
+    /// The blocking cases both reports share with a statistical claim; null without one.
+    pub suite: Option<SuiteRecord>,
+    /// Cases that passed in the baseline and fail now, and the other way round.
+    pub flips: Vec<FlipRecord>,
+}
+
+/// The suite's mean difference over the shared cases.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SuiteRecord {
+    /// `held`, `regressed` or `inconclusive`.
+    pub decision: Outcome,
+    /// How many cases the mean is over.
+    pub cases: usize,
+    pub mean_difference: f64,
+    pub interval: Option<DifferenceInterval>,
+}
+
+/// A case whose verdict changed against the baseline.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FlipRecord {
+    pub test_case_id: String,
+    pub name: Option<String>,
+    /// `regressed` (passed in the baseline, fails now) or `fixed`.
+    pub direction: FlipDirection,
+    pub baseline_status: Status,
+    pub status: Status,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FlipDirection {
+    Regressed,
+    Fixed,
 }
 
 /// One run of a case.

@@ -6,10 +6,10 @@
 
 use super::model::{CaseReport, Report, SCHEMA_VERSION};
 use super::regression::{self, Against};
-use crate::policy::regression_gate::BaselineCase;
 use crate::domain::outcome::FinishedRun;
 use crate::input::defaults;
 use crate::policy::confidence::{Inconclusive, Trials};
+use crate::policy::regression_gate::BaselineCase;
 use crate::policy::verdict::{self, Certainty, Status, TrialVerdict};
 use serde_json::Value;
 use std::io::Read as _;

@@ -10,8 +10,8 @@ use crate::policy::regression_gate;
 use crate::policy::verdict::{self, Aggregate, Certainty};
 use crate::report::build::{self, CaseSpec, RunInfo};
 use crate::report::{
-    BaselineRecord, Binding, CaseReport, PolicyRecord, Report, RequestCounts, SampleRecord, SelectionRecord, ShardRecord,
-    TrialReport,
+    BaselineRecord, Binding, CaseReport, PolicyRecord, Report, RequestCounts, SampleRecord, SelectionRecord,
+    ShardRecord, TrialReport,
 };
 use crate::run::budget::{Limit, RateBudget};
 use crate::run::client::{self, ClientConfig, KapsoClient, StatsSnapshot};

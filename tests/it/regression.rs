@@ -19,7 +19,13 @@ fn baseline(dir: &Path, name: &str, cases: Vec<CaseSpec>, args: &[&str]) -> Path
     let ids: Vec<String> = cases.iter().map(|c| c.id.clone()).collect();
     let sim = Sim::start(cases.into_iter().fold(Scenario::new(KEY), Scenario::case));
     let path = dir.join(name);
-    let out = support::run(support::gate(&sim.base_url()).args(&ids).args(args).arg("--json").arg(&path));
+    let out = support::run(
+        support::gate(&sim.base_url())
+            .args(&ids)
+            .args(args)
+            .arg("--json")
+            .arg(&path),
+    );
     assert!(path.exists(), "baseline written\n{}", out.all_output());
     path
 }
@@ -69,14 +75,28 @@ fn decision(report: &Value, id: &str) -> String {
 #[test]
 fn a_clear_regression_fails_asks_for_trials_and_every_report_says_regressed() {
     let dir = support::temp_dir("regression-clear");
-    let base = baseline(&dir, "base.json", vec![scored("a", 0.9)], &["--trials", "10", "--threshold", "0"]);
+    let base = baseline(
+        &dir,
+        "base.json",
+        vec![scored("a", 0.9)],
+        &["--trials", "10", "--threshold", "0"],
+    );
     let sim = sim_of(vec![scored("a", 0.1)]);
     let base_arg = base.to_str().expect("utf-8");
     let run = today(
         &dir,
         &sim,
         &["a"],
-        &["--trials", "2..10", "--threshold", "0", "--baseline", base_arg, "--max-drop", "0.05"],
+        &[
+            "--trials",
+            "2..10",
+            "--threshold",
+            "0",
+            "--baseline",
+            base_arg,
+            "--max-drop",
+            "0.05",
+        ],
     );
     assert_code(&run.out, 1);
     assert_eq!(decision(&run.json, "a"), "regressed");
@@ -88,10 +108,17 @@ fn a_clear_regression_fails_asks_for_trials_and_every_report_says_regressed() {
     // The threshold 0 was certain after 2 trials: the regression asked for the rest, until it
     // was certain (never beyond MAX).
     let runs = runs_of(&sim, "a");
-    assert!((3..=10).contains(&runs), "trials while the regression was inconclusive: {runs}");
+    assert!(
+        (3..=10).contains(&runs),
+        "trials while the regression was inconclusive: {runs}"
+    );
     assert_eq!(json_case(&run.json, "a")["trials"].as_array().map(Vec::len), Some(runs));
     assert_eq!(run.json["regression_summary"]["regressed"], 1);
-    assert!(run.out.stdout.contains("regression: 1 regressed, 0 fixed"), "{}", run.out.stdout);
+    assert!(
+        run.out.stdout.contains("regression: 1 regressed, 0 fixed"),
+        "{}",
+        run.out.stdout
+    );
     assert!(run.out.stdout.contains("regression regressed"), "{}", run.out.stdout);
     assert!(run.summary.starts_with("**1 regressed, 0 fixed**"), "{}", run.summary);
     assert!(run.junit.contains("regression: regression regressed"), "{}", run.junit);
@@ -106,7 +133,14 @@ fn a_steady_case_holds_and_passes() {
         &dir,
         &sim,
         &["h"],
-        &["--trials", "12", "--baseline", base.to_str().expect("utf-8"), "--max-drop", "0.3"],
+        &[
+            "--trials",
+            "12",
+            "--baseline",
+            base.to_str().expect("utf-8"),
+            "--max-drop",
+            "0.3",
+        ],
     );
     assert_code(&run.out, 0);
     assert_eq!(decision(&run.json, "h"), "held");
@@ -117,14 +151,29 @@ fn a_steady_case_holds_and_passes() {
 #[test]
 fn a_changed_rubric_is_not_comparable_and_not_gated() {
     let dir = support::temp_dir("regression-rubric");
-    let base = baseline(&dir, "base.json", vec![scored("r", 0.9), scored("s", 0.9)], &["--threshold", "0"]);
+    let base = baseline(
+        &dir,
+        "base.json",
+        vec![scored("r", 0.9), scored("s", 0.9)],
+        &["--threshold", "0"],
+    );
     // Both cases collapse; only `r`'s rubric changed, so only `s` can fail on the drop.
-    let sim = sim_of(vec![scored("r", 0.1).rubric("A new rubric that asks for much more"), scored("s", 0.9)]);
+    let sim = sim_of(vec![
+        scored("r", 0.1).rubric("A new rubric that asks for much more"),
+        scored("s", 0.9),
+    ]);
     let run = today(
         &dir,
         &sim,
         &["r", "s"],
-        &["--threshold", "0", "--baseline", base.to_str().expect("utf-8"), "--max-drop", "0.05"],
+        &[
+            "--threshold",
+            "0",
+            "--baseline",
+            base.to_str().expect("utf-8"),
+            "--max-drop",
+            "0.05",
+        ],
     );
     assert_code(&run.out, 0);
     assert_eq!(decision(&run.json, "r"), "not_comparable");
@@ -135,7 +184,11 @@ fn a_changed_rubric_is_not_comparable_and_not_gated() {
     assert_ne!(digest(&run.json, "r"), digest(&base_report, "r"));
     assert_eq!(digest(&run.json, "s"), digest(&base_report, "s"));
     assert_eq!(run.json["regression_summary"]["not_comparable"], 1);
-    assert!(run.out.stdout.contains("regression not comparable"), "{}", run.out.stdout);
+    assert!(
+        run.out.stdout.contains("regression not comparable"),
+        "{}",
+        run.out.stdout
+    );
 }
 
 #[test]
@@ -153,7 +206,11 @@ fn a_new_case_has_no_baseline() {
     assert_eq!(decision(&run.json, "new"), "no_baseline");
     assert_eq!(decision(&run.json, "old"), "held");
     assert_eq!(run.json["regression_summary"]["no_baseline"], 1);
-    assert!(run.junit.contains("regression: regression no baseline"), "{}", run.junit);
+    assert!(
+        run.junit.contains("regression: regression no baseline"),
+        "{}",
+        run.junit
+    );
 }
 
 #[test]
@@ -166,10 +223,17 @@ fn flips_show_in_every_report() {
     let flips = run.json["regression_summary"]["flips"].as_array().expect("flips");
     let of = |id: &str| flips.iter().find(|f| f["test_case_id"] == id).expect("a flip");
     assert_eq!(of("p")["direction"], "regressed");
-    assert_eq!((of("p")["baseline_status"].as_str(), of("p")["status"].as_str()), (Some("passed"), Some("failed")));
+    assert_eq!(
+        (of("p")["baseline_status"].as_str(), of("p")["status"].as_str()),
+        (Some("passed"), Some("failed"))
+    );
     assert_eq!(of("f")["direction"], "fixed");
     assert_eq!(run.json["regression_summary"]["fixed"], 1);
-    for (surface, text) in [("terminal", &run.out.stdout), ("step summary", &run.summary), ("JUnit", &run.junit)] {
+    for (surface, text) in [
+        ("terminal", &run.out.stdout),
+        ("step summary", &run.summary),
+        ("JUnit", &run.junit),
+    ] {
         assert!(text.contains("newly failing: Case p (p)"), "{surface}:\n{text}");
         assert!(text.contains("fixed: Case f (f)"), "{surface}:\n{text}");
     }
@@ -188,16 +252,31 @@ fn the_suite_has_its_interval_and_a_suite_regression_fails_the_gate() {
         &dir,
         &sim,
         &["x", "y"],
-        &["--trials", "16", "--threshold", "0", "--baseline", base.to_str().expect("utf-8"), "--max-drop", "0.05"],
+        &[
+            "--trials",
+            "16",
+            "--threshold",
+            "0",
+            "--baseline",
+            base.to_str().expect("utf-8"),
+            "--max-drop",
+            "0.05",
+        ],
     );
     assert_code(&run.out, 1);
     let suite = &run.json["regression_summary"]["suite"];
     assert_eq!(suite["cases"], 2, "{suite}");
-    assert!((suite["mean_difference"].as_f64().expect("mean") + 0.85).abs() < 1e-9, "{suite}");
+    assert!(
+        (suite["mean_difference"].as_f64().expect("mean") + 0.85).abs() < 1e-9,
+        "{suite}"
+    );
     assert_eq!(suite["decision"], "regressed", "{suite}");
     assert!(suite["interval"]["upper"].as_f64().expect("upper") < -0.05, "{suite}");
     let message = run.json["message"].as_str().unwrap_or_default();
-    assert!(message.starts_with("the suite regressed against the baseline"), "{message}");
+    assert!(
+        message.starts_with("the suite regressed against the baseline"),
+        "{message}"
+    );
 }
 
 #[test]
@@ -209,15 +288,38 @@ fn one_trial_on_a_side_applies_the_raw_drop() {
         &dir,
         &sim,
         &["o", "k"],
-        &["--threshold", "0.5", "--baseline", base.to_str().expect("utf-8"), "--max-drop", "0.05"],
+        &[
+            "--threshold",
+            "0.5",
+            "--baseline",
+            base.to_str().expect("utf-8"),
+            "--max-drop",
+            "0.05",
+        ],
     );
     assert_code(&run.out, 1);
     let record = |id: &str| json_case(&run.json, id)["regression"].clone();
-    assert_eq!((record("o")["decision"].as_str(), record("o")["statistical"].as_bool()), (Some("regressed"), Some(false)));
+    assert_eq!(
+        (record("o")["decision"].as_str(), record("o")["statistical"].as_bool()),
+        (Some("regressed"), Some(false))
+    );
     assert_eq!(record("o")["interval"], Value::Null);
-    assert!(json_case(&run.json, "o")["reason"].as_str().unwrap_or_default().contains("more than --max-drop 0.05"));
-    assert_eq!((record("k")["decision"].as_str(), json_case(&run.json, "k")["status"].as_str()), (Some("held"), Some("passed")));
-    assert!(run.out.stdout.contains("raw drop: one trial on a side"), "{}", run.out.stdout);
+    assert!(json_case(&run.json, "o")["reason"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("more than --max-drop 0.05"));
+    assert_eq!(
+        (
+            record("k")["decision"].as_str(),
+            json_case(&run.json, "k")["status"].as_str()
+        ),
+        (Some("held"), Some("passed"))
+    );
+    assert!(
+        run.out.stdout.contains("raw drop: one trial on a side"),
+        "{}",
+        run.out.stdout
+    );
 }
 
 #[test]
@@ -229,7 +331,11 @@ fn a_baseline_older_than_the_max_age_is_warned_about_in_every_report() {
     let fresh = today(&dir, &sim, &["a"], &["--baseline", base_arg]);
     assert_code(&fresh.out, 0);
     assert_eq!(fresh.json["baseline"]["max_age_ms"], 30 * 86_400 * 1000_u64);
-    assert!(!fresh.out.all_output().contains("--baseline-max-age"), "{}", fresh.out.all_output());
+    assert!(
+        !fresh.out.all_output().contains("--baseline-max-age"),
+        "{}",
+        fresh.out.all_output()
+    );
     // Through the variable the action input sets.
     std::thread::sleep(std::time::Duration::from_millis(20));
     let stale = support::run(
@@ -243,7 +349,11 @@ fn a_baseline_older_than_the_max_age_is_warned_about_in_every_report() {
     let report = json_report(&dir.join("stale.json"));
     let warned = |text: &str| text.contains("old, older than --baseline-max-age");
     assert!(
-        report["warnings"].as_array().expect("warnings").iter().any(|w| warned(w.as_str().unwrap_or_default())),
+        report["warnings"]
+            .as_array()
+            .expect("warnings")
+            .iter()
+            .any(|w| warned(w.as_str().unwrap_or_default())),
         "{report}"
     );
     assert!(warned(&stale.all_output()), "{}", stale.all_output());
