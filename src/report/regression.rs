@@ -272,3 +272,95 @@ impl super::model::Report {
         lines
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::confidence::{Inconclusive, Trials};
+    use crate::report::test_fixtures::{case, report};
+
+    fn certainty() -> Certainty {
+        Certainty {
+            trials: Trials::Fixed(1),
+            confidence: 0.95,
+            inconclusive: Inconclusive::Estimate,
+        }
+    }
+
+    /// `id` checked against a baseline of one trial at `base` with status `was`.
+    fn compared(id: &str, now: Status, score: f64, was: Status, base: f64) -> CaseReport {
+        let mut case = case(id, now);
+        let scores = [base];
+        let against = Against {
+            entry: Some((
+                was,
+                BaselineCase {
+                    scores: &scores,
+                    definition_digest: None,
+                },
+            )),
+            score: Some(base),
+            margin: Some(0.05),
+            digest: None,
+        };
+        let (_, record) = check((now, Some(score)), &[score], against, &certainty());
+        case.regression = Some(record);
+        case
+    }
+
+    #[test]
+    fn the_raw_drop_decides_with_one_trial_and_fails_a_passing_case() {
+        let scores = [0.9];
+        let against = Against {
+            entry: Some((
+                Status::Passed,
+                BaselineCase {
+                    scores: &scores,
+                    definition_digest: Some("a"),
+                },
+            )),
+            score: Some(0.9),
+            margin: Some(0.05),
+            digest: Some("a"),
+        };
+        let (checked, record) = check((Status::Passed, Some(0.8)), &[0.8], against, &certainty());
+        assert_eq!(checked.status, Status::Failed);
+        assert_eq!(
+            (record.decision, record.statistical, record.gated),
+            (Outcome::Regressed, false, true)
+        );
+        assert_eq!(
+            record.phrase(),
+            "regression regressed (change -0.1 raw drop: one trial on a side)"
+        );
+        let changed = Against {
+            digest: Some("b"),
+            ..against
+        };
+        let (checked, record) = check((Status::Passed, Some(0.8)), &[0.8], changed, &certainty());
+        assert_eq!((checked.status, checked.delta), (Status::Passed, None));
+        assert_eq!(record.phrase(), "regression not comparable");
+    }
+
+    #[test]
+    fn the_summary_leads_with_regressed_and_fixed_then_the_flips() {
+        let mut r = report(vec![
+            compared("p", Status::Failed, 0.5, Status::Passed, 0.9),
+            compared("f", Status::Passed, 0.9, Status::Failed, 0.5),
+            case("n", Status::Passed),
+        ]);
+        r.regression_summary = summary(&r.cases);
+        assert_eq!(
+            r.regression_lines_with(str::to_owned),
+            vec![
+                "regression: 1 regressed, 1 fixed".to_owned(),
+                "regression details: 1 held, 0 inconclusive, 0 not comparable (definition changed), 0 without baseline"
+                    .to_owned(),
+                "newly failing: Case p (p) (passed -> failed)".to_owned(),
+                "fixed: Case f (f) (failed -> passed)".to_owned(),
+            ]
+        );
+        let summary = r.regression_summary.as_ref().expect("summary");
+        assert_eq!((summary.fixed, summary.suite.as_ref()), (1, None));
+    }
+}

@@ -122,6 +122,15 @@ fn a_clear_regression_fails_asks_for_trials_and_every_report_says_regressed() {
     assert!(run.out.stdout.contains("regression regressed"), "{}", run.out.stdout);
     assert!(run.summary.starts_with("**1 regressed, 0 fixed**"), "{}", run.summary);
     assert!(run.junit.contains("regression: regression regressed"), "{}", run.junit);
+    // The failure the statistics made is re-derived when the report is read back.
+    let read_back = dir.join("read-back.json");
+    std::fs::copy(dir.join("today.json"), &read_back).expect("copy");
+    let next = support::run(
+        support::gate(&sim.base_url())
+            .args(["a", "--threshold", "0", "--baseline"])
+            .arg(&read_back),
+    );
+    assert_code(&next, 0);
 }
 
 #[test]
@@ -239,6 +248,21 @@ fn flips_show_in_every_report() {
     }
     // Without --max-drop the decisions are shown, not gated: `p` fails on its threshold only.
     assert_eq!(json_case(&run.json, "p")["regression"]["gated"], false);
+    // A report with regression records reads back (its statuses re-derived) as the next baseline.
+    let again = std::fs::copy(dir.join("today.json"), dir.join("second.json")).map(|_| dir.join("second.json"));
+    let next = today(
+        &dir,
+        &sim,
+        &["p", "f"],
+        &[
+            "--baseline",
+            again.expect("copy").to_str().expect("utf-8"),
+            "--max-drop",
+            "0.05",
+        ],
+    );
+    assert_code(&next.out, 1);
+    assert_eq!(decision(&next.json, "f"), "held");
 }
 
 #[test]
