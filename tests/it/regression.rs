@@ -382,3 +382,40 @@ fn a_baseline_older_than_the_max_age_is_warned_about_in_every_report() {
     );
     assert!(warned(&stale.all_output()), "{}", stale.all_output());
 }
+
+#[test]
+fn inconclusive_at_max_follows_the_inconclusive_rule() {
+    let dir = support::temp_dir("regression-inconclusive");
+    let base = baseline(&dir, "base.json", vec![scored("i", 0.9)], &["--trials", "12"]);
+    let base_arg = base.to_str().expect("utf-8");
+    let args = |rule: &'static str| {
+        [
+            "--trials",
+            "2..3",
+            "--threshold",
+            "0",
+            "--baseline",
+            base_arg,
+            "--max-drop",
+            "0.05",
+            "--inconclusive",
+            rule,
+        ]
+    };
+    let sim = sim_of(vec![scored("i", 0.9)]);
+    let estimate = today(&dir, &sim, &["i"], &args("estimate"));
+    assert_code(&estimate.out, 0);
+    assert_eq!(decision(&estimate.json, "i"), "inconclusive");
+    assert_eq!(runs_of(&sim, "i"), 3, "trials up to MAX while inconclusive");
+    let sim = sim_of(vec![scored("i", 0.9)]);
+    let fail = today(&dir, &sim, &["i"], &args("fail"));
+    assert_code(&fail.out, 1);
+    let reason = json_case(&fail.json, "i")["reason"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        reason.starts_with("still inconclusive against the baseline"),
+        "{reason}"
+    );
+}
