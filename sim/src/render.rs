@@ -55,15 +55,15 @@ pub(crate) fn case(shared: &Shared, case: &CaseSpec) -> Value {
         "id": case.id,
         "name": case.name,
         "description": case.description,
-        "script": format!(
+        "script": case.script.clone().unwrap_or_else(|| format!(
             "You are a customer writing to the business on WhatsApp. Goal: {}. \
              Reply naturally and stop once the agent has resolved the request.",
             case.description
-        ),
-        "rubric": format!(
+        )),
+        "rubric": case.rubric.clone().unwrap_or_else(|| format!(
             "The agent handles \"{}\" correctly, politely and without inventing facts.",
             case.name
-        ),
+        )),
         "test_suite_id": suite_id,
         "created_at": timestamp(shared.started_wall - Duration::from_secs(30 * 86_400)),
         "updated_at": timestamp(shared.started_wall - Duration::from_secs(86_400)),

@@ -90,6 +90,10 @@ pub struct CaseSpec {
     pub name: String,
     pub description: String,
     pub suite_id: Option<String>,
+    /// The script and rubric the API returns for this case; `None` derives them from the
+    /// description and the name. Serve another scenario to change a definition between runs.
+    pub script: Option<String>,
+    pub rubric: Option<String>,
     /// Run n of this case uses `trials[n % len]`; empty means one default passing trial
     /// (score 1.0, 1000 ms).
     pub trials: Vec<TrialSpec>,
@@ -104,6 +108,8 @@ impl CaseSpec {
             description: format!("Simulated test case {id}"),
             id,
             suite_id: None,
+            script: None,
+            rubric: None,
             trials: Vec::new(),
         }
     }
@@ -115,6 +121,18 @@ impl CaseSpec {
 
     pub fn name(mut self, name: impl Into<String>) -> Self {
         self.name = name.into();
+        self
+    }
+
+    /// The rubric the judge scores against, as the API returns it.
+    pub fn rubric(mut self, rubric: impl Into<String>) -> Self {
+        self.rubric = Some(rubric.into());
+        self
+    }
+
+    /// The script the simulated user follows, as the API returns it.
+    pub fn script(mut self, script: impl Into<String>) -> Self {
+        self.script = Some(script.into());
         self
     }
 

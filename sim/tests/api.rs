@@ -515,3 +515,29 @@ fn underscores_can_be_spelled_as_json_escapes() {
     assert!(resp.body.contains("c\\u005f1"), "{}", resp.body);
     assert_eq!(resp.json()["data"]["id"], "c_1", "the same text once decoded");
 }
+
+#[test]
+fn a_case_returns_the_script_and_rubric_it_was_given() {
+    let sim = Sim::start(
+        Scenario::new(KEY)
+            .case(
+                CaseSpec::new("c1")
+                    .script("Ask for a refund")
+                    .rubric("Refunds within 30 days"),
+            )
+            .case(CaseSpec::new("c2")),
+    );
+    let created = create(&sim, "c1");
+    assert_eq!(created["test_case"]["script"], "Ask for a refund");
+    assert_eq!(created["test_case"]["rubric"], "Refunds within 30 days");
+    // Without them, both are derived from the description and the name.
+    let resp = request(sim.addr(), "GET", "/api/v1/test_cases/c2", Some(KEY), None);
+    let case = &resp.json()["data"];
+    assert!(
+        case["script"]
+            .as_str()
+            .is_some_and(|s| s.contains("Simulated test case c2")),
+        "{case}"
+    );
+    assert!(case["rubric"].as_str().is_some_and(|s| s.contains("Case c2")), "{case}");
+}

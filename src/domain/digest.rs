@@ -15,9 +15,29 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     out
 }
 
+/// The fingerprint of a test case's definition: what the judge measured. SHA-256 of the name,
+/// script and rubric as JSON (`[name, script, rubric]`, a missing one as `null`), so no
+/// choice of texts can make two different definitions encode the same bytes.
+pub fn definition_digest(name: Option<&str>, script: Option<&str>, rubric: Option<&str>) -> String {
+    let encoded = serde_json::to_vec(&[name, script, rubric]).unwrap_or_default();
+    sha256_hex(&encoded)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_definition_digest_tells_every_field_apart() {
+        let base = definition_digest(Some("a"), Some("b"), Some("c"));
+        assert_eq!(base, definition_digest(Some("a"), Some("b"), Some("c")));
+        assert_ne!(base, definition_digest(Some("a"), Some("b"), Some("c2")));
+        assert_ne!(base, definition_digest(Some("a"), Some("bc"), Some("")));
+        assert_ne!(
+            definition_digest(None, Some("b"), Some("c")),
+            definition_digest(Some(""), Some("b"), Some("c"))
+        );
+    }
 
     #[test]
     fn the_published_test_vectors() {

@@ -22,6 +22,9 @@ pub struct FinishedRun {
     pub conversation: Option<Value>,
     /// The name of the test case, as the run embeds it.
     pub case_name: Option<String>,
+    /// The fingerprint of the case's definition as the run embeds it (name, script, rubric;
+    /// see [`crate::domain::digest::definition_digest`]); `None` when the run embeds no case.
+    pub definition_digest: Option<String>,
 }
 
 /// Why a request about a case yielded no run result. The verdict rules map each kind to a

@@ -97,6 +97,15 @@ pub struct Args {
     )]
     pub max_drop: Option<String>,
 
+    /// With --baseline: warn in every report when the baseline is older than this, e.g. 30days
+    #[arg(
+        long,
+        value_name = "DURATION",
+        env = "KAPSO_BASELINE_MAX_AGE",
+        hide_env_values = true
+    )]
+    pub baseline_max_age: Option<String>,
+
     /// Resolve and check the selection, print the plan, create no runs
     #[arg(long, env = vars::KAPSO_DRY_RUN, hide_env_values = true, value_parser = clap::builder::FalseyValueParser::new())]
     pub dry_run: bool,

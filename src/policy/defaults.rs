@@ -21,6 +21,8 @@ pub const CONCURRENCY: usize = 8;
 pub const RATE_LIMIT: u32 = 100;
 /// The window the rate limit counts in (a hidden knob, for benchmarks that scale time).
 pub const RATE_WINDOW: Duration = Duration::from_secs(60);
+/// Past this age a baseline is warned about in every report.
+pub const BASELINE_MAX_AGE: Duration = Duration::from_secs(30 * 86_400);
 
 /// The pull-request comment step's own deadline, outside `--timeout`: a slow forge API never
 /// holds the verdict up for long.
@@ -44,6 +46,7 @@ pub fn shown() -> Vec<(&'static str, String)> {
         ("request-timeout", duration(REQUEST_TIMEOUT)),
         ("concurrency", CONCURRENCY.to_string()),
         ("rate-limit", "auto".to_owned()),
+        ("baseline-max-age", duration(BASELINE_MAX_AGE)),
     ]
 }
 
@@ -57,5 +60,6 @@ mod tests {
         assert_eq!(get("poll-interval"), Some("5s"));
         assert_eq!(get("timeout"), Some("30m"));
         assert_eq!(get("aggregate"), Some("mean"));
+        assert_eq!(get("baseline-max-age"), Some("30days"));
     }
 }

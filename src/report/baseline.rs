@@ -2,6 +2,8 @@
 //! last green run), to compare this run's scores with, and which commit and time it records.
 //! Read through the one report reader ([`crate::report::read`]).
 
+use crate::policy::regression_gate::BaselineCase;
+use crate::policy::verdict::Status;
 use crate::report::read::{self, Named, ReadError};
 use crate::report::BaselineRecord;
 use std::collections::HashMap;
@@ -16,8 +18,29 @@ pub struct BaselineError(#[from] pub ReadError);
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Baseline {
     scores: HashMap<String, f64>,
+    /// Every case of the baseline report: what the regression gate compares.
+    cases: HashMap<String, Entry>,
     commit: Option<String>,
     recorded_at: String,
+}
+
+/// One case of the baseline report.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Entry {
+    pub status: Status,
+    /// Its trials' scores, in trial order (trials without a score left out).
+    pub trial_scores: Vec<f64>,
+    pub definition_digest: Option<String>,
+}
+
+impl Entry {
+    /// The entry as the regression rules read it.
+    pub fn case(&self) -> BaselineCase<'_> {
+        BaselineCase {
+            scores: &self.trial_scores,
+            definition_digest: self.definition_digest.as_deref(),
+        }
+    }
 }
 
 impl Baseline {
@@ -34,8 +57,21 @@ impl Baseline {
             .iter()
             .filter_map(|case| Some((case.test_case_id.clone(), case.score?)))
             .collect();
+        let cases = report
+            .cases
+            .iter()
+            .map(|case| {
+                let entry = Entry {
+                    status: case.status,
+                    trial_scores: case.trials.iter().filter_map(|t| t.score).collect(),
+                    definition_digest: case.definition_digest.clone(),
+                };
+                (case.test_case_id.clone(), entry)
+            })
+            .collect();
         Baseline {
             scores,
+            cases,
             commit: report.binding.commit,
             recorded_at: report.finished_at.to_string(),
         }
@@ -44,6 +80,11 @@ impl Baseline {
     /// The baseline score of a case, when it had one.
     pub fn score(&self, case_id: &str) -> Option<f64> {
         self.scores.get(case_id).copied()
+    }
+
+    /// The baseline's record of a case, when the report has the case.
+    pub fn entry(&self, case_id: &str) -> Option<&Entry> {
+        self.cases.get(case_id)
     }
 
     /// Every score, sorted by case ID: what the settings digest binds when `--max-drop` makes
@@ -60,6 +101,7 @@ impl Baseline {
             commit: self.commit.clone(),
             recorded_at: self.recorded_at.clone(),
             age_ms: None,
+            max_age_ms: None,
         }
     }
 

@@ -3,8 +3,10 @@
 //! constructor for a gate that stopped before running anything (a usage error, a suite that
 //! cannot be resolved, a state file that cannot be read).
 
+use super::baseline::Entry;
 use super::model::{Binding, BoundRecord, BoundSide, Certainty as ReportCertainty, IntervalKind, IntervalRecord};
 use super::model::{CaseReport, Counts, Report, RequestCounts, SampleRecord, ShardRecord, TrialReport, SCHEMA_VERSION};
+use super::regression::{self, Against};
 use crate::domain::case::PlannedCase;
 use crate::domain::exit::Exit;
 use crate::domain::outcome::{TrialOutcome, TrialResult};
@@ -23,6 +25,11 @@ pub struct CaseSpec {
     /// The case's score in the baseline report, when there is one.
     pub baseline: Option<f64>,
     pub max_drop: Option<f64>,
+    /// With `--baseline`: `Some`, holding the baseline's record of the case when it has one
+    /// (what the regression gate compares); `None` without a baseline.
+    pub baseline_entry: Option<Option<Entry>>,
+    /// The fingerprint of the case's definition, as its runs embedded it.
+    pub definition_digest: Option<String>,
     /// Its trials spec, the confidence and the inconclusive rule.
     pub certainty: Certainty,
     /// The case wanted another trial that the run cap (`--max-runs`) could not pay for.
@@ -104,7 +111,7 @@ pub fn case_report(
         Status::Failed if bound.is_some() => None,
         _ => judged.aggregate_reason.clone().or_else(|| rep.reason.clone()),
     };
-    let baseline = verdict::apply_baseline(judged.status, judged.score, spec.baseline, spec.max_drop);
+    let (baseline, regression) = compare_with_baseline(spec, &judged, &trials);
     let (status, reason) = match baseline.reason {
         Some(why) => (baseline.status, Some(why)),
         None => (judged.status, reason),
@@ -148,6 +155,8 @@ pub fn case_report(
         score_spread: judged.spread,
         baseline_score: spec.baseline,
         delta: baseline.delta,
+        definition_digest: spec.definition_digest.clone(),
+        regression,
         trials,
     };
     if report.status == Status::Failed && report.reason.is_none() {
@@ -157,6 +166,30 @@ pub fn case_report(
         report.reason = Some(cap_reached_reason(report.reason.take(), report.trials.len()));
     }
     report
+}
+
+/// The baseline comparison of a judged case: with `--baseline`, the regression gate (which
+/// applies the raw drop where it still decides); without one, nothing.
+fn compare_with_baseline(
+    spec: &CaseSpec,
+    judged: &verdict::CaseVerdict,
+    trials: &[TrialReport],
+) -> (verdict::BaselineCheck, Option<super::model::RegressionRecord>) {
+    let Some(entry) = &spec.baseline_entry else {
+        return (
+            verdict::apply_baseline(judged.status, judged.score, spec.baseline, spec.max_drop),
+            None,
+        );
+    };
+    let today: Vec<f64> = trials.iter().filter_map(|t| t.score).collect();
+    let against = Against {
+        entry: entry.as_ref().map(|e| (e.status, e.case())),
+        score: spec.baseline,
+        margin: spec.max_drop,
+        digest: spec.definition_digest.as_deref(),
+    };
+    let (check, record) = regression::check((judged.status, judged.score), &today, against, &spec.certainty);
+    (check, Some(record))
 }
 
 /// For a MIN..MAX case: the one bound its verdict rests on (the end its bets aimed at: lower
@@ -206,8 +239,29 @@ pub fn report(
         .collect();
     warnings.extend(verdict::scale_warning(info.threshold, &scores));
     let statuses: Vec<(Status, bool)> = cases.iter().map(|c| (c.status, c.blocking)).collect();
-    let (verdict, warning) = verdict::gate_exit(&statuses, forced_exit);
+    let (mut verdict, warning) = verdict::gate_exit(&statuses, forced_exit);
     warnings.extend(warning);
+    let binding = bind_age(info);
+    warnings.extend(stale_baseline_warning(&binding));
+    let regression_summary = regression::summary(&cases);
+    let mut message = message;
+    if let Some(suite) = regression_summary
+        .as_ref()
+        .filter(|s| s.suite_regressed() && !matches!(verdict, Exit::Interrupted | Exit::Terminated | Exit::Usage))
+    {
+        // The suite rule fails the gate like a failed case (which already outranks every
+        // other case status), telling why when no single case does.
+        verdict = Exit::Failed;
+        let sentence = suite
+            .suite
+            .as_ref()
+            .map(|s| s.sentence(suite.margin))
+            .unwrap_or_default();
+        message.get_or_insert(format!(
+            "the suite regressed against the baseline: its mean change is certainly more than --max-drop {} below ({sentence})",
+            super::text::fmt_score(suite.margin)
+        ));
+    }
     Report {
         schema_version: SCHEMA_VERSION,
         tool: "kapso-gate".into(),
@@ -228,13 +282,29 @@ pub fn report(
         base_url: info.base_url.clone(),
         shard: info.shard.clone(),
         sample: info.sample.clone(),
-        binding: bind_age(info),
+        binding,
         counts: Counts::from_cases(&cases),
         requests: info.requests,
         runs_created: info.runs_created,
         warnings,
+        regression_summary,
         cases,
     }
+}
+
+/// The warning every report carries when the baseline is older than `--baseline-max-age`.
+fn stale_baseline_warning(binding: &Binding) -> Option<String> {
+    let baseline = binding.baseline.as_ref()?;
+    let (age, max) = (baseline.age_ms?, baseline.max_age_ms?);
+    (age > max).then(|| {
+        let days = |ms: u64| super::text::fmt_age(std::time::Duration::from_millis(ms));
+        format!(
+            "the baseline is {} old, older than --baseline-max-age {}: record a newer one (commit {})",
+            days(age),
+            days(max),
+            baseline.commit.as_deref().unwrap_or("unknown")
+        )
+    })
 }
 
 /// The report of a gate that stopped with `exit` before running anything: every known case
@@ -255,6 +325,7 @@ pub fn stopped_report(
             let spec = CaseSpec {
                 baseline: None,
                 max_drop: None,
+                baseline_entry: None,
                 ..spec.clone()
             };
             let trial = TrialReport::without_result(0, status, None, Some(format!("not run: {message}")));
@@ -337,6 +408,8 @@ mod tests {
             note: None,
             baseline: None,
             max_drop: None,
+            baseline_entry: None,
+            definition_digest: None,
             certainty: Certainty {
                 trials: crate::policy::confidence::Trials::Fixed(1),
                 confidence: 0.95,

@@ -71,6 +71,7 @@ mod tests {
             "requests",
             "runs_created",
             "warnings",
+            "regression_summary",
             "cases",
         ];
         keys.sort_unstable();

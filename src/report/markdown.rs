@@ -34,6 +34,15 @@ const FENCE_ROOM: usize = 64;
 /// The step summary for `report`, at most `max_bytes` long (as long as the fixed parts fit).
 pub fn render(report: &Report, max_bytes: usize) -> String {
     let mut head = String::new();
+    // The regression headline comes first: it is what a reviewer of a change asks.
+    let regression = report.regression_lines_with(|text| inline(&truncate_chars(text, NOTE_CHARS)));
+    if let Some((first, rest)) = regression.split_first() {
+        let _ = writeln!(head, "**{}**\n", first.trim_start_matches("regression: "));
+        for line in rest {
+            let _ = writeln!(head, "- {line}");
+        }
+        head.push('\n');
+    }
     let _ = writeln!(head, "### {}\n", headline(report));
     // Built from numbers only: nothing to escape.
     if let Some(shard) = report.shard_summary() {
@@ -396,6 +405,7 @@ mod tests {
             commit: Some("<b>abc</b>".into()),
             recorded_at: "2026-01-01T07:00:00.000Z".into(),
             age_ms: Some(3 * 3600 * 1000 + 5 * 60 * 1000),
+            max_age_ms: None,
         });
         let summary = render(&r, GITHUB_SUMMARY_BUDGET);
         assert!(

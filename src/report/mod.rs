@@ -9,6 +9,7 @@ pub mod junit;
 pub mod markdown;
 pub mod model;
 pub mod read;
+pub mod regression;
 pub mod rerun;
 pub mod terminal;
 pub mod text;
@@ -98,6 +99,8 @@ pub(crate) mod test_fixtures {
             score_spread: None,
             baseline_score: None,
             delta: None,
+            definition_digest: None,
+            regression: None,
             trials: vec![trial],
         }
     }
@@ -126,6 +129,7 @@ pub(crate) mod test_fixtures {
             requests: Default::default(),
             runs_created: 0,
             warnings: Vec::new(),
+            regression_summary: None,
             cases,
         }
     }

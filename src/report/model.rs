@@ -4,6 +4,7 @@
 use super::text::{self, fmt_delta, fmt_score};
 use crate::domain::exit::Exit;
 use crate::domain::time::Timestamp;
+use crate::policy::regression_gate::Outcome;
 use crate::policy::verdict::{Aggregate, Status};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -50,6 +51,10 @@ pub struct Report {
     #[serde(default)]
     pub runs_created: u64,
     pub warnings: Vec<String>,
+    /// The run against its baseline (`--baseline`): counts, the suite, the flips; null without
+    /// a baseline. Absent from reports of earlier versions.
+    #[serde(default)]
+    pub regression_summary: Option<RegressionSummary>,
     /// Every selected case, in selection order.
     pub cases: Vec<CaseReport>,
 }
@@ -103,6 +108,10 @@ pub struct BaselineRecord {
     /// How long before this run started the baseline was recorded; null when unknown or when
     /// the baseline is from the future.
     pub age_ms: Option<u64>,
+    /// The age past which every report warns (`--baseline-max-age`). Absent from earlier
+    /// reports.
+    #[serde(default)]
+    pub max_age_ms: Option<u64>,
 }
 
 /// Which part of the selection a shard's report covers, and what that selection was, so that
@@ -291,6 +300,14 @@ pub struct CaseReport {
     /// Score of this case in the baseline report, and the change against it.
     pub baseline_score: Option<f64>,
     pub delta: Option<f64>,
+    /// SHA-256 of the case's definition (name, script, rubric) as its runs embedded it; null
+    /// when no run embedded it. Absent from earlier reports.
+    #[serde(default)]
+    pub definition_digest: Option<String>,
+    /// The case against its baseline (`--baseline`); null without one. Absent from earlier
+    /// reports.
+    #[serde(default)]
+    pub regression: Option<RegressionRecord>,
     pub trials: Vec<TrialReport>,
 }
 
@@ -329,6 +346,9 @@ impl CaseReport {
         }
         if let (Some(base), Some(delta)) = (self.baseline_score, self.delta) {
             parts.push(format!("baseline {}, change {}", fmt_score(base), fmt_delta(delta)));
+        }
+        if let Some(regression) = &self.regression {
+            parts.push(regression.phrase());
         }
         (!parts.is_empty()).then(|| parts.join("; "))
     }
@@ -383,6 +403,93 @@ impl CaseReport {
     pub fn error_beyond_reason(&self) -> Option<&str> {
         text::error_beyond_reason(self.error.as_deref(), self.reason.as_deref())
     }
+}
+
+/// One case against its baseline.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RegressionRecord {
+    /// `held`, `regressed`, `inconclusive`, `not_comparable` or `no_baseline`.
+    pub decision: Outcome,
+    /// True when the anytime-valid confidence sequence decided (two or more scores on each
+    /// side); false when the raw drop of the means decided (one score on a side) or nothing
+    /// was compared.
+    pub statistical: bool,
+    /// True when the decision can fail the case (`--max-drop` given); false when it is shown
+    /// only (margin 0).
+    pub gated: bool,
+    /// The margin δ (`--max-drop`, 0 when not given).
+    pub margin: f64,
+    pub confidence: f64,
+    pub baseline_mean: Option<f64>,
+    /// Today's mean over the scored trials.
+    pub mean: Option<f64>,
+    /// `mean - baseline_mean`: negative is a drop.
+    pub difference: Option<f64>,
+    /// Bounds on the true difference, each one-sided at `confidence`; null without a
+    /// statistical claim.
+    pub interval: Option<DifferenceInterval>,
+    /// The case's status in the baseline report; null when the baseline does not have the case.
+    pub baseline_status: Option<Status>,
+    /// The baseline's trial scores: what a reader needs to re-derive the decision.
+    pub baseline_scores: Vec<f64>,
+    /// The baseline's fingerprint of the case's definition.
+    pub baseline_definition_digest: Option<String>,
+}
+
+/// Bounds on a difference of means.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct DifferenceInterval {
+    pub lower: f64,
+    pub upper: f64,
+    pub confidence: f64,
+}
+
+/// The whole run against its baseline.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RegressionSummary {
+    pub margin: f64,
+    pub confidence: f64,
+    pub gated: bool,
+    pub held: usize,
+    pub regressed: usize,
+    pub inconclusive: usize,
+    pub not_comparable: usize,
+    pub no_baseline: usize,
+    /// Cases that failed in the baseline and pass now.
+    pub fixed: usize,
+    /// The blocking cases both reports share with a statistical claim; null without one.
+    pub suite: Option<SuiteRecord>,
+    /// Cases that passed in the baseline and fail now, and the other way round.
+    pub flips: Vec<FlipRecord>,
+}
+
+/// The suite's mean difference over the shared cases.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SuiteRecord {
+    /// `held`, `regressed` or `inconclusive`.
+    pub decision: Outcome,
+    /// How many cases the mean is over.
+    pub cases: usize,
+    pub mean_difference: f64,
+    pub interval: Option<DifferenceInterval>,
+}
+
+/// A case whose verdict changed against the baseline.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FlipRecord {
+    pub test_case_id: String,
+    pub name: Option<String>,
+    /// `regressed` (passed in the baseline, fails now) or `fixed`.
+    pub direction: FlipDirection,
+    pub baseline_status: Status,
+    pub status: Status,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FlipDirection {
+    Regressed,
+    Fixed,
 }
 
 /// One run of a case.

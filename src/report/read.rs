@@ -5,9 +5,11 @@
 //! that disagrees with its trials is refused, naming the file and the case.
 
 use super::model::{CaseReport, Report, SCHEMA_VERSION};
+use super::regression::{self, Against};
 use crate::domain::outcome::FinishedRun;
 use crate::policy::confidence::{Inconclusive, Trials};
 use crate::policy::defaults;
+use crate::policy::regression_gate::BaselineCase;
 use crate::policy::verdict::{self, Certainty, Status, TrialVerdict};
 use serde_json::Value;
 use std::io::Read as _;
@@ -192,7 +194,23 @@ impl Rules {
             inconclusive: self.inconclusive,
         };
         let judged = verdict::judge_case_with(&trials, self.aggregate, case.threshold, &certainty);
-        let checked = verdict::apply_baseline(judged.status, judged.score, case.baseline_score, self.max_drop);
+        let Some(record) = &case.regression else {
+            let checked = verdict::apply_baseline(judged.status, judged.score, case.baseline_score, self.max_drop);
+            return (checked.status, judged.score);
+        };
+        // The regression gate, from the baseline's trials the report recorded.
+        let baseline = BaselineCase {
+            scores: &record.baseline_scores,
+            definition_digest: record.baseline_definition_digest.as_deref(),
+        };
+        let against = Against {
+            entry: record.baseline_status.map(|status| (status, baseline)),
+            score: case.baseline_score,
+            margin: self.max_drop,
+            digest: case.definition_digest.as_deref(),
+        };
+        let today: Vec<f64> = case.trials.iter().filter_map(|t| t.score).collect();
+        let (checked, _) = regression::check((judged.status, judged.score), &today, against, &certainty);
         (checked.status, judged.score)
     }
 }

@@ -188,6 +188,9 @@ pub fn summary(report: &Report, style: Style) -> String {
     if let Some(baseline) = report.baseline_summary_with(|text| truncate_chars(&sanitize(text, false), NOTE_CHARS)) {
         let _ = writeln!(out, "\n{baseline}");
     }
+    for line in report.regression_lines_with(|text| truncate_chars(&sanitize(text, false), NOTE_CHARS)) {
+        let _ = writeln!(out, "{line}");
+    }
     let _ = writeln!(out, "\n{}", verdict_line(report, style));
     out
 }
@@ -429,6 +432,7 @@ mod tests {
             commit: Some("abc\u{1b}[31m".into()),
             recorded_at: "2026-01-01T09:59:15.000Z".into(),
             age_ms: Some(45_000),
+            max_age_ms: None,
         });
         let text = summary(&r, Style { color: false });
         assert!(
@@ -439,6 +443,7 @@ mod tests {
             commit: None,
             recorded_at: "later".into(),
             age_ms: None,
+            max_age_ms: None,
         });
         assert!(summary(&r, Style { color: false }).contains("baseline: commit unknown, recorded later (age unknown)"));
     }

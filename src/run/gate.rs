@@ -8,10 +8,12 @@ use crate::domain::outcome::{Interrupt, TrialOutcome};
 use crate::input::cli::Args;
 use crate::input::settings::Limit;
 use crate::input::settings::{self, CasePolicy, Settings};
+use crate::policy::regression_gate;
 use crate::policy::verdict::{self, Aggregate, Certainty};
 use crate::report::build::{self, CaseSpec, RunInfo};
 use crate::report::{
-    Binding, CaseReport, PolicyRecord, Report, RequestCounts, SampleRecord, SelectionRecord, ShardRecord, TrialReport,
+    BaselineRecord, Binding, CaseReport, PolicyRecord, Report, RequestCounts, SampleRecord, SelectionRecord,
+    ShardRecord, TrialReport,
 };
 use crate::run::budget::RateBudget;
 use crate::run::client::{self, ClientConfig, KapsoClient, StatsSnapshot};
@@ -376,7 +378,10 @@ fn binding(settings: &Settings, selection: Option<SelectionRecord>) -> Binding {
             inconclusive: policy.inconclusive.to_string(),
             max_drop: policy.max_drop,
         }),
-        baseline: policy.baseline.as_ref().map(crate::report::baseline::Baseline::record),
+        baseline: policy.baseline.as_ref().map(|baseline| BaselineRecord {
+            max_age_ms: Some(u64::try_from(policy.baseline_max_age.as_millis()).unwrap_or(u64::MAX)),
+            ..baseline.record()
+        }),
     }
 }
 
@@ -522,7 +527,9 @@ fn next_trial<'a>(
             .map(|outcome| verdict::trial_verdict(outcome, spec.threshold))
             .collect();
         let created = u32::try_from(decided.len()).unwrap_or(u32::MAX);
-        if !verdict::wants_more_trials(&spec.certainty, created, &verdicts, spec.threshold) {
+        if !verdict::wants_more_trials(&spec.certainty, created, &verdicts, spec.threshold)
+            && !regression_wants_more(&spec, decided, &verdicts)
+        {
             return None;
         }
         let scores: Vec<f64> = verdicts.iter().filter_map(|v| v.score).collect();
@@ -532,6 +539,30 @@ fn next_trial<'a>(
         })
     }
 }
+/// Whether a `MIN..MAX` case gated by a baseline (`--max-drop`) wants another trial because
+/// its regression decision is still open (see [`regression_gate::wants_more_trials`]).
+fn regression_wants_more(spec: &CaseSpec, decided: &[&TrialOutcome], verdicts: &[verdict::TrialVerdict]) -> bool {
+    let (Some(margin), Some(entry)) = (spec.max_drop, spec.baseline_entry.as_ref()) else {
+        return false;
+    };
+    let digest = decided.iter().find_map(|outcome| match &outcome.result {
+        crate::domain::outcome::TrialResult::Finished(run) => run.definition_digest.as_deref(),
+        crate::domain::outcome::TrialResult::NoResult { .. } => None,
+    });
+    let today: Vec<f64> = verdicts.iter().filter_map(|v| v.score).collect();
+    let baseline = entry.as_ref().map(crate::report::baseline::Entry::case);
+    let regression = regression_gate::judge(baseline, digest, &today, margin, spec.certainty.confidence);
+    let created = u32::try_from(decided.len()).unwrap_or(u32::MAX);
+    regression_gate::wants_more_trials(
+        &spec.certainty,
+        created,
+        verdicts,
+        spec.threshold,
+        &regression,
+        baseline.map_or(0, |b| b.scores.len()),
+    )
+}
+
 /// What the report builder needs to know of a case: the case, its policy and its baseline.
 fn case_spec(settings: &Settings, case: PlannedCase) -> CaseSpec {
     let CasePolicy {
@@ -548,6 +579,8 @@ fn case_spec(settings: &Settings, case: PlannedCase) -> CaseSpec {
             inconclusive: policy.inconclusive,
         },
         baseline: policy.baseline.as_ref().and_then(|b| b.score(&case.id)),
+        baseline_entry: policy.baseline.as_ref().map(|b| b.entry(&case.id).cloned()),
+        definition_digest: None,
         max_drop: policy.max_drop,
         case,
         threshold,
@@ -562,12 +595,17 @@ fn case_reports(settings: &Settings, plan: &Plan, ran: &Ran) -> Vec<CaseReport> 
     let outcomes = &ran.outcomes;
     let mut per_case: Vec<Vec<TrialReport>> = vec![Vec::new(); plan.cases.len()];
     let mut learned_names: Vec<Option<String>> = vec![None; plan.cases.len()];
+    let mut digests: Vec<Option<String>> = vec![None; plan.cases.len()];
     let mut in_trial_order: Vec<&(Job, TrialOutcome)> = outcomes.iter().collect();
     in_trial_order.sort_by_key(|(job, _)| (job.case, job.trial));
     for (job, outcome) in in_trial_order {
         if let crate::domain::outcome::TrialResult::Finished(run) = &outcome.result {
             if run.case_name.is_some() {
                 learned_names[job.case] = run.case_name.clone();
+            }
+            // The first trial's definition is the one the case is recorded with.
+            if digests[job.case].is_none() {
+                digests[job.case] = run.definition_digest.clone();
             }
         }
         let threshold = settings.case_policy(&job.test_case_id).threshold;
@@ -578,9 +616,11 @@ fn case_reports(settings: &Settings, plan: &Plan, ran: &Ran) -> Vec<CaseReport> 
         .enumerate()
         .zip(per_case)
         .zip(learned_names)
-        .map(|(((index, planned), trials), name)| {
+        .zip(digests)
+        .map(|((((index, planned), trials), name), definition_digest)| {
             let spec = CaseSpec {
                 cap_reached: ran.cap_reached.contains(&index),
+                definition_digest,
                 ..case_spec(settings, planned.clone())
             };
             build::case_report(&spec, trials, settings.policy.aggregate, name)

@@ -27,6 +27,8 @@
 //! - `shards`: `--shard`, `--merge` and `--rerun-failed` end to end.
 //! - `spend`: `--max-runs` never exceeded, MIN trials that do not fit, the nearest case first,
 //!   a shard's share, `--sample`, and `runs_created` on every report.
+//! - `regression`: the regression gate against a baseline: regressed, held, not comparable, no
+//!   baseline, flips in every report, the suite, the raw drop with one trial, the baseline's age.
 //! - `trials`: `--trials MIN..MAX` stops when certain, never beyond MAX; intervals in reports.
 //! - `edges`: untrusted text never acts as a workflow command (a model of the runner), scores at
 //!   the threshold, settled reports, workspace paths, annotation size, JUnit against its schema.
@@ -50,6 +52,7 @@ mod pr_comment;
 mod pr_comment_gate;
 mod properties;
 mod readme;
+mod regression;
 mod reports;
 mod shards;
 mod smoke;

@@ -69,13 +69,7 @@ fn check_reports(files: &Files, out: &Finished, expected: &Expected) -> Value {
     check_workflow_commands(&out.stderr);
 
     let json = json_report(&files.json);
-    let schema: Value = serde_json::from_str(&support::read(PathBuf::from(SCHEMA_PATH).as_path())).expect("schema");
-    let errors = validate(&schema, &schema, &json, "$");
-    assert!(
-        errors.is_empty(),
-        "the JSON report breaks the schema:\n{}",
-        errors.join("\n")
-    );
+    assert_schema(&json);
     assert_eq!(json["verdict"], expected.verdict);
     assert_eq!(json["exit_code"], expected.code);
     assert_eq!(json["cases"].as_array().map(Vec::len), Some(expected.total));
@@ -217,6 +211,17 @@ fn has_type(rule: &Value, value: &Value) -> bool {
         "object" => value.is_object(),
         other => panic!("unknown type {other}"),
     })
+}
+
+/// Asserts that `json` is a report as `docs/report.schema.json` describes it.
+pub(crate) fn assert_schema(json: &Value) {
+    let schema: Value = serde_json::from_str(&support::read(PathBuf::from(SCHEMA_PATH).as_path())).expect("schema");
+    let errors = validate(&schema, &schema, json, "$");
+    assert!(
+        errors.is_empty(),
+        "the JSON report breaks the schema:\n{}",
+        errors.join("\n")
+    );
 }
 
 /// Validates `value` against `schema`, supporting exactly the JSON Schema subset the report

@@ -21,7 +21,8 @@ struct VerdictSettings<'a> {
     /// Per-case overrides that change a verdict or whether it counts (the note does not).
     cases: BTreeMap<&'a str, CaseSettings>,
     max_drop: Option<String>,
-    /// With `--max-drop` the baseline's scores decide verdicts; without it they are only shown.
+    /// With `--max-drop` the baseline's scores (each with its trial scores and definition digest)
+    /// decide verdicts; without it they are only shown.
     baseline_scores: Option<Vec<(&'a str, String)>>,
     api: &'a str,
 }
@@ -45,7 +46,15 @@ pub fn verdict_digest(policy: &Policy, base_url: &str) -> String {
         baseline
             .sorted_scores()
             .into_iter()
-            .map(|(id, score)| (id, number(score)))
+            .map(|(id, score)| {
+                // The regression gate reads the trials and the definition too.
+                let entry = baseline.entry(id);
+                let trials: Vec<String> = entry
+                    .map(|e| e.trial_scores.iter().map(|s| number(*s)).collect())
+                    .unwrap_or_default();
+                let digest = entry.and_then(|e| e.definition_digest.as_deref()).unwrap_or("");
+                (id, format!("{} [{}] {digest}", number(score), trials.join(",")))
+            })
             .collect()
     });
     let settings = VerdictSettings {

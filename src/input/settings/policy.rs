@@ -27,6 +27,8 @@ pub struct Policy {
     pub cases: BTreeMap<String, CaseConfig>,
     pub baseline: Option<Baseline>,
     pub max_drop: Option<f64>,
+    /// Past this age the baseline is warned about in every report (`--baseline-max-age`).
+    pub baseline_max_age: std::time::Duration,
 }
 
 /// What applies to one case after the config file's overrides.
@@ -99,6 +101,10 @@ pub fn resolve(args: &Args, config: &Config, baseline: Option<&Baseline>) -> Res
     if max_drop.is_some() && baseline.is_none() {
         return Err(UsageError::MaxDropWithoutBaseline);
     }
+    let baseline_max_age = match &args.baseline_max_age {
+        Some(raw) => parse::duration("baseline-max-age", raw)?,
+        None => defaults::BASELINE_MAX_AGE,
+    };
     if inconclusive == Inconclusive::Fail {
         check_can_pass(threshold, trials, confidence, None)?;
         for (case, entry) in &config.cases {
@@ -120,6 +126,7 @@ pub fn resolve(args: &Args, config: &Config, baseline: Option<&Baseline>) -> Res
         cases: config.cases.clone(),
         baseline: baseline.cloned(),
         max_drop,
+        baseline_max_age,
     })
 }
 

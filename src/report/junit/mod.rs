@@ -192,6 +192,17 @@ fn render_suite(out: &mut String, report: &Report, name: &str, cases: &[&CaseRep
     if let Some(age) = &baseline_age {
         properties.push(("baseline_age_s", age));
     }
+    let regression = report.regression_lines_with(str::to_owned);
+    let regression_names: Vec<String> = (0..regression.len())
+        .map(|i| match i {
+            0 => "regression".to_owned(),
+            1 => "regression_details".to_owned(),
+            n => format!("regression_flip_{}", n - 1),
+        })
+        .collect();
+    for (name, line) in regression_names.iter().zip(&regression) {
+        properties.push((name, line));
+    }
     for (name, value) in properties {
         open(out, 6, "property", &[("name", name), ("value", value)], true);
     }
@@ -283,6 +294,9 @@ fn system_out(case: &CaseReport) -> String {
     }
     if let (Some(base), Some(delta)) = (case.baseline_score, case.delta) {
         let _ = writeln!(out, "baseline_score: {}\ndelta: {}", fmt_score(base), fmt_delta(delta));
+    }
+    if let Some(regression) = &case.regression {
+        let _ = writeln!(out, "regression: {}", regression.phrase());
     }
     if let Some(note) = &case.note {
         let _ = writeln!(out, "note: {note}");

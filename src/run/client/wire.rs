@@ -36,6 +36,7 @@ impl TestRun {
             started_at: self.started_at,
             ended_at: self.ended_at,
             conversation: self.conversation,
+            definition_digest: self.test_case.as_ref().map(TestCase::definition_digest),
             case_name: self.test_case.and_then(|c| c.name),
         }
     }
@@ -53,6 +54,16 @@ pub struct TestCase {
     pub id: String,
     pub name: Option<String>,
     pub suite_id: Option<String>,
+    /// What the simulated user is told to do, and what the judge scores against.
+    pub script: Option<String>,
+    pub rubric: Option<String>,
+}
+
+impl TestCase {
+    /// The fingerprint of what this case measures (name, script, rubric).
+    pub fn definition_digest(&self) -> String {
+        crate::domain::digest::definition_digest(self.name.as_deref(), self.script.as_deref(), self.rubric.as_deref())
+    }
 }
 
 /// A test suite with its embedded test cases.
@@ -219,6 +230,8 @@ fn case_from_map(map: &Map<String, Value>) -> Result<TestCase, WireError> {
         id: id(map)?,
         name: string(map, "name"),
         suite_id: string(map, "test_suite_id"),
+        script: string(map, "script"),
+        rubric: string(map, "rubric"),
     })
 }
 
