@@ -101,7 +101,7 @@ pub struct Args {
     #[arg(
         long,
         value_name = "DURATION",
-        env = "KAPSO_BASELINE_MAX_AGE",
+        env = vars::KAPSO_BASELINE_MAX_AGE,
         hide_env_values = true
     )]
     pub baseline_max_age: Option<String>,

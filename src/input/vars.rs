@@ -20,6 +20,7 @@ pub const KAPSO_CONFIDENCE: &str = "KAPSO_CONFIDENCE";
 pub const KAPSO_INCONCLUSIVE: &str = "KAPSO_INCONCLUSIVE";
 pub const KAPSO_CONFIG: &str = "KAPSO_CONFIG";
 pub const KAPSO_BASELINE: &str = "KAPSO_BASELINE";
+pub const KAPSO_BASELINE_MAX_AGE: &str = "KAPSO_BASELINE_MAX_AGE";
 pub const KAPSO_MAX_DROP: &str = "KAPSO_MAX_DROP";
 pub const KAPSO_DRY_RUN: &str = "KAPSO_DRY_RUN";
 pub const KAPSO_SHARD: &str = "KAPSO_SHARD";

@@ -72,9 +72,13 @@ pub fn summary(cases: &[CaseReport]) -> Option<RegressionSummary> {
             summary.flips.push(flip);
         }
         if record.statistical && record.interval.is_some() && case.blocking {
+            // Only the trials whose number was fixed before any score was seen (MIN, or all N):
+            // the suite's bound holds for such samples, not for trials added after looking.
+            let fixed = fixed_trials(case);
+            let baseline = &record.baseline_scores[..record.baseline_scores.len().min(fixed)];
             shared.push((
-                &record.baseline_scores,
-                case.trials.iter().filter_map(|t| t.score).collect(),
+                baseline,
+                case.trials.iter().filter_map(|t| t.score).take(fixed).collect(),
             ));
         }
     }
@@ -90,6 +94,16 @@ pub fn summary(cases: &[CaseReport]) -> Option<RegressionSummary> {
         }),
     });
     Some(summary)
+}
+
+/// How many of a case's trials ran whatever their scores: all N of a fixed count, or MIN of
+/// `MIN..MAX` (the baseline is taken to have run under the same spec).
+fn fixed_trials(case: &CaseReport) -> usize {
+    let spec = case
+        .trials_spec
+        .as_deref()
+        .and_then(|t| t.parse::<crate::policy::confidence::Trials>().ok());
+    spec.map_or(case.trials.len(), |t| t.min() as usize)
 }
 
 fn flip(case: &CaseReport, record: &RegressionRecord) -> Option<FlipRecord> {

@@ -26,12 +26,10 @@
 //!
 //! # The suite
 //! [`compare_suite`] reports the mean of the per-case differences over the shared cases, with
-//! an interval whose ends are the means of the per-case ends, each case's bounds computed at
-//! `alpha / K` for `K` cases (Bonferroni): the suite interval holds whenever every case's
-//! bounds hold, so it is wrong with probability at most `1 - C` on each side, whatever the
-//! cases' trial counts and stopping. It is conservative (no narrower than a typical case's
-//! interval at `alpha / K`), and it is a separate claim from the per-case decisions: a suite
-//! can hold while one case regressed, and the gate fails on either.
+//! a Hoeffding interval for that weighted average of independent bounded scores: its width
+//! shrinks with the number of cases, so many small drops that no single case proves still show.
+//! It is a separate claim from the per-case decisions: a suite can hold while one case
+//! regressed, and the gate fails on either.
 
 use super::sequential::{Aim, Sequential};
 use super::{alpha, fixed_interval, in_unit_range, Interval};
@@ -230,6 +228,18 @@ pub struct SuiteComparison {
 }
 
 /// Compares the suite: `cases` holds each shared case's (baseline scores, today's scores).
+///
+/// The suite's mean difference `(1/K) Σ (mean(today_k) - mean(baseline_k))` is one average of
+/// independent scores in [0, 1], case `k`'s each weighing `1/(K n_k)` (today) or `1/(K m_k)`
+/// (baseline); by Hoeffding's inequality for such a weighted sum it errs beyond
+/// `sqrt(S ln(1/alpha) / 2)`, `S = (1/K²) Σ (1/n_k + 1/m_k)`, with probability at most
+/// `alpha` on each side. Unlike a bound per case, that width shrinks with the number of cases,
+/// so many small drops that no single case proves still show. As for one case only one of the
+/// two decisions can be wrong, so each side gets the whole `alpha`.
+///
+/// Hoeffding holds for a sample whose size was fixed before any score was seen: the caller
+/// passes only such trials (each case's first MIN, or all N of a fixed count), never trials a
+/// sequential rule chose to add after seeing scores.
 pub fn compare_suite(
     cases: &[(&[f64], &[f64])],
     delta: f64,
@@ -238,17 +248,36 @@ pub fn compare_suite(
     if cases.is_empty() {
         return Err(RegressionError::Empty);
     }
-    let share = cases.len() as f64;
-    let mut comparisons = Vec::with_capacity(cases.len());
-    for (baseline, today) in cases {
-        comparisons.push(compare_at(baseline, today, delta, confidence, share)?);
+    let alpha = alpha(confidence).ok_or(RegressionError::Parameters)?;
+    if !delta.is_finite() || delta < 0.0 {
+        return Err(RegressionError::Parameters);
     }
-    let average = |value: fn(&Comparison) -> Option<f64>| -> Option<f64> {
-        let values: Option<Vec<f64>> = comparisons.iter().map(value).collect();
-        values.map(|v| v.iter().sum::<f64>() / share)
+    let k = cases.len() as f64;
+    let mut mean_difference = 0.0;
+    let mut spread = 0.0;
+    let mut claim = true;
+    for (baseline, today) in cases {
+        if baseline.iter().chain(today.iter()).any(|s| !in_unit_range(*s)) {
+            let bad = baseline.iter().chain(today.iter()).find(|s| !in_unit_range(**s));
+            return Err(RegressionError::Score(bad.copied().unwrap_or(f64::NAN)));
+        }
+        if baseline.is_empty() || today.is_empty() {
+            claim = false;
+            continue;
+        }
+        let mean = |scores: &[f64]| scores.iter().sum::<f64>() / scores.len() as f64;
+        mean_difference += (mean(today) - mean(baseline)) / k;
+        spread += (1.0 / today.len() as f64 + 1.0 / baseline.len() as f64) / (k * k);
+    }
+    let width = (spread * (1.0 / alpha).ln() / 2.0).sqrt();
+    let (lower, upper) = if claim {
+        (
+            Some((mean_difference - width).max(-1.0)),
+            Some((mean_difference + width).min(1.0)),
+        )
+    } else {
+        (None, None)
     };
-    let mean_difference = average(|c| Some(c.difference)).unwrap_or_default();
-    let (lower, upper) = (average(|c| c.lower), average(|c| c.upper));
     let decision = match (lower, upper) {
         (Some(_), Some(upper)) if upper < -delta => Regression::Regressed,
         (Some(lower), Some(_)) if lower >= -delta => Regression::Held,
@@ -324,10 +353,45 @@ mod tests {
         let (lower, upper) = (suite.lower.expect("bounded"), suite.upper.expect("bounded"));
         assert!(lower <= suite.mean_difference && suite.mean_difference <= upper);
         assert_eq!(suite.decision, Regression::Regressed, "{suite:?}");
-        let single: Vec<(&[f64], &[f64])> = vec![(&baseline[..1], &today)];
+        let none: Vec<(&[f64], &[f64])> = vec![(&baseline[..0], &today)];
         assert_eq!(
-            compare_suite(&single, 0.05, 0.95).expect("valid").decision,
+            compare_suite(&none, 0.05, 0.95).expect("valid").decision,
             Regression::NoClaim
+        );
+    }
+
+    /// Many cases, two trials a side, each dropping by 0.3: no case can prove it, the suite
+    /// does; and a suite that dropped by exactly the margin is almost never called regressed.
+    #[test]
+    fn many_small_drops_that_no_case_proves_fail_the_suite() {
+        use super::super::judges::{Judge, Rng};
+        let mut rng = Rng(7);
+        let judge = |rng: &mut Rng, mean: f64| Judge::Beta(10.0).sample(mean, rng);
+        let suite_of = |rng: &mut Rng, before: f64, after: f64, cases: usize| {
+            let scores: Vec<(Vec<f64>, Vec<f64>)> = (0..cases)
+                .map(|_| {
+                    (
+                        (0..2).map(|_| judge(rng, before)).collect(),
+                        (0..2).map(|_| judge(rng, after)).collect(),
+                    )
+                })
+                .collect();
+            let proved = scores
+                .iter()
+                .filter(|(b, t)| compare(b, t, 0.05, 0.95).map(|c| c.decision) == Ok(Regression::Regressed))
+                .count();
+            let pairs: Vec<(&[f64], &[f64])> = scores.iter().map(|(b, t)| (b.as_slice(), t.as_slice())).collect();
+            (proved, compare_suite(&pairs, 0.05, 0.95).expect("valid").decision)
+        };
+        let (proved, decision) = suite_of(&mut rng, 0.9, 0.6, 60);
+        assert_eq!(proved, 0, "two trials a side prove nothing for one case");
+        assert_eq!(decision, Regression::Regressed);
+        let wrong = (0..400)
+            .filter(|_| suite_of(&mut rng, 0.9, 0.85, 60).1 == Regression::Regressed)
+            .count();
+        assert!(
+            wrong <= 20,
+            "false suite regressions at a drop of exactly the margin: {wrong} of 400"
         );
     }
 }
