@@ -42,6 +42,19 @@ pub struct Permit {
 }
 
 impl Permit {
+    /// Waits out a pause that began after the permit was issued (a 429 that came back to
+    /// another request meanwhile): confirmed just before the send, the permit never sends a
+    /// request into a pause the server asked for.
+    pub async fn confirm(&self) {
+        loop {
+            let paused_until = self.budget.lock().paused_until;
+            match paused_until {
+                Some(until) if until > Instant::now() => sleep_until(until).await,
+                _ => return,
+            }
+        }
+    }
+
     /// The request's answer (or its failure) came at `at`: the server has counted it by then,
     /// so its slot counts from `at` and is given back a window later.
     pub fn answered(mut self, at: Instant) {
@@ -424,6 +437,17 @@ mod tests {
         drop(budget.try_acquire(t0).expect("first"));
         assert_eq!(budget.lock().in_flight, 0);
         assert_eq!(budget.lock().sent.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_permit_confirmed_during_a_pause_waits_it_out() {
+        let budget = Arc::new(RateBudget::new(Limit::Cap(0), MINUTE));
+        let permit = budget.acquire().await;
+        let until = Instant::now() + Duration::from_millis(200);
+        budget.pause_until(until);
+        permit.confirm().await;
+        assert!(Instant::now() >= until, "sent into the pause");
+        permit.answered(Instant::now());
     }
 
     #[test]

@@ -189,10 +189,12 @@ impl KapsoClient {
         }
     }
 
-    /// Sends one request and returns the body of a 2xx response. The permit is answered when
-    /// the response (or the failure) comes: the server counted the request by then, at a
-    /// moment this side cannot know, so the budget counts it from the answer.
+    /// Sends one request and returns the body of a 2xx response. The permit is confirmed just
+    /// before the send (a Retry-After pause that began since it was issued is waited out), and
+    /// answered when the response (or the failure) comes: the server counted the request by
+    /// then, at a moment this side cannot know, so the budget counts it from the answer.
     async fn send(&self, permit: Permit, request: reqwest::RequestBuilder) -> Result<Vec<u8>, RequestError> {
+        permit.confirm().await;
         self.stats.record_sent();
         let response = request.send().await;
         permit.answered(tokio::time::Instant::now());
