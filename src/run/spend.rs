@@ -137,10 +137,11 @@ mod tests {
         let expected = expected_runs_per_case(range, 0.95, 0.8);
         assert!((2.0..=10.0).contains(&expected), "{expected}");
         assert_eq!(expected_runs_per_case(Trials::Fixed(3), 0.95, 0.8), 3.0);
-        let far = expected_runs_per_case(range, 0.95, 0.5);
-        assert!(
-            far <= expected,
-            "a threshold in the middle decides no later: {far} vs {expected}"
-        );
+        // The same sequence of trials, stopped later at most: a larger MAX never spends less.
+        for threshold in [0.5, 0.8] {
+            let short = expected_runs_per_case(range, 0.95, threshold);
+            let long = expected_runs_per_case(Trials::Sequential { min: 2, max: 20 }, 0.95, threshold);
+            assert!(short <= long && long <= 20.0, "{threshold}: {short} vs {long}");
+        }
     }
 }
