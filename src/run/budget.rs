@@ -4,16 +4,18 @@
 //! per request, the same long-run rate). So no window of any length a server plausibly counts
 //! in (a sliding or fixed minute, ten seconds, a token bucket holding ten seconds' worth) sees
 //! more than its share, while a short gate still sends its first requests at once. A 429's
-//! `Retry-After` pauses everyone until then, and no later.
-//!
-//! A request counts from its answer, not from its permit: the server counts it when it arrives,
-//! which is some moment between the send and the answer that nobody here can see. A request that
-//! stalls on its way (a busy CPU, a slow connection) would otherwise arrive bunched with the ones
-//! permitted after it, and a window the budget thought fine holds more than the limit. So a
-//! permit holds its slot as if it were sent at every instant until its answer comes back (or the
-//! permit is dropped), and the slot is given back a window after that. The limit follows the server's
+//! `Retry-After` pauses everyone until then, and no later, including requests permitted before
+//! it and not sent yet ([`Permit::confirm`]). The limit follows the server's
 //! `X-RateLimit-Limit` (`auto`) or is a hard cap, and requests the server counts that we did not
 //! send (another job on the same key) take our slots.
+//!
+//! A request counts from its answer, not from its permit: the server counts it when it arrives,
+//! some moment between the send and the answer that nobody here can see. A request that stalls
+//! on its way (a busy CPU, a slow connection) would otherwise arrive bunched with the ones
+//! permitted after it, and a window the budget thought fine would hold more than the limit. So
+//! a permit holds its slot as if sent at every instant until its answer comes back (or the
+//! permit is dropped), and the slot is given back a window after that. The cost is one round
+//! trip per window per slot: milliseconds against Kapso's minute.
 //!
 //! Why not a GCRA, or the `governor` crate: a GCRA with a burst of B that is followed by steady
 //! spending puts B - 1 requests more than its share into every short window (ten seconds of a
