@@ -54,9 +54,16 @@ pub(crate) fn route(method: &str, path: &str) -> Route {
 /// Handles one request end to end and records it in the log.
 pub(crate) async fn handle(shared: &Shared, request: Request) -> Reply {
     let route = route(&request.method, &request.path);
-    let at = shared.now();
+    let late = late_by(shared, &route);
+    if let Some((_, ms)) = late {
+        tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+    }
     let (log_index, verdict, fault) = {
         let mut state = shared.lock();
+        // Stamped under the lock, so that arrivals are counted in the order of their stamps: a
+        // handler that stalls between the two would otherwise count an earlier time after a
+        // later one, and the window would hold it longer than a server's would.
+        let at = shared.now();
         let log_index = state.log.len();
         state.log.push(LoggedRequest {
             method: request.method.clone(),
@@ -83,11 +90,11 @@ pub(crate) async fn handle(shared: &Shared, request: Request) -> Reply {
         let mut fault = None;
         if !matches!(verdict, Some(Verdict::Limited { .. })) {
             for (i, spec) in shared.scenario.faults.iter().enumerate() {
-                let matches = spec.endpoint == route.endpoint
-                    && spec
-                        .case_id
-                        .as_ref()
-                        .is_none_or(|c| case_of_request.as_ref() == Some(c));
+                // A `Late` action is taken on the way in (`late_by`): the request that took it
+                // takes nothing more from that fault, and no other request takes it here.
+                let matches = fault_matches(spec, &route, case_of_request.as_deref())
+                    && late.is_none_or(|(late, _)| late != i)
+                    && !matches!(spec.actions.get(state.fault_cursors[i]), Some(FaultAction::Late { .. }));
                 if matches && state.fault_cursors[i] < spec.actions.len() {
                     fault = Some(spec.actions[state.fault_cursors[i]].clone());
                     state.fault_cursors[i] += 1;
@@ -125,6 +132,30 @@ pub(crate) async fn handle(shared: &Shared, request: Request) -> Reply {
     reply
 }
 
+/// Whether `spec` applies to a request for `route` about test case `case`.
+fn fault_matches(spec: &crate::scenario::Fault, route: &Route, case: Option<&str>) -> bool {
+    spec.endpoint == route.endpoint && spec.case_id.as_deref().is_none_or(|c| case == Some(c))
+}
+
+/// The fault (by index) and the time a request is held up on its way when the next action
+/// of a matching fault is `Late`: the server stamps and counts it only after that.
+fn late_by(shared: &Shared, route: &Route) -> Option<(usize, u64)> {
+    let mut state = shared.lock();
+    let case = match route.endpoint {
+        Endpoint::GetRun => state.run_mut(&route.id).map(|run| run.record.case_id.clone()),
+        Endpoint::CreateRun | Endpoint::GetCase => Some(route.id.clone()),
+        _ => None,
+    };
+    let (index, ms) = shared.scenario.faults.iter().enumerate().find_map(|(i, spec)| {
+        match spec.actions.get(state.fault_cursors[i]) {
+            Some(FaultAction::Late { ms }) if fault_matches(spec, route, case.as_deref()) => Some((i, *ms)),
+            _ => None,
+        }
+    })?;
+    state.fault_cursors[index] += 1;
+    Some((index, ms))
+}
+
 /// Spells every `_` of a JSON answer as `\u005f`. In JSON a `_` can only be inside a string
 /// (keys included), where the escape means the same character: a client that decodes JSON
 /// reads the same answer, one that searches the raw bytes does not.
@@ -145,6 +176,8 @@ async fn apply(shared: &Shared, request: &Request, route: &Route, fault: Option<
             tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
             Reply::Send(normal(shared, request, route, true).into_response())
         }
+        // Taken on the way in (`late_by`), never here.
+        FaultAction::Late { .. } => Reply::Send(normal(shared, request, route, true).into_response()),
         FaultAction::Reset => Reply::Reset,
         FaultAction::Status {
             status,

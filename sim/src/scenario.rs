@@ -479,6 +479,9 @@ pub enum FaultAction {
     },
     /// Sleep, then respond normally.
     Delay { ms: u64 },
+    /// Hold the request for `ms` before the server stamps, logs and counts it (a request held
+    /// up on its way: a stalled client, a slow connection), then handle it normally.
+    Late { ms: u64 },
     /// Close the connection without any response.
     Reset,
     /// Handle normally, send the head with the full Content-Length and half the body, then close.
@@ -551,5 +554,10 @@ impl FaultAction {
 
     pub fn delay(ms: u64) -> Self {
         Self::Delay { ms }
+    }
+
+    /// `Late`: the request reaches the server `ms` after it was sent.
+    pub fn late(ms: u64) -> Self {
+        Self::Late { ms }
     }
 }

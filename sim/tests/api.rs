@@ -408,6 +408,38 @@ fn body_mangling_faults() {
 }
 
 #[test]
+fn a_late_request_is_stamped_and_counted_only_when_it_arrives() {
+    // One slot a minute: the late request is counted when it arrives, not when it was sent.
+    let sim = Sim::start(
+        Scenario::new(KEY)
+            .case(CaseSpec::new("c1").duration_ms(0))
+            .rate_limit(3, 60_000)
+            .fault(
+                Fault::on(Endpoint::CreateRun)
+                    .then(FaultAction::late(300))
+                    .then(FaultAction::status(503)),
+            ),
+    );
+    let mut conn = Conn::open(sim.addr());
+    let mut send = |path: &str, body| conn.send("POST", path, Some(KEY), body).expect("answer");
+    assert_eq!(send("/api/v1/nowhere", None).status, 404);
+    let late = send("/api/v1/test_cases/c1/test_runs", Some(RUN_BODY));
+    assert_eq!(late.status, 201, "a late request is handled normally");
+    assert_eq!(late.header("x-ratelimit-remaining"), Some("1"));
+    assert_eq!(
+        send("/api/v1/test_cases/c1/test_runs", Some(RUN_BODY)).status,
+        503,
+        "the late request took only its own action"
+    );
+    let log = sim.requests();
+    assert!(
+        log[1].at >= log[0].at + Duration::from_millis(300),
+        "stamped {:?} after the request before it, which was answered before it was sent",
+        log[1].at - log[0].at
+    );
+}
+
+#[test]
 fn request_log_contents() {
     let sim = Sim::start(Scenario::new(KEY).case(CaseSpec::new("c1")));
     let addr = sim.addr();

@@ -83,6 +83,29 @@ fn requests_never_exceed_the_budget_in_any_window() {
 }
 
 #[test]
+fn a_request_held_up_on_its_way_does_not_let_later_ones_overrun_the_window() {
+    // The second request reaches the server 600 ms after it was sent (a stalled process, a slow
+    // connection): far beyond the budget's margin. Counted from its permit, it arrives bunched
+    // with the requests permitted a window after it, and the server refuses the eleventh.
+    let window = Duration::from_millis(2000);
+    let (scenario, ids) = cases(Scenario::new(support::KEY), "late", 14, |_| 1500);
+    let held_up = Fault::on(Endpoint::CreateRun)
+        .case("late-1")
+        .then(FaultAction::late(600));
+    let sim = Sim::start(scenario.rate_limit(10, 2000).fault(held_up));
+    run_gate(&sim, &ids, &[("KAPSO_RATE_LIMIT", "10"), ("KAPSO_RATE_WINDOW", "2s")]);
+    let requests = log(&sim);
+    assert_eq!(count_429(&requests), 0, "no 429 expected:\n{}", summary(&requests));
+    let most = max_in_any_window(&requests, window);
+    assert!(
+        most <= 10,
+        "{most} requests within one 2 s window:\n{}",
+        summary(&requests)
+    );
+    assert_runs_well_polled(&sim.runs(), ids.len());
+}
+
+#[test]
 fn a_scarce_budget_is_shared_fairly_among_pending_runs() {
     // 8 runs that each want 10 polls a second share 10 requests a second: none may starve.
     let (scenario, ids) = cases(Scenario::new(support::KEY), "f", 8, |_| 3000);

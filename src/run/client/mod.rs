@@ -124,41 +124,46 @@ impl KapsoClient {
     }
 
     /// `POST /test_cases/{id}/test_runs` with `run_now: true`.
-    pub async fn create_run(&self, _permit: Permit, test_case_id: &str) -> Result<TestRun, RequestError> {
+    pub async fn create_run(&self, permit: Permit, test_case_id: &str) -> Result<TestRun, RequestError> {
         let request = self
             .http
             .post(self.url(&["test_cases", test_case_id, "test_runs"]))
             .header(CONTENT_TYPE, "application/json")
             .body(CREATE_RUN_BODY);
-        self.call(request, || format!("test case {test_case_id}"), wire::parse_run)
+        self.call(permit, request, || format!("test case {test_case_id}"), wire::parse_run)
             .await
     }
 
     /// `GET /test_runs/{id}`.
-    pub async fn get_run(&self, _permit: Permit, run_id: &str) -> Result<TestRun, RequestError> {
+    pub async fn get_run(&self, permit: Permit, run_id: &str) -> Result<TestRun, RequestError> {
         let request = self.http.get(self.url(&["test_runs", run_id]));
-        self.call(request, || format!("test run {run_id}"), wire::parse_run)
+        self.call(permit, request, || format!("test run {run_id}"), wire::parse_run)
             .await
     }
 
     /// `GET /test_cases/{id}`.
-    pub async fn get_case(&self, _permit: Permit, test_case_id: &str) -> Result<TestCase, RequestError> {
+    pub async fn get_case(&self, permit: Permit, test_case_id: &str) -> Result<TestCase, RequestError> {
         let request = self.http.get(self.url(&["test_cases", test_case_id]));
-        self.call(request, || format!("test case {test_case_id}"), wire::parse_case)
-            .await
+        self.call(
+            permit,
+            request,
+            || format!("test case {test_case_id}"),
+            wire::parse_case,
+        )
+        .await
     }
 
     /// `GET /test_suites/{id}`, with its test cases embedded.
-    pub async fn get_suite(&self, _permit: Permit, suite_id: &str) -> Result<TestSuite, RequestError> {
+    pub async fn get_suite(&self, permit: Permit, suite_id: &str) -> Result<TestSuite, RequestError> {
         let request = self.http.get(self.url(&["test_suites", suite_id]));
-        self.call(request, || format!("test suite {suite_id}"), wire::parse_suite)
+        self.call(permit, request, || format!("test suite {suite_id}"), wire::parse_suite)
             .await
     }
 
     /// `GET /agents/{id}/test_suites`.
-    pub async fn agent_suites(&self, _permit: Permit, agent_id: &str) -> Result<Vec<TestSuite>, RequestError> {
+    pub async fn agent_suites(&self, permit: Permit, agent_id: &str) -> Result<Vec<TestSuite>, RequestError> {
         let request = self.http.get(self.url(&["agents", agent_id, "test_suites"]));
-        self.call(request, || format!("agent {agent_id}"), wire::parse_suites)
+        self.call(permit, request, || format!("agent {agent_id}"), wire::parse_suites)
             .await
     }
 
@@ -166,11 +171,12 @@ impl KapsoClient {
     /// Secrets are redacted from the decoded result and from every error text.
     async fn call<T: Redact>(
         &self,
+        permit: Permit,
         request: reqwest::RequestBuilder,
         what: impl FnOnce() -> String,
         parse: fn(&[u8]) -> Result<T, wire::WireError>,
     ) -> Result<T, RequestError> {
-        let parsed = match self.send(request).await {
+        let parsed = match self.send(permit, request).await {
             Ok(body) => parse(&body).map_err(|e| RequestError::Body(e.to_string())),
             Err(error) => Err(not_found_as(error, || format!("{} not found", what()))),
         };
@@ -183,10 +189,16 @@ impl KapsoClient {
         }
     }
 
-    /// Sends one request and returns the body of a 2xx response.
-    async fn send(&self, request: reqwest::RequestBuilder) -> Result<Vec<u8>, RequestError> {
+    /// Sends one request and returns the body of a 2xx response. The permit is confirmed just
+    /// before the send (a Retry-After pause that began since it was issued is waited out), and
+    /// answered when the response (or the failure) comes: the server counted the request by
+    /// then, at a moment this side cannot know, so the budget counts it from the answer.
+    async fn send(&self, permit: Permit, request: reqwest::RequestBuilder) -> Result<Vec<u8>, RequestError> {
+        permit.confirm().await;
         self.stats.record_sent();
-        let response = request.send().await.map_err(|e| transport_error(&e))?;
+        let response = request.send().await;
+        permit.answered(tokio::time::Instant::now());
+        let response = response.map_err(|e| transport_error(&e))?;
         let status = response.status();
         if status.is_redirection() {
             let location = response
